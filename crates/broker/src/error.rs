@@ -1,0 +1,43 @@
+//! The broker's error type, in the spec's vocabulary through `kind()`.
+
+use rigel_model::{ErrorKind, ModelError};
+use rigel_storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("entity {0} already exists")]
+    AlreadyExists(String),
+    #[error("entity {0} not found")]
+    EntityNotFound(String),
+    #[error("attribute {attribute} not found in entity {entity}")]
+    AttributeNotFound { entity: String, attribute: String },
+    #[error("tenant {0} does not exist")]
+    NonexistentTenant(String),
+    #[error("entity {0} is being modified by too many concurrent writers, try again")]
+    Contended(String),
+}
+
+impl BrokerError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Model(e) => e.kind(),
+            Self::Storage(e) => e.kind(),
+            Self::AlreadyExists(_) => ErrorKind::AlreadyExists,
+            Self::EntityNotFound(_) | Self::AttributeNotFound { .. } => ErrorKind::ResourceNotFound,
+            Self::NonexistentTenant(_) => ErrorKind::NonexistentTenant,
+            Self::Contended(_) => ErrorKind::Conflict,
+        }
+    }
+
+    /// The detail for the client.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Model(e) => e.detail.clone(),
+            other => other.to_string(),
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Rigel's NGSI-LD HTTP binding (clause 6): the route table, extractors, content negotiation,
+//! ProblemDetails and the OpenAPI document. Handlers are thin: extract, call the broker, respond.
+
+pub mod context;
+pub mod negotiation;
+pub mod openapi;
+pub mod problem;
+pub mod representation;
+pub mod request;
+pub mod routes;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+use rigel_broker::Broker;
+use rigel_jsonld::ContextResolver;
+
+pub use problem::ApiError;
+use routes::{attributes as attr, entities as ent, unsupported};
+
+/// Request limits enforced before any parsing.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_uri_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_body_bytes: 2 * 1024 * 1024, max_uri_bytes: 8 * 1024 }
+    }
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub broker: Broker,
+    pub resolver: ContextResolver,
+    pub limits: Limits,
+}
+
+impl AppState {
+    /// The time used for provisional timestamps while parsing (the broker sets the final ones).
+    pub fn broker_now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+}
+
+/// The API base path.
+pub const BASE_PATH: &str = "/ngsi-ld/v1";
+
+/// Answers 405 with the methods a resource allows.
+fn allow(methods: &'static str) -> actix_web::Route {
+    web::route().to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(methods)) })
+}
+
+/// The route table, reading like the spec's resource list (clause 6.2).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    const ID: &str = "{entityId:[^/]*}";
+    const ATTR: &str = "{attrId:[^/]*}";
+    cfg.route("/openapi.json", web::get().to(openapi::serve)).service(
+        web::scope(BASE_PATH)
+            .service(
+                web::resource("/entities")
+                    .route(web::post().to(ent::create_entity))
+                    .route(web::get().to(unsupported::not_implemented))
+                    .route(web::delete().to(unsupported::not_implemented))
+                    .default_service(allow("GET, POST, DELETE")),
+            )
+            .service(
+                web::resource(format!("/entities/{ID}"))
+                    .route(web::get().to(ent::retrieve_entity))
+                    .route(web::delete().to(ent::delete_entity))
+                    .route(web::put().to(ent::replace_entity))
+                    .route(web::patch().to(ent::merge_entity))
+                    .default_service(allow("GET, DELETE, PUT, PATCH")),
+            )
+            .service(
+                web::resource(format!("/entities/{ID}/attrs"))
+                    .route(web::post().to(attr::append_attributes))
+                    .route(web::patch().to(attr::update_attributes))
+                    .default_service(allow("POST, PATCH")),
+            )
+            .service(
+                web::resource(format!("/entities/{ID}/attrs/{ATTR}"))
+                    .route(web::patch().to(attr::partial_attribute_update))
+                    .route(web::put().to(attr::replace_attribute))
+                    .route(web::delete().to(attr::delete_attribute))
+                    .default_service(allow("PATCH, PUT, DELETE")),
+            )
+            .default_service(web::to(unsupported::not_implemented)),
+    );
+}
+
+/// Middleware: refuses over-long request URIs with 414 before routing.
+pub async fn limit_uri(
+    limits: Limits,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let len = req.uri().path().len() + req.uri().query().map_or(0, str::len);
+    if len > limits.max_uri_bytes {
+        let response = problem::problem(rigel_model::ErrorKind::BadRequestData, "the request URI is too long");
+        let mut response = response;
+        *response.status_mut() = actix_web::http::StatusCode::URI_TOO_LONG;
+        return Ok(req.into_response(response));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}

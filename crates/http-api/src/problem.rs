@@ -1,0 +1,118 @@
+//! The HTTP edge of errors: every error becomes a ProblemDetails body (clause 5.5.2, 6.3.2)
+//! with the spec's status code; media-type errors get their bare statuses (6.3.4).
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use rigel_broker::BrokerError;
+use rigel_jsonld::JsonLdError;
+use rigel_model::{ErrorKind, ModelError};
+use serde_json::json;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error(transparent)]
+    JsonLd(#[from] JsonLdError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("not acceptable")]
+    NotAcceptable,
+    #[error("request body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static str),
+}
+
+impl ApiError {
+    pub fn bad_data(detail: impl Into<String>) -> Self {
+        Self::Model(ModelError::bad_data(detail))
+    }
+
+    pub fn invalid_request(detail: impl Into<String>) -> Self {
+        Self::Model(ModelError::invalid_request(detail))
+    }
+
+    pub fn not_supported(detail: impl Into<String>) -> Self {
+        Self::Model(ModelError::new(ErrorKind::OperationNotSupported, detail))
+    }
+
+    fn kind_and_detail(&self) -> Option<(ErrorKind, String)> {
+        match self {
+            Self::Broker(e) => Some((e.kind(), e.detail())),
+            Self::JsonLd(e) => Some((e.kind(), e.to_string())),
+            Self::Model(e) => Some((e.kind, e.detail.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// The HTTP status of an error kind (Table 6.3.2-1).
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::AlreadyExists | ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::BadRequestData | ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::LdContextNotAvailable => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::NoMultiTenantSupport => StatusCode::NOT_IMPLEMENTED,
+        ErrorKind::NonexistentTenant | ErrorKind::ResourceNotFound => StatusCode::NOT_FOUND,
+        ErrorKind::OperationNotSupported => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::TooComplexQuery | ErrorKind::TooManyResults => StatusCode::FORBIDDEN,
+    }
+}
+
+/// A ProblemDetails response (RFC 7807) for an error kind.
+pub fn problem(kind: ErrorKind, detail: &str) -> HttpResponse {
+    HttpResponse::build(status_of(kind))
+        .content_type("application/json")
+        .json(json!({ "type": kind.type_uri(), "title": kind.title(), "detail": detail }))
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            other => other.kind_and_detail().map_or(StatusCode::INTERNAL_SERVER_ERROR, |(k, _)| status_of(k)),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::UnsupportedMediaType => HttpResponse::UnsupportedMediaType().finish(),
+            Self::NotAcceptable => HttpResponse::NotAcceptable().json(json!({
+                "type": ErrorKind::InvalidRequest.type_uri(),
+                "title": "Not acceptable",
+                "detail": "the Accept header allows none of the available representations",
+                "available": ["application/json", "application/ld+json", "application/geo+json"],
+            })),
+            Self::PayloadTooLarge(_) => {
+                let mut r = problem(ErrorKind::BadRequestData, &self.to_string());
+                *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+                r
+            }
+            Self::MethodNotAllowed(allow) => {
+                let mut r = problem(ErrorKind::InvalidRequest, "method not allowed on this resource");
+                *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+                if let Ok(v) = header::HeaderValue::from_str(allow) {
+                    r.headers_mut().insert(header::ALLOW, v);
+                }
+                r
+            }
+            other => {
+                let (kind, detail) = other
+                    .kind_and_detail()
+                    .unwrap_or((ErrorKind::InternalError, other.to_string()));
+                if kind == ErrorKind::InternalError {
+                    tracing::error!(error = %other, "internal error");
+                }
+                problem(kind, &detail)
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Entity attribute resources: append, update, partial update, replace, delete
+//! (clauses 6.6.3, 6.7.3).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use rigel_broker::{AttributeUpdate, UpdateResult};
+use rigel_model::codec::parse::{expand_attribute_json, parse_fragment, parse_instances, parse_types, NullPolicy, Patch};
+use rigel_model::validate::{is_uri, is_valid_name};
+use rigel_model::TermMap;
+use serde_json::{json, Map, Value};
+
+use crate::request::{tenant, Params};
+use crate::routes::entities::{check_body_id, entity_id, object_body, scope_member};
+use crate::{context, ApiError, AppState};
+
+/// The attribute name of a path: present, valid, not `scope`; expanded.
+fn attribute_name(raw: &str, terms: &dyn TermMap) -> Result<String, ApiError> {
+    if raw.is_empty() {
+        return Err(ApiError::bad_data("the attribute name is missing from the path"));
+    }
+    if !is_valid_name(raw) {
+        return Err(ApiError::bad_data(format!("{raw:?} is not a valid attribute name")));
+    }
+    if raw == "scope" {
+        return Err(ApiError::bad_data("scope is not an attribute; update it through the entity"));
+    }
+    Ok(terms.expand(raw).into_owned())
+}
+
+fn attribute_update(body: &Map<String, Value>, terms: &dyn TermMap, nulls: NullPolicy, now: chrono::DateTime<chrono::Utc>) -> Result<AttributeUpdate, ApiError> {
+    Ok(AttributeUpdate {
+        attributes: parse_fragment(body, terms, nulls, now)?,
+        types: body.get("type").map(|t| parse_types(t, terms)).transpose()?.unwrap_or_default(),
+        scope: scope_member(body)?,
+    })
+}
+
+/// 204 when everything was applied, else 207 with the UpdateResult (clause 5.2.18).
+fn update_response(result: &UpdateResult, terms: &dyn TermMap) -> HttpResponse {
+    if result.is_complete() {
+        return HttpResponse::NoContent().finish();
+    }
+    let updated: Vec<Value> = result.updated.iter().map(|n| Value::String(terms.compact(n).into_owned())).collect();
+    let not_updated: Vec<Value> = result
+        .not_updated
+        .iter()
+        .map(|(n, reason)| json!({ "attributeName": terms.compact(n), "reason": reason }))
+        .collect();
+    HttpResponse::MultiStatus()
+        .content_type("application/json")
+        .json(json!({ "updated": updated, "notUpdated": not_updated }))
+}
+
+/// POST /entities/{entityId}/attrs — Append Entity Attributes (5.6.3).
+pub async fn append_attributes(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::parse(&req, &["options", "local", "via"])?;
+    let overwrite = match params.get("options") {
+        None => true,
+        Some("noOverwrite") => false,
+        Some(other) => return Err(ApiError::bad_data(format!("unknown option {other:?}"))),
+    };
+    let id = entity_id(&path)?.to_owned();
+    let tenant = tenant(&req)?;
+    let (body, ctx) = object_body(&req, payload, &state).await?;
+    check_body_id(&body, &id)?;
+    let terms = ctx.terms.as_ref();
+    let update = attribute_update(&body, terms, NullPolicy::Reject, state.broker_now())?;
+    let result = state.broker.append_attributes(&tenant, &id, &update, overwrite).await?;
+    Ok(update_response(&result, terms))
+}
+
+/// PATCH /entities/{entityId}/attrs — Update Entity Attributes (5.6.2).
+pub async fn update_attributes(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(&req, &["local", "via"])?;
+    let id = entity_id(&path)?.to_owned();
+    let tenant = tenant(&req)?;
+    let (body, ctx) = object_body(&req, payload, &state).await?;
+    check_body_id(&body, &id)?;
+    let terms = ctx.terms.as_ref();
+    let update = attribute_update(&body, terms, NullPolicy::Delete, state.broker_now())?;
+    let result = state.broker.update_attributes(&tenant, &id, &update).await?;
+    Ok(update_response(&result, terms))
+}
+
+/// PATCH /entities/{entityId}/attrs/{attrId} — Partial Attribute Update (5.6.4).
+pub async fn partial_attribute_update(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(&req, &["local", "via"])?;
+    let id = entity_id(&path.0)?.to_owned();
+    let tenant = tenant(&req)?;
+    let (body, ctx) = object_body(&req, payload, &state).await?;
+    let terms = ctx.terms.as_ref();
+    let name = attribute_name(&path.1, terms)?;
+    if let Some(d) = body.get("datasetId") {
+        if !d.as_str().is_some_and(is_uri) {
+            return Err(ApiError::bad_data("datasetId must be a URI"));
+        }
+    }
+    let fragment = expand_attribute_json(&Value::Object(body), terms);
+    state.broker.partial_attribute_update(&tenant, &id, &name, &fragment).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// PUT /entities/{entityId}/attrs/{attrId} — Replace Attribute (5.6.19).
+pub async fn replace_attribute(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(&req, &["local", "via"])?;
+    let id = entity_id(&path.0)?.to_owned();
+    let tenant = tenant(&req)?;
+    let (body, ctx) = object_body(&req, payload, &state).await?;
+    let terms = ctx.terms.as_ref();
+    let name = attribute_name(&path.1, terms)?;
+    let mut body = body;
+    body.remove("@context");
+    let instances: Vec<_> = parse_instances(&path.1, &Value::Object(body), terms, NullPolicy::Reject, state.broker_now())?
+        .into_iter()
+        .filter_map(|p| match p {
+            Patch::Set(a) => Some(a),
+            Patch::Delete { .. } => None,
+        })
+        .collect();
+    state.broker.replace_attribute(&tenant, &id, &name, &instances).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// DELETE /entities/{entityId}/attrs/{attrId} — Delete Attribute (5.6.5).
+pub async fn delete_attribute(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::parse(&req, &["datasetId", "deleteAll", "local", "via"])?;
+    let id = entity_id(&path.0)?;
+    let tenant = tenant(&req)?;
+    let ctx = context::from_link(&req, &state.resolver).await?;
+    let name = attribute_name(&path.1, ctx.terms.as_ref())?;
+    let dataset_id = params.get("datasetId");
+    if dataset_id.is_some_and(|d| !is_uri(d)) {
+        return Err(ApiError::bad_data("datasetId must be a URI"));
+    }
+    let delete_all = params.flag("deleteAll")?;
+    state.broker.delete_attribute(&tenant, id, &name, dataset_id, delete_all).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

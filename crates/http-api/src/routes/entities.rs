@@ -1,0 +1,209 @@
+//! Entity resources: create, retrieve, delete, replace, merge (clauses 6.4.3.1, 6.5.3).
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use rigel_model::codec::parse::{expand_attribute_json, parse_entity, parse_scope, parse_types};
+use rigel_model::codec::render::{render_entity, render_feature};
+use rigel_model::validate::{is_uri, is_valid_name};
+use rigel_model::TermMap;
+use serde_json::{Map, Value};
+
+use crate::context::{self, RequestContext};
+use crate::negotiation::{negotiate, request_media, ResponseMedia};
+use crate::representation::{dataset_ids, render_options, respond};
+use crate::request::{read_json, tenant, Params};
+use crate::{ApiError, AppState};
+
+/// Parameters of Retrieve Entity (Table 6.5.3.1-1).
+const RETRIEVE_PARAMS: &[&str] = &[
+    "attrs", "containedBy", "datasetId", "entityMap", "entityMapLifetime", "format",
+    "geometryProperty", "join", "joinLevel", "lang", "local", "omit", "options", "pick", "type", "via",
+];
+
+/// The entity id of a path, which must be a URI.
+pub(crate) fn entity_id(raw: &str) -> Result<&str, ApiError> {
+    if raw.is_empty() {
+        return Err(ApiError::bad_data("the entity id is missing from the path"));
+    }
+    if !is_uri(raw) {
+        return Err(ApiError::bad_data(format!("the entity id {raw:?} is not a URI")));
+    }
+    Ok(raw)
+}
+
+/// The body of a write as a JSON object, with its resolved @context.
+pub(crate) async fn object_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<(Map<String, Value>, RequestContext), ApiError> {
+    let media = request_media(req)?;
+    let body = read_json(payload, state.limits.max_body_bytes).await?;
+    let ctx = context::from_body(req, media, &body, &state.resolver).await?;
+    match body {
+        Value::Object(o) => Ok((o, ctx)),
+        _ => Err(ApiError::bad_data("the request body must be a JSON object")),
+    }
+}
+
+/// Entity types of a `type` query parameter, expanded.
+pub(crate) fn type_filter(params: &Params, terms: &dyn TermMap) -> Result<Option<Vec<String>>, ApiError> {
+    params
+        .list("type")?
+        .map(|types| {
+            types
+                .into_iter()
+                .map(|t| {
+                    if is_valid_name(t) {
+                        Ok(terms.expand(t).into_owned())
+                    } else {
+                        Err(ApiError::bad_data(format!("{t:?} is not a valid entity type")))
+                    }
+                })
+                .collect()
+        })
+        .transpose()
+}
+
+/// POST /entities — Create Entity (5.6.1).
+pub async fn create_entity(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Params::parse(&req, &["local"])?;
+    let tenant = tenant(&req)?;
+    let (body, ctx) = object_body(&req, payload, &state).await?;
+    let entity = parse_entity(&body, ctx.terms.as_ref(), state.broker_now())?;
+    let location = format!("/ngsi-ld/v1/entities/{}", entity.id);
+    state.broker.create_entity(&tenant, entity).await?;
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, location)).finish())
+}
+
+/// GET /entities/{entityId} — Retrieve Entity (5.7.1).
+pub async fn retrieve_entity(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let media = negotiate(&req, true)?;
+    let params = Params::parse(&req, RETRIEVE_PARAMS)?;
+    let id = entity_id(&path)?;
+    let tenant = tenant(&req)?;
+    for unsupported in ["join", "joinLevel", "containedBy"] {
+        if params.get(unsupported).is_some_and(|v| v != "none") {
+            return Err(ApiError::not_supported(format!("linked entity retrieval ({unsupported}) is not supported")));
+        }
+    }
+    if params.flag("entityMap")? {
+        return Err(ApiError::not_supported("entity maps are not supported"));
+    }
+    let ctx = context::from_link(&req, &state.resolver).await?;
+    let terms = ctx.terms.as_ref();
+    let opts = render_options(&params, terms)?;
+    let types = type_filter(&params, terms)?;
+    let datasets = dataset_ids(&params)?;
+    let mut entity = state.broker.retrieve_entity(&tenant, id, types.as_deref()).await?;
+    if let Some(datasets) = &datasets {
+        for instances in entity.attributes.values_mut() {
+            instances.retain(|a| datasets.contains(&a.dataset_id));
+        }
+        entity.attributes.retain(|_, v| !v.is_empty());
+    }
+    if params.get("attrs").is_some() {
+        if let Some(keep) = &opts.projection.keep {
+            if !entity.attributes.keys().any(|k| keep.contains(k)) {
+                return Err(ApiError::Broker(rigel_broker::BrokerError::EntityNotFound(format!(
+                    "{id} (none of the requested attributes)"
+                ))));
+            }
+        }
+    }
+    let body = if media == ResponseMedia::GeoJson {
+        let geometry = params.get("geometryProperty").unwrap_or("location");
+        render_feature(&entity, terms, &opts, &terms.expand(geometry))
+    } else {
+        render_entity(&entity, terms, &opts)
+    };
+    Ok(respond(media, &ctx, body))
+}
+
+/// DELETE /entities/{entityId} — Delete Entity (5.6.6).
+pub async fn delete_entity(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let params = Params::parse(&req, &["type", "local", "via"])?;
+    let id = entity_id(&path)?;
+    let tenant = tenant(&req)?;
+    let ctx = context::from_link(&req, &state.resolver).await?;
+    let types = type_filter(&params, ctx.terms.as_ref())?;
+    state.broker.delete_entity(&tenant, id, types.as_deref()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// PUT /entities/{entityId} — Replace Entity (5.6.18).
+pub async fn replace_entity(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(&req, &["local", "via"])?;
+    let id = entity_id(&path)?.to_owned();
+    let tenant = tenant(&req)?;
+    let (mut body, ctx) = object_body(&req, payload, &state).await?;
+    check_body_id(&body, &id)?;
+    body.insert("id".into(), Value::String(id));
+    let entity = parse_entity(&body, ctx.terms.as_ref(), state.broker_now())?;
+    state.broker.replace_entity(&tenant, entity).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// PATCH /entities/{entityId} — Merge Entity (5.6.17).
+pub async fn merge_entity(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(&req, &["observedAt", "lang", "format", "local", "via"])?;
+    let id = entity_id(&path)?.to_owned();
+    let tenant = tenant(&req)?;
+    let (body, ctx) = object_body(&req, payload, &state).await?;
+    check_body_id(&body, &id)?;
+    let terms = ctx.terms.as_ref();
+    let types = body.get("type").map(|t| parse_types(t, terms)).transpose()?.unwrap_or_default();
+    let scope = scope_member(&body)?;
+    let fragment = expanded_fragment(&body, terms)?;
+    state.broker.merge_entity(&tenant, &id, &fragment, &types, scope.as_deref()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A body's `id`, when present, must name the entity of the path.
+pub(crate) fn check_body_id(body: &Map<String, Value>, id: &str) -> Result<(), ApiError> {
+    match body.get("id").or_else(|| body.get("@id")) {
+        Some(Value::String(b)) if b == id => Ok(()),
+        Some(_) => Err(ApiError::bad_data("the id in the body differs from the entity id of the path")),
+        None => Ok(()),
+    }
+}
+
+/// The `scope` member of a fragment: `Some(empty)` for an NGSI-LD Null (remove).
+pub(crate) fn scope_member(body: &Map<String, Value>) -> Result<Option<Vec<String>>, ApiError> {
+    match body.get("scope") {
+        None => Ok(None),
+        Some(v) if rigel_model::codec::parse::is_ngsi_ld_null(v) => Ok(Some(Vec::new())),
+        Some(v) => Ok(Some(parse_scope(v)?)),
+    }
+}
+
+/// The attributes of a merge fragment with every name expanded.
+pub(crate) fn expanded_fragment(body: &Map<String, Value>, terms: &dyn TermMap) -> Result<Map<String, Value>, ApiError> {
+    let mut out = Map::new();
+    for (key, value) in body {
+        if matches!(key.as_str(), "id" | "@id" | "type" | "@type" | "scope" | "@context" | "createdAt" | "modifiedAt") {
+            continue;
+        }
+        if !is_valid_name(key) {
+            return Err(ApiError::bad_data(format!("{key:?} is not a valid attribute name")));
+        }
+        let expanded = match value {
+            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+                Value::Array(items.iter().map(|i| expand_attribute_json(i, terms)).collect())
+            }
+            other => expand_attribute_json(other, terms),
+        };
+        out.insert(terms.expand(key).into_owned(), expanded);
+    }
+    Ok(out)
+}

@@ -1,0 +1,4 @@
+//! JSON codecs for entities: parsing client input, rendering responses.
+
+pub mod parse;
+pub mod render;

@@ -1,0 +1,87 @@
+//! The `rigel` server: wires configuration, the embedded store, the broker and the HTTP API,
+//! and runs the HTTP server until shutdown. Holds no business rules.
+
+pub mod config;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::{middleware, web, App, HttpServer};
+use rigel_broker::{Broker, SystemClock};
+use rigel_http_api::{AppState, Limits};
+use rigel_jsonld::{ContextResolver, ResolverConfig};
+use rigel_storage_embedded::EmbeddedStore;
+
+pub use config::Config;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the store in {dir}: {source}")]
+    Store { dir: String, source: rigel_storage::StorageError },
+    #[error("cannot set up @context resolution: {0}")]
+    Context(#[from] rigel_jsonld::JsonLdError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+}
+
+/// A started server: its address and a handle to stop it.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub server: actix_web::dev::Server,
+    store: Arc<EmbeddedStore>,
+}
+
+impl RunningServer {
+    /// Stops accepting requests, lets in-flight ones finish, then closes the store.
+    pub async fn stop(self) {
+        self.server.handle().stop(true).await;
+        close_store(&self.store).await;
+    }
+
+    /// Runs until the server stops (SIGINT/SIGTERM), then closes the store.
+    pub async fn wait(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        close_store(&self.store).await;
+        result
+    }
+}
+
+async fn close_store(store: &EmbeddedStore) {
+    if let Err(e) = store.close().await {
+        tracing::error!("closing the store failed: {e}");
+    }
+}
+
+/// Opens the store and binds the HTTP server; the returned server is already running.
+pub fn start(config: &Config) -> Result<RunningServer, StartError> {
+    let store = Arc::new(EmbeddedStore::open(&config.data_dir).map_err(|source| StartError::Store {
+        dir: config.data_dir.display().to_string(),
+        source,
+    })?);
+    let resolver = ContextResolver::new(ResolverConfig {
+        fetch_timeout: config.context_timeout(),
+        max_context_bytes: config.context_max_bytes,
+        ..ResolverConfig::default()
+    })?;
+    let broker = Broker::new(store.clone(), Arc::new(SystemClock));
+    let limits = Limits { max_body_bytes: config.max_body_bytes, max_uri_bytes: config.max_uri_bytes };
+    let state = web::Data::new(AppState { broker, resolver, limits });
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(middleware::from_fn(move |req, next| rigel_http_api::limit_uri(limits, req, next)))
+            .configure(rigel_http_api::configure)
+    });
+    if let Some(workers) = config.workers {
+        server = server.workers(workers);
+    }
+    let addr = SocketAddr::new(config.bind, config.port);
+    let server = server
+        .bind(addr)
+        .map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
+    let bound = server.addrs().first().copied().unwrap_or(addr);
+    let server = server.run();
+    tracing::info!(addr = %bound, data_dir = %config.data_dir.display(), "NGSI-LD API listening at http://{bound}/ngsi-ld/v1");
+    Ok(RunningServer { addr: bound, server, store })
+}

@@ -45,7 +45,7 @@ impl Broker {
     ) -> Result<UpdateResult, BrokerError> {
         let now = self.clock.now();
         self.modify(tenant, id, |mut e| {
-            let r = merge::apply_update(&mut e, update, overwrite, now);
+            let r = merge::apply_update(&mut e, update, overwrite, false, now);
             Ok((Some(e), r))
         })
         .await
@@ -58,7 +58,12 @@ impl Broker {
         id: &str,
         update: &AttributeUpdate,
     ) -> Result<UpdateResult, BrokerError> {
-        self.append_attributes(tenant, id, update, true).await
+        let now = self.clock.now();
+        self.modify(tenant, id, |mut e| {
+            let r = merge::apply_update(&mut e, update, true, true, now);
+            Ok((Some(e), r))
+        })
+        .await
     }
 
     /// Merge Entity (5.6.17). `fragment` maps expanded names to expanded attribute JSON.
@@ -121,7 +126,7 @@ impl Broker {
                 )]),
                 ..Default::default()
             };
-            merge::apply_update(&mut e, &update, true, now);
+            merge::apply_update(&mut e, &update, true, false, now);
             Ok((Some(e), ()))
         })
         .await
@@ -143,6 +148,21 @@ impl Broker {
             } else {
                 Err(attribute_missing(id, attribute))
             }
+        })
+        .await
+    }
+}
+
+impl Broker {
+    /// Removes the scope of an entity (Delete Attribute on `scope`).
+    pub async fn delete_scope(&self, tenant: &Tenant, id: &str) -> Result<(), BrokerError> {
+        let now = self.clock.now();
+        self.modify(tenant, id, |mut e| {
+            if e.scope.take().is_none() {
+                return Err(attribute_missing(id, "scope"));
+            }
+            e.modified_at = now;
+            Ok((Some(e), ()))
         })
         .await
     }

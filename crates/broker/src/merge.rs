@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use rigel_model::codec::parse::{
-    is_attribute_object, is_ngsi_ld_null, parse_instances, payload_member, NullPolicy, Patch,
+    is_attribute_object, is_ngsi_ld_null, is_null_payload, parse_instances, payload_member, NullPolicy, Patch,
 };
 use rigel_model::codec::render::{render_attribute, Format, RenderOptions};
 use rigel_model::{Attribute, Entity, IdentityTerms, ModelError};
@@ -28,11 +28,22 @@ fn position(instances: &[Attribute], dataset_id: Option<&str>) -> Option<usize> 
 
 /// Append (overwrite or not) or Update Attributes: each instance replaces the one with the
 /// same datasetId (keeping its `createdAt`) or is added; NGSI-LD Nulls delete.
-pub fn apply_update(entity: &mut Entity, update: &AttributeUpdate, overwrite: bool, now: DateTime<Utc>) -> UpdateResult {
+/// `replace_scope_only` (Update Attributes) ignores a scope for an entity that has none.
+pub fn apply_update(
+    entity: &mut Entity,
+    update: &AttributeUpdate,
+    overwrite: bool,
+    replace_scope_only: bool,
+    now: DateTime<Utc>,
+) -> UpdateResult {
     let mut result = UpdateResult::default();
     add_types(entity, &update.types);
     if let Some(scope) = &update.scope {
-        apply_scope(entity, scope, overwrite);
+        if replace_scope_only && entity.scope.is_none() {
+            result.not_updated("scope", "the entity has no scope to update");
+        } else {
+            apply_scope(entity, scope, overwrite);
+        }
     }
     for (name, patches) in &update.attributes {
         let mut changed = false;
@@ -204,11 +215,16 @@ fn merge_instance(existing: &Attribute, fragment: &Value, deep: bool) -> Result<
     if is_ngsi_ld_null(fragment) {
         return Ok(None);
     }
+    // A partial update body is always a set of members; in a merge, an object is a set of
+    // members when it looks like an attribute or names one of the existing sub-attributes.
+    let members = |o: &Map<String, Value>| {
+        !deep || is_attribute_object(o) || o.keys().any(|k| existing.sub_attributes.contains_key(k))
+    };
     let fragment: Map<String, Value> = match fragment {
-        Value::Object(o) if is_attribute_object(o) => o.clone(),
+        Value::Object(o) if members(o) => o.clone(),
         bare => Map::from_iter([(payload.to_owned(), bare.clone())]),
     };
-    if fragment.get(payload).is_some_and(is_ngsi_ld_null) {
+    if fragment.get(payload).is_some_and(is_null_payload) {
         return Ok(None);
     }
     let rendered = render_attribute(
@@ -224,7 +240,7 @@ fn merge_instance(existing: &Attribute, fragment: &Value, deep: bool) -> Result<
         base = Map::new();
     }
     for (k, v) in fragment {
-        if is_ngsi_ld_null(&v) {
+        if is_null_payload(&v) {
             base.remove(&k);
         } else if deep && k == payload {
             let merged = match base.remove(&k) {

@@ -2,9 +2,11 @@
 //! ProblemDetails and the OpenAPI document. Handlers are thin: extract, call the broker, respond.
 
 pub mod context;
+pub mod linked;
 pub mod negotiation;
 pub mod openapi;
 pub mod problem;
+pub mod projection;
 pub mod representation;
 pub mod request;
 pub mod routes;
@@ -60,11 +62,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     const ATTR: &str = "{attrId:[^/]*}";
     cfg.route("/openapi.json", web::get().to(openapi::serve)).service(
         web::scope(BASE_PATH)
+            // Clients write the collection with and without a trailing slash.
             .service(
-                web::resource("/entities")
+                web::resource(["/entities", "/entities/"])
                     .route(web::post().to(ent::create_entity))
                     .route(web::get().to(unsupported::not_implemented))
                     .route(web::delete().to(unsupported::not_implemented))
+                    .route(web::put().to(ent::missing_entity_id))
+                    .route(web::patch().to(ent::missing_entity_id))
                     .default_service(allow("GET, POST, DELETE")),
             )
             .service(
@@ -76,7 +81,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .default_service(allow("GET, DELETE, PUT, PATCH")),
             )
             .service(
-                web::resource(format!("/entities/{ID}/attrs"))
+                web::resource([format!("/entities/{ID}/attrs"), format!("/entities/{ID}/attrs/")])
                     .route(web::post().to(attr::append_attributes))
                     .route(web::patch().to(attr::update_attributes))
                     .default_service(allow("POST, PATCH")),

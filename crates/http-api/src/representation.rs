@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::context::RequestContext;
 use crate::negotiation::ResponseMedia;
+use crate::projection;
 use crate::request::Params;
 use crate::ApiError;
 
@@ -25,7 +26,7 @@ pub fn render_options(params: &Params, terms: &dyn TermMap) -> Result<RenderOpti
                 "concise" => opts.format = Format::Concise,
                 "normalized" => opts.format = Format::Normalized,
                 "sysAttrs" => opts.sys_attrs = true,
-                other => return Err(ApiError::bad_data(format!("unknown option {other:?}"))),
+                other => return Err(ApiError::invalid_request(format!("unknown option {other:?}"))),
             }
         }
     }
@@ -34,35 +35,25 @@ pub fn render_options(params: &Params, terms: &dyn TermMap) -> Result<RenderOpti
             "keyValues" | "simplified" => Format::KeyValues,
             "concise" => Format::Concise,
             "normalized" => Format::Normalized,
-            other => return Err(ApiError::bad_data(format!("unknown format {other:?}"))),
+            other => return Err(ApiError::invalid_request(format!("unknown format {other:?}"))),
         };
     }
     opts.lang = params.get("lang").map(LangPreference::parse);
     let attrs = params.list("attrs")?;
-    let pick = params.list("pick")?;
-    let omit = params.list("omit")?;
+    let pick = params.get("pick").map(projection::parse_members).transpose()?;
+    let omit = params.get("omit").map(projection::parse_members).transpose()?;
     if pick.is_some() && omit.is_some() {
         return Err(ApiError::bad_data("pick and omit cannot be used together"));
     }
-    let mut projection = Projection::default();
-    if let Some(pick) = pick {
-        projection.drop_id = !pick.contains(&"id");
-        projection.drop_type = !pick.contains(&"type");
-        projection.keep = Some(expand_names(pick.into_iter().filter(|n| !matches!(*n, "id" | "type")), terms)?);
+    if attrs.is_some() && (pick.is_some() || omit.is_some()) {
+        return Err(ApiError::bad_data("attrs cannot be combined with pick or omit"));
     }
-    if let Some(attrs) = attrs {
-        let names = expand_names(attrs.into_iter(), terms)?;
-        projection.keep = Some(match projection.keep.take() {
-            Some(keep) => keep.intersection(&names).cloned().collect(),
-            None => names,
-        });
-    }
-    if let Some(omit) = omit {
-        projection.drop_id = omit.contains(&"id");
-        projection.drop_type = omit.contains(&"type");
-        projection.drop = expand_names(omit.into_iter().filter(|n| !matches!(*n, "id" | "type")), terms)?;
-    }
-    opts.projection = projection;
+    opts.projection = match (pick, omit, attrs) {
+        (Some(pick), _, _) => projection::pick(&pick, terms),
+        (_, Some(omit), _) => projection::omit(&omit, terms),
+        (_, _, Some(attrs)) => Projection { keep: Some(expand_names(attrs.into_iter(), terms)?), ..Projection::default() },
+        _ => Projection::default(),
+    };
     Ok(opts)
 }
 
@@ -100,9 +91,30 @@ pub fn respond(media: ResponseMedia, ctx: &RequestContext, mut body: Map<String,
         ResponseMedia::LdJson => {
             body.insert("@context".into(), ctx.body_context());
         }
-        ResponseMedia::Json | ResponseMedia::GeoJson => {
+        ResponseMedia::GeoJson => {
+            body.insert("@context".into(), ctx.body_context());
+            builder.insert_header((header::LINK, ctx.link_header()));
+        }
+        ResponseMedia::Json => {
             builder.insert_header((header::LINK, ctx.link_header()));
         }
     }
     builder.json(Value::Object(body))
+}
+
+/// Writes a JSON array body (flattened linked entities, query results): each object gets the
+/// @context for JSON-LD, the `Link` header carries it otherwise.
+pub fn respond_array(media: ResponseMedia, ctx: &RequestContext, mut body: Value) -> HttpResponse {
+    let mut builder = HttpResponse::Ok();
+    builder.content_type(media.content_type());
+    if media == ResponseMedia::LdJson {
+        if let Value::Array(items) = &mut body {
+            for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                item.insert("@context".into(), ctx.body_context());
+            }
+        }
+    } else {
+        builder.insert_header((header::LINK, ctx.link_header()));
+    }
+    builder.json(body)
 }

@@ -20,9 +20,9 @@ pub async fn read_json(mut payload: web::Payload, limit: usize) -> Result<Value,
         body.extend_from_slice(&chunk);
     }
     if body.is_empty() {
-        return Err(ApiError::bad_data("the request body is empty"));
+        return Err(ApiError::invalid_request("the request body is empty"));
     }
-    serde_json::from_slice(&body).map_err(|e| ApiError::bad_data(format!("the request body is not valid JSON: {e}")))
+    serde_json::from_slice(&body).map_err(|e| ApiError::invalid_request(format!("the request body is not valid JSON: {e}")))
 }
 
 /// The tenant of a request: `NGSILD-Tenant`, or its synonym `Fiware-Service`; both present

@@ -34,17 +34,18 @@ fn attribute_update(body: &Map<String, Value>, terms: &dyn TermMap, nulls: NullP
     })
 }
 
-/// 204 when everything was applied, else 207 with the UpdateResult (clause 5.2.18).
-fn update_response(result: &UpdateResult, terms: &dyn TermMap) -> HttpResponse {
+/// 204 when everything was applied, else 207 with the UpdateResult (clause 5.2.18). The body
+/// carries no @context, so attribute names are given as full IRIs.
+fn update_response(result: &UpdateResult) -> HttpResponse {
     if result.is_complete() {
         return HttpResponse::NoContent().finish();
     }
-    let updated: Vec<Value> = result.updated.iter().map(|n| Value::String(terms.compact(n).into_owned())).collect();
     let not_updated: Vec<Value> = result
         .not_updated
         .iter()
-        .map(|(n, reason)| json!({ "attributeName": terms.compact(n), "reason": reason }))
+        .map(|(n, reason)| json!({ "attributeName": n, "reason": reason }))
         .collect();
+    let updated = &result.updated;
     HttpResponse::MultiStatus()
         .content_type("application/json")
         .json(json!({ "updated": updated, "notUpdated": not_updated }))
@@ -70,7 +71,7 @@ pub async fn append_attributes(
     let terms = ctx.terms.as_ref();
     let update = attribute_update(&body, terms, NullPolicy::Reject, state.broker_now())?;
     let result = state.broker.append_attributes(&tenant, &id, &update, overwrite).await?;
-    Ok(update_response(&result, terms))
+    Ok(update_response(&result))
 }
 
 /// PATCH /entities/{entityId}/attrs — Update Entity Attributes (5.6.2).
@@ -88,7 +89,7 @@ pub async fn update_attributes(
     let terms = ctx.terms.as_ref();
     let update = attribute_update(&body, terms, NullPolicy::Delete, state.broker_now())?;
     let result = state.broker.update_attributes(&tenant, &id, &update).await?;
-    Ok(update_response(&result, terms))
+    Ok(update_response(&result))
 }
 
 /// PATCH /entities/{entityId}/attrs/{attrId} — Partial Attribute Update (5.6.4).
@@ -109,7 +110,7 @@ pub async fn partial_attribute_update(
             return Err(ApiError::bad_data("datasetId must be a URI"));
         }
     }
-    let fragment = expand_attribute_json(&Value::Object(body), terms);
+    let fragment = expand_attribute_json(&Value::Object(body), terms, true);
     state.broker.partial_attribute_update(&tenant, &id, &name, &fragment).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -149,6 +150,11 @@ pub async fn delete_attribute(
     let params = Params::parse(&req, &["datasetId", "deleteAll", "local", "via"])?;
     let id = entity_id(&path.0)?;
     let tenant = tenant(&req)?;
+    if path.1 == "scope" {
+        // Scope is an entity member, but clients delete it like an attribute.
+        state.broker.delete_scope(&tenant, id).await?;
+        return Ok(HttpResponse::NoContent().finish());
+    }
     let ctx = context::from_link(&req, &state.resolver).await?;
     let name = attribute_name(&path.1, ctx.terms.as_ref())?;
     let dataset_id = params.get("datasetId");

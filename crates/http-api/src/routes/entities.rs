@@ -9,8 +9,9 @@ use rigel_model::TermMap;
 use serde_json::{Map, Value};
 
 use crate::context::{self, RequestContext};
+use crate::linked::{render_joined, JoinSpec};
 use crate::negotiation::{negotiate, request_media, ResponseMedia};
-use crate::representation::{dataset_ids, render_options, respond};
+use crate::representation::{dataset_ids, render_options, respond, respond_array};
 use crate::request::{read_json, tenant, Params};
 use crate::{ApiError, AppState};
 
@@ -39,10 +40,13 @@ pub(crate) async fn object_body(
 ) -> Result<(Map<String, Value>, RequestContext), ApiError> {
     let media = request_media(req)?;
     let body = read_json(payload, state.limits.max_body_bytes).await?;
+    if !body.is_object() {
+        return Err(ApiError::invalid_request("the request body must be a JSON object"));
+    }
     let ctx = context::from_body(req, media, &body, &state.resolver).await?;
     match body {
         Value::Object(o) => Ok((o, ctx)),
-        _ => Err(ApiError::bad_data("the request body must be a JSON object")),
+        _ => Err(ApiError::invalid_request("the request body must be a JSON object")),
     }
 }
 
@@ -82,11 +86,7 @@ pub async fn retrieve_entity(req: HttpRequest, path: web::Path<String>, state: w
     let params = Params::parse(&req, RETRIEVE_PARAMS)?;
     let id = entity_id(&path)?;
     let tenant = tenant(&req)?;
-    for unsupported in ["join", "joinLevel", "containedBy"] {
-        if params.get(unsupported).is_some_and(|v| v != "none") {
-            return Err(ApiError::not_supported(format!("linked entity retrieval ({unsupported}) is not supported")));
-        }
-    }
+    let join = JoinSpec::from_params(&params)?;
     if params.flag("entityMap")? {
         return Err(ApiError::not_supported("entity maps are not supported"));
     }
@@ -110,6 +110,18 @@ pub async fn retrieve_entity(req: HttpRequest, path: web::Path<String>, state: w
                 ))));
             }
         }
+    }
+    if render_entity(&entity, terms, &opts).is_empty() {
+        return Err(ApiError::Broker(rigel_broker::BrokerError::EntityNotFound(format!(
+            "{id} (pick/omit leave nothing to return)"
+        ))));
+    }
+    if let Some(join) = &join {
+        let body = render_joined(&state.broker, &tenant, &entity, terms, &opts, join).await?;
+        return Ok(match body {
+            Value::Object(o) => respond(media, &ctx, o),
+            other => respond_array(media, &ctx, other),
+        });
     }
     let body = if media == ResponseMedia::GeoJson {
         let geometry = params.get("geometryProperty").unwrap_or("location");
@@ -169,6 +181,11 @@ pub async fn merge_entity(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// PUT or PATCH on the entity collection: the entity id is missing from the path.
+pub async fn missing_entity_id() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::bad_data("the entity id is missing from the path"))
+}
+
 /// A body's `id`, when present, must name the entity of the path.
 pub(crate) fn check_body_id(body: &Map<String, Value>, id: &str) -> Result<(), ApiError> {
     match body.get("id").or_else(|| body.get("@id")) {
@@ -199,9 +216,9 @@ pub(crate) fn expanded_fragment(body: &Map<String, Value>, terms: &dyn TermMap) 
         }
         let expanded = match value {
             Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
-                Value::Array(items.iter().map(|i| expand_attribute_json(i, terms)).collect())
+                Value::Array(items.iter().map(|i| expand_attribute_json(i, terms, false)).collect())
             }
-            other => expand_attribute_json(other, terms),
+            other => expand_attribute_json(other, terms, false),
         };
         out.insert(terms.expand(key).into_owned(), expanded);
     }

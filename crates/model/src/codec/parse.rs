@@ -124,6 +124,9 @@ pub fn parse_types(v: &Value, terms: &dyn TermMap) -> Result<Vec<String>, ModelE
             return Err(ModelError::bad_data(format!("{n:?} is not a valid entity type name")));
         }
         let iri = terms.expand(n).into_owned();
+        if iri.starts_with('@') {
+            return Err(ModelError::bad_data(format!("{n:?} is a JSON-LD keyword, not an entity type")));
+        }
         if !out.contains(&iri) {
             out.push(iri);
         }
@@ -171,6 +174,9 @@ fn parse_fragment_members(
             return Err(ModelError::bad_data(format!("{key:?} is not a valid attribute name")));
         }
         let name = terms.expand(key).into_owned();
+        if name.starts_with('@') {
+            return Err(ModelError::bad_data(format!("{key:?} is a JSON-LD keyword, not an attribute name")));
+        }
         let patches = parse_instances(key, value, terms, nulls, now)?;
         out.entry(name).or_default().extend(patches);
     }
@@ -257,7 +263,7 @@ fn parse_instance(
         "ListProperty" => member("valueList")?,
         _ => member("objectList")?,
     };
-    if is_null(payload) || is_null_list(payload) || is_null_language_map(payload) {
+    if is_null_payload(payload) {
         return match nulls {
             NullPolicy::Delete => Ok(Patch::Delete { dataset_id }),
             NullPolicy::Reject => Err(bad("an NGSI-LD Null is only allowed in patches")),
@@ -458,11 +464,13 @@ fn expand_vocab(v: &Value, terms: &dyn TermMap) -> Result<Value, String> {
 /// validating it: sub-attribute keys, `vocab` and `objectType` values are expanded, the kind in
 /// `type` becomes its short core name. The result can be merged with an existing attribute
 /// rendered through [`crate::IdentityTerms`] and parsed again with them.
-pub fn expand_attribute_json(value: &Value, terms: &dyn TermMap) -> Value {
+/// With `members` the object is taken as a set of attribute members even when it has no
+/// type or payload (a partial update body such as `{"observedAt": ...}`).
+pub fn expand_attribute_json(value: &Value, terms: &dyn TermMap, members: bool) -> Value {
     let Some(obj) = value.as_object() else {
         return value.clone();
     };
-    if looks_like_geometry(value) || !is_attribute_object(obj) {
+    if looks_like_geometry(value) || !(members || is_attribute_object(obj)) {
         return value.clone();
     }
     let mut out = Map::with_capacity(obj.len());
@@ -475,7 +483,7 @@ pub fn expand_attribute_json(value: &Value, terms: &dyn TermMap) -> Value {
             "vocab" | "objectType" => expand_vocab(v, terms).unwrap_or_else(|_| v.clone()),
             m if ATTRIBUTE_MEMBERS.contains(&m) || IGNORED_MEMBERS.contains(&m) => v.clone(),
             _ => {
-                out.insert(terms.expand(k).into_owned(), expand_attribute_json(v, terms));
+                out.insert(terms.expand(k).into_owned(), expand_attribute_json(v, terms, false));
                 continue;
             }
         };
@@ -503,6 +511,12 @@ pub fn payload_member(kind: &str) -> &'static str {
         "ListRelationship" => "objectList",
         _ => "value",
     }
+}
+
+/// Whether an attribute payload (`value`, `object`, `languageMap`, `valueList`, ...) is an
+/// NGSI-LD Null in any of its spellings (clause 4.5.0).
+pub fn is_null_payload(v: &Value) -> bool {
+    is_null(v) || is_null_list(v) || is_null_language_map(v)
 }
 
 /// Whether a JSON value is an NGSI-LD Null (or JSON null).

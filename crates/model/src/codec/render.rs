@@ -27,11 +27,19 @@ pub struct Projection {
     pub drop: HashSet<String>,
     pub drop_id: bool,
     pub drop_type: bool,
+    /// Projections of the entities linked through a relationship (by its IRI), for linked
+    /// entity retrieval (`pick=rel{id,name}`).
+    pub nested: BTreeMap<String, Projection>,
 }
 
 impl Projection {
     pub fn keeps(&self, attr: &str) -> bool {
         !self.drop.contains(attr) && self.keep.as_ref().is_none_or(|k| k.contains(attr))
+    }
+
+    /// The projection of entities linked through `attr`: keep everything unless stated.
+    pub fn nested(&self, attr: &str) -> Projection {
+        self.nested.get(attr).cloned().unwrap_or_default()
     }
 }
 
@@ -307,7 +315,3 @@ fn one_or_many(mut items: Vec<Value>) -> Value {
     }
 }
 
-/// Groups attribute names by their compacted form (for callers needing a stable order).
-pub fn compacted_names<'a>(names: impl Iterator<Item = &'a String>, terms: &dyn TermMap) -> BTreeMap<String, String> {
-    names.map(|n| (terms.compact(n).into_owned(), n.clone())).collect()
-}

@@ -82,3 +82,6 @@ impl Broker {
         Ok(matches!(outcomes.first(), Some(WriteOutcome::Applied { .. })))
     }
 }
+
+#[cfg(test)]
+mod merge_tests;

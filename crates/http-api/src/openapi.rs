@@ -3,9 +3,25 @@
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
+use crate::routes::{attributes, entities};
+
 /// The document. Paths are described next to their handlers' route table.
 #[derive(OpenApi)]
-#[openapi(info(title = "Rigel NGSI-LD API", description = "NGSI-LD (ETSI GS CIM 009 V1.9.1) context broker"))]
+#[openapi(
+    info(title = "Rigel NGSI-LD API", description = "NGSI-LD (ETSI GS CIM 009 V1.9.1) context broker"),
+    paths(
+        entities::create_entity,
+        entities::retrieve_entity,
+        entities::delete_entity,
+        entities::replace_entity,
+        entities::merge_entity,
+        attributes::append_attributes,
+        attributes::update_attributes,
+        attributes::partial_attribute_update,
+        attributes::replace_attribute,
+        attributes::delete_attribute,
+    )
+)]
 pub struct ApiDoc;
 
 /// The OpenAPI document as JSON text, pretty-printed.
@@ -16,4 +32,22 @@ pub fn document() -> String {
 /// GET /openapi.json
 pub async fn serve() -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(document())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Set `RIGEL_UPDATE_OPENAPI=1` to rewrite the committed copy after changing routes.
+    #[test]
+    fn committed_openapi_document_is_current() {
+        let generated = super::document() + "\n";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../spec/openapi.json");
+        if std::env::var_os("RIGEL_UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, &generated).unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "spec/openapi.json is stale: run `RIGEL_UPDATE_OPENAPI=1 cargo test -p rigel-http-api openapi`"
+        );
+    }
 }

@@ -52,6 +52,10 @@ fn update_response(result: &UpdateResult) -> HttpResponse {
 }
 
 /// POST /entities/{entityId}/attrs — Append Entity Attributes (5.6.3).
+#[utoipa::path(post, path = "/ngsi-ld/v1/entities/{entityId}/attrs", tag = "Entity attributes",
+    params(("entityId" = String, Path, description = "Entity id (URI)"), ("options" = Option<String>, Query, description = "noOverwrite")),
+    request_body(content = Object, description = "Entity fragment"),
+    responses((status = 204, description = "All appended"), (status = 207, description = "UpdateResult"), (status = 400, description = "BadRequestData"), (status = 404, description = "ResourceNotFound")))]
 pub async fn append_attributes(
     req: HttpRequest,
     path: web::Path<String>,
@@ -75,6 +79,9 @@ pub async fn append_attributes(
 }
 
 /// PATCH /entities/{entityId}/attrs — Update Entity Attributes (5.6.2).
+#[utoipa::path(patch, path = "/ngsi-ld/v1/entities/{entityId}/attrs", tag = "Entity attributes",
+    params(("entityId" = String, Path, description = "Entity id (URI)")), request_body(content = Object, description = "Entity fragment"),
+    responses((status = 204, description = "All updated"), (status = 207, description = "UpdateResult"), (status = 400, description = "BadRequestData"), (status = 404, description = "ResourceNotFound")))]
 pub async fn update_attributes(
     req: HttpRequest,
     path: web::Path<String>,
@@ -93,6 +100,10 @@ pub async fn update_attributes(
 }
 
 /// PATCH /entities/{entityId}/attrs/{attrId} — Partial Attribute Update (5.6.4).
+#[utoipa::path(patch, path = "/ngsi-ld/v1/entities/{entityId}/attrs/{attrId}", tag = "Entity attributes",
+    params(("entityId" = String, Path, description = "Entity id (URI)"), ("attrId" = String, Path, description = "Attribute name")),
+    request_body(content = Object, description = "Attribute fragment"),
+    responses((status = 204, description = "Updated"), (status = 400, description = "BadRequestData"), (status = 404, description = "ResourceNotFound")))]
 pub async fn partial_attribute_update(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -116,6 +127,10 @@ pub async fn partial_attribute_update(
 }
 
 /// PUT /entities/{entityId}/attrs/{attrId} — Replace Attribute (5.6.19).
+#[utoipa::path(put, path = "/ngsi-ld/v1/entities/{entityId}/attrs/{attrId}", tag = "Entity attributes",
+    params(("entityId" = String, Path, description = "Entity id (URI)"), ("attrId" = String, Path, description = "Attribute name")),
+    request_body(content = Object, description = "Attribute"),
+    responses((status = 204, description = "Replaced"), (status = 400, description = "BadRequestData"), (status = 404, description = "ResourceNotFound")))]
 pub async fn replace_attribute(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -142,6 +157,10 @@ pub async fn replace_attribute(
 }
 
 /// DELETE /entities/{entityId}/attrs/{attrId} — Delete Attribute (5.6.5).
+#[utoipa::path(delete, path = "/ngsi-ld/v1/entities/{entityId}/attrs/{attrId}", tag = "Entity attributes",
+    params(("entityId" = String, Path, description = "Entity id (URI)"), ("attrId" = String, Path, description = "Attribute name"),
+        ("datasetId" = Option<String>, Query, description = "Instance to delete"), ("deleteAll" = Option<bool>, Query, description = "Delete every instance")),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "BadRequestData"), (status = 404, description = "ResourceNotFound")))]
 pub async fn delete_attribute(
     req: HttpRequest,
     path: web::Path<(String, String)>,

@@ -70,6 +70,9 @@ pub(crate) fn type_filter(params: &Params, terms: &dyn TermMap) -> Result<Option
 }
 
 /// POST /entities — Create Entity (5.6.1).
+#[utoipa::path(post, path = "/ngsi-ld/v1/entities", tag = "Entities",
+    request_body(content = Object, content_type = "application/ld+json", description = "NGSI-LD Entity"),
+    responses((status = 201, description = "Created; Location names the entity"), (status = 400, description = "BadRequestData / InvalidRequest"), (status = 409, description = "AlreadyExists"), (status = 415, description = "Unsupported Content-Type")))]
 pub async fn create_entity(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Params::parse(&req, &["local"])?;
     let tenant = tenant(&req)?;
@@ -81,6 +84,15 @@ pub async fn create_entity(req: HttpRequest, payload: web::Payload, state: web::
 }
 
 /// GET /entities/{entityId} — Retrieve Entity (5.7.1).
+#[utoipa::path(get, path = "/ngsi-ld/v1/entities/{entityId}", tag = "Entities",
+    params(("entityId" = String, Path, description = "Entity id (URI)"),
+        ("attrs" = Option<String>, Query, description = "Attributes to return"), ("pick" = Option<String>, Query, description = "Members to return"),
+        ("omit" = Option<String>, Query, description = "Members to leave out"), ("type" = Option<String>, Query, description = "Entity types the entity must have"),
+        ("options" = Option<String>, Query, description = "keyValues, concise, normalized, sysAttrs"), ("format" = Option<String>, Query, description = "keyValues, concise, normalized"),
+        ("lang" = Option<String>, Query, description = "Preferred languages of LanguageProperties"), ("geometryProperty" = Option<String>, Query, description = "GeoProperty used as GeoJSON geometry"),
+        ("datasetId" = Option<String>, Query, description = "Attribute instances to return"), ("join" = Option<String>, Query, description = "inline or flat linked entities"),
+        ("joinLevel" = Option<u32>, Query, description = "Relationship hops to follow"), ("containedBy" = Option<String>, Query, description = "Entity ids already seen")),
+    responses((status = 200, description = "The entity (application/json, application/ld+json or application/geo+json)", body = Object), (status = 400, description = "BadRequestData / InvalidRequest"), (status = 404, description = "ResourceNotFound / NonexistentTenant"), (status = 406, description = "Not acceptable")))]
 pub async fn retrieve_entity(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let media = negotiate(&req, true)?;
     let params = Params::parse(&req, RETRIEVE_PARAMS)?;
@@ -133,6 +145,9 @@ pub async fn retrieve_entity(req: HttpRequest, path: web::Path<String>, state: w
 }
 
 /// DELETE /entities/{entityId} — Delete Entity (5.6.6).
+#[utoipa::path(delete, path = "/ngsi-ld/v1/entities/{entityId}", tag = "Entities",
+    params(("entityId" = String, Path, description = "Entity id (URI)"), ("type" = Option<String>, Query, description = "Entity types the entity must have")),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "BadRequestData"), (status = 404, description = "ResourceNotFound")))]
 pub async fn delete_entity(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let params = Params::parse(&req, &["type", "local", "via"])?;
     let id = entity_id(&path)?;
@@ -144,6 +159,9 @@ pub async fn delete_entity(req: HttpRequest, path: web::Path<String>, state: web
 }
 
 /// PUT /entities/{entityId} — Replace Entity (5.6.18).
+#[utoipa::path(put, path = "/ngsi-ld/v1/entities/{entityId}", tag = "Entities",
+    params(("entityId" = String, Path, description = "Entity id (URI)")), request_body(content = Object, description = "NGSI-LD Entity"),
+    responses((status = 204, description = "Replaced"), (status = 400, description = "BadRequestData"), (status = 404, description = "ResourceNotFound")))]
 pub async fn replace_entity(
     req: HttpRequest,
     path: web::Path<String>,
@@ -162,6 +180,9 @@ pub async fn replace_entity(
 }
 
 /// PATCH /entities/{entityId} — Merge Entity (5.6.17).
+#[utoipa::path(patch, path = "/ngsi-ld/v1/entities/{entityId}", tag = "Entities",
+    params(("entityId" = String, Path, description = "Entity id (URI)")), request_body(content = Object, description = "Entity fragment (merge patch)"),
+    responses((status = 204, description = "Merged"), (status = 400, description = "BadRequestData"), (status = 404, description = "ResourceNotFound")))]
 pub async fn merge_entity(
     req: HttpRequest,
     path: web::Path<String>,

@@ -2,3 +2,6 @@
 
 pub mod parse;
 pub mod render;
+
+#[cfg(test)]
+mod tests;

@@ -29,7 +29,9 @@ const IGNORED_MEMBERS: &[&str] = &[
 ];
 
 /// One parsed instance of an attribute in a patch: set it, or delete it (NGSI-LD Null).
+/// Patches live briefly in small vectors, so the size gap between variants does not matter.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Patch {
     Set(Attribute),
     Delete { dataset_id: Option<String> },

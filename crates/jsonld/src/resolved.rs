@@ -185,22 +185,12 @@ impl ResolvedContext {
 }
 
 impl TermMap for ResolvedContext {
-    fn expand<'a>(&self, term: &'a str) -> Cow<'a, str> {
-        match self.find_expansion(term) {
-            Found::Input(s) | Found::Core(s) => Cow::Borrowed(s),
-            // The trait ties the result to the input only, so a user term's IRI (owned by
-            // `self`) has to be copied; use `expand_ref` to avoid that.
-            Found::User(s) => Cow::Owned(s.to_owned()),
-            Found::Built(s) => Cow::Owned(s),
-        }
+    fn expand<'a>(&'a self, term: &'a str) -> Cow<'a, str> {
+        self.expand_ref(term)
     }
 
-    fn compact<'a>(&self, iri: &'a str) -> Cow<'a, str> {
-        match self.find_compaction(iri) {
-            Found::Input(s) | Found::Core(s) => Cow::Borrowed(s),
-            Found::User(s) => Cow::Owned(s.to_owned()),
-            Found::Built(s) => Cow::Owned(s),
-        }
+    fn compact<'a>(&'a self, iri: &'a str) -> Cow<'a, str> {
+        self.compact_ref(iri)
     }
 }
 

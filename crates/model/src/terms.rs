@@ -7,11 +7,11 @@ use std::borrow::Cow;
 pub trait TermMap: Send + Sync {
     /// Expands a term used as a property name or a type (vocabulary-relative expansion:
     /// term definitions, compact IRIs `prefix:suffix`, absolute IRIs, then `@vocab`).
-    fn expand<'a>(&self, term: &'a str) -> Cow<'a, str>;
+    fn expand<'a>(&'a self, term: &'a str) -> Cow<'a, str>;
 
     /// Compacts a full IRI to the shortest term the context allows (a term, a compact
     /// IRI, a @vocab-relative name), or returns it unchanged.
-    fn compact<'a>(&self, iri: &'a str) -> Cow<'a, str>;
+    fn compact<'a>(&'a self, iri: &'a str) -> Cow<'a, str>;
 }
 
 /// The identity mapping: every term is already a full IRI. Useful in tests.
@@ -19,11 +19,11 @@ pub trait TermMap: Send + Sync {
 pub struct IdentityTerms;
 
 impl TermMap for IdentityTerms {
-    fn expand<'a>(&self, term: &'a str) -> Cow<'a, str> {
+    fn expand<'a>(&'a self, term: &'a str) -> Cow<'a, str> {
         Cow::Borrowed(term)
     }
 
-    fn compact<'a>(&self, iri: &'a str) -> Cow<'a, str> {
+    fn compact<'a>(&'a self, iri: &'a str) -> Cow<'a, str> {
         Cow::Borrowed(iri)
     }
 }

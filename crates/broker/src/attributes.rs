@@ -74,10 +74,11 @@ impl Broker {
         fragment: &Map<String, Value>,
         types: &[String],
         scope: Option<&[String]>,
+        options: &merge::MergeOptions,
     ) -> Result<(), BrokerError> {
         let now = self.clock.now();
         self.modify(tenant, id, |mut e| {
-            merge::apply_merge(&mut e, fragment, types, scope, now)?;
+            merge::apply_merge(&mut e, fragment, types, scope, options, now)?;
             Ok((Some(e), ()))
         })
         .await

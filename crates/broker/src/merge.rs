@@ -6,7 +6,7 @@ use rigel_model::codec::parse::{
     is_attribute_object, is_ngsi_ld_null, is_null_payload, parse_instances, payload_member, NullPolicy, Patch,
 };
 use rigel_model::codec::render::{render_attribute, Format, RenderOptions};
-use rigel_model::{Attribute, Entity, IdentityTerms, ModelError};
+use rigel_model::{Attribute, AttributeValue, Entity, IdentityTerms, ModelError};
 use serde_json::{Map, Value};
 
 use crate::attributes::{AttributeUpdate, UpdateResult};
@@ -88,6 +88,17 @@ pub fn apply_update(
     result
 }
 
+/// The URL options of Merge Entity (Table 6.5.3.4-1).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MergeOptions {
+    /// The fragment is in simplified form: every attribute value is a bare value.
+    pub key_values: bool,
+    /// Language tag that bare strings update in pre-existing LanguageProperties.
+    pub lang: Option<String>,
+    /// `observedAt` given to merged attributes that had one, unless the fragment sets it.
+    pub observed_at: Option<String>,
+}
+
 /// Merge Entity (5.6.17 with 5.5.12): instances present are merged member by member, values
 /// that are JSON objects deeply (RFC 7396); absent ones are added; NGSI-LD Nulls delete.
 /// `fragment` holds expanded attribute names -> expanded JSON (see `expand_attribute_json`).
@@ -96,6 +107,7 @@ pub fn apply_merge(
     fragment: &Map<String, Value>,
     types: &[String],
     scope: Option<&[String]>,
+    options: &MergeOptions,
     now: DateTime<Utc>,
 ) -> Result<(), ModelError> {
     add_types(entity, types);
@@ -104,15 +116,15 @@ pub fn apply_merge(
     }
     for (name, value) in fragment {
         let items: Vec<&Value> = match value {
-            Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_object) => a.iter().collect(),
+            Value::Array(a) if !options.key_values && !a.is_empty() && a.iter().all(Value::is_object) => a.iter().collect(),
             other => vec![other],
         };
         for item in items {
-            let dataset_id = item.get("datasetId").and_then(Value::as_str);
+            let dataset_id = if options.key_values { None } else { item.get("datasetId").and_then(Value::as_str) };
             let instances = entity.attributes.entry(name.clone()).or_default();
             match position(instances, dataset_id) {
                 Some(i) => {
-                    let merged = merge_instance(&instances[i], item, true)?;
+                    let merged = merge_instance(&instances[i], item, true, options)?;
                     match merged {
                         Some(mut a) => {
                             stamp(&mut a, now, instances[i].created_at);
@@ -124,6 +136,13 @@ pub fn apply_merge(
                     }
                 }
                 None => {
+                    let wrapped;
+                    let item = if options.key_values && !is_null_payload(item) {
+                        wrapped = serde_json::json!({ "value": item });
+                        &wrapped
+                    } else {
+                        item
+                    };
                     for patch in parse_instances(name, item, &IdentityTerms, NullPolicy::Delete, now)? {
                         if let Patch::Set(mut a) = patch {
                             stamp(&mut a, now, None);
@@ -169,7 +188,7 @@ pub fn apply_partial(
                 )));
             }
         }
-        match merge_instance(&instances[i], item, false)? {
+        match merge_instance(&instances[i], item, false, &MergeOptions::default())? {
             Some(mut a) => {
                 stamp(&mut a, now, instances[i].created_at);
                 instances[i] = a;
@@ -209,7 +228,12 @@ pub fn delete_attribute(entity: &mut Entity, name: &str, dataset_id: Option<&str
 /// Merges an (expanded) instance fragment into an existing instance. `deep` merges JSON
 /// object values recursively (merge patch); otherwise members are replaced whole (partial
 /// update patch). `None` means the instance is deleted.
-fn merge_instance(existing: &Attribute, fragment: &Value, deep: bool) -> Result<Option<Attribute>, ModelError> {
+fn merge_instance(
+    existing: &Attribute,
+    fragment: &Value,
+    deep: bool,
+    options: &MergeOptions,
+) -> Result<Option<Attribute>, ModelError> {
     let kind = existing.value.type_name();
     let payload = payload_member(kind);
     if is_ngsi_ld_null(fragment) {
@@ -218,12 +242,31 @@ fn merge_instance(existing: &Attribute, fragment: &Value, deep: bool) -> Result<
     // A partial update body is always a set of members; in a merge, an object is a set of
     // members when it looks like an attribute or names one of the existing sub-attributes.
     let members = |o: &Map<String, Value>| {
-        !deep || is_attribute_object(o) || o.keys().any(|k| existing.sub_attributes.contains_key(k))
+        !deep
+            || (!options.key_values
+                && (is_attribute_object(o) || o.keys().any(|k| existing.sub_attributes.contains_key(k))))
     };
-    let fragment: Map<String, Value> = match fragment {
+    let mut fragment: Map<String, Value> = match fragment {
         Value::Object(o) if members(o) => o.clone(),
-        bare => Map::from_iter([(payload.to_owned(), bare.clone())]),
+        bare => {
+            // A bare value keeps the attribute's kind; with `lang`, a string updates one
+            // language of a LanguageProperty.
+            let bare = match (&existing.value, &options.lang) {
+                (AttributeValue::LanguageProperty(map), Some(lang)) if bare.is_string() || bare.is_array() => {
+                    let mut map = map.clone();
+                    map.insert(lang.clone(), bare.clone());
+                    Value::Object(map)
+                }
+                _ => bare.clone(),
+            };
+            Map::from_iter([(payload.to_owned(), bare)])
+        }
     };
+    if let Some(observed_at) = &options.observed_at {
+        if existing.observed_at.is_some() && !fragment.contains_key("observedAt") {
+            fragment.insert("observedAt".into(), Value::String(observed_at.clone()));
+        }
+    }
     if fragment.get(payload).is_some_and(is_null_payload) {
         return Ok(None);
     }

@@ -7,7 +7,7 @@ use rigel_model::{AttributeValue, Entity, IdentityTerms};
 use serde_json::{json, Map, Value};
 
 use crate::attributes::AttributeUpdate;
-use crate::merge::{apply_merge, apply_partial, apply_update, delete_attribute};
+use crate::merge::{apply_merge, apply_partial, apply_update, delete_attribute, MergeOptions};
 
 fn t0() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
@@ -100,7 +100,7 @@ fn partial_update_of_a_missing_instance_reports_not_found() {
 #[test]
 fn merge_deep_merges_object_values_and_keeps_metadata() {
     let mut e = base();
-    apply_merge(&mut e, &obj(json!({"addr": {"city": "Y", "zip": "1"}, "temp": 30})), &[], None, t0()).unwrap();
+    apply_merge(&mut e, &obj(json!({"addr": {"city": "Y", "zip": "1"}, "temp": 30})), &[], None, &MergeOptions::default(), t0()).unwrap();
     assert_eq!(value(&e, "addr"), json!({"street": "Main", "city": "Y", "zip": "1"}));
     assert_eq!(value(&e, "temp"), json!(30));
     assert_eq!(e.attributes["temp"][0].unit_code.as_deref(), Some("CEL"));
@@ -109,7 +109,7 @@ fn merge_deep_merges_object_values_and_keeps_metadata() {
 #[test]
 fn merge_with_null_removes_the_attribute_and_adds_new_ones() {
     let mut e = base();
-    apply_merge(&mut e, &obj(json!({"temp": "urn:ngsi-ld:null", "fresh": {"type": "Property", "value": 1}})), &["U".to_owned()], None, t0()).unwrap();
+    apply_merge(&mut e, &obj(json!({"temp": "urn:ngsi-ld:null", "fresh": {"type": "Property", "value": 1}})), &["U".to_owned()], None, &MergeOptions::default(), t0()).unwrap();
     assert!(!e.attributes.contains_key("temp"));
     assert_eq!(value(&e, "fresh"), json!(1));
     assert_eq!(e.types, vec!["T".to_owned(), "U".to_owned()]);
@@ -124,4 +124,26 @@ fn delete_attribute_targets_default_dataset_or_all() {
     let mut e = base();
     assert!(delete_attribute(&mut e, "speed", None, true, t0()));
     assert!(!e.attributes.contains_key("speed"));
+}
+
+#[test]
+fn merge_options_update_one_language_and_observed_at() {
+    let mut e = base();
+    apply_merge(&mut e, &obj(json!({"n": {"type": "LanguageProperty", "languageMap": {"en": "yes", "fr": "oui"}}})), &[], None, &MergeOptions::default(), t0()).unwrap();
+    let opts = MergeOptions { lang: Some("de".into()), observed_at: Some("2024-06-01T00:00:00Z".into()), ..Default::default() };
+    apply_merge(&mut e, &obj(json!({"n": "ja", "temp": 20})), &[], None, &opts, t0()).unwrap();
+    match &e.attributes["n"][0].value {
+        AttributeValue::LanguageProperty(m) => assert_eq!(Value::Object(m.clone()), json!({"en": "yes", "fr": "oui", "de": "ja"})),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(e.attributes["temp"][0].observed_at.as_deref(), Some("2024-06-01T00:00:00Z"));
+}
+
+#[test]
+fn key_values_merge_treats_objects_as_values() {
+    let mut e = base();
+    let opts = MergeOptions { key_values: true, ..Default::default() };
+    apply_merge(&mut e, &obj(json!({"temp": {"type": "Property", "value": 1}, "other": {"a": 1}})), &[], None, &opts, t0()).unwrap();
+    assert_eq!(e.attributes["temp"][0].value, AttributeValue::Property(json!({"type": "Property", "value": 1})));
+    assert_eq!(value(&e, "other"), json!({"a": 1}));
 }

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::context::{self, RequestContext};
 use crate::linked::{render_joined, JoinSpec};
+use rigel_broker::merge::MergeOptions;
 use crate::negotiation::{negotiate, request_media, ResponseMedia};
 use crate::representation::{dataset_ids, render_options, respond, respond_array};
 use crate::request::{read_json, tenant, Params};
@@ -189,7 +190,8 @@ pub async fn merge_entity(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(&req, &["observedAt", "lang", "format", "local", "via"])?;
+    let params = Params::parse(&req, &["observedAt", "lang", "format", "options", "local", "via"])?;
+    let options = merge_options(&params)?;
     let id = entity_id(&path)?.to_owned();
     let tenant = tenant(&req)?;
     let (body, ctx) = object_body(&req, payload, &state).await?;
@@ -198,13 +200,30 @@ pub async fn merge_entity(
     let types = body.get("type").map(|t| parse_types(t, terms)).transpose()?.unwrap_or_default();
     let scope = scope_member(&body)?;
     let fragment = expanded_fragment(&body, terms)?;
-    state.broker.merge_entity(&tenant, &id, &fragment, &types, scope.as_deref()).await?;
+    state.broker.merge_entity(&tenant, &id, &fragment, &types, scope.as_deref(), &options).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// PUT or PATCH on the entity collection: the entity id is missing from the path.
 pub async fn missing_entity_id() -> Result<HttpResponse, ApiError> {
     Err(ApiError::bad_data("the entity id is missing from the path"))
+}
+
+/// The URL options of Merge Entity (Table 6.5.3.4-1).
+fn merge_options(params: &Params) -> Result<MergeOptions, ApiError> {
+    let mut key_values = false;
+    for o in params.list("options")?.unwrap_or_default().into_iter().chain(params.get("format")) {
+        match o {
+            "keyValues" | "simplified" => key_values = true,
+            "normalized" | "concise" => key_values = false,
+            other => return Err(ApiError::invalid_request(format!("unknown format {other:?}"))),
+        }
+    }
+    let observed_at = params.get("observedAt").map(str::to_owned);
+    if observed_at.as_deref().is_some_and(|t| !rigel_model::validate::is_date_time(t)) {
+        return Err(ApiError::bad_data("observedAt must be an ISO 8601 date-time"));
+    }
+    Ok(MergeOptions { key_values, lang: params.get("lang").map(str::to_owned), observed_at })
 }
 
 /// A body's `id`, when present, must name the entity of the path.

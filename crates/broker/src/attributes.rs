@@ -42,9 +42,10 @@ impl Broker {
         id: &str,
         update: &AttributeUpdate,
         overwrite: bool,
+        types: Option<&[String]>,
     ) -> Result<UpdateResult, BrokerError> {
         let now = self.clock.now();
-        self.modify(tenant, id, |mut e| {
+        self.modify(tenant, id, types, |mut e| {
             let r = merge::apply_update(&mut e, update, overwrite, false, now);
             Ok((Some(e), r))
         })
@@ -52,14 +53,17 @@ impl Broker {
     }
 
     /// Update Entity Attributes (5.6.2): replaces matching instances, adds the others.
+    /// Every write takes the operation's `type` selector: an entity without one of those
+    /// types is `ResourceNotFound`.
     pub async fn update_attributes(
         &self,
         tenant: &Tenant,
         id: &str,
         update: &AttributeUpdate,
+        types: Option<&[String]>,
     ) -> Result<UpdateResult, BrokerError> {
         let now = self.clock.now();
-        self.modify(tenant, id, |mut e| {
+        self.modify(tenant, id, types, |mut e| {
             let r = merge::apply_update(&mut e, update, true, true, now);
             Ok((Some(e), r))
         })
@@ -72,13 +76,14 @@ impl Broker {
         tenant: &Tenant,
         id: &str,
         fragment: &Map<String, Value>,
-        types: &[String],
+        new_types: &[String],
         scope: Option<&[String]>,
         options: &merge::MergeOptions,
+        types: Option<&[String]>,
     ) -> Result<(), BrokerError> {
         let now = self.clock.now();
-        self.modify(tenant, id, |mut e| {
-            merge::apply_merge(&mut e, fragment, types, scope, options, now)?;
+        self.modify(tenant, id, types, |mut e| {
+            merge::apply_merge(&mut e, fragment, new_types, scope, options, now)?;
             Ok((Some(e), ()))
         })
         .await
@@ -91,9 +96,10 @@ impl Broker {
         id: &str,
         attribute: &str,
         fragment: &Value,
+        types: Option<&[String]>,
     ) -> Result<(), BrokerError> {
         let now = self.clock.now();
-        self.modify(tenant, id, |mut e| {
+        self.modify(tenant, id, types, |mut e| {
             if merge::apply_partial(&mut e, attribute, fragment, now)? {
                 Ok((Some(e), ()))
             } else {
@@ -110,9 +116,10 @@ impl Broker {
         id: &str,
         attribute: &str,
         instances: &[Attribute],
+        types: Option<&[String]>,
     ) -> Result<(), BrokerError> {
         let now = self.clock.now();
-        self.modify(tenant, id, |mut e| {
+        self.modify(tenant, id, types, |mut e| {
             let existing = e.instances(attribute);
             if instances
                 .iter()
@@ -141,9 +148,10 @@ impl Broker {
         attribute: &str,
         dataset_id: Option<&str>,
         delete_all: bool,
+        types: Option<&[String]>,
     ) -> Result<(), BrokerError> {
         let now = self.clock.now();
-        self.modify(tenant, id, |mut e| {
+        self.modify(tenant, id, types, |mut e| {
             if merge::delete_attribute(&mut e, attribute, dataset_id, delete_all, now) {
                 Ok((Some(e), ()))
             } else {
@@ -156,9 +164,9 @@ impl Broker {
 
 impl Broker {
     /// Removes the scope of an entity (Delete Attribute on `scope`).
-    pub async fn delete_scope(&self, tenant: &Tenant, id: &str) -> Result<(), BrokerError> {
+    pub async fn delete_scope(&self, tenant: &Tenant, id: &str, types: Option<&[String]>) -> Result<(), BrokerError> {
         let now = self.clock.now();
-        self.modify(tenant, id, |mut e| {
+        self.modify(tenant, id, types, |mut e| {
             if e.scope.take().is_none() {
                 return Err(attribute_missing(id, "scope"));
             }

@@ -26,7 +26,7 @@ impl Broker {
         types: Option<&[String]>,
     ) -> Result<Entity, BrokerError> {
         let entity = self.load(tenant, id).await?.value;
-        if types.is_some_and(|t| !t.iter().any(|t| entity.types.contains(t))) {
+        if !crate::has_any_type(&entity, types) {
             return Err(BrokerError::EntityNotFound(id.to_owned()));
         }
         Ok(entity)
@@ -34,20 +34,14 @@ impl Broker {
 
     /// Delete Entity.
     pub async fn delete_entity(&self, tenant: &Tenant, id: &str, types: Option<&[String]>) -> Result<(), BrokerError> {
-        self.modify(tenant, id, |e| {
-            if types.is_some_and(|t| !t.iter().any(|t| e.types.contains(t))) {
-                return Err(BrokerError::EntityNotFound(e.id));
-            }
-            Ok((None, ()))
-        })
-        .await
+        self.modify(tenant, id, types, |_| Ok((None, ()))).await
     }
 
     /// Replace Entity: every attribute is replaced by those of `replacement`; `createdAt` stays.
-    pub async fn replace_entity(&self, tenant: &Tenant, replacement: Entity) -> Result<(), BrokerError> {
+    pub async fn replace_entity(&self, tenant: &Tenant, replacement: Entity, types: Option<&[String]>) -> Result<(), BrokerError> {
         let now = self.clock.now();
         let id = replacement.id.clone();
-        self.modify(tenant, &id, |old| {
+        self.modify(tenant, &id, types, |old| {
             let mut next = replacement.clone();
             stamp_new(&mut next, now);
             next.created_at = old.created_at;

@@ -19,6 +19,12 @@ pub use error::BrokerError;
 /// How many times a read-modify-write is retried when another writer got there first.
 const MAX_WRITE_ATTEMPTS: usize = 64;
 
+/// Whether the entity has one of `types` (the `type` selector of an operation); no selector
+/// matches every entity.
+fn has_any_type(entity: &Entity, types: Option<&[String]>) -> bool {
+    types.is_none_or(|t| t.iter().any(|t| entity.types.contains(t)))
+}
+
 /// The broker: NGSI-LD operations over an entity store.
 #[derive(Clone)]
 pub struct Broker {
@@ -59,10 +65,14 @@ impl Broker {
         &self,
         tenant: &Tenant,
         id: &str,
+        types: Option<&[String]>,
         mut change: impl FnMut(Entity) -> Result<(Option<Entity>, T), BrokerError>,
     ) -> Result<T, BrokerError> {
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let current = self.load(tenant, id).await?;
+            if !has_any_type(&current.value, types) {
+                return Err(BrokerError::EntityNotFound(id.to_owned()));
+            }
             let (next, result) = change(current.value)?;
             let expect = Expect::Version(current.version);
             let op = match next {

@@ -97,8 +97,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Middleware: refuses over-long request URIs with 414 before routing.
-pub async fn limit_uri(
+/// Middleware at the edge: refuses over-long request URIs with 414 before routing, and
+/// echoes the `NGSILD-Tenant` header in responses (clause 6.3.14).
+pub async fn edge(
     limits: Limits,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -110,5 +111,12 @@ pub async fn limit_uri(
         *response.status_mut() = actix_web::http::StatusCode::URI_TOO_LONG;
         return Ok(req.into_response(response));
     }
-    Ok(next.call(req).await?.map_into_boxed_body())
+    let tenant = req.headers().get("NGSILD-Tenant").cloned();
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    if let Some(tenant) = tenant {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::HeaderName::from_static("ngsild-tenant"), tenant);
+    }
+    Ok(response)
 }

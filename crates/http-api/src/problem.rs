@@ -25,6 +25,8 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
+    #[error("Content-Length required")]
+    LengthRequired,
 }
 
 impl ApiError {
@@ -78,6 +80,7 @@ impl ResponseError for ApiError {
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
             other => other.kind_and_detail().map_or(StatusCode::INTERNAL_SERVER_ERROR, |(k, _)| status_of(k)),
         }
     }
@@ -85,6 +88,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             Self::UnsupportedMediaType => HttpResponse::UnsupportedMediaType().finish(),
+            Self::LengthRequired => HttpResponse::LengthRequired().finish(),
             Self::NotAcceptable => HttpResponse::NotAcceptable().json(json!({
                 "type": ErrorKind::InvalidRequest.type_uri(),
                 "title": "Not acceptable",

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use actix_web::http::header;
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 use rigel_model::codec::render::{Format, LangPreference, Projection, RenderOptions};
 use rigel_model::validate::is_uri;
 use rigel_model::TermMap;
@@ -82,32 +82,39 @@ pub fn dataset_ids(params: &Params) -> Result<Option<Vec<Option<String>>>, ApiEr
         .map(Some)
 }
 
-/// Writes a JSON body in the negotiated media type with the request's @context:
-/// in a `Link` header for JSON and GeoJSON, in the body for JSON-LD.
-pub fn respond(media: ResponseMedia, ctx: &RequestContext, mut body: Map<String, Value>) -> HttpResponse {
+/// Whether the @context goes in the body: always for JSON-LD; for GeoJSON unless the client
+/// asked for `Prefer: body=json` (clause 6.3.6); never for JSON (it goes in `Link`).
+fn context_in_body(req: &HttpRequest, media: ResponseMedia) -> bool {
+    match media {
+        ResponseMedia::LdJson => true,
+        ResponseMedia::Json => false,
+        ResponseMedia::GeoJson => !req
+            .headers()
+            .get_all("Prefer")
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.split([',', ';']).any(|p| p.trim().eq_ignore_ascii_case("body=json"))),
+    }
+}
+
+/// Writes a JSON body in the negotiated media type with the request's @context, in the body
+/// or in a `Link` header.
+pub fn respond(req: &HttpRequest, media: ResponseMedia, ctx: &RequestContext, mut body: Map<String, Value>) -> HttpResponse {
     let mut builder = HttpResponse::Ok();
     builder.content_type(media.content_type());
-    match media {
-        ResponseMedia::LdJson => {
-            body.insert("@context".into(), ctx.body_context());
-        }
-        ResponseMedia::GeoJson => {
-            body.insert("@context".into(), ctx.body_context());
-            builder.insert_header((header::LINK, ctx.link_header()));
-        }
-        ResponseMedia::Json => {
-            builder.insert_header((header::LINK, ctx.link_header()));
-        }
+    if context_in_body(req, media) {
+        body.insert("@context".into(), ctx.body_context());
+    } else {
+        builder.insert_header((header::LINK, ctx.link_header()));
     }
     builder.json(Value::Object(body))
 }
 
 /// Writes a JSON array body (flattened linked entities, query results): each object gets the
 /// @context for JSON-LD, the `Link` header carries it otherwise.
-pub fn respond_array(media: ResponseMedia, ctx: &RequestContext, mut body: Value) -> HttpResponse {
+pub fn respond_array(req: &HttpRequest, media: ResponseMedia, ctx: &RequestContext, mut body: Value) -> HttpResponse {
     let mut builder = HttpResponse::Ok();
     builder.content_type(media.content_type());
-    if media == ResponseMedia::LdJson {
+    if context_in_body(req, media) {
         if let Value::Array(items) = &mut body {
             for item in items.iter_mut().filter_map(Value::as_object_mut) {
                 item.insert("@context".into(), ctx.body_context());

@@ -149,14 +149,13 @@ impl Fetcher {
 
 /// Validates a fetched body and converts it for json-ld.
 ///
-/// A body that is not JSON at all is reported as *not available* (clause 5.5.6): what was
-/// retrieved is not a JSON-LD document (typically an HTML error or login page served with
-/// 200), so no @context could be retrieved from that URL. A JSON document that is not a
-/// valid context (no top-level `@context` member, or an invalid one) *was* retrieved and is
-/// invalid, hence `BadRequestData`.
+/// Clause 5.5.6: a remote @context that was retrieved but is invalid is `BadRequestData`;
+/// that covers a body that is not JSON at all as much as JSON without a valid `@context`.
+/// Only a context that could not be retrieved (network, non-2xx, limits) is
+/// `LdContextNotAvailable`.
 fn parse_context_document(url: &str, body: &[u8]) -> Result<json_ld::syntax::Value, JsonLdError> {
     let mut value: Value = serde_json::from_slice(body)
-        .map_err(|e| JsonLdError::not_available(url, format!("the body is not JSON: {e}")))?;
+        .map_err(|e| JsonLdError::Invalid(format!("the @context at {url} is not JSON: {e}")))?;
     if value == *core_context() {
         // A mirror of the core context (e.g. a conformance-test server's copy): the core is
         // already applied, with precedence, so it contributes nothing here. Processing it

@@ -400,11 +400,12 @@ async fn oversize_context_is_ld_context_not_available() {
 }
 
 #[tokio::test]
-async fn non_json_context_body_is_ld_context_not_available() {
+async fn non_json_context_body_is_bad_request_data() {
     let server = Server::start();
     let url = server.url("/page.html");
     let error = resolve_err(&resolver(), json!(url)).await;
-    assert_not_available(&error, &url);
+    assert_eq!(error.kind(), ErrorKind::BadRequestData, "{error}");
+    assert!(error.to_string().contains(&url), "{error}");
 }
 
 #[tokio::test]

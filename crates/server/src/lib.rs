@@ -70,7 +70,7 @@ pub fn start(config: &Config) -> Result<RunningServer, StartError> {
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .wrap(middleware::from_fn(move |req, next| rigel_http_api::limit_uri(limits, req, next)))
+            .wrap(middleware::from_fn(move |req, next| rigel_http_api::edge(limits, req, next)))
             .configure(rigel_http_api::configure)
     });
     if let Some(workers) = config.workers {

@@ -9,7 +9,7 @@ use rigel_model::TermMap;
 use serde_json::{json, Map, Value};
 
 use crate::request::{tenant, Params};
-use crate::routes::entities::{check_body_id, entity_id, object_body, scope_member};
+use crate::routes::entities::{check_body_id, entity_id, object_body, scope_member, type_filter};
 use crate::{context, ApiError, AppState};
 
 /// The attribute name of a path: present, valid, not `scope`; expanded.
@@ -62,7 +62,7 @@ pub async fn append_attributes(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["options", "local", "via"])?;
+    let params = Params::parse(&req, &["options", "type", "local", "via"])?;
     let overwrite = match params.get("options") {
         None => true,
         Some("noOverwrite") => false,
@@ -74,7 +74,8 @@ pub async fn append_attributes(
     check_body_id(&body, &id)?;
     let terms = ctx.terms.as_ref();
     let update = attribute_update(&body, terms, NullPolicy::Reject, state.broker_now())?;
-    let result = state.broker.append_attributes(&tenant, &id, &update, overwrite).await?;
+    let types = type_filter(&params, terms)?;
+    let result = state.broker.append_attributes(&tenant, &id, &update, overwrite, types.as_deref()).await?;
     Ok(update_response(&result))
 }
 
@@ -88,14 +89,15 @@ pub async fn update_attributes(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(&req, &["local", "via"])?;
+    let params = Params::parse(&req, &["type", "local", "via"])?;
     let id = entity_id(&path)?.to_owned();
     let tenant = tenant(&req)?;
     let (body, ctx) = object_body(&req, payload, &state).await?;
     check_body_id(&body, &id)?;
     let terms = ctx.terms.as_ref();
     let update = attribute_update(&body, terms, NullPolicy::Delete, state.broker_now())?;
-    let result = state.broker.update_attributes(&tenant, &id, &update).await?;
+    let types = type_filter(&params, terms)?;
+    let result = state.broker.update_attributes(&tenant, &id, &update, types.as_deref()).await?;
     Ok(update_response(&result))
 }
 
@@ -110,7 +112,7 @@ pub async fn partial_attribute_update(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(&req, &["local", "via"])?;
+    let params = Params::parse(&req, &["type", "local", "via"])?;
     let id = entity_id(&path.0)?.to_owned();
     let tenant = tenant(&req)?;
     let (body, ctx) = object_body(&req, payload, &state).await?;
@@ -122,7 +124,8 @@ pub async fn partial_attribute_update(
         }
     }
     let fragment = expand_attribute_json(&Value::Object(body), terms, true);
-    state.broker.partial_attribute_update(&tenant, &id, &name, &fragment).await?;
+    let types = type_filter(&params, terms)?;
+    state.broker.partial_attribute_update(&tenant, &id, &name, &fragment, types.as_deref()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -137,7 +140,7 @@ pub async fn replace_attribute(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(&req, &["local", "via"])?;
+    let params = Params::parse(&req, &["type", "local", "via"])?;
     let id = entity_id(&path.0)?.to_owned();
     let tenant = tenant(&req)?;
     let (body, ctx) = object_body(&req, payload, &state).await?;
@@ -152,7 +155,8 @@ pub async fn replace_attribute(
             Patch::Delete { .. } => None,
         })
         .collect();
-    state.broker.replace_attribute(&tenant, &id, &name, &instances).await?;
+    let types = type_filter(&params, terms)?;
+    state.broker.replace_attribute(&tenant, &id, &name, &instances, types.as_deref()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -166,21 +170,22 @@ pub async fn delete_attribute(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["datasetId", "deleteAll", "local", "via"])?;
+    let params = Params::parse(&req, &["datasetId", "deleteAll", "type", "local", "via"])?;
     let id = entity_id(&path.0)?;
     let tenant = tenant(&req)?;
+    let ctx = context::from_link(&req, &state.resolver).await?;
+    let types = type_filter(&params, ctx.terms.as_ref())?;
     if path.1 == "scope" {
         // Scope is an entity member, but clients delete it like an attribute.
-        state.broker.delete_scope(&tenant, id).await?;
+        state.broker.delete_scope(&tenant, id, types.as_deref()).await?;
         return Ok(HttpResponse::NoContent().finish());
     }
-    let ctx = context::from_link(&req, &state.resolver).await?;
     let name = attribute_name(&path.1, ctx.terms.as_ref())?;
     let dataset_id = params.get("datasetId");
     if dataset_id.is_some_and(|d| !is_uri(d)) {
         return Err(ApiError::bad_data("datasetId must be a URI"));
     }
     let delete_all = params.flag("deleteAll")?;
-    state.broker.delete_attribute(&tenant, id, &name, dataset_id, delete_all).await?;
+    state.broker.delete_attribute(&tenant, id, &name, dataset_id, delete_all, types.as_deref()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

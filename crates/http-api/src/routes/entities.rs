@@ -13,7 +13,7 @@ use crate::linked::{render_joined, JoinSpec};
 use rigel_broker::merge::MergeOptions;
 use crate::negotiation::{negotiate, request_media, ResponseMedia};
 use crate::representation::{dataset_ids, render_options, respond, respond_array};
-use crate::request::{read_json, tenant, Params};
+use crate::request::{has_declared_length, read_json, tenant, Params};
 use crate::{ApiError, AppState};
 
 /// Parameters of Retrieve Entity (Table 6.5.3.1-1).
@@ -40,6 +40,9 @@ pub(crate) async fn object_body(
     state: &AppState,
 ) -> Result<(Map<String, Value>, RequestContext), ApiError> {
     let media = request_media(req)?;
+    if !has_declared_length(req) {
+        return Err(ApiError::LengthRequired);
+    }
     let body = read_json(payload, state.limits.max_body_bytes).await?;
     if !body.is_object() {
         return Err(ApiError::invalid_request("the request body must be a JSON object"));
@@ -100,12 +103,18 @@ pub async fn retrieve_entity(req: HttpRequest, path: web::Path<String>, state: w
     let id = entity_id(&path)?;
     let tenant = tenant(&req)?;
     let join = JoinSpec::from_params(&params)?;
+    if params.get("geometryProperty").is_some() && media != ResponseMedia::GeoJson {
+        return Err(ApiError::bad_data("geometryProperty needs Accept: application/geo+json"));
+    }
     if params.flag("entityMap")? {
         return Err(ApiError::not_supported("entity maps are not supported"));
     }
     let ctx = context::from_link(&req, &state.resolver).await?;
     let terms = ctx.terms.as_ref();
     let opts = render_options(&params, terms)?;
+    if join.is_none() && !opts.projection.nested.is_empty() {
+        return Err(ApiError::bad_data("nested pick/omit lists need linked entity retrieval (join)"));
+    }
     let types = type_filter(&params, terms)?;
     let datasets = dataset_ids(&params)?;
     let mut entity = state.broker.retrieve_entity(&tenant, id, types.as_deref()).await?;
@@ -132,8 +141,8 @@ pub async fn retrieve_entity(req: HttpRequest, path: web::Path<String>, state: w
     if let Some(join) = &join {
         let body = render_joined(&state.broker, &tenant, &entity, terms, &opts, join).await?;
         return Ok(match body {
-            Value::Object(o) => respond(media, &ctx, o),
-            other => respond_array(media, &ctx, other),
+            Value::Object(o) => respond(&req, media, &ctx, o),
+            other => respond_array(&req, media, &ctx, other),
         });
     }
     let body = if media == ResponseMedia::GeoJson {
@@ -142,7 +151,7 @@ pub async fn retrieve_entity(req: HttpRequest, path: web::Path<String>, state: w
     } else {
         render_entity(&entity, terms, &opts)
     };
-    Ok(respond(media, &ctx, body))
+    Ok(respond(&req, media, &ctx, body))
 }
 
 /// DELETE /entities/{entityId} — Delete Entity (5.6.6).
@@ -169,14 +178,15 @@ pub async fn replace_entity(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(&req, &["local", "via"])?;
+    let params = Params::parse(&req, &["type", "local", "via"])?;
     let id = entity_id(&path)?.to_owned();
     let tenant = tenant(&req)?;
     let (mut body, ctx) = object_body(&req, payload, &state).await?;
     check_body_id(&body, &id)?;
     body.insert("id".into(), Value::String(id));
     let entity = parse_entity(&body, ctx.terms.as_ref(), state.broker_now())?;
-    state.broker.replace_entity(&tenant, entity).await?;
+    let types = type_filter(&params, ctx.terms.as_ref())?;
+    state.broker.replace_entity(&tenant, entity, types.as_deref()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -190,7 +200,7 @@ pub async fn merge_entity(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["observedAt", "lang", "format", "options", "local", "via"])?;
+    let params = Params::parse(&req, &["observedAt", "lang", "format", "options", "type", "local", "via"])?;
     let options = merge_options(&params)?;
     let id = entity_id(&path)?.to_owned();
     let tenant = tenant(&req)?;
@@ -200,7 +210,8 @@ pub async fn merge_entity(
     let types = body.get("type").map(|t| parse_types(t, terms)).transpose()?.unwrap_or_default();
     let scope = scope_member(&body)?;
     let fragment = expanded_fragment(&body, terms)?;
-    state.broker.merge_entity(&tenant, &id, &fragment, &types, scope.as_deref(), &options).await?;
+    let selector = type_filter(&params, terms)?;
+    state.broker.merge_entity(&tenant, &id, &fragment, &types, scope.as_deref(), &options, selector.as_deref()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -25,7 +25,15 @@ const ATTRIBUTE_MEMBERS: &[&str] = &[
 const IGNORED_MEMBERS: &[&str] = &[
     "createdAt", "modifiedAt", "deletedAt", "instanceId", "previousValue", "previousObject",
     "previousLanguageMap", "previousVocab", "previousJson", "previousValueList",
-    "previousObjectList", "@context",
+    "previousObjectList",
+];
+/// The members carrying an attribute's payload; each kind has exactly one of them.
+const PAYLOAD_MEMBERS: &[&str] = &["value", "object", "languageMap", "vocab", "json", "valueList", "objectList"];
+/// Core terms of non-reified properties: never attribute names (clause 4.5.1).
+const RESERVED_ATTRIBUTE_NAMES: &[&str] = &[
+    "instanceId", "datasetId", "observedAt", "unitCode", "valueType", "value", "object",
+    "objectType", "objectList", "valueList", "languageMap", "vocab", "json", "lang", "entity",
+    "entityList",
 ];
 
 /// One parsed instance of an attribute in a patch: set it, or delete it (NGSI-LD Null).
@@ -167,10 +175,11 @@ fn parse_fragment_members(
 ) -> Result<Fragment, ModelError> {
     let mut out = Fragment::new();
     for (key, value) in body {
-        if matches!(key.as_str(), "id" | "@id" | "type" | "@type" | "scope" | "@context")
-            || IGNORED_MEMBERS.contains(&key.as_str())
-        {
+        if matches!(key.as_str(), "id" | "@id" | "type" | "@type" | "scope" | "@context" | "createdAt" | "modifiedAt" | "deletedAt") {
             continue;
+        }
+        if RESERVED_ATTRIBUTE_NAMES.contains(&key.as_str()) || key.starts_with("previous") && IGNORED_MEMBERS.contains(&key.as_str()) {
+            return Err(ModelError::bad_data(format!("{key:?} is a core NGSI-LD term and cannot name an attribute")));
         }
         if !is_valid_name(key) {
             return Err(ModelError::bad_data(format!("{key:?} is not a valid attribute name")));
@@ -249,6 +258,16 @@ fn parse_instance(
         // Concise: a JSON object without any NGSI-LD member is a structured Property value.
         return Ok(Patch::Set(plain(AttributeValue::Property(value.clone()), now)));
     };
+    if obj.contains_key("@context") {
+        return Err(bad("an attribute cannot embed an @context (clause 5.5.7)"));
+    }
+    let own = payload_member(kind);
+    if let Some(other) = PAYLOAD_MEMBERS.iter().chain(&["entity", "entityList"]).find(|m| **m != own && obj.contains_key(**m)) {
+        return Err(bad(&format!("a {kind} cannot have a \"{other}\" member")));
+    }
+    if obj.contains_key("unitCode") && matches!(kind, "Relationship" | "LanguageProperty" | "VocabProperty" | "JsonProperty" | "ListRelationship") {
+        return Err(bad(&format!("a {kind} cannot have a \"unitCode\"")));
+    }
     let dataset_id = match obj.get("datasetId") {
         None => None,
         Some(Value::String(d)) if is_uri(d) => Some(d.clone()),

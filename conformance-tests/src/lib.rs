@@ -1,0 +1,1 @@
+//! Holds nothing: the conformance tests live in `tests/api.rs` and its modules under `tests/api/`.

@@ -1,0 +1,29 @@
+//! Black-box HTTP conformance tests of the NGSI-LD API (ETSI GS CIM 009 V1.9.1): run against
+//! `RIGEL_URL` when it is set, else against one in-process Rigel shared by every test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "api/harness.rs"]
+mod harness;
+
+#[path = "api/attribute_kinds.rs"]
+mod attribute_kinds;
+#[path = "api/attributes.rs"]
+mod attributes;
+#[path = "api/content_negotiation.rs"]
+mod content_negotiation;
+#[path = "api/contexts.rs"]
+mod contexts;
+#[path = "api/create_entity.rs"]
+mod create_entity;
+#[path = "api/delete_entity.rs"]
+mod delete_entity;
+#[path = "api/limits.rs"]
+mod limits;
+#[path = "api/replace_merge.rs"]
+mod replace_merge;
+#[path = "api/representations.rs"]
+mod representations;
+#[path = "api/retrieve_entity.rs"]
+mod retrieve_entity;
+#[path = "api/tenancy.rs"]
+mod tenancy;

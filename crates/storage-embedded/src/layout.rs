@@ -1,0 +1,175 @@
+//! The on-disk layout: table definitions, key encoding and the entity record format.
+//!
+//! # Tables
+//!
+//! Every table except `meta` and `tenants` is keyed by a tenant prefix first, so a tenant's
+//! data is one contiguous key range and tenants never see each other's keys.
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `entities` | tenant ‖ id | record: format `u8` ‖ version `u64` BE ‖ entity JSON |
+//! | `types` | tenant ‖ type IRI ‖ id | `()` |
+//! | `tenants` | tenant name (`&str`, named tenants only) | `()` |
+//! | `meta` | `&str` | `u64`: `schema_version`, `last_version` |
+//!
+//! # Key encoding
+//!
+//! A key is a concatenation of components. Every component except the last is *escaped and
+//! terminated*: byte `0x00` is written as `0x01 0x01`, byte `0x01` as `0x01 0x02`, every other
+//! byte as itself, and the component ends with a `0x00` terminator. This keeps keys
+//! unambiguous for any string (no assumption that IRIs never contain NUL), preserves the
+//! byte order of the components (a shorter string sorts before its extensions), and makes
+//! "all keys under this prefix" the half-open range `[prefix, prefix with its final 0x00
+//! turned into 0x01)`. The last component (always an entity id) is written raw, so keys under
+//! a prefix are in id order. The default tenant is the empty name; named tenants are never
+//! empty, so the two cannot collide.
+//!
+//! # Room left for what comes next (not implemented)
+//!
+//! * **Id-pattern queries**: `entities` keys are already in id order per tenant; a pattern with
+//!   a literal prefix becomes a range scan, anything else a scan of the tenant's range.
+//! * **Geospatial index** `geo`: tenant ‖ attribute IRI ‖ cell id (`u64` BE of a geohash /
+//!   S2 cell covering the geometry) ‖ id -> `()`, maintained like `types` (the old cells are
+//!   derived from the old body, which a replace reads anyway).
+//! * **Attribute history** `history` (append-only, for the temporal API): tenant ‖ entity id ‖
+//!   attribute IRI ‖ time (`i64` BE microseconds, sign bit flipped so order is numeric) ‖
+//!   seq (`u64` BE, the commit's version) -> encoded attribute instance.
+//!
+//! Entity bodies live only on disk; there is no in-memory index. The only RAM the store
+//! holds is redb's page cache, bounded by [`crate::EmbeddedOptions::cache_size_bytes`].
+
+use redb::TableDefinition;
+use rigel_model::Tenant;
+use rigel_storage::StorageError;
+
+/// (tenant, id) -> record.
+pub(crate) const ENTITIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("entities");
+/// (tenant, type IRI, id) -> ().
+pub(crate) const TYPES: TableDefinition<&[u8], ()> = TableDefinition::new("types");
+/// Named tenant -> (); a tenant is registered by its first applied put and never removed.
+pub(crate) const TENANTS: TableDefinition<&str, ()> = TableDefinition::new("tenants");
+/// Store-wide counters and the schema version.
+pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// `meta` key: the layout version of this file, checked on open.
+pub(crate) const SCHEMA_VERSION_KEY: &str = "schema_version";
+/// `meta` key: the last entity version handed out (a store-wide counter).
+pub(crate) const LAST_VERSION_KEY: &str = "last_version";
+/// The layout described in this module.
+pub(crate) const SCHEMA_VERSION: u64 = 1;
+
+/// Record format 1: `[1][version u64 BE][serde_json of rigel_model::Entity]`.
+pub(crate) const RECORD_FORMAT_JSON: u8 = 1;
+/// Bytes before the body in a record.
+pub(crate) const RECORD_HEADER_LEN: usize = 1 + 8;
+
+const TERMINATOR: u8 = 0x00;
+const ESCAPE: u8 = 0x01;
+
+/// Appends one escaped, terminated key component.
+fn push_component(buf: &mut Vec<u8>, s: &str) {
+    for &b in s.as_bytes() {
+        match b {
+            0x00 => buf.extend_from_slice(&[ESCAPE, 0x01]),
+            0x01 => buf.extend_from_slice(&[ESCAPE, 0x02]),
+            _ => buf.push(b),
+        }
+    }
+    buf.push(TERMINATOR);
+}
+
+/// The key prefix of everything a tenant owns.
+pub(crate) fn tenant_prefix(tenant: &Tenant) -> Vec<u8> {
+    let name = tenant.name().unwrap_or("");
+    let mut buf = Vec::with_capacity(name.len() + 1);
+    push_component(&mut buf, name);
+    buf
+}
+
+/// `entities` key of one entity.
+pub(crate) fn entity_key(tenant_prefix: &[u8], id: &str) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(tenant_prefix.len() + id.len());
+    buf.extend_from_slice(tenant_prefix);
+    buf.extend_from_slice(id.as_bytes());
+    buf
+}
+
+/// `types` key prefix of all entities of one type in a tenant.
+pub(crate) fn type_prefix(tenant_prefix: &[u8], type_iri: &str) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(tenant_prefix.len() + type_iri.len() + 1);
+    buf.extend_from_slice(tenant_prefix);
+    push_component(&mut buf, type_iri);
+    buf
+}
+
+/// `types` key of one (type, entity) pair.
+pub(crate) fn type_key(tenant_prefix: &[u8], type_iri: &str, id: &str) -> Vec<u8> {
+    let mut buf = type_prefix(tenant_prefix, type_iri);
+    buf.extend_from_slice(id.as_bytes());
+    buf
+}
+
+/// The exclusive upper bound of the keys under `prefix` (which ends in a terminator).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    if let Some(last) = end.last_mut() {
+        // Every prefix ends in TERMINATOR (0x00), so this cannot overflow.
+        *last = last.saturating_add(1);
+    }
+    end
+}
+
+/// The id that follows `prefix` in a key.
+pub(crate) fn id_after_prefix(key: &[u8], prefix: &[u8]) -> Result<String, StorageError> {
+    let rest = key
+        .strip_prefix(prefix)
+        .ok_or_else(|| StorageError::Corrupt("index key outside its range".into()))?;
+    String::from_utf8(rest.to_vec())
+        .map_err(|_| StorageError::Corrupt("entity id in a key is not UTF-8".into()))
+}
+
+/// A record buffer with room for the header; the writer fills in the version.
+pub(crate) fn record_buffer(body_hint: usize) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(RECORD_HEADER_LEN + body_hint);
+    buf.push(RECORD_FORMAT_JSON);
+    buf.extend_from_slice(&[0; 8]);
+    buf
+}
+
+/// Writes the version into a record made by [`record_buffer`].
+pub(crate) fn set_record_version(record: &mut [u8], version: u64) {
+    if let Some(slot) = record.get_mut(1..RECORD_HEADER_LEN) {
+        slot.copy_from_slice(&version.to_be_bytes());
+    }
+}
+
+/// Splits a stored record into its version and body.
+pub(crate) fn split_record(record: &[u8]) -> Result<(u64, &[u8]), StorageError> {
+    match record {
+        [RECORD_FORMAT_JSON, rest @ ..] if rest.len() >= 8 => {
+            let (version, body) = rest.split_at(8);
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(version);
+            Ok((u64::from_be_bytes(bytes), body))
+        }
+        [format, ..] if *format != RECORD_FORMAT_JSON => Err(StorageError::Corrupt(format!(
+            "unknown entity record format {format}"
+        ))),
+        _ => Err(StorageError::Corrupt("truncated entity record".into())),
+    }
+}
+
+/// Just the types of a stored entity body, to maintain the index on replace and delete.
+#[derive(serde::Deserialize)]
+struct TypesOnly {
+    types: Vec<String>,
+}
+
+pub(crate) fn types_of(body: &[u8]) -> Result<Vec<String>, StorageError> {
+    serde_json::from_slice::<TypesOnly>(body)
+        .map(|t| t.types)
+        .map_err(|e| StorageError::Corrupt(format!("stored entity has no readable types: {e}")))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,292 @@
+//! Rigel's default durable store: one redb file, written by a group-committing writer thread.
+//!
+//! * Writes: [`EntityStore::commit`] encodes the entities on the caller's task, queues them
+//!   to the writer thread (bounded queue) and waits; the thread applies everything queued in
+//!   one transaction with `Durability::Immediate`, so a commit resolves only after its fsync
+//!   and concurrent commits share one.
+//! * Reads: each read runs in its own redb read transaction (MVCC snapshot, never blocked by
+//!   the writer) on tokio's blocking pool, because a read may miss redb's cache and hit disk.
+//! * Layout and the room left for later indexes: see the `layout` module (and ADR 0001).
+//! * Memory: no in-memory index; only redb's page cache, bounded by
+//!   [`EmbeddedOptions::cache_size_bytes`].
+
+mod apply;
+mod error;
+mod layout;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable};
+use rigel_model::{Entity, Tenant};
+use rigel_storage::{EntityStore, StorageError, Versioned, WriteOp, WriteOutcome};
+
+use crate::error::db_err;
+use crate::layout::{ENTITIES, META, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TENANTS, TYPES};
+use crate::writer::{BatchLimits, Job, PreparedOp, Writer};
+
+/// Tuning of an [`EmbeddedStore`]. Start from `EmbeddedOptions::default()`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EmbeddedOptions {
+    /// redb's page cache, the store's only sizeable RAM use. Default 64 MiB.
+    pub cache_size_bytes: usize,
+    /// Commit requests that may wait for the writer before callers are held back. Default 1024.
+    pub queue_capacity: usize,
+    /// Most commit requests grouped into one transaction. Default 1000.
+    pub max_batch_requests: usize,
+    /// A transaction stops gathering requests once they hold this many bytes. Default 8 MiB.
+    pub max_batch_bytes: usize,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        Self {
+            cache_size_bytes: 64 * 1024 * 1024,
+            queue_capacity: 1024,
+            max_batch_requests: 1000,
+            max_batch_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// The embedded entity store. Share it as `Arc<EmbeddedStore>`; dropping the last handle
+/// (or [`EmbeddedStore::close`]) finishes queued writes and stops the writer thread.
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    writer: Writer,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedStore {
+    /// Name of the database file inside the store's directory.
+    pub const FILE_NAME: &'static str = "rigel.redb";
+
+    /// Opens (creating if needed) the store in `dir` with default options.
+    /// Blocking: call it at startup or from a blocking context.
+    pub fn open(dir: &Path) -> Result<Self, StorageError> {
+        Self::open_with(dir, EmbeddedOptions::default())
+    }
+
+    /// Opens (creating if needed) the store in `dir`. After a crash this also repairs the
+    /// file, which reads all of it; blocking, like [`EmbeddedStore::open`].
+    pub fn open_with(dir: &Path, options: EmbeddedOptions) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StorageError::Io(format!(
+                "cannot create the store directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join(Self::FILE_NAME);
+        let db = Database::builder()
+            .set_cache_size(options.cache_size_bytes)
+            .create(&path)
+            .map_err(db_err)?;
+        prepare_schema(&db)?;
+        let db = Arc::new(db);
+        let limits = BatchLimits {
+            max_requests: options.max_batch_requests.max(1),
+            max_bytes: options.max_batch_bytes.max(1),
+        };
+        let writer_db = Arc::clone(&db);
+        let writer = Writer::spawn(options.queue_capacity, limits, move |jobs: &mut [Job]| {
+            apply::commit_batch(&writer_db, jobs)
+        })?;
+        Ok(Self { db, writer, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops accepting writes, lets the writer finish what is queued and waits for it.
+    /// Later commits fail with `StorageError::Closed`; reads keep working until drop.
+    pub async fn close(&self) -> Result<(), StorageError> {
+        let Some(thread) = self.writer.shut() else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || writer::join(thread))
+            .await
+            .map_err(|_| StorageError::Closed)?
+    }
+
+    /// Runs a read on tokio's blocking pool with a handle to the database.
+    async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> Result<T, StorageError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|_| StorageError::Closed)?
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        // Blocks for at most the batch in flight: every acknowledged write is already durable.
+        if let Some(thread) = self.writer.shut() {
+            if let Err(err) = writer::join(thread) {
+                tracing::error!(error = %err, "embedded store writer stopped abnormally");
+            }
+        }
+    }
+}
+
+/// Creates the tables of a new file, or checks that an existing file has our layout.
+fn prepare_schema(db: &Database) -> Result<(), StorageError> {
+    let txn = db.begin_write().map_err(db_err)?;
+    {
+        let mut meta = txn.open_table(META).map_err(db_err)?;
+        let found = meta
+            .get(SCHEMA_VERSION_KEY)
+            .map_err(db_err)?
+            .map(|v| v.value());
+        match found {
+            None => {
+                meta.insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION)
+                    .map_err(db_err)?;
+            }
+            Some(SCHEMA_VERSION) => {}
+            Some(other) => {
+                return Err(StorageError::Corrupt(format!(
+                "store layout version {other} is not supported (this build reads {SCHEMA_VERSION})"
+            )))
+            }
+        }
+        // Created up front so read transactions never meet a missing table.
+        txn.open_table(ENTITIES).map_err(db_err)?;
+        txn.open_table(TYPES).map_err(db_err)?;
+        txn.open_table(TENANTS).map_err(db_err)?;
+    }
+    txn.commit().map_err(db_err)
+}
+
+fn prepare(tenant: &Tenant, ops: Vec<WriteOp>) -> Result<Job, StorageError> {
+    let ops = ops
+        .into_iter()
+        .map(|op| match op {
+            WriteOp::Put { entity, expect } => {
+                let mut record = layout::record_buffer(1024);
+                serde_json::to_writer(&mut record, &entity).map_err(|e| {
+                    StorageError::Corrupt(format!("entity {} cannot be encoded: {e}", entity.id))
+                })?;
+                Ok(PreparedOp::Put {
+                    id: entity.id,
+                    types: entity.types,
+                    record,
+                    expect,
+                })
+            }
+            WriteOp::Delete { id, expect } => Ok(PreparedOp::Delete { id, expect }),
+        })
+        .collect::<Result<Vec<_>, StorageError>>()?;
+    Ok(Job {
+        tenant_prefix: layout::tenant_prefix(tenant),
+        tenant_name: tenant.name().map(str::to_owned),
+        ops,
+    })
+}
+
+fn read_entity(db: &Database, key: &[u8]) -> Result<Option<Versioned<Entity>>, StorageError> {
+    let txn = db.begin_read().map_err(db_err)?;
+    let table = txn.open_table(ENTITIES).map_err(db_err)?;
+    let Some(guard) = table.get(key).map_err(db_err)? else {
+        return Ok(None);
+    };
+    let (version, body) = layout::split_record(guard.value())?;
+    let value = serde_json::from_slice(body)
+        .map_err(|e| StorageError::Corrupt(format!("stored entity cannot be decoded: {e}")))?;
+    Ok(Some(Versioned { version, value }))
+}
+
+fn read_ids_by_type(
+    db: &Database,
+    prefix: &[u8],
+    after: Option<&[u8]>,
+    limit: usize,
+) -> Result<Vec<String>, StorageError> {
+    use std::ops::Bound;
+    let txn = db.begin_read().map_err(db_err)?;
+    let table = txn.open_table(TYPES).map_err(db_err)?;
+    let start = match after {
+        Some(after_key) => Bound::Excluded(after_key),
+        None => Bound::Included(prefix),
+    };
+    let end = layout::prefix_end(prefix);
+    let mut ids = Vec::with_capacity(limit.min(1024));
+    for entry in table
+        .range::<&[u8]>((start, Bound::Excluded(end.as_slice())))
+        .map_err(db_err)?
+        .take(limit)
+    {
+        let (key, ()) = entry.map(|(k, v)| (k, v.value())).map_err(db_err)?;
+        ids.push(layout::id_after_prefix(key.value(), prefix)?);
+    }
+    Ok(ids)
+}
+
+#[async_trait]
+impl EntityStore for EmbeddedStore {
+    async fn get(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<Option<Versioned<Entity>>, StorageError> {
+        let key = layout::entity_key(&layout::tenant_prefix(tenant), id);
+        self.read(move |db| read_entity(db, &key)).await
+    }
+
+    async fn commit(
+        &self,
+        tenant: &Tenant,
+        ops: Vec<WriteOp>,
+    ) -> Result<Vec<WriteOutcome>, StorageError> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let job = prepare(tenant, ops)?;
+        self.writer.submit(job).await
+    }
+
+    async fn tenant_exists(&self, tenant: &Tenant) -> Result<bool, StorageError> {
+        let Some(name) = tenant.name().map(str::to_owned) else {
+            return Ok(true);
+        };
+        self.read(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(TENANTS).map_err(db_err)?;
+            Ok(table.get(name.as_str()).map_err(db_err)?.is_some())
+        })
+        .await
+    }
+
+    async fn ids_by_type(
+        &self,
+        tenant: &Tenant,
+        type_iri: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let tenant_prefix = layout::tenant_prefix(tenant);
+        let prefix = layout::type_prefix(&tenant_prefix, type_iri);
+        let after_key = after.map(|id| layout::type_key(&tenant_prefix, type_iri, id));
+        self.read(move |db| read_ids_by_type(db, &prefix, after_key.as_deref(), limit))
+            .await
+    }
+}

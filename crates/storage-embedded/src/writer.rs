@@ -1,0 +1,191 @@
+//! The group-commit writer: one OS thread owns every write transaction.
+//!
+//! Callers send a [`Job`] with a oneshot responder over a bounded channel (a full queue makes
+//! callers wait: backpressure, not unbounded memory). The thread blocks for the first job,
+//! then drains whatever else is queued, up to [`BatchLimits`], applies the whole batch in one
+//! transaction with one fsync and answers everyone. Under load, many commits share a sync;
+//! alone, a commit pays exactly one.
+//!
+//! Failure is never a hang: if the thread dies (panic) its receiver and every responder it
+//! held are dropped, so waiting callers and later callers get `StorageError::Closed`.
+
+use std::sync::{Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use rigel_storage::{Expect, StorageError, WriteOutcome};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::duplicate;
+
+/// One write, prepared on the caller's task (the entity already encoded into a record).
+#[derive(Debug)]
+pub(crate) enum PreparedOp {
+    Put {
+        id: String,
+        types: Vec<String>,
+        /// A full record whose version the writer fills in (see `layout::record_buffer`).
+        record: Vec<u8>,
+        expect: Expect,
+    },
+    Delete {
+        id: String,
+        expect: Expect,
+    },
+}
+
+/// The ops of one `commit` call, for one tenant.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub tenant_prefix: Vec<u8>,
+    pub tenant_name: Option<String>,
+    pub ops: Vec<PreparedOp>,
+}
+
+impl Job {
+    /// Approximate bytes this job writes, for the batch size bound.
+    fn weight(&self) -> usize {
+        self.ops
+            .iter()
+            .map(|op| match op {
+                PreparedOp::Put { record, id, .. } => record.len() + id.len(),
+                PreparedOp::Delete { id, .. } => id.len(),
+            })
+            .sum()
+    }
+}
+
+type Responder = oneshot::Sender<Result<Vec<WriteOutcome>, StorageError>>;
+
+struct Request {
+    job: Job,
+    respond: Responder,
+}
+
+/// How much one transaction may gather.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchLimits {
+    pub max_requests: usize,
+    pub max_bytes: usize,
+}
+
+/// Applies a batch of jobs in one durable transaction: one outcome list per job, in order.
+pub(crate) trait CommitBatch: Send + 'static {
+    fn commit_batch(&mut self, jobs: &mut [Job]) -> Result<Vec<Vec<WriteOutcome>>, StorageError>;
+}
+
+impl<F> CommitBatch for F
+where
+    F: FnMut(&mut [Job]) -> Result<Vec<Vec<WriteOutcome>>, StorageError> + Send + 'static,
+{
+    fn commit_batch(&mut self, jobs: &mut [Job]) -> Result<Vec<Vec<WriteOutcome>>, StorageError> {
+        self(jobs)
+    }
+}
+
+/// Handle to the writer thread.
+pub(crate) struct Writer {
+    queue: Mutex<Option<mpsc::Sender<Request>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    /// Starts the writer thread.
+    pub(crate) fn spawn(
+        queue_capacity: usize,
+        limits: BatchLimits,
+        committer: impl CommitBatch,
+    ) -> Result<Self, StorageError> {
+        let (tx, rx) = mpsc::channel(queue_capacity.max(1));
+        let thread = std::thread::Builder::new()
+            .name("rigel-storage-writer".into())
+            .spawn(move || run(rx, limits, committer))
+            .map_err(|e| StorageError::Io(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self {
+            queue: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues a job and waits until it is durable (or failed).
+    pub(crate) async fn submit(&self, job: Job) -> Result<Vec<WriteOutcome>, StorageError> {
+        let queue = self
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or(StorageError::Closed)?;
+        let (respond, response) = oneshot::channel();
+        queue
+            .send(Request { job, respond })
+            .await
+            .map_err(|_| StorageError::Closed)?;
+        drop(queue);
+        // A dropped responder means the writer died with our request: report, don't hang.
+        response.await.map_err(|_| StorageError::Closed)?
+    }
+
+    /// Stops accepting jobs and hands back the thread to join. The thread finishes every job
+    /// already queued (and any a concurrent `submit` is still sending), then exits.
+    pub(crate) fn shut(&self) -> Option<JoinHandle<()>> {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        self.thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// Waits for the writer thread; a panic in it is reported, not propagated.
+pub(crate) fn join(thread: JoinHandle<()>) -> Result<(), StorageError> {
+    thread
+        .join()
+        .map_err(|_| StorageError::Io("the storage writer thread panicked".into()))
+}
+
+fn run(mut rx: mpsc::Receiver<Request>, limits: BatchLimits, mut committer: impl CommitBatch) {
+    let mut jobs = Vec::new();
+    let mut responders = Vec::new();
+    // `None` once every sender is gone (the store was closed) and the queue is empty.
+    while let Some(first) = rx.blocking_recv() {
+        let mut bytes = first.job.weight();
+        jobs.push(first.job);
+        responders.push(first.respond);
+        while jobs.len() < limits.max_requests && bytes < limits.max_bytes {
+            let Ok(next) = rx.try_recv() else { break };
+            bytes += next.job.weight();
+            jobs.push(next.job);
+            responders.push(next.respond);
+        }
+
+        let result = committer.commit_batch(&mut jobs);
+        match result {
+            Ok(outcomes) if outcomes.len() == responders.len() => {
+                for (respond, outcome) in responders.drain(..).zip(outcomes) {
+                    // The caller may have given up waiting; its write is applied anyway.
+                    let _ = respond.send(Ok(outcome));
+                }
+            }
+            Ok(_) => {
+                let err = StorageError::Corrupt("group commit lost track of its requests".into());
+                answer_all(&mut responders, &err);
+            }
+            Err(err) => {
+                tracing::error!(error = %err, requests = jobs.len(), "group commit failed");
+                answer_all(&mut responders, &err);
+            }
+        }
+        jobs.clear();
+    }
+}
+
+fn answer_all(responders: &mut Vec<Responder>, err: &StorageError) {
+    for respond in responders.drain(..) {
+        let _ = respond.send(Err(duplicate(err)));
+    }
+}
+
+#[cfg(test)]
+mod tests;

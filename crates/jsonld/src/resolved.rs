@@ -149,15 +149,15 @@ impl ResolvedContext {
         }
     }
 
-    /// The compact IRI `prefix:suffix` with the longest matching user prefix IRI (then the
+    /// The compact IRI `prefix:suffix` with the longest matching prefix IRI (then the
     /// shortest, lexicographically least result), skipping candidates that are terms.
     ///
-    /// Only prefixes of the user's context are used: clause 5.5.7 asks for the full IRI when
-    /// no term matches, and a client that defined a prefix expects it back, while compact
-    /// IRIs built from the core's own `ngsi-ld:`/`geojson:` prefixes surprise everyone.
+    /// This is JSON-LD compaction, core prefixes included (`ngsi-ld:default-context/x` for a
+    /// default-vocabulary IRI whose short name means something else in the request's
+    /// context), which is what the ETSI conformance suite expects, rather than the full IRI.
     fn best_compact_iri(&self, iri: &str) -> Option<String> {
         // User tables never hold a term the core defines, so no user prefix is shadowed.
-        let prefixes = self.user.prefixes.iter();
+        let prefixes = self.core.tables.prefixes.iter().chain(&self.user.prefixes);
         let mut best: Option<(usize, String)> = None;
         for (prefix, prefix_iri) in prefixes {
             let Some(suffix) = iri.strip_prefix(&**prefix_iri) else {

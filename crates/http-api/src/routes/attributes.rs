@@ -123,6 +123,8 @@ pub async fn partial_attribute_update(
             return Err(ApiError::bad_data("datasetId must be a URI"));
         }
     }
+    let mut body = body;
+    body.remove("@context");
     let fragment = expand_attribute_json(&Value::Object(body), terms, true);
     let types = type_filter(&params, terms)?;
     state.broker.partial_attribute_update(&tenant, &id, &name, &fragment, types.as_deref()).await?;

@@ -219,7 +219,15 @@ async fn scoped_context_in_a_user_context_has_no_effect() {
         {"Car": {"@id": format!("{VOCAB}Car"), "@context": {"speed": format!("{VOCAB}hijacked")}}},
         CORE_CONTEXT
     ]);
-    send(post("/entities").ld_json(&entity)).await.expect_status(201);
-    let stored = send(get(&format!("/entities/{id}"))).await.expect_status(200).json();
-    assert!(stored.get(format!("{VOCAB}hijacked").as_str()).is_none(), "{stored}");
+    send(post("/entities").ld_json(&entity))
+        .await
+        .expect_status(201);
+    let stored = send(get(&format!("/entities/{id}")))
+        .await
+        .expect_status(200)
+        .json();
+    assert!(
+        stored.get(format!("{VOCAB}hijacked").as_str()).is_none(),
+        "{stored}"
+    );
 }

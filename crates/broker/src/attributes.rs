@@ -17,6 +17,18 @@ pub struct AttributeUpdate {
     pub scope: Option<Vec<String>>,
 }
 
+/// The parsed body and options of a Merge Entity.
+#[derive(Debug, Clone, Default)]
+pub struct EntityMerge {
+    /// Expanded attribute names -> expanded attribute JSON (see `expand_attribute_json`).
+    pub attributes: Map<String, Value>,
+    /// Entity types to add (expanded).
+    pub types: Vec<String>,
+    /// New scopes; `Some(empty)` removes the scope.
+    pub scope: Option<Vec<String>>,
+    pub options: merge::MergeOptions,
+}
+
 /// Which attributes an update changed and which it did not, with reasons (clause 5.2.18).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateResult {
@@ -70,20 +82,24 @@ impl Broker {
         .await
     }
 
-    /// Merge Entity (5.6.17). `fragment` maps expanded names to expanded attribute JSON.
+    /// Merge Entity (5.6.17).
     pub async fn merge_entity(
         &self,
         tenant: &Tenant,
         id: &str,
-        fragment: &Map<String, Value>,
-        new_types: &[String],
-        scope: Option<&[String]>,
-        options: &merge::MergeOptions,
+        merge: &EntityMerge,
         types: Option<&[String]>,
     ) -> Result<(), BrokerError> {
         let now = self.clock.now();
         self.modify(tenant, id, types, |mut e| {
-            merge::apply_merge(&mut e, fragment, new_types, scope, options, now)?;
+            merge::apply_merge(
+                &mut e,
+                &merge.attributes,
+                &merge.types,
+                merge.scope.as_deref(),
+                &merge.options,
+                now,
+            )?;
             Ok((Some(e), ()))
         })
         .await
@@ -164,7 +180,12 @@ impl Broker {
 
 impl Broker {
     /// Removes the scope of an entity (Delete Attribute on `scope`).
-    pub async fn delete_scope(&self, tenant: &Tenant, id: &str, types: Option<&[String]>) -> Result<(), BrokerError> {
+    pub async fn delete_scope(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        types: Option<&[String]>,
+    ) -> Result<(), BrokerError> {
         let now = self.clock.now();
         self.modify(tenant, id, types, |mut e| {
             if e.scope.take().is_none() {
@@ -178,5 +199,8 @@ impl Broker {
 }
 
 fn attribute_missing(id: &str, attribute: &str) -> BrokerError {
-    BrokerError::AttributeNotFound { entity: id.to_owned(), attribute: attribute.to_owned() }
+    BrokerError::AttributeNotFound {
+        entity: id.to_owned(),
+        attribute: attribute.to_owned(),
+    }
 }

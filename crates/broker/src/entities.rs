@@ -7,11 +7,24 @@ use crate::{Broker, BrokerError};
 
 impl Broker {
     /// Create Entity: stores a new entity; `AlreadyExists` when the id is taken.
-    pub async fn create_entity(&self, tenant: &Tenant, mut entity: Entity) -> Result<(), BrokerError> {
+    pub async fn create_entity(
+        &self,
+        tenant: &Tenant,
+        mut entity: Entity,
+    ) -> Result<(), BrokerError> {
         let now = self.clock.now();
         stamp_new(&mut entity, now);
         let id = entity.id.clone();
-        if self.commit_one(tenant, WriteOp::Put { entity, expect: Expect::Absent }).await? {
+        if self
+            .commit_one(
+                tenant,
+                WriteOp::Put {
+                    entity,
+                    expect: Expect::Absent,
+                },
+            )
+            .await?
+        {
             Ok(())
         } else {
             Err(BrokerError::AlreadyExists(id))
@@ -33,12 +46,22 @@ impl Broker {
     }
 
     /// Delete Entity.
-    pub async fn delete_entity(&self, tenant: &Tenant, id: &str, types: Option<&[String]>) -> Result<(), BrokerError> {
+    pub async fn delete_entity(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        types: Option<&[String]>,
+    ) -> Result<(), BrokerError> {
         self.modify(tenant, id, types, |_| Ok((None, ()))).await
     }
 
     /// Replace Entity: every attribute is replaced by those of `replacement`; `createdAt` stays.
-    pub async fn replace_entity(&self, tenant: &Tenant, replacement: Entity, types: Option<&[String]>) -> Result<(), BrokerError> {
+    pub async fn replace_entity(
+        &self,
+        tenant: &Tenant,
+        replacement: Entity,
+        types: Option<&[String]>,
+    ) -> Result<(), BrokerError> {
         let now = self.clock.now();
         let id = replacement.id.clone();
         self.modify(tenant, &id, types, |old| {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rigel_model::{Entity, Tenant};
 use rigel_storage::{EntityStore, Expect, Versioned, WriteOp, WriteOutcome};
 
-pub use attributes::{AttributeUpdate, UpdateResult};
+pub use attributes::{AttributeUpdate, EntityMerge, UpdateResult};
 pub use clock::{Clock, SystemClock};
 pub use error::BrokerError;
 
@@ -77,7 +77,10 @@ impl Broker {
             let expect = Expect::Version(current.version);
             let op = match next {
                 Some(entity) => WriteOp::Put { entity, expect },
-                None => WriteOp::Delete { id: id.to_owned(), expect },
+                None => WriteOp::Delete {
+                    id: id.to_owned(),
+                    expect,
+                },
             };
             if self.commit_one(tenant, op).await? {
                 return Ok(result);
@@ -89,7 +92,10 @@ impl Broker {
     /// Commits one write; `false` when its expectation did not hold.
     async fn commit_one(&self, tenant: &Tenant, op: WriteOp) -> Result<bool, BrokerError> {
         let outcomes = self.store.commit(tenant, vec![op]).await?;
-        Ok(matches!(outcomes.first(), Some(WriteOutcome::Applied { .. })))
+        Ok(matches!(
+            outcomes.first(),
+            Some(WriteOutcome::Applied { .. })
+        ))
     }
 }
 

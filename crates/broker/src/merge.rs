@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use rigel_model::codec::parse::{
-    is_attribute_object, is_ngsi_ld_null, is_null_payload, parse_instances, payload_member, NullPolicy, Patch,
+    is_attribute_object, is_ngsi_ld_null, is_null_payload, parse_instances, payload_member,
+    NullPolicy, Patch,
 };
 use rigel_model::codec::render::{render_attribute, Format, RenderOptions};
 use rigel_model::{Attribute, AttributeValue, Entity, IdentityTerms, ModelError};
@@ -23,7 +24,9 @@ pub fn stamp(a: &mut Attribute, now: DateTime<Utc>, created: Option<DateTime<Utc
 }
 
 fn position(instances: &[Attribute], dataset_id: Option<&str>) -> Option<usize> {
-    instances.iter().position(|a| a.dataset_id.as_deref() == dataset_id)
+    instances
+        .iter()
+        .position(|a| a.dataset_id.as_deref() == dataset_id)
 }
 
 /// Append (overwrite or not) or Update Attributes: each instance replaces the one with the
@@ -116,11 +119,19 @@ pub fn apply_merge(
     }
     for (name, value) in fragment {
         let items: Vec<&Value> = match value {
-            Value::Array(a) if !options.key_values && !a.is_empty() && a.iter().all(Value::is_object) => a.iter().collect(),
+            Value::Array(a)
+                if !options.key_values && !a.is_empty() && a.iter().all(Value::is_object) =>
+            {
+                a.iter().collect()
+            }
             other => vec![other],
         };
         for item in items {
-            let dataset_id = if options.key_values { None } else { item.get("datasetId").and_then(Value::as_str) };
+            let dataset_id = if options.key_values {
+                None
+            } else {
+                item.get("datasetId").and_then(Value::as_str)
+            };
             let instances = entity.attributes.entry(name.clone()).or_default();
             match position(instances, dataset_id) {
                 Some(i) => {
@@ -143,7 +154,9 @@ pub fn apply_merge(
                     } else {
                         item
                     };
-                    for patch in parse_instances(name, item, &IdentityTerms, NullPolicy::Delete, now)? {
+                    for patch in
+                        parse_instances(name, item, &IdentityTerms, NullPolicy::Delete, now)?
+                    {
                         if let Patch::Set(mut a) = patch {
                             stamp(&mut a, now, None);
                             instances.push(a);
@@ -206,7 +219,13 @@ pub fn apply_partial(
 }
 
 /// Delete Attribute (5.6.5): the default instance, the one with `dataset_id`, or all.
-pub fn delete_attribute(entity: &mut Entity, name: &str, dataset_id: Option<&str>, delete_all: bool, now: DateTime<Utc>) -> bool {
+pub fn delete_attribute(
+    entity: &mut Entity,
+    name: &str,
+    dataset_id: Option<&str>,
+    delete_all: bool,
+    now: DateTime<Utc>,
+) -> bool {
     let Some(instances) = entity.attributes.get_mut(name) else {
         return false;
     };
@@ -244,7 +263,8 @@ fn merge_instance(
     let members = |o: &Map<String, Value>| {
         !deep
             || (!options.key_values
-                && (is_attribute_object(o) || o.keys().any(|k| existing.sub_attributes.contains_key(k))))
+                && (is_attribute_object(o)
+                    || o.keys().any(|k| existing.sub_attributes.contains_key(k))))
     };
     let mut fragment: Map<String, Value> = match fragment {
         Value::Object(o) if members(o) => o.clone(),
@@ -252,7 +272,9 @@ fn merge_instance(
             // A bare value keeps the attribute's kind; with `lang`, a string updates one
             // language of a LanguageProperty.
             let bare = match (&existing.value, &options.lang) {
-                (AttributeValue::LanguageProperty(map), Some(lang)) if bare.is_string() || bare.is_array() => {
+                (AttributeValue::LanguageProperty(map), Some(lang))
+                    if bare.is_string() || bare.is_array() =>
+                {
                     let mut map = map.clone();
                     map.insert(lang.clone(), bare.clone());
                     Value::Object(map)
@@ -273,12 +295,19 @@ fn merge_instance(
     let rendered = render_attribute(
         existing,
         &IdentityTerms,
-        &RenderOptions { format: Format::Normalized, ..Default::default() },
+        &RenderOptions {
+            format: Format::Normalized,
+            ..Default::default()
+        },
     );
     let Value::Object(mut base) = rendered else {
         return Err(ModelError::bad_data("attribute could not be merged"));
     };
-    if fragment.get("type").and_then(Value::as_str).is_some_and(|t| t != kind) {
+    if fragment
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t != kind)
+    {
         // A change of kind replaces the instance's payload and metadata.
         base = Map::new();
     }
@@ -295,7 +324,13 @@ fn merge_instance(
             base.insert(k, v);
         }
     }
-    let parsed = parse_instances("attribute", &Value::Object(base), &IdentityTerms, NullPolicy::Reject, Utc::now())?;
+    let parsed = parse_instances(
+        "attribute",
+        &Value::Object(base),
+        &IdentityTerms,
+        NullPolicy::Reject,
+        Utc::now(),
+    )?;
     Ok(parsed.into_iter().find_map(|p| match p {
         Patch::Set(a) => Some(a),
         Patch::Delete { .. } => None,

@@ -32,7 +32,10 @@ fn base() -> Entity {
 }
 
 fn update(v: Value, nulls: NullPolicy) -> AttributeUpdate {
-    AttributeUpdate { attributes: parse_fragment(&obj(v), &IdentityTerms, nulls, t0()).unwrap(), ..Default::default() }
+    AttributeUpdate {
+        attributes: parse_fragment(&obj(v), &IdentityTerms, nulls, t0()).unwrap(),
+        ..Default::default()
+    }
 }
 
 fn value(e: &Entity, name: &str) -> Value {
@@ -46,10 +49,22 @@ fn value(e: &Entity, name: &str) -> Value {
 fn update_replaces_the_whole_instance_and_keeps_created_at() {
     let mut e = base();
     let later = t0() + Duration::hours(1);
-    let r = apply_update(&mut e, &update(json!({"temp": {"type": "Property", "value": 100}}), NullPolicy::Delete), true, true, later);
+    let r = apply_update(
+        &mut e,
+        &update(
+            json!({"temp": {"type": "Property", "value": 100}}),
+            NullPolicy::Delete,
+        ),
+        true,
+        true,
+        later,
+    );
     assert!(r.is_complete());
     let temp = &e.attributes["temp"][0];
-    assert_eq!(temp.unit_code, None, "update patch replaces the whole attribute");
+    assert_eq!(
+        temp.unit_code, None,
+        "update patch replaces the whole attribute"
+    );
     assert_eq!(temp.created_at, Some(t0()));
     assert_eq!(temp.modified_at, Some(later));
     assert_eq!(e.modified_at, later);
@@ -58,7 +73,13 @@ fn update_replaces_the_whole_instance_and_keeps_created_at() {
 #[test]
 fn append_without_overwrite_reports_existing_attributes() {
     let mut e = base();
-    let r = apply_update(&mut e, &update(json!({"temp": 1, "new": 2}), NullPolicy::Reject), false, false, t0());
+    let r = apply_update(
+        &mut e,
+        &update(json!({"temp": 1, "new": 2}), NullPolicy::Reject),
+        false,
+        false,
+        t0(),
+    );
     assert_eq!(r.updated, vec!["new".to_owned()]);
     assert_eq!(r.not_updated.len(), 1);
     assert_eq!(value(&e, "temp"), json!(25));
@@ -67,7 +88,8 @@ fn append_without_overwrite_reports_existing_attributes() {
 #[test]
 fn null_deletes_only_the_targeted_dataset_instance() {
     let mut e = base();
-    let f = json!({"speed": {"type": "Property", "value": "urn:ngsi-ld:null", "datasetId": "urn:d:2"}});
+    let f =
+        json!({"speed": {"type": "Property", "value": "urn:ngsi-ld:null", "datasetId": "urn:d:2"}});
     apply_update(&mut e, &update(f, NullPolicy::Delete), true, true, t0());
     assert_eq!(e.attributes["speed"].len(), 1);
     assert_eq!(e.attributes["speed"][0].dataset_id, None);
@@ -76,7 +98,13 @@ fn null_deletes_only_the_targeted_dataset_instance() {
 #[test]
 fn partial_update_overwrites_given_members_only() {
     let mut e = base();
-    let ok = apply_partial(&mut e, "temp", &json!({"value": 100, "observedAt": "2024-03-14T13:00:00Z"}), t0()).unwrap();
+    let ok = apply_partial(
+        &mut e,
+        "temp",
+        &json!({"value": 100, "observedAt": "2024-03-14T13:00:00Z"}),
+        t0(),
+    )
+    .unwrap();
     assert!(ok);
     let temp = &e.attributes["temp"][0];
     assert_eq!(temp.unit_code.as_deref(), Some("CEL"));
@@ -87,21 +115,44 @@ fn partial_update_overwrites_given_members_only() {
 #[test]
 fn partial_update_cannot_change_the_attribute_kind() {
     let mut e = base();
-    assert!(apply_partial(&mut e, "temp", &json!({"type": "Relationship", "object": "urn:x:1"}), t0()).is_err());
+    assert!(apply_partial(
+        &mut e,
+        "temp",
+        &json!({"type": "Relationship", "object": "urn:x:1"}),
+        t0()
+    )
+    .is_err());
 }
 
 #[test]
 fn partial_update_of_a_missing_instance_reports_not_found() {
     let mut e = base();
-    assert!(!apply_partial(&mut e, "temp", &json!({"value": 1, "datasetId": "urn:d:9"}), t0()).unwrap());
+    assert!(!apply_partial(
+        &mut e,
+        "temp",
+        &json!({"value": 1, "datasetId": "urn:d:9"}),
+        t0()
+    )
+    .unwrap());
     assert!(!apply_partial(&mut e, "nope", &json!({"value": 1}), t0()).unwrap());
 }
 
 #[test]
 fn merge_deep_merges_object_values_and_keeps_metadata() {
     let mut e = base();
-    apply_merge(&mut e, &obj(json!({"addr": {"city": "Y", "zip": "1"}, "temp": 30})), &[], None, &MergeOptions::default(), t0()).unwrap();
-    assert_eq!(value(&e, "addr"), json!({"street": "Main", "city": "Y", "zip": "1"}));
+    apply_merge(
+        &mut e,
+        &obj(json!({"addr": {"city": "Y", "zip": "1"}, "temp": 30})),
+        &[],
+        None,
+        &MergeOptions::default(),
+        t0(),
+    )
+    .unwrap();
+    assert_eq!(
+        value(&e, "addr"),
+        json!({"street": "Main", "city": "Y", "zip": "1"})
+    );
     assert_eq!(value(&e, "temp"), json!(30));
     assert_eq!(e.attributes["temp"][0].unit_code.as_deref(), Some("CEL"));
 }
@@ -109,7 +160,15 @@ fn merge_deep_merges_object_values_and_keeps_metadata() {
 #[test]
 fn merge_with_null_removes_the_attribute_and_adds_new_ones() {
     let mut e = base();
-    apply_merge(&mut e, &obj(json!({"temp": "urn:ngsi-ld:null", "fresh": {"type": "Property", "value": 1}})), &["U".to_owned()], None, &MergeOptions::default(), t0()).unwrap();
+    apply_merge(
+        &mut e,
+        &obj(json!({"temp": "urn:ngsi-ld:null", "fresh": {"type": "Property", "value": 1}})),
+        &["U".to_owned()],
+        None,
+        &MergeOptions::default(),
+        t0(),
+    )
+    .unwrap();
     assert!(!e.attributes.contains_key("temp"));
     assert_eq!(value(&e, "fresh"), json!(1));
     assert_eq!(e.types, vec!["T".to_owned(), "U".to_owned()]);
@@ -118,9 +177,21 @@ fn merge_with_null_removes_the_attribute_and_adds_new_ones() {
 #[test]
 fn delete_attribute_targets_default_dataset_or_all() {
     let mut e = base();
-    assert!(delete_attribute(&mut e, "speed", Some("urn:d:2"), false, t0()));
+    assert!(delete_attribute(
+        &mut e,
+        "speed",
+        Some("urn:d:2"),
+        false,
+        t0()
+    ));
     assert_eq!(e.attributes["speed"].len(), 1);
-    assert!(!delete_attribute(&mut e, "speed", Some("urn:d:9"), false, t0()));
+    assert!(!delete_attribute(
+        &mut e,
+        "speed",
+        Some("urn:d:9"),
+        false,
+        t0()
+    ));
     let mut e = base();
     assert!(delete_attribute(&mut e, "speed", None, true, t0()));
     assert!(!e.attributes.contains_key("speed"));
@@ -129,21 +200,61 @@ fn delete_attribute_targets_default_dataset_or_all() {
 #[test]
 fn merge_options_update_one_language_and_observed_at() {
     let mut e = base();
-    apply_merge(&mut e, &obj(json!({"n": {"type": "LanguageProperty", "languageMap": {"en": "yes", "fr": "oui"}}})), &[], None, &MergeOptions::default(), t0()).unwrap();
-    let opts = MergeOptions { lang: Some("de".into()), observed_at: Some("2024-06-01T00:00:00Z".into()), ..Default::default() };
-    apply_merge(&mut e, &obj(json!({"n": "ja", "temp": 20})), &[], None, &opts, t0()).unwrap();
+    apply_merge(
+        &mut e,
+        &obj(json!({"n": {"type": "LanguageProperty", "languageMap": {"en": "yes", "fr": "oui"}}})),
+        &[],
+        None,
+        &MergeOptions::default(),
+        t0(),
+    )
+    .unwrap();
+    let opts = MergeOptions {
+        lang: Some("de".into()),
+        observed_at: Some("2024-06-01T00:00:00Z".into()),
+        ..Default::default()
+    };
+    apply_merge(
+        &mut e,
+        &obj(json!({"n": "ja", "temp": 20})),
+        &[],
+        None,
+        &opts,
+        t0(),
+    )
+    .unwrap();
     match &e.attributes["n"][0].value {
-        AttributeValue::LanguageProperty(m) => assert_eq!(Value::Object(m.clone()), json!({"en": "yes", "fr": "oui", "de": "ja"})),
+        AttributeValue::LanguageProperty(m) => assert_eq!(
+            Value::Object(m.clone()),
+            json!({"en": "yes", "fr": "oui", "de": "ja"})
+        ),
         other => panic!("{other:?}"),
     }
-    assert_eq!(e.attributes["temp"][0].observed_at.as_deref(), Some("2024-06-01T00:00:00Z"));
+    assert_eq!(
+        e.attributes["temp"][0].observed_at.as_deref(),
+        Some("2024-06-01T00:00:00Z")
+    );
 }
 
 #[test]
 fn key_values_merge_treats_objects_as_values() {
     let mut e = base();
-    let opts = MergeOptions { key_values: true, ..Default::default() };
-    apply_merge(&mut e, &obj(json!({"temp": {"type": "Property", "value": 1}, "other": {"a": 1}})), &[], None, &opts, t0()).unwrap();
-    assert_eq!(e.attributes["temp"][0].value, AttributeValue::Property(json!({"type": "Property", "value": 1})));
+    let opts = MergeOptions {
+        key_values: true,
+        ..Default::default()
+    };
+    apply_merge(
+        &mut e,
+        &obj(json!({"temp": {"type": "Property", "value": 1}, "other": {"a": 1}})),
+        &[],
+        None,
+        &opts,
+        t0(),
+    )
+    .unwrap();
+    assert_eq!(
+        e.attributes["temp"][0].value,
+        AttributeValue::Property(json!({"type": "Property", "value": 1}))
+    );
     assert_eq!(value(&e, "other"), json!({"a": 1}));
 }

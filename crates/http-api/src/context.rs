@@ -31,12 +31,17 @@ impl RequestContext {
 
     /// The `@context` member of a JSON-LD response body.
     pub fn body_context(&self) -> Value {
-        self.user.clone().unwrap_or_else(|| Value::String(CORE_CONTEXT_URL.to_owned()))
+        self.user
+            .clone()
+            .unwrap_or_else(|| Value::String(CORE_CONTEXT_URL.to_owned()))
     }
 
     /// A `Link` header value pointing at this request's context.
     pub fn link_header(&self) -> String {
-        format!("<{}>; rel=\"{JSONLD_CONTEXT_REL}\"; type=\"application/ld+json\"", self.link_url())
+        format!(
+            "<{}>; rel=\"{JSONLD_CONTEXT_REL}\"; type=\"application/ld+json\"",
+            self.link_url()
+        )
     }
 }
 
@@ -89,7 +94,10 @@ fn split_links(value: &str) -> Vec<&str> {
 }
 
 /// Resolves the context of a request without a body (GET, DELETE): the `Link` header or none.
-pub async fn from_link(req: &HttpRequest, resolver: &ContextResolver) -> Result<RequestContext, ApiError> {
+pub async fn from_link(
+    req: &HttpRequest,
+    resolver: &ContextResolver,
+) -> Result<RequestContext, ApiError> {
     let user = link_context(req)?.map(Value::String);
     let terms = resolver.resolve(user.as_ref()).await?;
     Ok(RequestContext { user, terms })
@@ -120,7 +128,9 @@ pub async fn from_body(
                     "a body sent as application/ld+json carries its @context; a JSON-LD Link header is not allowed",
                 ));
             }
-            Some(in_body.ok_or_else(|| ApiError::bad_data("a body sent as application/ld+json must contain @context"))?)
+            Some(in_body.ok_or_else(|| {
+                ApiError::bad_data("a body sent as application/ld+json must contain @context")
+            })?)
         }
     };
     let terms = resolver.resolve(user.as_ref()).await?;
@@ -136,7 +146,9 @@ fn body_context(body: &Value) -> Result<Option<Value>, ApiError> {
             for item in items {
                 if let Some(c) = item.get("@context") {
                     if found.as_ref().is_some_and(|f| f != c) {
-                        return Err(ApiError::bad_data("the items of the body have different @context values"));
+                        return Err(ApiError::bad_data(
+                            "the items of the body have different @context values",
+                        ));
                     }
                     found = Some(c.clone());
                 }

@@ -30,7 +30,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_body_bytes: 2 * 1024 * 1024, max_uri_bytes: 8 * 1024 }
+        Self {
+            max_body_bytes: 2 * 1024 * 1024,
+            max_uri_bytes: 8 * 1024,
+        }
     }
 }
 
@@ -53,48 +56,53 @@ pub const BASE_PATH: &str = "/ngsi-ld/v1";
 
 /// Answers 405 with the methods a resource allows.
 fn allow(methods: &'static str) -> actix_web::Route {
-    web::route().to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(methods)) })
+    web::route()
+        .to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(methods)) })
 }
 
 /// The route table, reading like the spec's resource list (clause 6.2).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     const ID: &str = "{entityId:[^/]*}";
     const ATTR: &str = "{attrId:[^/]*}";
-    cfg.route("/openapi.json", web::get().to(openapi::serve)).service(
-        web::scope(BASE_PATH)
-            // Clients write the collection with and without a trailing slash.
-            .service(
-                web::resource(["/entities", "/entities/"])
-                    .route(web::post().to(ent::create_entity))
-                    .route(web::get().to(unsupported::not_implemented))
-                    .route(web::delete().to(unsupported::not_implemented))
-                    .route(web::put().to(ent::missing_entity_id))
-                    .route(web::patch().to(ent::missing_entity_id))
-                    .default_service(allow("GET, POST, DELETE")),
-            )
-            .service(
-                web::resource(format!("/entities/{ID}"))
-                    .route(web::get().to(ent::retrieve_entity))
-                    .route(web::delete().to(ent::delete_entity))
-                    .route(web::put().to(ent::replace_entity))
-                    .route(web::patch().to(ent::merge_entity))
-                    .default_service(allow("GET, DELETE, PUT, PATCH")),
-            )
-            .service(
-                web::resource([format!("/entities/{ID}/attrs"), format!("/entities/{ID}/attrs/")])
+    cfg.route("/openapi.json", web::get().to(openapi::serve))
+        .service(
+            web::scope(BASE_PATH)
+                // Clients write the collection with and without a trailing slash.
+                .service(
+                    web::resource(["/entities", "/entities/"])
+                        .route(web::post().to(ent::create_entity))
+                        .route(web::get().to(unsupported::not_implemented))
+                        .route(web::delete().to(unsupported::not_implemented))
+                        .route(web::put().to(ent::missing_entity_id))
+                        .route(web::patch().to(ent::missing_entity_id))
+                        .default_service(allow("GET, POST, DELETE")),
+                )
+                .service(
+                    web::resource(format!("/entities/{ID}"))
+                        .route(web::get().to(ent::retrieve_entity))
+                        .route(web::delete().to(ent::delete_entity))
+                        .route(web::put().to(ent::replace_entity))
+                        .route(web::patch().to(ent::merge_entity))
+                        .default_service(allow("GET, DELETE, PUT, PATCH")),
+                )
+                .service(
+                    web::resource([
+                        format!("/entities/{ID}/attrs"),
+                        format!("/entities/{ID}/attrs/"),
+                    ])
                     .route(web::post().to(attr::append_attributes))
                     .route(web::patch().to(attr::update_attributes))
                     .default_service(allow("POST, PATCH")),
-            )
-            .service(
-                web::resource(format!("/entities/{ID}/attrs/{ATTR}"))
-                    .route(web::patch().to(attr::partial_attribute_update))
-                    .route(web::put().to(attr::replace_attribute))
-                    .route(web::delete().to(attr::delete_attribute))
-                    .default_service(allow("PATCH, PUT, DELETE")),
-            )
-            .default_service(web::to(unsupported::not_implemented)),
-    );
+                )
+                .service(
+                    web::resource(format!("/entities/{ID}/attrs/{ATTR}"))
+                        .route(web::patch().to(attr::partial_attribute_update))
+                        .route(web::put().to(attr::replace_attribute))
+                        .route(web::delete().to(attr::delete_attribute))
+                        .default_service(allow("PATCH, PUT, DELETE")),
+                )
+                .default_service(web::to(unsupported::not_implemented)),
+        );
 }
 
 /// Middleware at the edge: refuses over-long request URIs with 414 before routing, and
@@ -106,7 +114,10 @@ pub async fn edge(
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let len = req.uri().path().len() + req.uri().query().map_or(0, str::len);
     if len > limits.max_uri_bytes {
-        let response = problem::problem(rigel_model::ErrorKind::BadRequestData, "the request URI is too long");
+        let response = problem::problem(
+            rigel_model::ErrorKind::BadRequestData,
+            "the request URI is too long",
+        );
         let mut response = response;
         *response.status_mut() = actix_web::http::StatusCode::URI_TOO_LONG;
         return Ok(req.into_response(response));
@@ -114,9 +125,10 @@ pub async fn edge(
     let tenant = req.headers().get("NGSILD-Tenant").cloned();
     let mut response = next.call(req).await?.map_into_boxed_body();
     if let Some(tenant) = tenant {
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::HeaderName::from_static("ngsild-tenant"), tenant);
+        response.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("ngsild-tenant"),
+            tenant,
+        );
     }
     Ok(response)
 }

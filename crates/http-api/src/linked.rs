@@ -38,7 +38,11 @@ impl JoinSpec {
             None | Some("@none") => return Ok(None),
             Some("inline") => Join::Inline,
             Some("flat") => Join::Flat,
-            Some(other) => return Err(ApiError::bad_data(format!("join must be inline, flat or @none, not {other:?}"))),
+            Some(other) => {
+                return Err(ApiError::bad_data(format!(
+                    "join must be inline, flat or @none, not {other:?}"
+                )))
+            }
         };
         let level = match params.get("joinLevel") {
             None => 1,
@@ -46,10 +50,23 @@ impl JoinSpec {
                 .parse::<usize>()
                 .ok()
                 .filter(|l| (1..=MAX_JOIN_LEVEL).contains(l))
-                .ok_or_else(|| ApiError::bad_data(format!("joinLevel must be an integer from 1 to {MAX_JOIN_LEVEL}")))?,
+                .ok_or_else(|| {
+                    ApiError::bad_data(format!(
+                        "joinLevel must be an integer from 1 to {MAX_JOIN_LEVEL}"
+                    ))
+                })?,
         };
-        let contained_by = params.list("containedBy")?.unwrap_or_default().into_iter().map(str::to_owned).collect();
-        Ok(Some(Self { join, level, contained_by }))
+        let contained_by = params
+            .list("containedBy")?
+            .unwrap_or_default()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        Ok(Some(Self {
+            join,
+            level,
+            contained_by,
+        }))
     }
 }
 
@@ -62,10 +79,17 @@ fn links(entity: &Entity, opts: &RenderOptions) -> Vec<(String, usize, Vec<Strin
         }
         for (i, a) in instances.iter().enumerate() {
             let targets = match &a.value {
-                AttributeValue::Relationship { object: Value::String(o), .. } => vec![o.clone()],
-                AttributeValue::Relationship { object: Value::Array(os), .. } => {
-                    os.iter().filter_map(|o| o.as_str().map(str::to_owned)).collect()
-                }
+                AttributeValue::Relationship {
+                    object: Value::String(o),
+                    ..
+                } => vec![o.clone()],
+                AttributeValue::Relationship {
+                    object: Value::Array(os),
+                    ..
+                } => os
+                    .iter()
+                    .filter_map(|o| o.as_str().map(str::to_owned))
+                    .collect(),
                 AttributeValue::ListRelationship { object_list, .. } => object_list.clone(),
                 _ => continue,
             };
@@ -76,7 +100,12 @@ fn links(entity: &Entity, opts: &RenderOptions) -> Vec<(String, usize, Vec<Strin
 }
 
 /// Fetches the linked entities that exist locally and were not seen yet.
-async fn fetch(broker: &Broker, tenant: &Tenant, ids: &[String], seen: &mut HashSet<String>) -> Result<Vec<Entity>, ApiError> {
+async fn fetch(
+    broker: &Broker,
+    tenant: &Tenant,
+    ids: &[String],
+    seen: &mut HashSet<String>,
+) -> Result<Vec<Entity>, ApiError> {
     let mut found = Vec::new();
     for id in ids {
         if seen.contains(id) {
@@ -106,7 +135,9 @@ pub async fn render_joined(
     let mut seen = spec.contained_by.clone();
     seen.insert(root.id.clone());
     match spec.join {
-        Join::Inline => Ok(Value::Object(inline(broker, tenant, root, terms, opts, spec.level, &mut seen).await?)),
+        Join::Inline => Ok(Value::Object(
+            inline(broker, tenant, root, terms, opts, spec.level, &mut seen).await?,
+        )),
         Join::Flat => {
             let mut out = vec![Value::Object(render_entity(root, terms, opts))];
             let mut frontier = vec![(root.clone(), opts.clone())];
@@ -114,7 +145,10 @@ pub async fn render_joined(
                 let mut next = Vec::new();
                 for (entity, entity_opts) in &frontier {
                     for (name, _, targets) in links(entity, entity_opts) {
-                        let nested = RenderOptions { projection: entity_opts.projection.nested(&name), ..entity_opts.clone() };
+                        let nested = RenderOptions {
+                            projection: entity_opts.projection.nested(&name),
+                            ..entity_opts.clone()
+                        };
                         for linked in fetch(broker, tenant, &targets, &mut seen).await? {
                             out.push(Value::Object(render_entity(&linked, terms, &nested)));
                             next.push((linked, nested.clone()));
@@ -149,15 +183,23 @@ fn inline<'a>(
             return Ok(body);
         }
         for (name, index, targets) in links(entity, opts) {
-            let nested = RenderOptions { projection: opts.projection.nested(&name), ..opts.clone() };
+            let nested = RenderOptions {
+                projection: opts.projection.nested(&name),
+                ..opts.clone()
+            };
             let mut rendered = Vec::new();
             for linked in fetch(broker, tenant, &targets, seen).await? {
-                rendered.push(Value::Object(inline(broker, tenant, &linked, terms, &nested, level - 1, seen).await?));
+                rendered.push(Value::Object(
+                    inline(broker, tenant, &linked, terms, &nested, level - 1, seen).await?,
+                ));
             }
             if rendered.is_empty() {
                 continue;
             }
-            let is_list = matches!(entity.attributes[&name][index].value, AttributeValue::ListRelationship { .. });
+            let is_list = matches!(
+                entity.attributes[&name][index].value,
+                AttributeValue::ListRelationship { .. }
+            );
             let key = terms.compact(&name).into_owned();
             attach(&mut body, &key, index, rendered, is_list, opts.format);
         }
@@ -166,9 +208,22 @@ fn inline<'a>(
 }
 
 /// Puts rendered linked entities into the rendered relationship instance `index` of `key`.
-fn attach(body: &mut Map<String, Value>, key: &str, index: usize, mut rendered: Vec<Value>, is_list: bool, format: Format) {
-    let Some(slot) = body.get_mut(key) else { return };
-    let linked = if is_list || rendered.len() > 1 { Value::Array(rendered) } else { rendered.swap_remove(0) };
+fn attach(
+    body: &mut Map<String, Value>,
+    key: &str,
+    index: usize,
+    mut rendered: Vec<Value>,
+    is_list: bool,
+    format: Format,
+) {
+    let Some(slot) = body.get_mut(key) else {
+        return;
+    };
+    let linked = if is_list || rendered.len() > 1 {
+        Value::Array(rendered)
+    } else {
+        rendered.swap_remove(0)
+    };
     if format == Format::KeyValues {
         *slot = linked;
         return;

@@ -41,7 +41,11 @@ pub fn negotiate(req: &HttpRequest, allow_geo: bool) -> Result<ResponseMedia, Ap
         let mut parts = range.split(';');
         let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
         let q = parts
-            .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
+            .find_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+            })
             .unwrap_or(1.0);
         if q <= 0.0 {
             continue;
@@ -84,11 +88,18 @@ pub fn request_media(req: &HttpRequest) -> Result<RequestMedia, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .ok_or(ApiError::UnsupportedMediaType)?;
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match essence.as_str() {
         "application/json" => Ok(RequestMedia::Json),
         "application/ld+json" => Ok(RequestMedia::LdJson),
-        "application/merge-patch+json" if req.method() == actix_web::http::Method::PATCH => Ok(RequestMedia::Json),
+        "application/merge-patch+json" if req.method() == actix_web::http::Method::PATCH => {
+            Ok(RequestMedia::Json)
+        }
         _ => Err(ApiError::UnsupportedMediaType),
     }
 }

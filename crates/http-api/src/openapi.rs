@@ -8,7 +8,10 @@ use crate::routes::{attributes, entities};
 /// The document. Paths are described next to their handlers' route table.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Rigel NGSI-LD API", description = "NGSI-LD (ETSI GS CIM 009 V1.9.1) context broker"),
+    info(
+        title = "Rigel NGSI-LD API",
+        description = "NGSI-LD (ETSI GS CIM 009 V1.9.1) context broker"
+    ),
     paths(
         entities::create_entity,
         entities::retrieve_entity,
@@ -31,7 +34,9 @@ pub fn document() -> String {
 
 /// GET /openapi.json
 pub async fn serve() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(document())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document())
 }
 
 #[cfg(test)]

@@ -81,7 +81,9 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
-            other => other.kind_and_detail().map_or(StatusCode::INTERNAL_SERVER_ERROR, |(k, _)| status_of(k)),
+            other => other
+                .kind_and_detail()
+                .map_or(StatusCode::INTERNAL_SERVER_ERROR, |(k, _)| status_of(k)),
         }
     }
 
@@ -101,7 +103,10 @@ impl ResponseError for ApiError {
                 r
             }
             Self::MethodNotAllowed(allow) => {
-                let mut r = problem(ErrorKind::InvalidRequest, "method not allowed on this resource");
+                let mut r = problem(
+                    ErrorKind::InvalidRequest,
+                    "method not allowed on this resource",
+                );
                 *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
                 if let Ok(v) = header::HeaderValue::from_str(allow) {
                     r.headers_mut().insert(header::ALLOW, v);

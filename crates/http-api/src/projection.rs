@@ -24,7 +24,9 @@ pub fn parse_members(s: &str) -> Result<Vec<Member>, ApiError> {
     let mut chars = s.char_indices().peekable();
     let members = parse_list(s, &mut chars, 0)?;
     if let Some((i, c)) = chars.next() {
-        return Err(ApiError::bad_data(format!("unexpected {c:?} at position {i} of {s:?}")));
+        return Err(ApiError::bad_data(format!(
+            "unexpected {c:?} at position {i} of {s:?}"
+        )));
     }
     Ok(members)
 }
@@ -38,13 +40,18 @@ fn parse_list(s: &str, chars: &mut Chars<'_>, depth: usize) -> Result<Vec<Member
     let mut out = Vec::new();
     loop {
         let start = chars.peek().map_or(s.len(), |(i, _)| *i);
-        while chars.peek().is_some_and(|(_, c)| !matches!(c, ',' | '{' | '}')) {
+        while chars
+            .peek()
+            .is_some_and(|(_, c)| !matches!(c, ',' | '{' | '}'))
+        {
             chars.next();
         }
         let end = chars.peek().map_or(s.len(), |(i, _)| *i);
         let name = s[start..end].trim();
         if name.is_empty() || !(is_valid_name(name)) {
-            return Err(ApiError::bad_data(format!("{name:?} at position {start} is not a valid member name")));
+            return Err(ApiError::bad_data(format!(
+                "{name:?} at position {start} is not a valid member name"
+            )));
         }
         let mut children = Vec::new();
         if chars.peek().is_some_and(|(_, c)| *c == '{') {
@@ -55,7 +62,10 @@ fn parse_list(s: &str, chars: &mut Chars<'_>, depth: usize) -> Result<Vec<Member
                 _ => return Err(ApiError::bad_data(format!("unbalanced braces in {s:?}"))),
             }
         }
-        out.push(Member { name: name.to_owned(), children });
+        out.push(Member {
+            name: name.to_owned(),
+            children,
+        });
         match chars.peek() {
             Some((_, ',')) => {
                 chars.next();
@@ -73,7 +83,10 @@ pub fn pick(members: &[Member], terms: &dyn TermMap) -> Projection {
         ..Projection::default()
     };
     let mut keep = HashSet::new();
-    for m in members.iter().filter(|m| !matches!(m.name.as_str(), "id" | "type")) {
+    for m in members
+        .iter()
+        .filter(|m| !matches!(m.name.as_str(), "id" | "type"))
+    {
         let iri = terms.expand(&m.name).into_owned();
         if !m.children.is_empty() {
             p.nested.insert(iri.clone(), pick(&m.children, terms));
@@ -88,11 +101,18 @@ pub fn pick(members: &[Member], terms: &dyn TermMap) -> Projection {
 /// list is kept and the list applies to the entities it links to.
 pub fn omit(members: &[Member], terms: &dyn TermMap) -> Projection {
     let mut p = Projection {
-        drop_id: members.iter().any(|m| m.name == "id" && m.children.is_empty()),
-        drop_type: members.iter().any(|m| m.name == "type" && m.children.is_empty()),
+        drop_id: members
+            .iter()
+            .any(|m| m.name == "id" && m.children.is_empty()),
+        drop_type: members
+            .iter()
+            .any(|m| m.name == "type" && m.children.is_empty()),
         ..Projection::default()
     };
-    for m in members.iter().filter(|m| !matches!(m.name.as_str(), "id" | "type")) {
+    for m in members
+        .iter()
+        .filter(|m| !matches!(m.name.as_str(), "id" | "type"))
+    {
         let iri = terms.expand(&m.name).into_owned();
         if m.children.is_empty() {
             p.drop.insert(iri);

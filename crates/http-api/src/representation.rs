@@ -26,7 +26,11 @@ pub fn render_options(params: &Params, terms: &dyn TermMap) -> Result<RenderOpti
                 "concise" => opts.format = Format::Concise,
                 "normalized" => opts.format = Format::Normalized,
                 "sysAttrs" => opts.sys_attrs = true,
-                other => return Err(ApiError::invalid_request(format!("unknown option {other:?}"))),
+                other => {
+                    return Err(ApiError::invalid_request(format!(
+                        "unknown option {other:?}"
+                    )))
+                }
             }
         }
     }
@@ -35,35 +39,55 @@ pub fn render_options(params: &Params, terms: &dyn TermMap) -> Result<RenderOpti
             "keyValues" | "simplified" => Format::KeyValues,
             "concise" => Format::Concise,
             "normalized" => Format::Normalized,
-            other => return Err(ApiError::invalid_request(format!("unknown format {other:?}"))),
+            other => {
+                return Err(ApiError::invalid_request(format!(
+                    "unknown format {other:?}"
+                )))
+            }
         };
     }
     opts.lang = params.get("lang").map(LangPreference::parse);
     let attrs = params.list("attrs")?;
-    let pick = params.get("pick").map(projection::parse_members).transpose()?;
-    let omit = params.get("omit").map(projection::parse_members).transpose()?;
+    let pick = params
+        .get("pick")
+        .map(projection::parse_members)
+        .transpose()?;
+    let omit = params
+        .get("omit")
+        .map(projection::parse_members)
+        .transpose()?;
     if pick.is_some() && omit.is_some() {
         return Err(ApiError::bad_data("pick and omit cannot be used together"));
     }
     if attrs.is_some() && (pick.is_some() || omit.is_some()) {
-        return Err(ApiError::bad_data("attrs cannot be combined with pick or omit"));
+        return Err(ApiError::bad_data(
+            "attrs cannot be combined with pick or omit",
+        ));
     }
     opts.projection = match (pick, omit, attrs) {
         (Some(pick), _, _) => projection::pick(&pick, terms),
         (_, Some(omit), _) => projection::omit(&omit, terms),
-        (_, _, Some(attrs)) => Projection { keep: Some(expand_names(attrs.into_iter(), terms)?), ..Projection::default() },
+        (_, _, Some(attrs)) => Projection {
+            keep: Some(expand_names(attrs.into_iter(), terms)?),
+            ..Projection::default()
+        },
         _ => Projection::default(),
     };
     Ok(opts)
 }
 
-fn expand_names<'a>(names: impl Iterator<Item = &'a str>, terms: &dyn TermMap) -> Result<HashSet<String>, ApiError> {
+fn expand_names<'a>(
+    names: impl Iterator<Item = &'a str>,
+    terms: &dyn TermMap,
+) -> Result<HashSet<String>, ApiError> {
     names
         .map(|n| {
             if rigel_model::validate::is_valid_name(n) {
                 Ok(terms.expand(n).into_owned())
             } else {
-                Err(ApiError::bad_data(format!("{n:?} is not a valid attribute name")))
+                Err(ApiError::bad_data(format!(
+                    "{n:?} is not a valid attribute name"
+                )))
             }
         })
         .collect()
@@ -71,7 +95,9 @@ fn expand_names<'a>(names: impl Iterator<Item = &'a str>, terms: &dyn TermMap) -
 
 /// The `datasetId` selection: URIs and `@none` (the default instance).
 pub fn dataset_ids(params: &Params) -> Result<Option<Vec<Option<String>>>, ApiError> {
-    let Some(ids) = params.list("datasetId")? else { return Ok(None) };
+    let Some(ids) = params.list("datasetId")? else {
+        return Ok(None);
+    };
     ids.into_iter()
         .map(|d| match d {
             "@none" => Ok(None),
@@ -92,13 +118,21 @@ fn context_in_body(req: &HttpRequest, media: ResponseMedia) -> bool {
             .headers()
             .get_all("Prefer")
             .filter_map(|v| v.to_str().ok())
-            .any(|v| v.split([',', ';']).any(|p| p.trim().eq_ignore_ascii_case("body=json"))),
+            .any(|v| {
+                v.split([',', ';'])
+                    .any(|p| p.trim().eq_ignore_ascii_case("body=json"))
+            }),
     }
 }
 
 /// Writes a JSON body in the negotiated media type with the request's @context, in the body
 /// or in a `Link` header.
-pub fn respond(req: &HttpRequest, media: ResponseMedia, ctx: &RequestContext, mut body: Map<String, Value>) -> HttpResponse {
+pub fn respond(
+    req: &HttpRequest,
+    media: ResponseMedia,
+    ctx: &RequestContext,
+    mut body: Map<String, Value>,
+) -> HttpResponse {
     let mut builder = HttpResponse::Ok();
     builder.content_type(media.content_type());
     if context_in_body(req, media) {
@@ -111,7 +145,12 @@ pub fn respond(req: &HttpRequest, media: ResponseMedia, ctx: &RequestContext, mu
 
 /// Writes a JSON array body (flattened linked entities, query results): each object gets the
 /// @context for JSON-LD, the `Link` header carries it otherwise.
-pub fn respond_array(req: &HttpRequest, media: ResponseMedia, ctx: &RequestContext, mut body: Value) -> HttpResponse {
+pub fn respond_array(
+    req: &HttpRequest,
+    media: ResponseMedia,
+    ctx: &RequestContext,
+    mut body: Value,
+) -> HttpResponse {
     let mut builder = HttpResponse::Ok();
     builder.content_type(media.content_type());
     if context_in_body(req, media) {

@@ -13,7 +13,8 @@ use crate::ApiError;
 pub async fn read_json(mut payload: web::Payload, limit: usize) -> Result<Value, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_data(format!("could not read the request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_data(format!("could not read the request body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge(limit));
         }
@@ -22,7 +23,8 @@ pub async fn read_json(mut payload: web::Payload, limit: usize) -> Result<Value,
     if body.is_empty() {
         return Err(ApiError::invalid_request("the request body is empty"));
     }
-    serde_json::from_slice(&body).map_err(|e| ApiError::invalid_request(format!("the request body is not valid JSON: {e}")))
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid_request(format!("the request body is not valid JSON: {e}")))
 }
 
 /// The tenant of a request: `NGSILD-Tenant`, or its synonym `Fiware-Service`; both present
@@ -31,14 +33,19 @@ pub fn tenant(req: &HttpRequest) -> Result<Tenant, ApiError> {
     let get = |name: &str| -> Result<Option<&str>, ApiError> {
         req.headers()
             .get(name)
-            .map(|v| v.to_str().map_err(|_| ApiError::bad_data(format!("the {name} header is not valid text"))))
+            .map(|v| {
+                v.to_str()
+                    .map_err(|_| ApiError::bad_data(format!("the {name} header is not valid text")))
+            })
             .transpose()
     };
     let ngsild = get("NGSILD-Tenant")?;
     let fiware = get("Fiware-Service")?;
     let name = match (ngsild, fiware) {
         (Some(a), Some(b)) if a != b => {
-            return Err(ApiError::bad_data("NGSILD-Tenant and Fiware-Service name different tenants"))
+            return Err(ApiError::bad_data(
+                "NGSILD-Tenant and Fiware-Service name different tenants",
+            ))
         }
         (Some(a), _) | (None, Some(a)) => a,
         (None, None) => "",
@@ -59,25 +66,36 @@ impl Params {
             .map_err(|e| ApiError::bad_data(format!("the query string is malformed: {e}")))?;
         for (i, (name, _)) in pairs.iter().enumerate() {
             if !allowed.contains(&name.as_str()) {
-                return Err(ApiError::invalid_request(format!("unknown query parameter {name:?}")));
+                return Err(ApiError::invalid_request(format!(
+                    "unknown query parameter {name:?}"
+                )));
             }
             if pairs[..i].iter().any(|(n, _)| n == name) {
-                return Err(ApiError::bad_data(format!("query parameter {name:?} is given twice")));
+                return Err(ApiError::bad_data(format!(
+                    "query parameter {name:?} is given twice"
+                )));
             }
         }
         Ok(Self { pairs })
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A comma-separated list parameter; an empty item is a `BadRequestData`.
     pub fn list(&self, name: &str) -> Result<Option<Vec<&str>>, ApiError> {
-        let Some(v) = self.get(name) else { return Ok(None) };
+        let Some(v) = self.get(name) else {
+            return Ok(None);
+        };
         let items: Vec<&str> = v.split(',').map(str::trim).collect();
         if items.iter().any(|i| i.is_empty()) {
-            return Err(ApiError::bad_data(format!("query parameter {name:?} has an empty item")));
+            return Err(ApiError::bad_data(format!(
+                "query parameter {name:?} has an empty item"
+            )));
         }
         Ok(Some(items))
     }
@@ -87,12 +105,15 @@ impl Params {
         match self.get(name) {
             None | Some("false") => Ok(false),
             Some("true") => Ok(true),
-            Some(other) => Err(ApiError::bad_data(format!("query parameter {name:?} must be true or false, not {other:?}"))),
+            Some(other) => Err(ApiError::bad_data(format!(
+                "query parameter {name:?} must be true or false, not {other:?}"
+            ))),
         }
     }
 }
 
 /// Whether the request declares a body length (clause 6.3.4 requires Content-Length).
 pub fn has_declared_length(req: &HttpRequest) -> bool {
-    req.headers().contains_key(header::CONTENT_LENGTH) || req.headers().contains_key(header::TRANSFER_ENCODING)
+    req.headers().contains_key(header::CONTENT_LENGTH)
+        || req.headers().contains_key(header::TRANSFER_ENCODING)
 }

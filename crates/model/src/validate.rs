@@ -13,9 +13,11 @@ pub fn is_uri(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     scheme_ok
         && !rest.is_empty()
-        && !rest
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`'))
+        && !rest.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`')
+        })
 }
 
 /// Whether `name` is acceptable as an entity type, attribute or sub-attribute name
@@ -52,7 +54,9 @@ pub fn is_date_time(s: &str) -> bool {
 
 /// Validates a GeoJSON geometry (RFC 7946 shapes); returns what is wrong, if anything.
 pub fn check_geometry(v: &Value) -> Result<(), String> {
-    let obj = v.as_object().ok_or("a GeoJSON geometry must be a JSON object")?;
+    let obj = v
+        .as_object()
+        .ok_or("a GeoJSON geometry must be a JSON object")?;
     let ty = obj
         .get("type")
         .and_then(Value::as_str)
@@ -83,18 +87,28 @@ pub fn looks_like_geometry(v: &Value) -> bool {
     v.get("type").and_then(Value::as_str).is_some_and(|t| {
         matches!(
             t,
-            "Point" | "MultiPoint" | "LineString" | "MultiLineString" | "Polygon" | "MultiPolygon"
+            "Point"
+                | "MultiPoint"
+                | "LineString"
+                | "MultiLineString"
+                | "Polygon"
+                | "MultiPolygon"
                 | "GeometryCollection"
         )
     }) && (v.get("coordinates").is_some() || v.get("geometries").is_some())
 }
 
 fn each(v: &Value, f: fn(&Value) -> Result<(), String>) -> Result<(), String> {
-    v.as_array().ok_or("coordinates must be an array")?.iter().try_for_each(f)
+    v.as_array()
+        .ok_or("coordinates must be an array")?
+        .iter()
+        .try_for_each(f)
 }
 
 fn position(v: &Value) -> Result<(), String> {
-    let a = v.as_array().ok_or("a position must be an array of numbers")?;
+    let a = v
+        .as_array()
+        .ok_or("a position must be an array of numbers")?;
     if !(2..=3).contains(&a.len()) {
         return Err("a position has 2 or 3 numbers".into());
     }
@@ -103,13 +117,18 @@ fn position(v: &Value) -> Result<(), String> {
         .map(|x| x.as_f64().ok_or("a position must be an array of numbers"))
         .collect::<Result<_, _>>()?;
     if !(-180.0..=180.0).contains(&n[0]) || !(-90.0..=90.0).contains(&n[1]) {
-        return Err(format!("position [{}, {}] is out of range (longitude, latitude)", n[0], n[1]));
+        return Err(format!(
+            "position [{}, {}] is out of range (longitude, latitude)",
+            n[0], n[1]
+        ));
     }
     Ok(())
 }
 
 fn line(v: &Value) -> Result<(), String> {
-    let a = v.as_array().ok_or("a LineString needs an array of positions")?;
+    let a = v
+        .as_array()
+        .ok_or("a LineString needs an array of positions")?;
     if a.len() < 2 {
         return Err("a LineString needs at least 2 positions".into());
     }
@@ -117,12 +136,16 @@ fn line(v: &Value) -> Result<(), String> {
 }
 
 fn polygon(v: &Value) -> Result<(), String> {
-    let rings = v.as_array().ok_or("a Polygon needs an array of linear rings")?;
+    let rings = v
+        .as_array()
+        .ok_or("a Polygon needs an array of linear rings")?;
     if rings.is_empty() {
         return Err("a Polygon needs at least one linear ring".into());
     }
     for ring in rings {
-        let pts = ring.as_array().ok_or("a linear ring must be an array of positions")?;
+        let pts = ring
+            .as_array()
+            .ok_or("a linear ring must be an array of positions")?;
         if pts.len() < 4 {
             return Err("a linear ring needs at least 4 positions".into());
         }

@@ -18,11 +18,17 @@ pub use config::Config;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot open the store in {dir}: {source}")]
-    Store { dir: String, source: rigel_storage::StorageError },
+    Store {
+        dir: String,
+        source: rigel_storage::StorageError,
+    },
     #[error("cannot set up @context resolution: {0}")]
     Context(#[from] rigel_jsonld::JsonLdError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// A started server: its address and a handle to stop it.
@@ -55,33 +61,50 @@ async fn close_store(store: &EmbeddedStore) {
 
 /// Opens the store and binds the HTTP server; the returned server is already running.
 pub fn start(config: &Config) -> Result<RunningServer, StartError> {
-    let store = Arc::new(EmbeddedStore::open(&config.data_dir).map_err(|source| StartError::Store {
-        dir: config.data_dir.display().to_string(),
-        source,
-    })?);
+    let store =
+        Arc::new(
+            EmbeddedStore::open(&config.data_dir).map_err(|source| StartError::Store {
+                dir: config.data_dir.display().to_string(),
+                source,
+            })?,
+        );
     let resolver = ContextResolver::new(ResolverConfig {
         fetch_timeout: config.context_timeout(),
         max_context_bytes: config.context_max_bytes,
         ..ResolverConfig::default()
     })?;
     let broker = Broker::new(store.clone(), Arc::new(SystemClock));
-    let limits = Limits { max_body_bytes: config.max_body_bytes, max_uri_bytes: config.max_uri_bytes };
-    let state = web::Data::new(AppState { broker, resolver, limits });
+    let limits = Limits {
+        max_body_bytes: config.max_body_bytes,
+        max_uri_bytes: config.max_uri_bytes,
+    };
+    let state = web::Data::new(AppState {
+        broker,
+        resolver,
+        limits,
+    });
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .wrap(middleware::from_fn(move |req, next| rigel_http_api::edge(limits, req, next)))
+            .wrap(middleware::from_fn(move |req, next| {
+                rigel_http_api::edge(limits, req, next)
+            }))
             .configure(rigel_http_api::configure)
     });
     if let Some(workers) = config.workers {
         server = server.workers(workers);
     }
     let addr = SocketAddr::new(config.bind, config.port);
-    let server = server
-        .bind(addr)
-        .map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
+    let server = server.bind(addr).map_err(|source| StartError::Bind {
+        addr: addr.to_string(),
+        source,
+    })?;
     let bound = server.addrs().first().copied().unwrap_or(addr);
     let server = server.run();
     tracing::info!(addr = %bound, data_dir = %config.data_dir.display(), "NGSI-LD API listening at http://{bound}/ngsi-ld/v1");
-    Ok(RunningServer { addr: bound, server, store })
+    Ok(RunningServer {
+        addr: bound,
+        server,
+        store,
+    })
 }

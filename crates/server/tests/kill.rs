@@ -9,12 +9,23 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn spawn_rigel(dir: &std::path::Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_rigel"))
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--log-level", "warn"])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--log-level",
+            "warn",
+        ])
         .arg("--data-dir")
         .arg(dir)
         .stdout(Stdio::null())
@@ -26,7 +37,12 @@ fn spawn_rigel(dir: &std::path::Path, port: u16) -> Child {
 async fn wait_ready(client: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if client.get(format!("{base}/entities/urn:ngsi-ld:Probe:0")).send().await.is_ok() {
+        if client
+            .get(format!("{base}/entities/urn:ngsi-ld:Probe:0"))
+            .send()
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -48,7 +64,8 @@ async fn entities_acknowledged_before_sigkill_survive_restart() {
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for w in 0..16 {
-        let (client, base, acked, stop) = (client.clone(), base.clone(), acked.clone(), stop.clone());
+        let (client, base, acked, stop) =
+            (client.clone(), base.clone(), acked.clone(), stop.clone());
         writers.push(tokio::spawn(async move {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
@@ -79,12 +96,22 @@ async fn entities_acknowledged_before_sigkill_survive_restart() {
     wait_ready(&client, &base).await;
     let mut missing = Vec::new();
     for id in &acked {
-        let r = client.get(format!("{base}/entities/{id}")).send().await.unwrap();
+        let r = client
+            .get(format!("{base}/entities/{id}"))
+            .send()
+            .await
+            .unwrap();
         if r.status() != 200 {
             missing.push(id.clone());
         }
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(missing.is_empty(), "{} of {} acknowledged entities lost: {:?}", missing.len(), acked.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged entities lost: {:?}",
+        missing.len(),
+        acked.len(),
+        &missing[..missing.len().min(5)]
+    );
 }

@@ -1,8 +1,9 @@
 //! Applies a batch of jobs inside one redb write transaction, keeping the indexes in step.
 //!
 //! Runs only on the writer thread. Each op is checked against its own expectation; a failed
-//! expectation is a `Conflict` for that op and writes nothing. A storage error aborts the
-//! whole transaction, so no op of the batch is applied and every requester gets the error.
+//! expectation is a `Conflict` for that op and writes nothing. A storage error fails the whole
+//! batch and every requester gets it: before the commit nothing is applied (the transaction
+//! is dropped, i.e. aborted); a failed commit itself is atomic but may have become durable.
 
 use redb::{Database, Durability, ReadableTable, Table};
 use rigel_storage::{Expect, StorageError, WriteOutcome};

@@ -3,7 +3,9 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use rigel_broker::{AttributeUpdate, UpdateResult};
-use rigel_model::codec::parse::{expand_attribute_json, parse_fragment, parse_instances, parse_types, NullPolicy, Patch};
+use rigel_model::codec::parse::{
+    expand_attribute_json, parse_fragment, parse_instances, parse_types, NullPolicy, Patch,
+};
 use rigel_model::validate::{is_uri, is_valid_name};
 use rigel_model::TermMap;
 use serde_json::{json, Map, Value};
@@ -15,21 +17,36 @@ use crate::{context, ApiError, AppState};
 /// The attribute name of a path: present, valid, not `scope`; expanded.
 fn attribute_name(raw: &str, terms: &dyn TermMap) -> Result<String, ApiError> {
     if raw.is_empty() {
-        return Err(ApiError::bad_data("the attribute name is missing from the path"));
+        return Err(ApiError::bad_data(
+            "the attribute name is missing from the path",
+        ));
     }
     if !is_valid_name(raw) {
-        return Err(ApiError::bad_data(format!("{raw:?} is not a valid attribute name")));
+        return Err(ApiError::bad_data(format!(
+            "{raw:?} is not a valid attribute name"
+        )));
     }
     if raw == "scope" {
-        return Err(ApiError::bad_data("scope is not an attribute; update it through the entity"));
+        return Err(ApiError::bad_data(
+            "scope is not an attribute; update it through the entity",
+        ));
     }
     Ok(terms.expand(raw).into_owned())
 }
 
-fn attribute_update(body: &Map<String, Value>, terms: &dyn TermMap, nulls: NullPolicy, now: chrono::DateTime<chrono::Utc>) -> Result<AttributeUpdate, ApiError> {
+fn attribute_update(
+    body: &Map<String, Value>,
+    terms: &dyn TermMap,
+    nulls: NullPolicy,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<AttributeUpdate, ApiError> {
     Ok(AttributeUpdate {
         attributes: parse_fragment(body, terms, nulls, now)?,
-        types: body.get("type").map(|t| parse_types(t, terms)).transpose()?.unwrap_or_default(),
+        types: body
+            .get("type")
+            .map(|t| parse_types(t, terms))
+            .transpose()?
+            .unwrap_or_default(),
         scope: scope_member(body)?,
     })
 }
@@ -75,7 +92,10 @@ pub async fn append_attributes(
     let terms = ctx.terms.as_ref();
     let update = attribute_update(&body, terms, NullPolicy::Reject, state.broker_now())?;
     let types = type_filter(&params, terms)?;
-    let result = state.broker.append_attributes(&tenant, &id, &update, overwrite, types.as_deref()).await?;
+    let result = state
+        .broker
+        .append_attributes(&tenant, &id, &update, overwrite, types.as_deref())
+        .await?;
     Ok(update_response(&result))
 }
 
@@ -97,7 +117,10 @@ pub async fn update_attributes(
     let terms = ctx.terms.as_ref();
     let update = attribute_update(&body, terms, NullPolicy::Delete, state.broker_now())?;
     let types = type_filter(&params, terms)?;
-    let result = state.broker.update_attributes(&tenant, &id, &update, types.as_deref()).await?;
+    let result = state
+        .broker
+        .update_attributes(&tenant, &id, &update, types.as_deref())
+        .await?;
     Ok(update_response(&result))
 }
 
@@ -127,7 +150,10 @@ pub async fn partial_attribute_update(
     body.remove("@context");
     let fragment = expand_attribute_json(&Value::Object(body), terms, true);
     let types = type_filter(&params, terms)?;
-    state.broker.partial_attribute_update(&tenant, &id, &name, &fragment, types.as_deref()).await?;
+    state
+        .broker
+        .partial_attribute_update(&tenant, &id, &name, &fragment, types.as_deref())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -150,15 +176,24 @@ pub async fn replace_attribute(
     let name = attribute_name(&path.1, terms)?;
     let mut body = body;
     body.remove("@context");
-    let instances: Vec<_> = parse_instances(&path.1, &Value::Object(body), terms, NullPolicy::Reject, state.broker_now())?
-        .into_iter()
-        .filter_map(|p| match p {
-            Patch::Set(a) => Some(a),
-            Patch::Delete { .. } => None,
-        })
-        .collect();
+    let instances: Vec<_> = parse_instances(
+        &path.1,
+        &Value::Object(body),
+        terms,
+        NullPolicy::Reject,
+        state.broker_now(),
+    )?
+    .into_iter()
+    .filter_map(|p| match p {
+        Patch::Set(a) => Some(a),
+        Patch::Delete { .. } => None,
+    })
+    .collect();
     let types = type_filter(&params, terms)?;
-    state.broker.replace_attribute(&tenant, &id, &name, &instances, types.as_deref()).await?;
+    state
+        .broker
+        .replace_attribute(&tenant, &id, &name, &instances, types.as_deref())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -179,7 +214,10 @@ pub async fn delete_attribute(
     let types = type_filter(&params, ctx.terms.as_ref())?;
     if path.1 == "scope" {
         // Scope is an entity member, but clients delete it like an attribute.
-        state.broker.delete_scope(&tenant, id, types.as_deref()).await?;
+        state
+            .broker
+            .delete_scope(&tenant, id, types.as_deref())
+            .await?;
         return Ok(HttpResponse::NoContent().finish());
     }
     let name = attribute_name(&path.1, ctx.terms.as_ref())?;
@@ -188,6 +226,9 @@ pub async fn delete_attribute(
         return Err(ApiError::bad_data("datasetId must be a URI"));
     }
     let delete_all = params.flag("deleteAll")?;
-    state.broker.delete_attribute(&tenant, id, &name, dataset_id, delete_all, types.as_deref()).await?;
+    state
+        .broker
+        .delete_attribute(&tenant, id, &name, dataset_id, delete_all, types.as_deref())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -10,16 +10,31 @@ use serde_json::{Map, Value};
 
 use crate::context::{self, RequestContext};
 use crate::linked::{render_joined, JoinSpec};
-use rigel_broker::merge::MergeOptions;
 use crate::negotiation::{negotiate, request_media, ResponseMedia};
 use crate::representation::{dataset_ids, render_options, respond, respond_array};
 use crate::request::{has_declared_length, read_json, tenant, Params};
 use crate::{ApiError, AppState};
+use rigel_broker::merge::MergeOptions;
+use rigel_broker::EntityMerge;
 
 /// Parameters of Retrieve Entity (Table 6.5.3.1-1).
 const RETRIEVE_PARAMS: &[&str] = &[
-    "attrs", "containedBy", "datasetId", "entityMap", "entityMapLifetime", "format",
-    "geometryProperty", "join", "joinLevel", "lang", "local", "omit", "options", "pick", "type", "via",
+    "attrs",
+    "containedBy",
+    "datasetId",
+    "entityMap",
+    "entityMapLifetime",
+    "format",
+    "geometryProperty",
+    "join",
+    "joinLevel",
+    "lang",
+    "local",
+    "omit",
+    "options",
+    "pick",
+    "type",
+    "via",
 ];
 
 /// The entity id of a path, which must be a URI.
@@ -28,7 +43,9 @@ pub(crate) fn entity_id(raw: &str) -> Result<&str, ApiError> {
         return Err(ApiError::bad_data("the entity id is missing from the path"));
     }
     if !is_uri(raw) {
-        return Err(ApiError::bad_data(format!("the entity id {raw:?} is not a URI")));
+        return Err(ApiError::bad_data(format!(
+            "the entity id {raw:?} is not a URI"
+        )));
     }
     Ok(raw)
 }
@@ -45,17 +62,24 @@ pub(crate) async fn object_body(
     }
     let body = read_json(payload, state.limits.max_body_bytes).await?;
     if !body.is_object() {
-        return Err(ApiError::invalid_request("the request body must be a JSON object"));
+        return Err(ApiError::invalid_request(
+            "the request body must be a JSON object",
+        ));
     }
     let ctx = context::from_body(req, media, &body, &state.resolver).await?;
     match body {
         Value::Object(o) => Ok((o, ctx)),
-        _ => Err(ApiError::invalid_request("the request body must be a JSON object")),
+        _ => Err(ApiError::invalid_request(
+            "the request body must be a JSON object",
+        )),
     }
 }
 
 /// Entity types of a `type` query parameter, expanded.
-pub(crate) fn type_filter(params: &Params, terms: &dyn TermMap) -> Result<Option<Vec<String>>, ApiError> {
+pub(crate) fn type_filter(
+    params: &Params,
+    terms: &dyn TermMap,
+) -> Result<Option<Vec<String>>, ApiError> {
     params
         .list("type")?
         .map(|types| {
@@ -65,7 +89,9 @@ pub(crate) fn type_filter(params: &Params, terms: &dyn TermMap) -> Result<Option
                     if is_valid_name(t) {
                         Ok(terms.expand(t).into_owned())
                     } else {
-                        Err(ApiError::bad_data(format!("{t:?} is not a valid entity type")))
+                        Err(ApiError::bad_data(format!(
+                            "{t:?} is not a valid entity type"
+                        )))
                     }
                 })
                 .collect()
@@ -77,14 +103,20 @@ pub(crate) fn type_filter(params: &Params, terms: &dyn TermMap) -> Result<Option
 #[utoipa::path(post, path = "/ngsi-ld/v1/entities", tag = "Entities",
     request_body(content = Object, content_type = "application/ld+json", description = "NGSI-LD Entity"),
     responses((status = 201, description = "Created; Location names the entity"), (status = 400, description = "BadRequestData / InvalidRequest"), (status = 409, description = "AlreadyExists"), (status = 415, description = "Unsupported Content-Type")))]
-pub async fn create_entity(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn create_entity(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     Params::parse(&req, &["local"])?;
     let tenant = tenant(&req)?;
     let (body, ctx) = object_body(&req, payload, &state).await?;
     let entity = parse_entity(&body, ctx.terms.as_ref(), state.broker_now())?;
     let location = format!("/ngsi-ld/v1/entities/{}", entity.id);
     state.broker.create_entity(&tenant, entity).await?;
-    Ok(HttpResponse::Created().insert_header((header::LOCATION, location)).finish())
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .finish())
 }
 
 /// GET /entities/{entityId} — Retrieve Entity (5.7.1).
@@ -97,14 +129,20 @@ pub async fn create_entity(req: HttpRequest, payload: web::Payload, state: web::
         ("datasetId" = Option<String>, Query, description = "Attribute instances to return"), ("join" = Option<String>, Query, description = "inline or flat linked entities"),
         ("joinLevel" = Option<u32>, Query, description = "Relationship hops to follow"), ("containedBy" = Option<String>, Query, description = "Entity ids already seen")),
     responses((status = 200, description = "The entity (application/json, application/ld+json or application/geo+json)", body = Object), (status = 400, description = "BadRequestData / InvalidRequest"), (status = 404, description = "ResourceNotFound / NonexistentTenant"), (status = 406, description = "Not acceptable")))]
-pub async fn retrieve_entity(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn retrieve_entity(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let media = negotiate(&req, true)?;
     let params = Params::parse(&req, RETRIEVE_PARAMS)?;
     let id = entity_id(&path)?;
     let tenant = tenant(&req)?;
     let join = JoinSpec::from_params(&params)?;
     if params.get("geometryProperty").is_some() && media != ResponseMedia::GeoJson {
-        return Err(ApiError::bad_data("geometryProperty needs Accept: application/geo+json"));
+        return Err(ApiError::bad_data(
+            "geometryProperty needs Accept: application/geo+json",
+        ));
     }
     if params.flag("entityMap")? {
         return Err(ApiError::not_supported("entity maps are not supported"));
@@ -113,11 +151,16 @@ pub async fn retrieve_entity(req: HttpRequest, path: web::Path<String>, state: w
     let terms = ctx.terms.as_ref();
     let opts = render_options(&params, terms)?;
     if join.is_none() && !opts.projection.nested.is_empty() {
-        return Err(ApiError::bad_data("nested pick/omit lists need linked entity retrieval (join)"));
+        return Err(ApiError::bad_data(
+            "nested pick/omit lists need linked entity retrieval (join)",
+        ));
     }
     let types = type_filter(&params, terms)?;
     let datasets = dataset_ids(&params)?;
-    let mut entity = state.broker.retrieve_entity(&tenant, id, types.as_deref()).await?;
+    let mut entity = state
+        .broker
+        .retrieve_entity(&tenant, id, types.as_deref())
+        .await?;
     if let Some(datasets) = &datasets {
         for instances in entity.attributes.values_mut() {
             instances.retain(|a| datasets.contains(&a.dataset_id));
@@ -127,16 +170,16 @@ pub async fn retrieve_entity(req: HttpRequest, path: web::Path<String>, state: w
     if params.get("attrs").is_some() {
         if let Some(keep) = &opts.projection.keep {
             if !entity.attributes.keys().any(|k| keep.contains(k)) {
-                return Err(ApiError::Broker(rigel_broker::BrokerError::EntityNotFound(format!(
-                    "{id} (none of the requested attributes)"
-                ))));
+                return Err(ApiError::Broker(rigel_broker::BrokerError::EntityNotFound(
+                    format!("{id} (none of the requested attributes)"),
+                )));
             }
         }
     }
     if render_entity(&entity, terms, &opts).is_empty() {
-        return Err(ApiError::Broker(rigel_broker::BrokerError::EntityNotFound(format!(
-            "{id} (pick/omit leave nothing to return)"
-        ))));
+        return Err(ApiError::Broker(rigel_broker::BrokerError::EntityNotFound(
+            format!("{id} (pick/omit leave nothing to return)"),
+        )));
     }
     if let Some(join) = &join {
         let body = render_joined(&state.broker, &tenant, &entity, terms, &opts, join).await?;
@@ -158,13 +201,20 @@ pub async fn retrieve_entity(req: HttpRequest, path: web::Path<String>, state: w
 #[utoipa::path(delete, path = "/ngsi-ld/v1/entities/{entityId}", tag = "Entities",
     params(("entityId" = String, Path, description = "Entity id (URI)"), ("type" = Option<String>, Query, description = "Entity types the entity must have")),
     responses((status = 204, description = "Deleted"), (status = 400, description = "BadRequestData"), (status = 404, description = "ResourceNotFound")))]
-pub async fn delete_entity(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn delete_entity(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let params = Params::parse(&req, &["type", "local", "via"])?;
     let id = entity_id(&path)?;
     let tenant = tenant(&req)?;
     let ctx = context::from_link(&req, &state.resolver).await?;
     let types = type_filter(&params, ctx.terms.as_ref())?;
-    state.broker.delete_entity(&tenant, id, types.as_deref()).await?;
+    state
+        .broker
+        .delete_entity(&tenant, id, types.as_deref())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -186,7 +236,10 @@ pub async fn replace_entity(
     body.insert("id".into(), Value::String(id));
     let entity = parse_entity(&body, ctx.terms.as_ref(), state.broker_now())?;
     let types = type_filter(&params, ctx.terms.as_ref())?;
-    state.broker.replace_entity(&tenant, entity, types.as_deref()).await?;
+    state
+        .broker
+        .replace_entity(&tenant, entity, types.as_deref())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -200,18 +253,40 @@ pub async fn merge_entity(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["observedAt", "lang", "format", "options", "type", "local", "via"])?;
+    let params = Params::parse(
+        &req,
+        &[
+            "observedAt",
+            "lang",
+            "format",
+            "options",
+            "type",
+            "local",
+            "via",
+        ],
+    )?;
     let options = merge_options(&params)?;
     let id = entity_id(&path)?.to_owned();
     let tenant = tenant(&req)?;
     let (body, ctx) = object_body(&req, payload, &state).await?;
     check_body_id(&body, &id)?;
     let terms = ctx.terms.as_ref();
-    let types = body.get("type").map(|t| parse_types(t, terms)).transpose()?.unwrap_or_default();
-    let scope = scope_member(&body)?;
-    let fragment = expanded_fragment(&body, terms)?;
+    let types = body
+        .get("type")
+        .map(|t| parse_types(t, terms))
+        .transpose()?
+        .unwrap_or_default();
+    let merge = EntityMerge {
+        attributes: expanded_fragment(&body, terms)?,
+        types,
+        scope: scope_member(&body)?,
+        options,
+    };
     let selector = type_filter(&params, terms)?;
-    state.broker.merge_entity(&tenant, &id, &fragment, &types, scope.as_deref(), &options, selector.as_deref()).await?;
+    state
+        .broker
+        .merge_entity(&tenant, &id, &merge, selector.as_deref())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -223,25 +298,45 @@ pub async fn missing_entity_id() -> Result<HttpResponse, ApiError> {
 /// The URL options of Merge Entity (Table 6.5.3.4-1).
 fn merge_options(params: &Params) -> Result<MergeOptions, ApiError> {
     let mut key_values = false;
-    for o in params.list("options")?.unwrap_or_default().into_iter().chain(params.get("format")) {
+    for o in params
+        .list("options")?
+        .unwrap_or_default()
+        .into_iter()
+        .chain(params.get("format"))
+    {
         match o {
             "keyValues" | "simplified" => key_values = true,
             "normalized" | "concise" => key_values = false,
-            other => return Err(ApiError::invalid_request(format!("unknown format {other:?}"))),
+            other => {
+                return Err(ApiError::invalid_request(format!(
+                    "unknown format {other:?}"
+                )))
+            }
         }
     }
     let observed_at = params.get("observedAt").map(str::to_owned);
-    if observed_at.as_deref().is_some_and(|t| !rigel_model::validate::is_date_time(t)) {
-        return Err(ApiError::bad_data("observedAt must be an ISO 8601 date-time"));
+    if observed_at
+        .as_deref()
+        .is_some_and(|t| !rigel_model::validate::is_date_time(t))
+    {
+        return Err(ApiError::bad_data(
+            "observedAt must be an ISO 8601 date-time",
+        ));
     }
-    Ok(MergeOptions { key_values, lang: params.get("lang").map(str::to_owned), observed_at })
+    Ok(MergeOptions {
+        key_values,
+        lang: params.get("lang").map(str::to_owned),
+        observed_at,
+    })
 }
 
 /// A body's `id`, when present, must name the entity of the path.
 pub(crate) fn check_body_id(body: &Map<String, Value>, id: &str) -> Result<(), ApiError> {
     match body.get("id").or_else(|| body.get("@id")) {
         Some(Value::String(b)) if b == id => Ok(()),
-        Some(_) => Err(ApiError::bad_data("the id in the body differs from the entity id of the path")),
+        Some(_) => Err(ApiError::bad_data(
+            "the id in the body differs from the entity id of the path",
+        )),
         None => Ok(()),
     }
 }
@@ -256,18 +351,31 @@ pub(crate) fn scope_member(body: &Map<String, Value>) -> Result<Option<Vec<Strin
 }
 
 /// The attributes of a merge fragment with every name expanded.
-pub(crate) fn expanded_fragment(body: &Map<String, Value>, terms: &dyn TermMap) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn expanded_fragment(
+    body: &Map<String, Value>,
+    terms: &dyn TermMap,
+) -> Result<Map<String, Value>, ApiError> {
     let mut out = Map::new();
     for (key, value) in body {
-        if matches!(key.as_str(), "id" | "@id" | "type" | "@type" | "scope" | "@context" | "createdAt" | "modifiedAt") {
+        if matches!(
+            key.as_str(),
+            "id" | "@id" | "type" | "@type" | "scope" | "@context" | "createdAt" | "modifiedAt"
+        ) {
             continue;
         }
         if !is_valid_name(key) {
-            return Err(ApiError::bad_data(format!("{key:?} is not a valid attribute name")));
+            return Err(ApiError::bad_data(format!(
+                "{key:?} is not a valid attribute name"
+            )));
         }
         let expanded = match value {
             Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
-                Value::Array(items.iter().map(|i| expand_attribute_json(i, terms, false)).collect())
+                Value::Array(
+                    items
+                        .iter()
+                        .map(|i| expand_attribute_json(i, terms, false))
+                        .collect(),
+                )
             }
             other => expand_attribute_json(other, terms, false),
         };

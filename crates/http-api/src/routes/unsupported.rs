@@ -12,7 +12,8 @@ use crate::ApiError;
 pub async fn not_implemented(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
     if req.method() == Method::GET {
         // GeoJSON is acceptable for Query Entities only (clause 6.3.4).
-        let query_entities = req.path().trim_end_matches('/') == format!("{}/entities", crate::BASE_PATH);
+        let query_entities =
+            req.path().trim_end_matches('/') == format!("{}/entities", crate::BASE_PATH);
         negotiate(&req, query_entities)?;
     }
     if matches!(*req.method(), Method::POST | Method::PATCH | Method::PUT) {

@@ -18,21 +18,63 @@ const NGSI_LD: &str = "https://uri.etsi.org/ngsi-ld/";
 
 /// Members of an attribute object that are not sub-attributes.
 const ATTRIBUTE_MEMBERS: &[&str] = &[
-    "type", "value", "object", "objectType", "languageMap", "vocab", "json", "valueList",
-    "objectList", "datasetId", "observedAt", "unitCode", "valueType", "expiresAt", "lang",
+    "type",
+    "value",
+    "object",
+    "objectType",
+    "languageMap",
+    "vocab",
+    "json",
+    "valueList",
+    "objectList",
+    "datasetId",
+    "observedAt",
+    "unitCode",
+    "valueType",
+    "expiresAt",
+    "lang",
 ];
 /// System-generated or output-only members: accepted on input and ignored.
 const IGNORED_MEMBERS: &[&str] = &[
-    "createdAt", "modifiedAt", "deletedAt", "instanceId", "previousValue", "previousObject",
-    "previousLanguageMap", "previousVocab", "previousJson", "previousValueList",
+    "createdAt",
+    "modifiedAt",
+    "deletedAt",
+    "instanceId",
+    "previousValue",
+    "previousObject",
+    "previousLanguageMap",
+    "previousVocab",
+    "previousJson",
+    "previousValueList",
     "previousObjectList",
 ];
 /// The members carrying an attribute's payload; each kind has exactly one of them.
-const PAYLOAD_MEMBERS: &[&str] = &["value", "object", "languageMap", "vocab", "json", "valueList", "objectList"];
+const PAYLOAD_MEMBERS: &[&str] = &[
+    "value",
+    "object",
+    "languageMap",
+    "vocab",
+    "json",
+    "valueList",
+    "objectList",
+];
 /// Core terms of non-reified properties: never attribute names (clause 4.5.1).
 const RESERVED_ATTRIBUTE_NAMES: &[&str] = &[
-    "instanceId", "datasetId", "observedAt", "unitCode", "valueType", "value", "object",
-    "objectType", "objectList", "valueList", "languageMap", "vocab", "json", "lang", "entity",
+    "instanceId",
+    "datasetId",
+    "observedAt",
+    "unitCode",
+    "valueType",
+    "value",
+    "object",
+    "objectType",
+    "objectList",
+    "valueList",
+    "languageMap",
+    "vocab",
+    "json",
+    "lang",
+    "entity",
     "entityList",
 ];
 
@@ -72,9 +114,9 @@ pub fn parse_entity(
 ) -> Result<Entity, ModelError> {
     let id = parse_entity_id(body)?;
     let types = parse_types(
-        body.get("type").or_else(|| body.get("@type")).ok_or_else(|| {
-            ModelError::bad_data("the entity has no \"type\" member")
-        })?,
+        body.get("type")
+            .or_else(|| body.get("@type"))
+            .ok_or_else(|| ModelError::bad_data("the entity has no \"type\" member"))?,
         terms,
     )?;
     let scope = body.get("scope").map(parse_scope).transpose()?;
@@ -89,7 +131,14 @@ pub fn parse_entity(
             .collect();
         attributes.insert(name, instances);
     }
-    Ok(Entity { id, types, scope, attributes, created_at: now, modified_at: now })
+    Ok(Entity {
+        id,
+        types,
+        scope,
+        attributes,
+        created_at: now,
+        modified_at: now,
+    })
 }
 
 /// Parses the attributes of a fragment (append, update, merge bodies). Entity-level members
@@ -113,7 +162,9 @@ pub fn parse_entity_id(body: &Map<String, Value>) -> Result<String, ModelError> 
         .as_str()
         .ok_or_else(|| ModelError::bad_data("the entity \"id\" must be a string"))?;
     if !is_uri(id) {
-        return Err(ModelError::bad_data(format!("the entity id {id:?} is not a URI")));
+        return Err(ModelError::bad_data(format!(
+            "the entity id {id:?} is not a URI"
+        )));
     }
     Ok(id.to_owned())
 }
@@ -124,18 +175,29 @@ pub fn parse_types(v: &Value, terms: &dyn TermMap) -> Result<Vec<String>, ModelE
         Value::String(s) => vec![s.as_str()],
         Value::Array(items) if !items.is_empty() => items
             .iter()
-            .map(|i| i.as_str().ok_or_else(|| ModelError::bad_data("entity types must be strings")))
+            .map(|i| {
+                i.as_str()
+                    .ok_or_else(|| ModelError::bad_data("entity types must be strings"))
+            })
             .collect::<Result<_, _>>()?,
-        _ => return Err(ModelError::bad_data("\"type\" must be a name or a non-empty array of names")),
+        _ => {
+            return Err(ModelError::bad_data(
+                "\"type\" must be a name or a non-empty array of names",
+            ))
+        }
     };
     let mut out: Vec<String> = Vec::with_capacity(names.len());
     for n in names {
         if !is_valid_name(n) {
-            return Err(ModelError::bad_data(format!("{n:?} is not a valid entity type name")));
+            return Err(ModelError::bad_data(format!(
+                "{n:?} is not a valid entity type name"
+            )));
         }
         let iri = terms.expand(n).into_owned();
         if iri.starts_with('@') {
-            return Err(ModelError::bad_data(format!("{n:?} is a JSON-LD keyword, not an entity type")));
+            return Err(ModelError::bad_data(format!(
+                "{n:?} is a JSON-LD keyword, not an entity type"
+            )));
         }
         if !out.contains(&iri) {
             out.push(iri);
@@ -153,10 +215,15 @@ pub fn parse_scope(v: &Value) -> Result<Vec<String>, ModelError> {
     items
         .into_iter()
         .map(|i| {
-            let s = i.as_str().ok_or_else(|| ModelError::bad_data("\"scope\" values must be strings"))?;
+            let s = i
+                .as_str()
+                .ok_or_else(|| ModelError::bad_data("\"scope\" values must be strings"))?;
             let ok = s.starts_with('/')
                 && s[1..].split('/').all(|seg| {
-                    !seg.is_empty() && seg.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                    !seg.is_empty()
+                        && seg
+                            .chars()
+                            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
                 });
             if ok {
                 Ok(s.to_owned())
@@ -175,18 +242,36 @@ fn parse_fragment_members(
 ) -> Result<Fragment, ModelError> {
     let mut out = Fragment::new();
     for (key, value) in body {
-        if matches!(key.as_str(), "id" | "@id" | "type" | "@type" | "scope" | "@context" | "createdAt" | "modifiedAt" | "deletedAt") {
+        if matches!(
+            key.as_str(),
+            "id" | "@id"
+                | "type"
+                | "@type"
+                | "scope"
+                | "@context"
+                | "createdAt"
+                | "modifiedAt"
+                | "deletedAt"
+        ) {
             continue;
         }
-        if RESERVED_ATTRIBUTE_NAMES.contains(&key.as_str()) || key.starts_with("previous") && IGNORED_MEMBERS.contains(&key.as_str()) {
-            return Err(ModelError::bad_data(format!("{key:?} is a core NGSI-LD term and cannot name an attribute")));
+        if RESERVED_ATTRIBUTE_NAMES.contains(&key.as_str())
+            || key.starts_with("previous") && IGNORED_MEMBERS.contains(&key.as_str())
+        {
+            return Err(ModelError::bad_data(format!(
+                "{key:?} is a core NGSI-LD term and cannot name an attribute"
+            )));
         }
         if !is_valid_name(key) {
-            return Err(ModelError::bad_data(format!("{key:?} is not a valid attribute name")));
+            return Err(ModelError::bad_data(format!(
+                "{key:?} is not a valid attribute name"
+            )));
         }
         let name = terms.expand(key).into_owned();
         if name.starts_with('@') {
-            return Err(ModelError::bad_data(format!("{key:?} is a JSON-LD keyword, not an attribute name")));
+            return Err(ModelError::bad_data(format!(
+                "{key:?} is a JSON-LD keyword, not an attribute name"
+            )));
         }
         let patches = parse_instances(key, value, terms, nulls, now)?;
         out.entry(name).or_default().extend(patches);
@@ -243,29 +328,53 @@ fn parse_instance(
     }
     let Some(obj) = value.as_object() else {
         // Concise: a bare value is a Property.
-        return Ok(Patch::Set(plain(AttributeValue::Property(value.clone()), now)));
+        return Ok(Patch::Set(plain(
+            AttributeValue::Property(value.clone()),
+            now,
+        )));
     };
     if looks_like_geometry(value) {
         check_geometry(value).map_err(|e| bad(&e))?;
-        return Ok(Patch::Set(plain(AttributeValue::GeoProperty(value.clone()), now)));
+        return Ok(Patch::Set(plain(
+            AttributeValue::GeoProperty(value.clone()),
+            now,
+        )));
     }
     let kind = match obj.get("type") {
-        Some(Value::String(t)) => Some(kind_name(t, terms).ok_or_else(|| bad(&format!("unknown attribute type {t:?}")))?),
+        Some(Value::String(t)) => {
+            Some(kind_name(t, terms).ok_or_else(|| bad(&format!("unknown attribute type {t:?}")))?)
+        }
         Some(_) => return Err(bad("\"type\" must be a string")),
         None => infer_kind(obj),
     };
     let Some(kind) = kind else {
         // Concise: a JSON object without any NGSI-LD member is a structured Property value.
-        return Ok(Patch::Set(plain(AttributeValue::Property(value.clone()), now)));
+        return Ok(Patch::Set(plain(
+            AttributeValue::Property(value.clone()),
+            now,
+        )));
     };
     if obj.contains_key("@context") {
         return Err(bad("an attribute cannot embed an @context (clause 5.5.7)"));
     }
     let own = payload_member(kind);
-    if let Some(other) = PAYLOAD_MEMBERS.iter().chain(&["entity", "entityList"]).find(|m| **m != own && obj.contains_key(**m)) {
+    if let Some(other) = PAYLOAD_MEMBERS
+        .iter()
+        .chain(&["entity", "entityList"])
+        .find(|m| **m != own && obj.contains_key(**m))
+    {
         return Err(bad(&format!("a {kind} cannot have a \"{other}\" member")));
     }
-    if obj.contains_key("unitCode") && matches!(kind, "Relationship" | "LanguageProperty" | "VocabProperty" | "JsonProperty" | "ListRelationship") {
+    if obj.contains_key("unitCode")
+        && matches!(
+            kind,
+            "Relationship"
+                | "LanguageProperty"
+                | "VocabProperty"
+                | "JsonProperty"
+                | "ListRelationship"
+        )
+    {
         return Err(bad(&format!("a {kind} cannot have a \"unitCode\"")));
     }
     let dataset_id = match obj.get("datasetId") {
@@ -273,7 +382,10 @@ fn parse_instance(
         Some(Value::String(d)) if is_uri(d) => Some(d.clone()),
         Some(_) => return Err(bad("\"datasetId\" must be a URI")),
     };
-    let member = |m: &str| obj.get(m).ok_or_else(|| bad(&format!("a {kind} needs a \"{m}\" member")));
+    let member = |m: &str| {
+        obj.get(m)
+            .ok_or_else(|| bad(&format!("a {kind} needs a \"{m}\" member")))
+    };
     let payload = match kind {
         "Property" => member("value")?,
         "Relationship" => member("object")?,
@@ -300,11 +412,18 @@ fn parse_instance(
             check_geometry(payload).map_err(|e| bad(&e))?;
             AttributeValue::GeoProperty(payload.clone())
         }
-        "LanguageProperty" => AttributeValue::LanguageProperty(check_language_map(payload).map_err(|e| bad(&e))?),
-        "VocabProperty" => AttributeValue::VocabProperty(expand_vocab(payload, terms).map_err(|e| bad(&e))?),
+        "LanguageProperty" => {
+            AttributeValue::LanguageProperty(check_language_map(payload).map_err(|e| bad(&e))?)
+        }
+        "VocabProperty" => {
+            AttributeValue::VocabProperty(expand_vocab(payload, terms).map_err(|e| bad(&e))?)
+        }
         "JsonProperty" => AttributeValue::JsonProperty(payload.clone()),
         "ListProperty" => AttributeValue::ListProperty(
-            payload.as_array().ok_or_else(|| bad("\"valueList\" must be an array"))?.clone(),
+            payload
+                .as_array()
+                .ok_or_else(|| bad("\"valueList\" must be an array"))?
+                .clone(),
         ),
         _ => AttributeValue::ListRelationship {
             object_list: check_object_list(payload).map_err(|e| bad(&e))?,
@@ -325,18 +444,27 @@ fn parse_instance(
     }
     let mut sub_attributes = BTreeMap::new();
     for (sub_key, sub_value) in obj {
-        if ATTRIBUTE_MEMBERS.contains(&sub_key.as_str()) || IGNORED_MEMBERS.contains(&sub_key.as_str()) {
+        if ATTRIBUTE_MEMBERS.contains(&sub_key.as_str())
+            || IGNORED_MEMBERS.contains(&sub_key.as_str())
+        {
             continue;
         }
         if !is_valid_name(sub_key) {
-            return Err(bad(&format!("{sub_key:?} is not a valid sub-attribute name")));
+            return Err(bad(&format!(
+                "{sub_key:?} is not a valid sub-attribute name"
+            )));
         }
         match parse_instance(sub_key, sub_value, terms, NullPolicy::Reject, now) {
             Ok(Patch::Set(sub)) => {
                 sub_attributes.insert(terms.expand(sub_key).into_owned(), sub);
             }
             Ok(Patch::Delete { .. }) => {}
-            Err(e) => return Err(ModelError::bad_data(format!("attribute {key:?}: {}", e.detail))),
+            Err(e) => {
+                return Err(ModelError::bad_data(format!(
+                    "attribute {key:?}: {}",
+                    e.detail
+                )))
+            }
         }
     }
     Ok(Patch::Set(Attribute {
@@ -369,8 +497,14 @@ fn plain(value: AttributeValue, now: DateTime<Utc>) -> Attribute {
 /// Maps the attribute "type" member (a term or the full IRI) to a kind name.
 fn kind_name(t: &str, terms: &dyn TermMap) -> Option<&'static str> {
     const KINDS: &[&str] = &[
-        "Property", "Relationship", "GeoProperty", "LanguageProperty", "VocabProperty",
-        "JsonProperty", "ListProperty", "ListRelationship",
+        "Property",
+        "Relationship",
+        "GeoProperty",
+        "LanguageProperty",
+        "VocabProperty",
+        "JsonProperty",
+        "ListProperty",
+        "ListRelationship",
     ];
     let expanded = terms.expand(t);
     KINDS
@@ -381,7 +515,11 @@ fn kind_name(t: &str, terms: &dyn TermMap) -> Option<&'static str> {
 
 fn infer_kind(obj: &Map<String, Value>) -> Option<&'static str> {
     if let Some(v) = obj.get("value") {
-        return Some(if looks_like_geometry(v) { "GeoProperty" } else { "Property" });
+        return Some(if looks_like_geometry(v) {
+            "GeoProperty"
+        } else {
+            "Property"
+        });
     }
     [
         ("object", "Relationship"),
@@ -396,11 +534,17 @@ fn infer_kind(obj: &Map<String, Value>) -> Option<&'static str> {
     .map(|(_, k)| k)
 }
 
-fn optional_string(obj: &Map<String, Value>, member: &str, key: &str) -> Result<Option<String>, ModelError> {
+fn optional_string(
+    obj: &Map<String, Value>,
+    member: &str,
+    key: &str,
+) -> Result<Option<String>, ModelError> {
     match obj.get(member) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ModelError::bad_data(format!("attribute {key:?}: \"{member}\" must be a string"))),
+        Some(_) => Err(ModelError::bad_data(format!(
+            "attribute {key:?}: \"{member}\" must be a string"
+        ))),
     }
 }
 
@@ -416,7 +560,9 @@ fn is_null_language_map(v: &Value) -> bool {
 fn check_objects(v: &Value) -> Result<Value, String> {
     match v {
         Value::String(s) if is_uri(s) => Ok(v.clone()),
-        Value::Array(a) if !a.is_empty() && a.iter().all(|i| i.as_str().is_some_and(is_uri)) => Ok(v.clone()),
+        Value::Array(a) if !a.is_empty() && a.iter().all(|i| i.as_str().is_some_and(is_uri)) => {
+            Ok(v.clone())
+        }
         _ => Err("\"object\" must be a URI or a non-empty array of URIs".into()),
     }
 }
@@ -438,7 +584,10 @@ fn check_object_list(v: &Value) -> Result<Vec<String>, String> {
         .collect()
 }
 
-fn parse_object_type(obj: &Map<String, Value>, terms: &dyn TermMap) -> Result<Option<Value>, String> {
+fn parse_object_type(
+    obj: &Map<String, Value>,
+    terms: &dyn TermMap,
+) -> Result<Option<Value>, String> {
     match obj.get("objectType") {
         None => Ok(None),
         Some(v) => expand_vocab(v, terms).map(Some),
@@ -446,17 +595,23 @@ fn parse_object_type(obj: &Map<String, Value>, terms: &dyn TermMap) -> Result<Op
 }
 
 fn check_language_map(v: &Value) -> Result<Map<String, Value>, String> {
-    let m = v.as_object().ok_or("\"languageMap\" must be a JSON object")?;
+    let m = v
+        .as_object()
+        .ok_or("\"languageMap\" must be a JSON object")?;
     for (tag, text) in m {
         let tag_ok = tag == "@none"
             || (!tag.is_empty() && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
         let text_ok = text.is_string()
-            || text.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+            || text
+                .as_array()
+                .is_some_and(|a| a.iter().all(Value::is_string));
         if !tag_ok {
             return Err(format!("{tag:?} is not a language tag"));
         }
         if !text_ok {
-            return Err(format!("the text for {tag:?} must be a string or an array of strings"));
+            return Err(format!(
+                "the text for {tag:?} must be a string or an array of strings"
+            ));
         }
     }
     Ok(m.clone())
@@ -474,7 +629,11 @@ fn expand_vocab(v: &Value, terms: &dyn TermMap) -> Result<Value, String> {
         Value::String(s) => one(s),
         Value::Array(a) if !a.is_empty() => a
             .iter()
-            .map(|i| i.as_str().ok_or_else(|| "vocabulary values must be strings".to_owned()).and_then(one))
+            .map(|i| {
+                i.as_str()
+                    .ok_or_else(|| "vocabulary values must be strings".to_owned())
+                    .and_then(one)
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
         _ => Err("a vocabulary value must be a string or a non-empty array of strings".into()),
@@ -504,7 +663,10 @@ pub fn expand_attribute_json(value: &Value, terms: &dyn TermMap, members: bool) 
             "vocab" | "objectType" => expand_vocab(v, terms).unwrap_or_else(|_| v.clone()),
             m if ATTRIBUTE_MEMBERS.contains(&m) || IGNORED_MEMBERS.contains(&m) => v.clone(),
             _ => {
-                out.insert(terms.expand(k).into_owned(), expand_attribute_json(v, terms, false));
+                out.insert(
+                    terms.expand(k).into_owned(),
+                    expand_attribute_json(v, terms, false),
+                );
                 continue;
             }
         };
@@ -518,7 +680,9 @@ pub fn expand_attribute_json(value: &Value, terms: &dyn TermMap, members: bool) 
 pub fn is_attribute_object(obj: &Map<String, Value>) -> bool {
     obj.contains_key("type")
         || infer_kind(obj).is_some()
-        || ["datasetId", "observedAt", "unitCode"].iter().any(|m| obj.contains_key(*m))
+        || ["datasetId", "observedAt", "unitCode"]
+            .iter()
+            .any(|m| obj.contains_key(*m))
 }
 
 /// The member holding the payload of an attribute kind (`value`, `object`, ...).

@@ -62,13 +62,19 @@ impl LangPreference {
                     return None;
                 }
                 let q = pieces
-                    .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                    .find_map(|p| {
+                        p.trim()
+                            .strip_prefix("q=")
+                            .and_then(|q| q.parse::<f32>().ok())
+                    })
                     .unwrap_or(1.0);
                 Some((q, i, tag.to_owned()))
             })
             .collect();
         weighted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        Self { tags: weighted.into_iter().map(|(_, _, t)| t).collect() }
+        Self {
+            tags: weighted.into_iter().map(|(_, _, t)| t).collect(),
+        }
     }
 
     /// Picks the best entry of a language map: a preferred tag, its primary subtag, `*` (any),
@@ -82,10 +88,11 @@ impl LangPreference {
                 return Some((k.as_str(), v));
             }
             let primary = tag.split('-').next().unwrap_or(tag);
-            if let Some((k, v)) = map
-                .iter()
-                .find(|(k, _)| k.split('-').next().is_some_and(|p| p.eq_ignore_ascii_case(primary)))
-            {
+            if let Some((k, v)) = map.iter().find(|(k, _)| {
+                k.split('-')
+                    .next()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(primary))
+            }) {
                 return Some((k.as_str(), v));
             }
         }
@@ -110,7 +117,11 @@ pub fn format_time(t: &DateTime<Utc>) -> String {
 }
 
 /// Renders an entity (without `@context`; the HTTP layer adds it).
-pub fn render_entity(entity: &Entity, terms: &dyn TermMap, opts: &RenderOptions) -> Map<String, Value> {
+pub fn render_entity(
+    entity: &Entity,
+    terms: &dyn TermMap,
+    opts: &RenderOptions,
+) -> Map<String, Value> {
     let mut out = Map::new();
     let p = &opts.projection;
     if !p.drop_id {
@@ -121,35 +132,59 @@ pub fn render_entity(entity: &Entity, terms: &dyn TermMap, opts: &RenderOptions)
     }
     if let Some(scope) = &entity.scope {
         if p.keeps("https://uri.etsi.org/ngsi-ld/scope") {
-            out.insert("scope".into(), one_or_many(scope.iter().cloned().map(Value::String).collect()));
+            out.insert(
+                "scope".into(),
+                one_or_many(scope.iter().cloned().map(Value::String).collect()),
+            );
         }
     }
     for (name, instances) in &entity.attributes {
         if instances.is_empty() || !p.keeps(name) {
             continue;
         }
-        out.insert(terms.compact(name).into_owned(), render_instances(instances, terms, opts));
+        out.insert(
+            terms.compact(name).into_owned(),
+            render_instances(instances, terms, opts),
+        );
     }
     if opts.sys_attrs && opts.format != Format::KeyValues {
-        out.insert("createdAt".into(), Value::String(format_time(&entity.created_at)));
-        out.insert("modifiedAt".into(), Value::String(format_time(&entity.modified_at)));
+        out.insert(
+            "createdAt".into(),
+            Value::String(format_time(&entity.created_at)),
+        );
+        out.insert(
+            "modifiedAt".into(),
+            Value::String(format_time(&entity.modified_at)),
+        );
     }
     out
 }
 
 /// Renders all instances of one attribute: one object, or an array for several.
-pub fn render_instances(instances: &[Attribute], terms: &dyn TermMap, opts: &RenderOptions) -> Value {
+pub fn render_instances(
+    instances: &[Attribute],
+    terms: &dyn TermMap,
+    opts: &RenderOptions,
+) -> Value {
     if opts.format == Format::KeyValues {
         if instances.len() == 1 && instances[0].dataset_id.is_none() {
             return simplified(&instances[0], terms, opts);
         }
         let dataset: Map<String, Value> = instances
             .iter()
-            .map(|a| (a.dataset_id.clone().unwrap_or_else(|| "@none".into()), simplified(a, terms, opts)))
+            .map(|a| {
+                (
+                    a.dataset_id.clone().unwrap_or_else(|| "@none".into()),
+                    simplified(a, terms, opts),
+                )
+            })
             .collect();
         return json!({ "dataset": dataset });
     }
-    let mut rendered: Vec<Value> = instances.iter().map(|a| render_attribute(a, terms, opts)).collect();
+    let mut rendered: Vec<Value> = instances
+        .iter()
+        .map(|a| render_attribute(a, terms, opts))
+        .collect();
     if rendered.len() == 1 {
         rendered.swap_remove(0)
     } else {
@@ -166,7 +201,10 @@ pub fn render_attribute(a: &Attribute, terms: &dyn TermMap, opts: &RenderOptions
         AttributeValue::Property(v) | AttributeValue::GeoProperty(v) => {
             m.insert("value".into(), v.clone());
         }
-        AttributeValue::Relationship { object, object_type } => {
+        AttributeValue::Relationship {
+            object,
+            object_type,
+        } => {
             m.insert("object".into(), object.clone());
             if let Some(t) = object_type {
                 m.insert("objectType".into(), compact_value(t, terms));
@@ -193,7 +231,10 @@ pub fn render_attribute(a: &Attribute, terms: &dyn TermMap, opts: &RenderOptions
         AttributeValue::ListProperty(items) => {
             m.insert("valueList".into(), Value::Array(items.clone()));
         }
-        AttributeValue::ListRelationship { object_list, object_type } => {
+        AttributeValue::ListRelationship {
+            object_list,
+            object_type,
+        } => {
             let list = object_list.iter().map(|o| json!({ "object": o })).collect();
             m.insert("objectList".into(), Value::Array(list));
             if let Some(t) = object_type {
@@ -224,7 +265,10 @@ pub fn render_attribute(a: &Attribute, terms: &dyn TermMap, opts: &RenderOptions
         }
     }
     for (name, sub) in &a.sub_attributes {
-        m.insert(terms.compact(name).into_owned(), render_attribute(sub, terms, opts));
+        m.insert(
+            terms.compact(name).into_owned(),
+            render_attribute(sub, terms, opts),
+        );
     }
     if concise {
         let bare = !opts.sys_attrs && !has_metadata && a.sub_attributes.is_empty() && m.len() == 1;
@@ -258,7 +302,10 @@ fn simplified(a: &Attribute, terms: &dyn TermMap, opts: &RenderOptions) -> Value
         AttributeValue::Property(v) | AttributeValue::GeoProperty(v) => v.clone(),
         AttributeValue::Relationship { object, .. } => object.clone(),
         AttributeValue::LanguageProperty(map) => match &opts.lang {
-            Some(pref) => pref.choose(map).map(|(_, t)| t.clone()).unwrap_or(Value::Null),
+            Some(pref) => pref
+                .choose(map)
+                .map(|(_, t)| t.clone())
+                .unwrap_or(Value::Null),
             None => json!({ "languageMap": map }),
         },
         AttributeValue::VocabProperty(v) => json!({ "vocab": compact_value(v, terms) }),
@@ -286,7 +333,9 @@ pub fn render_feature(
         })
         .unwrap_or(Value::Null);
     let mut properties = render_entity(entity, terms, opts);
-    let id = properties.remove("id").unwrap_or(Value::String(entity.id.clone()));
+    let id = properties
+        .remove("id")
+        .unwrap_or(Value::String(entity.id.clone()));
     let mut feature = Map::new();
     feature.insert("id".into(), id);
     feature.insert("type".into(), Value::String("Feature".into()));
@@ -296,7 +345,11 @@ pub fn render_feature(
 }
 
 fn compact_list(iris: &[String], terms: &dyn TermMap) -> Value {
-    one_or_many(iris.iter().map(|t| Value::String(terms.compact(t).into_owned())).collect())
+    one_or_many(
+        iris.iter()
+            .map(|t| Value::String(terms.compact(t).into_owned()))
+            .collect(),
+    )
 }
 
 fn compact_value(v: &Value, terms: &dyn TermMap) -> Value {
@@ -314,4 +367,3 @@ fn one_or_many(mut items: Vec<Value>) -> Value {
         Value::Array(items)
     }
 }
-

@@ -11,7 +11,8 @@ use rigel_model::TermMap;
 use serde_json::{json, Map, Value};
 
 use crate::request::{tenant, Params};
-use crate::routes::entities::{check_body_id, entity_id, object_body, scope_member, type_filter};
+use crate::routes::entities::{entity_id, scope_member, type_filter};
+use crate::routes::write::EntityWrite;
 use crate::{context, ApiError, AppState};
 
 /// The attribute name of a path: present, valid, not `scope`; expanded.
@@ -79,22 +80,23 @@ pub async fn append_attributes(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["options", "type", "local", "via"])?;
-    let overwrite = match params.get("options") {
+    let w = EntityWrite::read(
+        &req,
+        payload,
+        &state,
+        &path,
+        &["options", "type", "local", "via"],
+    )
+    .await?;
+    let overwrite = match w.params.get("options") {
         None => true,
         Some("noOverwrite") => false,
         Some(other) => return Err(ApiError::bad_data(format!("unknown option {other:?}"))),
     };
-    let id = entity_id(&path)?.to_owned();
-    let tenant = tenant(&req)?;
-    let (body, ctx) = object_body(&req, payload, &state).await?;
-    check_body_id(&body, &id)?;
-    let terms = ctx.terms.as_ref();
-    let update = attribute_update(&body, terms, NullPolicy::Reject, state.broker_now())?;
-    let types = type_filter(&params, terms)?;
+    let update = attribute_update(&w.body, w.terms(), NullPolicy::Reject, state.broker_now())?;
     let result = state
         .broker
-        .append_attributes(&tenant, &id, &update, overwrite, types.as_deref())
+        .append_attributes(&w.tenant, &w.id, &update, overwrite, w.types()?.as_deref())
         .await?;
     Ok(update_response(&result))
 }
@@ -109,17 +111,11 @@ pub async fn update_attributes(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["type", "local", "via"])?;
-    let id = entity_id(&path)?.to_owned();
-    let tenant = tenant(&req)?;
-    let (body, ctx) = object_body(&req, payload, &state).await?;
-    check_body_id(&body, &id)?;
-    let terms = ctx.terms.as_ref();
-    let update = attribute_update(&body, terms, NullPolicy::Delete, state.broker_now())?;
-    let types = type_filter(&params, terms)?;
+    let w = EntityWrite::read(&req, payload, &state, &path, &["type", "local", "via"]).await?;
+    let update = attribute_update(&w.body, w.terms(), NullPolicy::Delete, state.broker_now())?;
     let result = state
         .broker
-        .update_attributes(&tenant, &id, &update, types.as_deref())
+        .update_attributes(&w.tenant, &w.id, &update, w.types()?.as_deref())
         .await?;
     Ok(update_response(&result))
 }
@@ -135,24 +131,18 @@ pub async fn partial_attribute_update(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["type", "local", "via"])?;
-    let id = entity_id(&path.0)?.to_owned();
-    let tenant = tenant(&req)?;
-    let (body, ctx) = object_body(&req, payload, &state).await?;
-    let terms = ctx.terms.as_ref();
-    let name = attribute_name(&path.1, terms)?;
-    if let Some(d) = body.get("datasetId") {
+    let w = EntityWrite::read(&req, payload, &state, &path.0, &["type", "local", "via"]).await?;
+    let name = attribute_name(&path.1, w.terms())?;
+    if let Some(d) = w.body.get("datasetId") {
         if !d.as_str().is_some_and(is_uri) {
             return Err(ApiError::bad_data("datasetId must be a URI"));
         }
     }
-    let mut body = body;
-    body.remove("@context");
-    let fragment = expand_attribute_json(&Value::Object(body), terms, true);
-    let types = type_filter(&params, terms)?;
+    // The body holds members of one attribute, so `id` there would be a sub-attribute.
+    let fragment = expand_attribute_json(&Value::Object(w.body.clone()), w.terms(), true);
     state
         .broker
-        .partial_attribute_update(&tenant, &id, &name, &fragment, types.as_deref())
+        .partial_attribute_update(&w.tenant, &w.id, &name, &fragment, w.types()?.as_deref())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -168,18 +158,13 @@ pub async fn replace_attribute(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["type", "local", "via"])?;
-    let id = entity_id(&path.0)?.to_owned();
-    let tenant = tenant(&req)?;
-    let (body, ctx) = object_body(&req, payload, &state).await?;
-    let terms = ctx.terms.as_ref();
-    let name = attribute_name(&path.1, terms)?;
-    let mut body = body;
-    body.remove("@context");
+    let w = EntityWrite::read(&req, payload, &state, &path.0, &["type", "local", "via"]).await?;
+    let name = attribute_name(&path.1, w.terms())?;
+    let body = Value::Object(w.body.clone());
     let instances: Vec<_> = parse_instances(
         &path.1,
-        &Value::Object(body),
-        terms,
+        &body,
+        w.terms(),
         NullPolicy::Reject,
         state.broker_now(),
     )?
@@ -189,10 +174,9 @@ pub async fn replace_attribute(
         Patch::Delete { .. } => None,
     })
     .collect();
-    let types = type_filter(&params, terms)?;
     state
         .broker
-        .replace_attribute(&tenant, &id, &name, &instances, types.as_deref())
+        .replace_attribute(&w.tenant, &w.id, &name, &instances, w.types()?.as_deref())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

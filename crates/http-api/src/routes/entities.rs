@@ -13,6 +13,7 @@ use crate::linked::{render_joined, JoinSpec};
 use crate::negotiation::{negotiate, request_media, ResponseMedia};
 use crate::representation::{dataset_ids, render_options, respond, respond_array};
 use crate::request::{has_declared_length, read_json, tenant, Params};
+use crate::routes::write::EntityWrite;
 use crate::{ApiError, AppState};
 use rigel_broker::merge::MergeOptions;
 use rigel_broker::EntityMerge;
@@ -228,17 +229,12 @@ pub async fn replace_entity(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["type", "local", "via"])?;
-    let id = entity_id(&path)?.to_owned();
-    let tenant = tenant(&req)?;
-    let (mut body, ctx) = object_body(&req, payload, &state).await?;
-    check_body_id(&body, &id)?;
-    body.insert("id".into(), Value::String(id));
-    let entity = parse_entity(&body, ctx.terms.as_ref(), state.broker_now())?;
-    let types = type_filter(&params, ctx.terms.as_ref())?;
+    let mut w = EntityWrite::read(&req, payload, &state, &path, &["type", "local", "via"]).await?;
+    w.body.insert("id".into(), Value::String(w.id.clone()));
+    let entity = parse_entity(&w.body, w.terms(), state.broker_now())?;
     state
         .broker
-        .replace_entity(&tenant, entity, types.as_deref())
+        .replace_entity(&w.tenant, entity, w.types()?.as_deref())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -253,39 +249,31 @@ pub async fn merge_entity(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(
-        &req,
-        &[
-            "observedAt",
-            "lang",
-            "format",
-            "options",
-            "type",
-            "local",
-            "via",
-        ],
-    )?;
-    let options = merge_options(&params)?;
-    let id = entity_id(&path)?.to_owned();
-    let tenant = tenant(&req)?;
-    let (body, ctx) = object_body(&req, payload, &state).await?;
-    check_body_id(&body, &id)?;
-    let terms = ctx.terms.as_ref();
-    let types = body
-        .get("type")
-        .map(|t| parse_types(t, terms))
-        .transpose()?
-        .unwrap_or_default();
+    const PARAMS: &[&str] = &[
+        "observedAt",
+        "lang",
+        "format",
+        "options",
+        "type",
+        "local",
+        "via",
+    ];
+    let w = EntityWrite::read(&req, payload, &state, &path, PARAMS).await?;
+    let terms = w.terms();
     let merge = EntityMerge {
-        attributes: expanded_fragment(&body, terms)?,
-        types,
-        scope: scope_member(&body)?,
-        options,
+        attributes: expanded_fragment(&w.body, terms)?,
+        types: w
+            .body
+            .get("type")
+            .map(|t| parse_types(t, terms))
+            .transpose()?
+            .unwrap_or_default(),
+        scope: scope_member(&w.body)?,
+        options: merge_options(&w.params)?,
     };
-    let selector = type_filter(&params, terms)?;
     state
         .broker
-        .merge_entity(&tenant, &id, &merge, selector.as_deref())
+        .merge_entity(&w.tenant, &w.id, &merge, w.types()?.as_deref())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

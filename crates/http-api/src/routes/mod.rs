@@ -3,3 +3,4 @@
 pub mod attributes;
 pub mod entities;
 pub mod unsupported;
+mod write;

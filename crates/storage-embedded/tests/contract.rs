@@ -218,14 +218,10 @@ const KILL_DIR_ENV: &str = "RIGEL_KILL_TEST_STORE_DIR";
 const ACK_PREFIX: &str = "ACKED ";
 const KILL_AFTER_ACKS: usize = 500;
 
-/// The child side of the SIGKILL test: a no-op unless the parent test started this binary
-/// with `KILL_DIR_ENV` set. Then it writes from 32 concurrent tasks and prints each id as
-/// soon as its commit is acknowledged, until it is killed (or gives up after 20,000).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_child_writes_until_killed() {
-    let Ok(dir) = std::env::var(KILL_DIR_ENV) else {
-        return;
-    };
+/// The child side of the SIGKILL test, run when the parent test re-executes this binary
+/// with `KILL_DIR_ENV` set: it writes from 32 concurrent tasks and prints each id as soon as
+/// its commit is acknowledged, until it is killed (or gives up after 20,000).
+async fn sigkill_child_writes_until_killed(dir: String) {
     let store = Arc::new(EmbeddedStore::open(Path::new(&dir)).expect("child opens store"));
     let tenant = Tenant::named("kill").expect("tenant");
     let tasks: Vec<_> = (0..32)
@@ -263,10 +259,20 @@ async fn sigkill_child_writes_until_killed() {
 /// Every write acknowledged before a SIGKILL is in the store when it is reopened.
 #[test]
 fn acknowledged_writes_survive_sigkill() {
+    if let Ok(dir) = std::env::var(KILL_DIR_ENV) {
+        // This process is the child writer the parent below started.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("child runtime");
+        runtime.block_on(sigkill_child_writes_until_killed(dir));
+        return;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(std::env::current_exe().expect("test binary path"))
         .args([
-            "sigkill_child_writes_until_killed",
+            "acknowledged_writes_survive_sigkill",
             "--exact",
             "--nocapture",
             "--test-threads=1",

@@ -71,7 +71,7 @@ async fn entities_acknowledged_before_sigkill_survive_restart() {
             while !stop.load(Ordering::Relaxed) {
                 let id = format!("urn:ngsi-ld:Sensor:w{w}-{n}");
                 n += 1;
-                let body = serde_json::json!({"id": id, "type": "Sensor", "value": {"type": "Property", "value": n}});
+                let body = serde_json::json!({"id": id, "type": "Sensor", "reading": {"type": "Property", "value": n}});
                 match client.post(format!("{base}/entities")).json(&body).send().await {
                     Ok(r) if r.status() == 201 => acked.lock().unwrap().push(id),
                     Ok(r) => panic!("unexpected status {}", r.status()),
@@ -81,7 +81,16 @@ async fn entities_acknowledged_before_sigkill_survive_restart() {
         }));
     }
     // Kill while writes are in full flight, right after at least 500 acknowledgements.
+    let deadline = Instant::now() + Duration::from_secs(60);
     while acked.lock().unwrap().len() < 500 {
+        assert!(
+            Instant::now() < deadline,
+            "the writers did not get 500 acknowledgements in time"
+        );
+        assert!(
+            writers.iter().any(|w| !w.is_finished()),
+            "every writer stopped early"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     child.kill().unwrap(); // SIGKILL

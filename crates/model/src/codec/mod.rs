@@ -2,6 +2,7 @@
 
 pub mod parse;
 pub mod render;
+mod values;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,215 @@
+//! Running a scenario: seeding (untimed), the probe that detects unsupported endpoints, and the
+//! timed closed-loop run with one connection per worker, bounded by a deadline and a request count.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::client::{Connection, Target};
+use crate::error::BenchError;
+use crate::rng::Rng;
+use crate::scenario::{Plan, Scenario};
+use crate::stats::Outcome;
+
+/// Answers to a scenario's first request that mean the broker does not offer the operation.
+pub const UNSUPPORTED: [u16; 4] = [404, 405, 422, 501];
+
+/// Seeding gives up after this long, whatever the count.
+const SEED_TIME_LIMIT: Duration = Duration::from_secs(600);
+
+/// How long a worker waits before retrying a failed connect.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(20);
+
+/// How the timed part of a scenario is run.
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub connections: usize,
+    pub duration: Duration,
+    /// Upper bound on requests of one scenario, across all workers.
+    pub max_requests: u64,
+}
+
+/// The answer to a scenario's probe request.
+pub enum Probe {
+    /// The broker answered something other than a "not supported" status.
+    Supported {
+        status: u16,
+        body: String,
+    },
+    Unsupported {
+        status: u16,
+        body: String,
+    },
+}
+
+/// Sends the scenario's first request once, untimed, on a fresh connection.
+pub async fn probe(
+    target: &Arc<Target>,
+    plan: &Plan,
+    scenario: Scenario,
+) -> Result<Probe, BenchError> {
+    let http = |message: String| BenchError::Http {
+        context: format!("probing {}", scenario.name()),
+        message,
+    };
+    let mut conn = Connection::open(Arc::clone(target)).await.map_err(http)?;
+    let mut rng = Rng::new(0x5EED);
+    let req = plan.request(scenario, &mut rng, None, 0);
+    let resp = conn.send(req).await.map_err(http)?;
+    let body = String::from_utf8_lossy(&resp.body)
+        .chars()
+        .take(300)
+        .collect();
+    Ok(if UNSUPPORTED.contains(&resp.status) {
+        Probe::Unsupported {
+            status: resp.status,
+            body,
+        }
+    } else {
+        Probe::Supported {
+            status: resp.status,
+            body,
+        }
+    })
+}
+
+/// Creates the `plan.seed_count` seeded entities with `connections` concurrent workers.
+/// Stops at the first failure: `Err` carries the status (0 for transport) and a message.
+pub async fn seed(
+    target: &Arc<Target>,
+    plan: &Arc<Plan>,
+    connections: usize,
+) -> Result<Duration, (u16, String)> {
+    let started = Instant::now();
+    let deadline = started + SEED_TIME_LIMIT;
+    let next = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicBool::new(false));
+    let first_failure: Arc<Mutex<Option<(u16, String)>>> = Arc::new(Mutex::new(None));
+    let mut handles = Vec::with_capacity(connections);
+    for w in 0..connections.max(1) {
+        let (target, plan) = (Arc::clone(target), Arc::clone(plan));
+        let (next, failed, first_failure) = (
+            Arc::clone(&next),
+            Arc::clone(&failed),
+            Arc::clone(&first_failure),
+        );
+        handles.push(tokio::spawn(async move {
+            let fail = |status: u16, message: String| {
+                failed.store(true, Ordering::Relaxed);
+                if let Ok(mut f) = first_failure.lock() {
+                    f.get_or_insert((status, message));
+                }
+            };
+            let mut conn = match Connection::open(target).await {
+                Ok(c) => c,
+                Err(e) => return fail(0, e),
+            };
+            let mut rng = Rng::new(0xA11CE ^ w as u64);
+            while !failed.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= plan.seed_count {
+                    break;
+                }
+                match conn.send(plan.seed_request(i, &mut rng)).await {
+                    Ok(r) if (200..300).contains(&r.status) => {}
+                    Ok(r) => {
+                        let body = String::from_utf8_lossy(&r.body).chars().take(300).collect();
+                        return fail(r.status, body);
+                    }
+                    Err(e) => return fail(0, e),
+                }
+            }
+        }));
+    }
+    for h in handles {
+        if let Err(e) = h.await {
+            return Err((0, format!("seeding task failed: {e}")));
+        }
+    }
+    if let Some(f) = first_failure.lock().ok().and_then(|mut f| f.take()) {
+        return Err(f);
+    }
+    if next.load(Ordering::Relaxed) < plan.seed_count {
+        return Err((0, format!("not done within {SEED_TIME_LIMIT:?}")));
+    }
+    Ok(started.elapsed())
+}
+
+/// The timed run: `connections` workers send requests back to back until the deadline or the
+/// request budget runs out. Returns the merged outcome and the wall time.
+pub async fn run(
+    target: &Arc<Target>,
+    plan: &Arc<Plan>,
+    scenario: Scenario,
+    load: &Load,
+) -> (Outcome, Duration) {
+    let started = Instant::now();
+    let deadline = started + load.duration;
+    let tickets = Arc::new(AtomicU64::new(0));
+    let mut handles = Vec::with_capacity(load.connections);
+    for w in 0..load.connections.max(1) {
+        let (target, plan, tickets) = (Arc::clone(target), Arc::clone(plan), Arc::clone(&tickets));
+        let max = load.max_requests;
+        handles.push(tokio::spawn(async move {
+            worker(target, &plan, scenario, w, deadline, &tickets, max).await
+        }));
+    }
+    let mut total = Outcome::default();
+    for h in handles {
+        match h.await {
+            Ok(o) => total.merge(&o),
+            Err(e) => total
+                .errors
+                .transport(|| format!("worker task failed: {e}")),
+        }
+    }
+    (total, started.elapsed())
+}
+
+async fn worker(
+    target: Arc<Target>,
+    plan: &Plan,
+    scenario: Scenario,
+    w: usize,
+    deadline: Instant,
+    tickets: &AtomicU64,
+    max: u64,
+) -> Outcome {
+    let mut out = Outcome::default();
+    let mut rng = Rng::new((w as u64) << 32 ^ 0xBE7C);
+    let mut conn: Option<Connection> = None;
+    let mut seq = 0u64;
+    while Instant::now() < deadline {
+        if tickets.fetch_add(1, Ordering::Relaxed) >= max {
+            break;
+        }
+        let c = match conn.take() {
+            Some(c) if !c.is_closed() => c,
+            _ => match Connection::open(Arc::clone(&target)).await {
+                Ok(c) => c,
+                Err(e) => {
+                    out.errors.transport(|| e);
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                    continue;
+                }
+            },
+        };
+        let mut c = c;
+        let req = plan.request(scenario, &mut rng, Some(w), seq);
+        seq += 1;
+        let t0 = Instant::now();
+        match c.send(req).await {
+            Ok(r) => {
+                out.latency.record(t0.elapsed());
+                if (200..300).contains(&r.status) {
+                    out.ok += 1;
+                } else {
+                    out.errors.status(r.status);
+                }
+                conn = Some(c);
+            }
+            Err(e) => out.errors.transport(|| e),
+        }
+    }
+    out
+}

@@ -1,0 +1,345 @@
+//! `rigel-bench`: a load generator for any NGSI-LD broker; runs named scenarios of standard
+//! NGSI-LD requests and reports throughput, latency percentiles, errors and the broker's RSS and CPU.
+
+mod client;
+mod error;
+mod load;
+mod procstat;
+mod report;
+mod rng;
+mod scenario;
+mod stats;
+mod template;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+
+use crate::client::Target;
+use crate::error::BenchError;
+use crate::load::{Load, Probe, UNSUPPORTED};
+use crate::procstat::Proc;
+use crate::report::{Measured, Report, RunInfo, ScenarioReport, Verdict};
+use crate::scenario::{Plan, Scenario};
+
+/// Load generator for NGSI-LD brokers (standard NGSI-LD requests only).
+#[derive(Debug, Parser)]
+#[command(name = "rigel-bench", version, about)]
+struct Cli {
+    /// Base URL of the broker's NGSI-LD API (plain http).
+    #[arg(long, default_value = "http://127.0.0.1:1026/ngsi-ld/v1")]
+    url: String,
+
+    /// Scenario to run: create, retrieve, update-partial, update-attrs, query-value,
+    /// query-relationship, batch-upsert, a comma-separated list of them, or `all`.
+    #[arg(long, default_value = "all")]
+    scenario: String,
+
+    /// Concurrent workers, each with its own keep-alive connection.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    connections: u16,
+
+    /// Timed length of each scenario (e.g. 20s, 500ms, 2m).
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    duration: Duration,
+
+    /// Entities seeded (untimed) for retrieve, updates and queries.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    seed_count: u64,
+
+    /// Broker process id: report its peak RSS, RssAnon and CPU from /proc.
+    #[arg(long)]
+    pid: Option<u32>,
+
+    /// Tenant (NGSILD-Tenant header) for every request.
+    #[arg(long)]
+    tenant: Option<String>,
+
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+
+    /// Entities per batch-upsert request.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    batch_size: u64,
+
+    /// Upper bound on the requests of one scenario, across all workers (e.g. 1000000 with
+    /// `--scenario create` and a long --duration creates exactly that many entities).
+    #[arg(long, default_value_t = 100_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_requests: u64,
+
+    /// Give up on a request (a transport error) after this long.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    timeout: Duration,
+
+    /// Send `Link: <core context>` with every request (default: no @context, which means
+    /// the core context too).
+    #[arg(long)]
+    link_core_context: bool,
+
+    /// Pause between scenarios, so one scenario's tail does not leak into the next.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pause: Duration,
+
+    /// Threads of the generator's runtime (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
+}
+
+/// Longest accepted --duration / --timeout / --pause.
+const MAX_DURATION: Duration = Duration::from_secs(6 * 3600);
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?}"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit {unit:?} (use ms, s, m or h)")),
+    };
+    let d = Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())?;
+    if d > MAX_DURATION {
+        return Err(format!("at most {}h", MAX_DURATION.as_secs() / 3600));
+    }
+    Ok(d)
+}
+
+fn parse_scenarios(s: &str) -> Result<Vec<Scenario>, BenchError> {
+    if s == "all" {
+        return Ok(Scenario::ALL.to_vec());
+    }
+    s.split(',')
+        .map(|name| {
+            Scenario::from_name(name.trim()).ok_or_else(|| BenchError::Argument {
+                what: "--scenario",
+                value: name.to_owned(),
+                reason: format!(
+                    "expected all or one of {}",
+                    Scenario::ALL.map(Scenario::name).join(", ")
+                ),
+            })
+        })
+        .collect()
+}
+
+fn run_id() -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("r{millis:x}{:03x}", std::process::id() & 0xfff)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(t) = cli.threads {
+        builder.worker_threads(usize::from(t));
+    }
+    let runtime = match builder.enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rigel-bench: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(&cli)) {
+        Ok(report) => {
+            if cli.json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_text());
+            }
+            let failed = report
+                .scenarios
+                .iter()
+                .any(|s| matches!(s.verdict, Verdict::Failed { .. }));
+            if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("rigel-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: &Cli) -> Result<Report, BenchError> {
+    let scenarios = parse_scenarios(&cli.scenario)?;
+    let target = Arc::new(
+        Target::resolve(
+            &cli.url,
+            cli.tenant.as_deref(),
+            cli.link_core_context,
+            cli.timeout,
+        )
+        .await?,
+    );
+    let plan = Arc::new(Plan::new(run_id(), cli.seed_count, cli.batch_size));
+    let ticks = procstat::ticks_per_sec();
+    let broker = cli.pid.map(Proc::Pid);
+    if let Some(b) = broker {
+        procstat::sample(b)?;
+    }
+    let load = Load {
+        connections: usize::from(cli.connections),
+        duration: cli.duration,
+        max_requests: cli.max_requests,
+    };
+    eprintln!("run {} against {} ({})", plan.run_id, cli.url, target.addr);
+
+    let mut seeded: Option<Result<(), (u16, String)>> = None;
+    let mut reports = Vec::with_capacity(scenarios.len());
+    for (i, &scenario) in scenarios.iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(cli.pause).await;
+        }
+        let request = scenario.describe(plan.batch_size);
+        eprintln!("== {}: {request}", scenario.name());
+        if scenario.needs_seed() && seeded.is_none() {
+            eprintln!("   seeding {} entities ...", plan.seed_count);
+            let result = load::seed(&target, &plan, load.connections).await;
+            match &result {
+                Ok(took) => eprintln!(
+                    "   seeded in {:.1} s ({:.0}/s)",
+                    took.as_secs_f64(),
+                    plan.seed_count as f64 / took.as_secs_f64().max(1e-9)
+                ),
+                Err((status, msg)) => eprintln!("   seeding failed ({status}): {msg}"),
+            }
+            seeded = Some(result.map(|_| ()));
+        }
+        let verdict = match (scenario.needs_seed(), &seeded) {
+            (true, Some(Err((status, msg)))) if UNSUPPORTED.contains(status) => {
+                Verdict::Unsupported {
+                    status: *status,
+                    detail: format!("seeding with POST /entities: {msg}"),
+                }
+            }
+            (true, Some(Err((status, msg)))) => Verdict::Failed {
+                reason: format!("seeding failed (status {status}): {msg}"),
+            },
+            _ => measure(&target, &plan, scenario, &load, broker, ticks).await,
+        };
+        match &verdict {
+            Verdict::Measured(m) => eprintln!(
+                "   {:.0} req/s, p99 {:.2} ms, {} errors",
+                m.requests_per_sec, m.latency.p99_ms, m.errors
+            ),
+            Verdict::Unsupported { status, detail } => {
+                eprintln!("   unsupported ({status}): {detail}")
+            }
+            Verdict::Failed { reason } => eprintln!("   failed: {reason}"),
+        }
+        reports.push(ScenarioReport {
+            scenario: scenario.name(),
+            request,
+            verdict,
+        });
+    }
+    Ok(Report {
+        run: RunInfo {
+            url: cli.url.clone(),
+            run_id: plan.run_id.clone(),
+            connections: load.connections,
+            duration_s: load.duration.as_secs_f64(),
+            seed_count: plan.seed_count,
+            batch_size: plan.batch_size,
+            pid: cli.pid,
+            tenant: cli.tenant.clone(),
+            link_core_context: cli.link_core_context,
+        },
+        scenarios: reports,
+    })
+}
+
+/// Probes the scenario, then runs it timed while sampling the broker and ourselves.
+async fn measure(
+    target: &Arc<Target>,
+    plan: &Arc<Plan>,
+    scenario: Scenario,
+    load: &Load,
+    broker: Option<Proc>,
+    ticks: u64,
+) -> Verdict {
+    match load::probe(target, plan, scenario).await {
+        Err(e) => {
+            return Verdict::Failed {
+                reason: e.to_string(),
+            }
+        }
+        Ok(Probe::Unsupported { status, body }) => {
+            return Verdict::Unsupported {
+                status,
+                detail: body,
+            }
+        }
+        Ok(Probe::Supported { status, body }) if !(200..300).contains(&status) => {
+            eprintln!("   warning: the probe got {status}: {body}");
+        }
+        Ok(Probe::Supported { .. }) => {}
+    }
+    let before = (
+        broker.map(procstat::sample),
+        procstat::sample(Proc::OwnProcess),
+    );
+    let (outcome, elapsed) = load::run(target, plan, scenario, load).await;
+    let after = (
+        broker.map(procstat::sample),
+        procstat::sample(Proc::OwnProcess),
+    );
+    let broker_usage = match (before.0, after.0) {
+        (Some(Ok(a)), Some(Ok(b))) => Some(procstat::usage(&a, &b, ticks)),
+        (Some(Err(e)), _) | (_, Some(Err(e))) => {
+            eprintln!("   warning: {e}");
+            None
+        }
+        _ => None,
+    };
+    let own_usage = match (before.1, after.1) {
+        (Ok(a), Ok(b)) => Some(procstat::usage(&a, &b, ticks)),
+        _ => None,
+    };
+    let per_request = (scenario == Scenario::BatchUpsert).then_some(plan.batch_size);
+    let measured = Measured::new(&outcome, elapsed, per_request, broker_usage, own_usage);
+    Verdict::Measured(Box::new(measured))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_common_units() {
+        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("20"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("2d").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("100h").is_err());
+    }
+
+    #[test]
+    fn scenario_lists_are_parsed() {
+        assert_eq!(parse_scenarios("all").map(|v| v.len()).ok(), Some(7));
+        assert_eq!(
+            parse_scenarios("create, retrieve").ok(),
+            Some(vec![Scenario::Create, Scenario::Retrieve])
+        );
+        assert!(parse_scenarios("create,bogus").is_err());
+    }
+}

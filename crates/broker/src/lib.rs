@@ -41,6 +41,11 @@ impl Broker {
         &self.store
     }
 
+    /// The broker's current time (its injectable clock).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     /// Reads an entity for an operation on it: `ResourceNotFound` when absent, or when the
     /// tenant does not exist (`NonexistentTenant`).
     async fn load(&self, tenant: &Tenant, id: &str) -> Result<Versioned<Entity>, BrokerError> {

@@ -47,7 +47,7 @@ pub struct AppState {
 impl AppState {
     /// The time used for provisional timestamps while parsing (the broker sets the final ones).
     pub fn broker_now(&self) -> chrono::DateTime<chrono::Utc> {
-        chrono::Utc::now()
+        self.broker.now()
     }
 }
 

@@ -27,6 +27,8 @@ pub struct Load {
     pub duration: Duration,
     /// Upper bound on requests of one scenario, across all workers.
     pub max_requests: u64,
+    /// Print the throughput of each interval to stderr while running.
+    pub progress: Option<Duration>,
 }
 
 /// The answer to a scenario's probe request.
@@ -146,14 +148,22 @@ pub async fn run(
     let started = Instant::now();
     let deadline = started + load.duration;
     let tickets = Arc::new(AtomicU64::new(0));
+    let answered = Arc::new(AtomicU64::new(0));
     let mut handles = Vec::with_capacity(load.connections);
     for w in 0..load.connections.max(1) {
-        let (target, plan, tickets) = (Arc::clone(target), Arc::clone(plan), Arc::clone(&tickets));
-        let max = load.max_requests;
+        let (target, plan) = (Arc::clone(target), Arc::clone(plan));
+        let counters = Counters {
+            tickets: Arc::clone(&tickets),
+            answered: Arc::clone(&answered),
+            max: load.max_requests,
+        };
         handles.push(tokio::spawn(async move {
-            worker(target, &plan, scenario, w, deadline, &tickets, max).await
+            worker(target, &plan, scenario, w, deadline, &counters).await
         }));
     }
+    let ticker = load
+        .progress
+        .map(|every| tokio::spawn(progress(Arc::clone(&answered), started, deadline, every)));
     let mut total = Outcome::default();
     for h in handles {
         match h.await {
@@ -163,7 +173,37 @@ pub async fn run(
                 .transport(|| format!("worker task failed: {e}")),
         }
     }
-    (total, started.elapsed())
+    let elapsed = started.elapsed();
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    (total, elapsed)
+}
+
+/// Shared by the workers of one run.
+struct Counters {
+    /// Requests started (each worker takes a ticket first; none past `max`).
+    tickets: Arc<AtomicU64>,
+    /// Requests answered, with any status.
+    answered: Arc<AtomicU64>,
+    max: u64,
+}
+
+/// Prints the answers per second of every `every` until the deadline.
+async fn progress(answered: Arc<AtomicU64>, started: Instant, deadline: Instant, every: Duration) {
+    let mut last = 0u64;
+    let first = tokio::time::Instant::from_std(started + every);
+    let mut tick = tokio::time::interval_at(first, every);
+    while Instant::now() < deadline {
+        tick.tick().await;
+        let now = answered.load(Ordering::Relaxed);
+        eprintln!(
+            "   {:>6.0} s: {:>8.0} answers/s, {now} in total",
+            started.elapsed().as_secs_f64(),
+            now.saturating_sub(last) as f64 / every.as_secs_f64()
+        );
+        last = now;
+    }
 }
 
 async fn worker(
@@ -172,15 +212,14 @@ async fn worker(
     scenario: Scenario,
     w: usize,
     deadline: Instant,
-    tickets: &AtomicU64,
-    max: u64,
+    counters: &Counters,
 ) -> Outcome {
     let mut out = Outcome::default();
     let mut rng = Rng::new((w as u64) << 32 ^ 0xBE7C);
     let mut conn: Option<Connection> = None;
     let mut seq = 0u64;
     while Instant::now() < deadline {
-        if tickets.fetch_add(1, Ordering::Relaxed) >= max {
+        if counters.tickets.fetch_add(1, Ordering::Relaxed) >= counters.max {
             break;
         }
         let c = match conn.take() {
@@ -201,6 +240,7 @@ async fn worker(
         match c.send(req).await {
             Ok(r) => {
                 out.latency.record(t0.elapsed());
+                counters.answered.fetch_add(1, Ordering::Relaxed);
                 if (200..300).contains(&r.status) {
                     out.ok += 1;
                 } else {

@@ -83,6 +83,10 @@ struct Cli {
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pause: Duration,
 
+    /// Print the throughput of every such interval to stderr while a scenario runs (e.g. 5s).
+    #[arg(long, value_parser = parse_duration)]
+    progress: Option<Duration>,
+
     /// Threads of the generator's runtime (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     threads: Option<u16>,
@@ -198,6 +202,7 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
         connections: usize::from(cli.connections),
         duration: cli.duration,
         max_requests: cli.max_requests,
+        progress: cli.progress.filter(|p| !p.is_zero()),
     };
     eprintln!("run {} against {} ({})", plan.run_id, cli.url, target.addr);
 

@@ -58,6 +58,16 @@ pub struct EmbeddedStore {
     db: Arc<Database>,
     writer: Writer,
     path: PathBuf,
+    /// Bounds the reads in flight on the blocking pools: without it, a burst of concurrent
+    /// reads grows each pool to a thread per read (over 100 under 64 connections), each with
+    /// its own malloc arena, and memory creeps up run after run.
+    read_permits: Arc<tokio::sync::Semaphore>,
+}
+
+/// Reads running at once; more wait for a permit. Twice the cores keeps both busy while a
+/// read waits on disk.
+fn read_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| (2 * n.get()).max(4))
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -102,7 +112,13 @@ impl EmbeddedStore {
         let writer = Writer::spawn(options.queue_capacity, limits, move |jobs: &mut [Job]| {
             apply::commit_batch(&writer_db, jobs)
         })?;
-        Ok(Self { db, writer, path })
+        let read_permits = Arc::new(tokio::sync::Semaphore::new(read_concurrency()));
+        Ok(Self {
+            db,
+            writer,
+            path,
+            read_permits,
+        })
     }
 
     /// The database file.
@@ -129,10 +145,18 @@ impl EmbeddedStore {
         T: Send + 'static,
         F: FnOnce(&Database) -> Result<T, StorageError> + Send + 'static,
     {
-        let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || f(&db))
+        let permit = Arc::clone(&self.read_permits)
+            .acquire_owned()
             .await
-            .map_err(|_| StorageError::Closed)?
+            .map_err(|_| StorageError::Closed)?;
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let result = f(&db);
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|_| StorageError::Closed)?
     }
 }
 

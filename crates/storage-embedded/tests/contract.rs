@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rigel_model::Tenant;
 use rigel_storage::testkit::{self, sample_entity};
-use rigel_storage::{EntityStore, Expect, StorageError, WriteOp, WriteOutcome};
+use rigel_storage::{EntityStore, Expect, StorageError, WriteOp};
 use rigel_storage_embedded::{EmbeddedOptions, EmbeddedStore};
 use tempfile::TempDir;
 
@@ -84,17 +84,7 @@ async fn reopening_after_a_clean_close_keeps_everything() {
         let store = EmbeddedStore::open(dir.path()).expect("open");
         for i in 0..50 {
             let entity = sample_entity(&format!("urn:ngsi-ld:Room:r{i:02}"), &[T_KILL]);
-            let outcome = store
-                .commit(
-                    &tenant,
-                    vec![WriteOp::Put {
-                        entity,
-                        expect: Expect::Absent,
-                    }],
-                )
-                .await
-                .expect("commit");
-            versions.push(outcome[0]);
+            versions.push(testkit::create(&store, &tenant, entity).await);
         }
         store
             .commit(
@@ -115,19 +105,14 @@ async fn reopening_after_a_clean_close_keeps_everything() {
         .await
         .expect("ids_by_type");
     assert_eq!(ids.len(), 49);
-    for (i, outcome) in versions.iter().enumerate().skip(1) {
+    for (i, version) in versions.iter().enumerate().skip(1) {
         let id = format!("urn:ngsi-ld:Room:r{i:02}");
         let read = store
             .get(&tenant, &id)
             .await
             .expect("get")
             .expect("entity survives reopen");
-        assert_eq!(
-            WriteOutcome::Applied {
-                version: read.version
-            },
-            *outcome
-        );
+        assert_eq!(read.version, *version);
         assert_eq!(read.value, sample_entity(&id, &[T_KILL]));
     }
     assert!(store
@@ -136,23 +121,9 @@ async fn reopening_after_a_clean_close_keeps_everything() {
         .expect("get")
         .is_none());
     // The version counter survives too: new versions stay above every earlier one.
-    let last = versions.iter().map(|o| match o {
-        WriteOutcome::Applied { version } => *version,
-        WriteOutcome::Conflict => 0,
-    });
-    let max_before = last.max().unwrap_or(0);
+    let max_before = versions.iter().copied().max().unwrap_or(0);
     let entity = sample_entity("urn:ngsi-ld:Room:r00", &[T_KILL]);
-    let outcome = store
-        .commit(
-            &tenant,
-            vec![WriteOp::Put {
-                entity,
-                expect: Expect::Absent,
-            }],
-        )
-        .await
-        .expect("commit");
-    assert!(matches!(outcome[0], WriteOutcome::Applied { version } if version > max_before));
+    assert!(testkit::create(&store, &tenant, entity).await > max_before);
 }
 
 #[tokio::test]
@@ -160,16 +131,7 @@ async fn commit_after_close_fails_with_closed_but_reads_still_work() {
     let (store, _dir) = fresh_store();
     let tenant = Tenant::default_tenant();
     let entity = sample_entity("urn:ngsi-ld:Room:closed", &[T_KILL]);
-    store
-        .commit(
-            &tenant,
-            vec![WriteOp::Put {
-                entity: entity.clone(),
-                expect: Expect::Absent,
-            }],
-        )
-        .await
-        .expect("commit");
+    testkit::create(&*store, &tenant, entity.clone()).await;
     store.close().await.expect("close");
     store.close().await.expect("second close is a no-op");
     let late = store
@@ -231,18 +193,7 @@ async fn sigkill_child_writes_until_killed(dir: String) {
             tokio::spawn(async move {
                 for n in 0..625 {
                     let id = format!("urn:ngsi-ld:Kill:{task:02}-{n:04}");
-                    let entity = sample_entity(&id, &[T_KILL]);
-                    let outcome = store
-                        .commit(
-                            &tenant,
-                            vec![WriteOp::Put {
-                                entity,
-                                expect: Expect::Absent,
-                            }],
-                        )
-                        .await
-                        .expect("child commit");
-                    assert!(matches!(outcome[0], WriteOutcome::Applied { .. }));
+                    testkit::create(&*store, &tenant, sample_entity(&id, &[T_KILL])).await;
                     // Straight to the fd (not the test harness's capture), one flushed line per ack.
                     let mut out = std::io::stdout().lock();
                     writeln!(out, "{ACK_PREFIX}{id}").expect("stdout");

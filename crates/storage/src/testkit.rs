@@ -87,8 +87,8 @@ async fn commit_one<S: EntityStore>(store: &S, tenant: &Tenant, op: WriteOp) -> 
     outcomes[0]
 }
 
-/// Creates an entity and returns its version.
-async fn create<S: EntityStore>(store: &S, tenant: &Tenant, entity: Entity) -> u64 {
+/// Creates an entity (expecting it absent) and returns its version; panics on a conflict.
+pub async fn create<S: EntityStore>(store: &S, tenant: &Tenant, entity: Entity) -> u64 {
     match commit_one(store, tenant, put(entity, Expect::Absent)).await {
         WriteOutcome::Applied { version } => version,
         WriteOutcome::Conflict => panic!("create of a fresh id conflicted"),

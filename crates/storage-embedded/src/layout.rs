@@ -128,6 +128,30 @@ pub(crate) fn id_after_prefix(key: &[u8], prefix: &[u8]) -> Result<String, Stora
         .map_err(|_| StorageError::Corrupt("entity id in a key is not UTF-8".into()))
 }
 
+/// Reads back the first escaped, terminated component of a key (the inverse of the
+/// component encoding).
+pub(crate) fn first_component(key: &[u8]) -> Result<String, StorageError> {
+    let mut out = Vec::with_capacity(key.len());
+    let mut bytes = key.iter();
+    loop {
+        match bytes.next() {
+            Some(&TERMINATOR) => break,
+            Some(&ESCAPE) => match bytes.next() {
+                Some(0x01) => out.push(0x00),
+                Some(0x02) => out.push(0x01),
+                _ => return Err(StorageError::Corrupt("bad escape in an index key".into())),
+            },
+            Some(&b) => out.push(b),
+            None => {
+                return Err(StorageError::Corrupt(
+                    "unterminated index key component".into(),
+                ))
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| StorageError::Corrupt("index key is not UTF-8".into()))
+}
+
 /// A record buffer with room for the header; the writer fills in the version.
 pub(crate) fn record_buffer(body_hint: usize) -> Vec<u8> {
     let mut buf = Vec::with_capacity(RECORD_HEADER_LEN + body_hint);

@@ -13,6 +13,7 @@
 mod apply;
 mod error;
 mod layout;
+mod select;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -21,7 +22,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable};
 use rigel_model::{Entity, Tenant};
-use rigel_storage::{EntityStore, StorageError, Versioned, WriteOp, WriteOutcome};
+use rigel_storage::{
+    EntityStore, Selected, Selection, StorageError, Versioned, WriteOp, WriteOutcome,
+};
 
 use crate::error::db_err;
 use crate::layout::{ENTITIES, META, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TENANTS, TYPES};
@@ -232,10 +235,7 @@ fn read_entity(db: &Database, key: &[u8]) -> Result<Option<Versioned<Entity>>, S
     let Some(guard) = table.get(key).map_err(db_err)? else {
         return Ok(None);
     };
-    let (version, body) = layout::split_record(guard.value())?;
-    let value = serde_json::from_slice(body)
-        .map_err(|e| StorageError::Corrupt(format!("stored entity cannot be decoded: {e}")))?;
-    Ok(Some(Versioned { version, value }))
+    select::decode(guard.value()).map(Some)
 }
 
 fn read_ids_by_type(
@@ -313,6 +313,45 @@ impl EntityStore for EmbeddedStore {
         let prefix = layout::type_prefix(&tenant_prefix, type_iri);
         let after_key = after.map(|id| layout::type_key(&tenant_prefix, type_iri, id));
         self.read(move |db| read_ids_by_type(db, &prefix, after_key.as_deref(), limit))
+            .await
+    }
+
+    async fn get_many(
+        &self,
+        tenant: &Tenant,
+        ids: &[String],
+    ) -> Result<Vec<Option<Versioned<Entity>>>, StorageError> {
+        let tenant_prefix = layout::tenant_prefix(tenant);
+        let keys: Vec<Vec<u8>> = ids
+            .iter()
+            .map(|id| layout::entity_key(&tenant_prefix, id))
+            .collect();
+        self.read(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(ENTITIES).map_err(db_err)?;
+            keys.iter()
+                .map(|key| match table.get(key.as_slice()).map_err(db_err)? {
+                    Some(guard) => select::decode(guard.value()).map(Some),
+                    None => Ok(None),
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn select(
+        &self,
+        tenant: &Tenant,
+        selection: Selection,
+    ) -> Result<Selected, StorageError> {
+        let tenant_prefix = layout::tenant_prefix(tenant);
+        self.read(move |db| select::select(db, &tenant_prefix, selection))
+            .await
+    }
+
+    async fn types_in_use(&self, tenant: &Tenant) -> Result<Vec<String>, StorageError> {
+        let tenant_prefix = layout::tenant_prefix(tenant);
+        self.read(move |db| select::types_in_use(db, &tenant_prefix))
             .await
     }
 }

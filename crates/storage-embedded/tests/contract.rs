@@ -59,6 +59,13 @@ contract_tests!(
     empty_commit_returns_no_outcomes,
     concurrent_commits_all_apply,
     concurrent_writes_to_one_entity_let_exactly_one_win,
+    selecting_a_tenant_pages_in_id_order,
+    the_filter_selects_and_count_counts_every_match,
+    selecting_by_types_merges_them_without_duplicates,
+    selecting_by_id_prefix_keeps_only_prefixed_ids,
+    selecting_by_ids_skips_absent_ones,
+    get_many_answers_in_request_order,
+    types_in_use_are_listed_once_per_tenant,
 );
 
 /// `run_all` covers the same checks in one go, all sharing one store (the kit's checks use

@@ -5,6 +5,8 @@
 //! entity and writes with the version it read; on `Conflict` it re-reads and retries.
 //! A write is acknowledged only when it is durable.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rigel_model::{Entity, ErrorKind, Tenant};
 
@@ -44,6 +46,55 @@ pub enum WriteOutcome {
     Applied { version: u64 },
     /// The expectation did not hold; nothing was written for this op.
     Conflict,
+}
+
+/// Where a selection draws its candidate entities from; candidates come in id order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Every entity of the tenant.
+    All,
+    /// The entities whose id starts with this prefix (the literal prefix of an id pattern).
+    IdPrefix(String),
+    /// The entities with these ids (any order, duplicates allowed; absent ones are skipped).
+    Ids(Vec<String>),
+    /// The entities having at least one of these (expanded) types, each entity once.
+    Types(Vec<String>),
+}
+
+/// The predicate a candidate must satisfy to be selected. Runs inside the backend (on a
+/// blocking thread for the embedded store), so it must be cheap and must not block.
+pub type EntityFilter = Arc<dyn Fn(&Entity) -> bool + Send + Sync>;
+
+/// A query over the store: candidates from `source`, kept when `filter` holds, in id order;
+/// `offset` of them skipped, at most `limit` returned.
+#[derive(Clone)]
+pub struct Selection {
+    pub source: Source,
+    pub filter: EntityFilter,
+    pub offset: usize,
+    pub limit: usize,
+    /// Also count every match (which visits every candidate, not just the first page).
+    pub count: bool,
+}
+
+impl std::fmt::Debug for Selection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Selection")
+            .field("source", &self.source)
+            .field("offset", &self.offset)
+            .field("limit", &self.limit)
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of a [`Selection`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Selected {
+    /// The page of matches, in id order.
+    pub entities: Vec<Versioned<Entity>>,
+    /// The number of matches in all, when the selection asked for a count.
+    pub total: Option<usize>,
 }
 
 /// Errors of the storage layer.
@@ -93,4 +144,26 @@ pub trait EntityStore: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>, StorageError>;
+
+    /// Reads several entities at once, one result per requested id, in request order.
+    /// Backends override this to read them all in one snapshot.
+    async fn get_many(
+        &self,
+        tenant: &Tenant,
+        ids: &[String],
+    ) -> Result<Vec<Option<Versioned<Entity>>>, StorageError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            found.push(self.get(tenant, id).await?);
+        }
+        Ok(found)
+    }
+
+    /// Runs a selection: the filter is evaluated next to the data, and only the requested
+    /// page leaves the backend.
+    async fn select(&self, tenant: &Tenant, selection: Selection)
+        -> Result<Selected, StorageError>;
+
+    /// The distinct entity types in use in a tenant, in IRI order.
+    async fn types_in_use(&self, tenant: &Tenant) -> Result<Vec<String>, StorageError>;
 }

@@ -23,11 +23,13 @@ use serde_json::json;
 use crate::{EntityStore, Expect, WriteOp, WriteOutcome};
 
 mod commits;
+mod selection;
 mod tenancy;
 mod type_index;
 mod versions;
 
 pub use commits::*;
+pub use selection::*;
 pub use tenancy::*;
 pub use type_index::*;
 pub use versions::*;
@@ -139,4 +141,11 @@ where
     empty_commit_returns_no_outcomes(make().await).await;
     concurrent_commits_all_apply(make().await).await;
     concurrent_writes_to_one_entity_let_exactly_one_win(make().await).await;
+    selecting_a_tenant_pages_in_id_order(make().await).await;
+    the_filter_selects_and_count_counts_every_match(make().await).await;
+    selecting_by_types_merges_them_without_duplicates(make().await).await;
+    selecting_by_id_prefix_keeps_only_prefixed_ids(make().await).await;
+    selecting_by_ids_skips_absent_ones(make().await).await;
+    get_many_answers_in_request_order(make().await).await;
+    types_in_use_are_listed_once_per_tenant(make().await).await;
 }

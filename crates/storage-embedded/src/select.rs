@@ -1,0 +1,233 @@
+//! Read paths beyond a single get: selections (candidates from an index or a key range,
+//! filtered next to the data) and the listing of types in use. Each runs in one redb read
+//! transaction, so a page is one consistent snapshot.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::ops::Bound;
+
+use redb::{Database, ReadOnlyTable, ReadableDatabase};
+use rigel_model::Entity;
+use rigel_storage::{Selected, Selection, Source, StorageError, Versioned};
+
+use crate::error::db_err;
+use crate::layout::{self, ENTITIES, TYPES};
+
+/// Decodes a stored record.
+pub(crate) fn decode(record: &[u8]) -> Result<Versioned<Entity>, StorageError> {
+    let (version, body) = layout::split_record(record)?;
+    let value = serde_json::from_slice(body)
+        .map_err(|e| StorageError::Corrupt(format!("stored entity cannot be decoded: {e}")))?;
+    Ok(Versioned { version, value })
+}
+
+/// Collects matches in id order: skips `offset`, keeps `limit`, counts when asked, and says
+/// when it has seen enough.
+struct Page {
+    selection: Selection,
+    seen: usize,
+    entities: Vec<Versioned<Entity>>,
+}
+
+impl Page {
+    fn new(selection: Selection) -> Self {
+        Self {
+            entities: Vec::with_capacity(selection.limit.min(1024)),
+            seen: 0,
+            selection,
+        }
+    }
+
+    /// Offers one candidate; returns false once no further candidate can change the result.
+    fn offer(&mut self, record: &[u8]) -> Result<bool, StorageError> {
+        let candidate = decode(record)?;
+        if (self.selection.filter)(&candidate.value) {
+            if self.seen >= self.selection.offset && self.entities.len() < self.selection.limit {
+                self.entities.push(candidate);
+            }
+            self.seen += 1;
+        }
+        Ok(self.selection.count
+            || self.seen < self.selection.offset.saturating_add(self.selection.limit))
+    }
+
+    fn finish(self) -> Selected {
+        Selected {
+            total: self.selection.count.then_some(self.seen),
+            entities: self.entities,
+        }
+    }
+}
+
+/// Runs a selection in one snapshot.
+pub(crate) fn select(
+    db: &Database,
+    tenant_prefix: &[u8],
+    selection: Selection,
+) -> Result<Selected, StorageError> {
+    let txn = db.begin_read().map_err(db_err)?;
+    let entities = txn.open_table(ENTITIES).map_err(db_err)?;
+    let source = selection.source.clone();
+    let mut page = Page::new(selection);
+    if page.selection.limit == 0 && !page.selection.count {
+        return Ok(page.finish());
+    }
+    match source {
+        Source::All => scan_range(&entities, tenant_prefix, &[], &mut page)?,
+        Source::IdPrefix(prefix) => {
+            scan_range(&entities, tenant_prefix, prefix.as_bytes(), &mut page)?;
+        }
+        Source::Ids(mut ids) => {
+            ids.sort_unstable();
+            ids.dedup();
+            for id in ids {
+                let key = layout::entity_key(tenant_prefix, &id);
+                if let Some(guard) = entities.get(key.as_slice()).map_err(db_err)? {
+                    if !page.offer(guard.value())? {
+                        break;
+                    }
+                }
+            }
+        }
+        Source::Types(types) => {
+            let index = txn.open_table(TYPES).map_err(db_err)?;
+            let ids = MergedIds::new(&index, tenant_prefix, &types)?;
+            for id in ids {
+                let key = layout::entity_key(tenant_prefix, &id?);
+                // The index and the entities are written in the same transaction, so an
+                // indexed id is always present in this snapshot.
+                if let Some(guard) = entities.get(key.as_slice()).map_err(db_err)? {
+                    if !page.offer(guard.value())? {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    Ok(page.finish())
+}
+
+/// Offers every entity whose id starts with `id_prefix`, in id order.
+fn scan_range(
+    entities: &ReadOnlyTable<&'static [u8], &'static [u8]>,
+    tenant_prefix: &[u8],
+    id_prefix: &[u8],
+    page: &mut Page,
+) -> Result<(), StorageError> {
+    let mut start = tenant_prefix.to_vec();
+    start.extend_from_slice(id_prefix);
+    let end = layout::prefix_end(tenant_prefix);
+    for entry in entities
+        .range::<&[u8]>((
+            Bound::Included(start.as_slice()),
+            Bound::Excluded(end.as_slice()),
+        ))
+        .map_err(db_err)?
+    {
+        let (key, value) = entry.map_err(db_err)?;
+        if !key.value().starts_with(&start) {
+            break;
+        }
+        if !page.offer(value.value())? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+type TypeRange = redb::Range<'static, &'static [u8], ()>;
+
+/// The ids of the entities having any of several types, merged in id order, each once.
+struct MergedIds {
+    ranges: Vec<(Vec<u8>, TypeRange)>,
+    heads: BinaryHeap<Reverse<(String, usize)>>,
+    last: Option<String>,
+}
+
+impl MergedIds {
+    fn new(
+        index: &ReadOnlyTable<&'static [u8], ()>,
+        tenant_prefix: &[u8],
+        types: &[String],
+    ) -> Result<Self, StorageError> {
+        let mut merged = Self {
+            ranges: Vec::with_capacity(types.len()),
+            heads: BinaryHeap::new(),
+            last: None,
+        };
+        for type_iri in types {
+            let prefix = layout::type_prefix(tenant_prefix, type_iri);
+            let end = layout::prefix_end(&prefix);
+            let range = index
+                .range::<&[u8]>((
+                    Bound::Included(prefix.as_slice()),
+                    Bound::Excluded(end.as_slice()),
+                ))
+                .map_err(db_err)?;
+            merged.ranges.push((prefix, range));
+            let slot = merged.ranges.len() - 1;
+            merged.advance(slot)?;
+        }
+        Ok(merged)
+    }
+
+    /// Pulls the next id of one range onto the heap.
+    fn advance(&mut self, slot: usize) -> Result<(), StorageError> {
+        let Some((prefix, range)) = self.ranges.get_mut(slot) else {
+            return Ok(());
+        };
+        if let Some(entry) = range.next() {
+            let (key, ()) = entry.map(|(k, v)| (k, v.value())).map_err(db_err)?;
+            let id = layout::id_after_prefix(key.value(), prefix)?;
+            self.heads.push(Reverse((id, slot)));
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for MergedIds {
+    type Item = Result<String, StorageError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let Reverse((id, slot)) = self.heads.pop()?;
+            if let Err(e) = self.advance(slot) {
+                return Some(Err(e));
+            }
+            if self.last.as_deref() != Some(id.as_str()) {
+                self.last = Some(id.clone());
+                return Some(Ok(id));
+            }
+        }
+    }
+}
+
+/// The distinct types of a tenant: one index seek per type, however many entities it has.
+pub(crate) fn types_in_use(
+    db: &Database,
+    tenant_prefix: &[u8],
+) -> Result<Vec<String>, StorageError> {
+    let txn = db.begin_read().map_err(db_err)?;
+    let index = txn.open_table(TYPES).map_err(db_err)?;
+    let end = layout::prefix_end(tenant_prefix);
+    let mut start = tenant_prefix.to_vec();
+    let mut types = Vec::new();
+    loop {
+        let next = index
+            .range::<&[u8]>((
+                Bound::Included(start.as_slice()),
+                Bound::Excluded(end.as_slice()),
+            ))
+            .map_err(db_err)?
+            .next();
+        let Some(entry) = next else {
+            break;
+        };
+        let (key, ()) = entry.map(|(k, v)| (k, v.value())).map_err(db_err)?;
+        let rest = key.value().get(tenant_prefix.len()..).unwrap_or_default();
+        let type_iri = layout::first_component(rest)?;
+        start = layout::prefix_end(&layout::type_prefix(tenant_prefix, &type_iri));
+        types.push(type_iri);
+    }
+    Ok(types)
+}

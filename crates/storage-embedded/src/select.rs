@@ -68,18 +68,21 @@ pub(crate) fn select(
     let txn = db.begin_read().map_err(db_err)?;
     let entities = txn.open_table(ENTITIES).map_err(db_err)?;
     let source = selection.source.clone();
+    let after = selection.after.clone();
+    let after = after.as_deref();
     let mut page = Page::new(selection);
     if page.selection.limit == 0 && !page.selection.count {
         return Ok(page.finish());
     }
     match source {
-        Source::All => scan_range(&entities, tenant_prefix, &[], &mut page)?,
+        Source::All => scan_range(&entities, tenant_prefix, "", after, &mut page)?,
         Source::IdPrefix(prefix) => {
-            scan_range(&entities, tenant_prefix, prefix.as_bytes(), &mut page)?;
+            scan_range(&entities, tenant_prefix, &prefix, after, &mut page)?;
         }
         Source::Ids(mut ids) => {
             ids.sort_unstable();
             ids.dedup();
+            ids.retain(|id| after.is_none_or(|after| id.as_str() > after));
             for id in ids {
                 let key = layout::entity_key(tenant_prefix, &id);
                 if let Some(guard) = entities.get(key.as_slice()).map_err(db_err)? {
@@ -91,7 +94,7 @@ pub(crate) fn select(
         }
         Source::Types(types) => {
             let index = txn.open_table(TYPES).map_err(db_err)?;
-            let ids = MergedIds::new(&index, tenant_prefix, &types)?;
+            let ids = MergedIds::new(&index, tenant_prefix, &types, after)?;
             for id in ids {
                 let key = layout::entity_key(tenant_prefix, &id?);
                 // The index and the entities are written in the same transaction, so an
@@ -107,25 +110,29 @@ pub(crate) fn select(
     Ok(page.finish())
 }
 
-/// Offers every entity whose id starts with `id_prefix`, in id order.
+/// Offers every entity whose id starts with `id_prefix` (and comes after `after`), in id order.
 fn scan_range(
     entities: &ReadOnlyTable<&'static [u8], &'static [u8]>,
     tenant_prefix: &[u8],
-    id_prefix: &[u8],
+    id_prefix: &str,
+    after: Option<&str>,
     page: &mut Page,
 ) -> Result<(), StorageError> {
-    let mut start = tenant_prefix.to_vec();
-    start.extend_from_slice(id_prefix);
+    let prefix = layout::entity_key(tenant_prefix, id_prefix);
+    let resume = after
+        .filter(|after| *after >= id_prefix)
+        .map(|after| layout::entity_key(tenant_prefix, after));
+    let start = match &resume {
+        Some(key) => Bound::Excluded(key.as_slice()),
+        None => Bound::Included(prefix.as_slice()),
+    };
     let end = layout::prefix_end(tenant_prefix);
     for entry in entities
-        .range::<&[u8]>((
-            Bound::Included(start.as_slice()),
-            Bound::Excluded(end.as_slice()),
-        ))
+        .range::<&[u8]>((start, Bound::Excluded(end.as_slice())))
         .map_err(db_err)?
     {
         let (key, value) = entry.map_err(db_err)?;
-        if !key.value().starts_with(&start) {
+        if !key.value().starts_with(&prefix) {
             break;
         }
         if !page.offer(value.value())? {
@@ -149,6 +156,7 @@ impl MergedIds {
         index: &ReadOnlyTable<&'static [u8], ()>,
         tenant_prefix: &[u8],
         types: &[String],
+        after: Option<&str>,
     ) -> Result<Self, StorageError> {
         let mut merged = Self {
             ranges: Vec::with_capacity(types.len()),
@@ -158,11 +166,13 @@ impl MergedIds {
         for type_iri in types {
             let prefix = layout::type_prefix(tenant_prefix, type_iri);
             let end = layout::prefix_end(&prefix);
+            let resume = after.map(|id| layout::type_key(tenant_prefix, type_iri, id));
+            let start = match &resume {
+                Some(key) => Bound::Excluded(key.as_slice()),
+                None => Bound::Included(prefix.as_slice()),
+            };
             let range = index
-                .range::<&[u8]>((
-                    Bound::Included(prefix.as_slice()),
-                    Bound::Excluded(end.as_slice()),
-                ))
+                .range::<&[u8]>((start, Bound::Excluded(end.as_slice())))
                 .map_err(db_err)?;
             merged.ranges.push((prefix, range));
             let slot = merged.ranges.len() - 1;

@@ -61,6 +61,7 @@ contract_tests!(
     concurrent_writes_to_one_entity_let_exactly_one_win,
     selecting_a_tenant_pages_in_id_order,
     the_filter_selects_and_count_counts_every_match,
+    selecting_after_an_id_resumes_past_it,
     selecting_by_types_merges_them_without_duplicates,
     selecting_by_id_prefix_keeps_only_prefixed_ids,
     selecting_by_ids_skips_absent_ones,

@@ -65,12 +65,15 @@ pub enum Source {
 /// blocking thread for the embedded store), so it must be cheap and must not block.
 pub type EntityFilter = Arc<dyn Fn(&Entity) -> bool + Send + Sync>;
 
-/// A query over the store: candidates from `source`, kept when `filter` holds, in id order;
-/// `offset` of them skipped, at most `limit` returned.
+/// A query over the store: candidates from `source` with an id after `after`, kept when
+/// `filter` holds, in id order; `offset` of them skipped, at most `limit` returned.
 #[derive(Clone)]
 pub struct Selection {
     pub source: Source,
     pub filter: EntityFilter,
+    /// Only ids strictly greater than this (keyset paging: resumes after the last id seen,
+    /// unaffected by writes before it).
+    pub after: Option<String>,
     pub offset: usize,
     pub limit: usize,
     /// Also count every match (which visits every candidate, not just the first page).
@@ -81,6 +84,7 @@ impl std::fmt::Debug for Selection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Selection")
             .field("source", &self.source)
+            .field("after", &self.after)
             .field("offset", &self.offset)
             .field("limit", &self.limit)
             .field("count", &self.count)

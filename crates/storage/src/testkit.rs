@@ -143,6 +143,7 @@ where
     concurrent_writes_to_one_entity_let_exactly_one_win(make().await).await;
     selecting_a_tenant_pages_in_id_order(make().await).await;
     the_filter_selects_and_count_counts_every_match(make().await).await;
+    selecting_after_an_id_resumes_past_it(make().await).await;
     selecting_by_types_merges_them_without_duplicates(make().await).await;
     selecting_by_id_prefix_keeps_only_prefixed_ids(make().await).await;
     selecting_by_ids_skips_absent_ones(make().await).await;

@@ -12,6 +12,7 @@ fn selection(source: Source, filter: EntityFilter, offset: usize, limit: usize) 
     Selection {
         source,
         filter,
+        after: None,
         offset,
         limit,
         count: false,
@@ -68,6 +69,45 @@ pub async fn selecting_a_tenant_pages_in_id_order<S: EntityStore>(store: Arc<S>)
     assert_eq!(first, expected[..10]);
     assert_eq!(third, expected[20..]);
     assert!(past_end.is_empty());
+}
+
+/// `after` resumes strictly past an id, for every source.
+pub async fn selecting_after_an_id_resumes_past_it<S: EntityStore>(store: Arc<S>) {
+    let tenant = named("select-after");
+    seed(
+        &*store,
+        &tenant,
+        ["urn:a:1", "urn:a:2", "urn:a:3", "urn:b:1"]
+            .iter()
+            .map(|id| sample_entity(id, &[T_ROOM]))
+            .collect(),
+    )
+    .await;
+    let sources = [
+        (Source::All, vec!["urn:a:3", "urn:b:1"]),
+        (Source::IdPrefix("urn:a:".into()), vec!["urn:a:3"]),
+        (
+            Source::Types(vec![T_ROOM.into(), T_SENSOR.into()]),
+            vec!["urn:a:3", "urn:b:1"],
+        ),
+        (
+            Source::Ids(vec!["urn:b:1".into(), "urn:a:1".into(), "urn:a:3".into()]),
+            vec!["urn:a:3", "urn:b:1"],
+        ),
+    ];
+    for (source, expected) in sources {
+        let mut query = selection(source.clone(), keep_all(), 0, 10);
+        query.after = Some("urn:a:2".into());
+        assert_eq!(
+            ids_of(&*store, &tenant, query).await,
+            expected,
+            "{source:?}"
+        );
+    }
+    // A resume point before the prefix starts at the prefix.
+    let mut query = selection(Source::IdPrefix("urn:b:".into()), keep_all(), 0, 10);
+    query.after = Some("urn:a:9".into());
+    assert_eq!(ids_of(&*store, &tenant, query).await, ["urn:b:1"]);
 }
 
 /// The filter decides what is selected; with `count` the total covers every match, not

@@ -1,0 +1,71 @@
+//! Linked-entity terms (clause 4.9 examples 13 and 14): `rel{path}` and `rel{Type:path}`.
+
+use std::collections::HashMap;
+
+use rigel_model::Entity;
+use serde_json::json;
+
+use super::{err, q};
+use crate::testkit::{entity, list_rel, prop, rel, EntityExt};
+
+fn world() -> (Entity, HashMap<String, Entity>) {
+    let station = entity("urn:station:1")
+        .typed(&["WeatherStation"])
+        .with("sensor", rel(json!("urn:device:1")))
+        .with("backups", list_rel(&["urn:device:2", "urn:missing"]));
+    let device = entity("urn:device:1")
+        .typed(&["Device"])
+        .with("humidity", prop(json!(40)))
+        .with("maker", rel(json!("urn:org:1")));
+    let backup = entity("urn:device:2")
+        .typed(&["Sensor"])
+        .with("humidity", prop(json!(55)));
+    let org = entity("urn:org:1")
+        .typed(&["Organization"])
+        .with("name", prop(json!("ACME")));
+    let linked = [device, backup, org]
+        .into_iter()
+        .map(|e| (e.id.clone(), e))
+        .collect();
+    (station, linked)
+}
+
+#[test]
+fn a_linked_term_evaluates_on_the_related_entity() {
+    let (station, linked) = world();
+    assert!(q("sensor{humidity}==40").matches_with(&station, &linked));
+    assert!(!q("sensor{humidity}==41").matches_with(&station, &linked));
+    assert!(q("sensor{humidity}").matches_with(&station, &linked));
+}
+
+#[test]
+fn a_type_hint_restricts_the_linked_entities() {
+    let (station, linked) = world();
+    assert!(q("sensor{Device:humidity}==40").matches_with(&station, &linked));
+    assert!(!q("sensor{Sensor:humidity}==40").matches_with(&station, &linked));
+    assert!(q("sensor{Sensor,Device:humidity}==40").matches_with(&station, &linked));
+}
+
+#[test]
+fn linked_terms_nest_and_follow_list_relationships() {
+    let (station, linked) = world();
+    assert!(q(r#"sensor{maker{Organization:name}}=="ACME""#).matches_with(&station, &linked));
+    assert!(q("backups{humidity}>50").matches_with(&station, &linked));
+    assert_eq!(q("sensor{maker{name}}").linked_depth(), 2);
+    assert_eq!(q("a==1").linked_depth(), 0);
+}
+
+#[test]
+fn without_linked_entities_a_linked_term_does_not_match() {
+    let (station, _) = world();
+    assert!(!q("sensor{humidity}==40").matches(&station));
+    assert!(q("sensor{humidity}==40|sensor").matches(&station));
+}
+
+#[test]
+fn malformed_linked_paths_are_refused() {
+    assert_eq!(err("sensor{humidity==40").position(), Some(15));
+    assert_eq!(err("sensor{}").position(), Some(7));
+    assert_eq!(err("sensor{{humidity}}").position(), Some(7));
+    assert_eq!(err("sensor{Device humidity}").position(), Some(13));
+}

@@ -1,8 +1,8 @@
-//! Running a scenario: seeding (untimed), the probe that detects unsupported endpoints, and the
-//! timed closed-loop run with one connection per worker, bounded by a deadline and a request count.
+//! Running a scenario: the probe that detects unsupported endpoints, and the timed closed-loop
+//! run with one connection per worker, bounded by a deadline and a request count.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::client::{Connection, Target};
@@ -13,9 +13,6 @@ use crate::stats::Outcome;
 
 /// Answers to a scenario's first request that mean the broker does not offer the operation.
 pub const UNSUPPORTED: [u16; 4] = [404, 405, 422, 501];
-
-/// Seeding gives up after this long, whatever the count.
-const SEED_TIME_LIMIT: Duration = Duration::from_secs(600);
 
 /// How long a worker waits before retrying a failed connect.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(20);
@@ -75,68 +72,6 @@ pub async fn probe(
     })
 }
 
-/// Creates the `plan.seed_count` seeded entities with `connections` concurrent workers.
-/// Stops at the first failure: `Err` carries the status (0 for transport) and a message.
-pub async fn seed(
-    target: &Arc<Target>,
-    plan: &Arc<Plan>,
-    connections: usize,
-) -> Result<Duration, (u16, String)> {
-    let started = Instant::now();
-    let deadline = started + SEED_TIME_LIMIT;
-    let next = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicBool::new(false));
-    let first_failure: Arc<Mutex<Option<(u16, String)>>> = Arc::new(Mutex::new(None));
-    let mut handles = Vec::with_capacity(connections);
-    for w in 0..connections.max(1) {
-        let (target, plan) = (Arc::clone(target), Arc::clone(plan));
-        let (next, failed, first_failure) = (
-            Arc::clone(&next),
-            Arc::clone(&failed),
-            Arc::clone(&first_failure),
-        );
-        handles.push(tokio::spawn(async move {
-            let fail = |status: u16, message: String| {
-                failed.store(true, Ordering::Relaxed);
-                if let Ok(mut f) = first_failure.lock() {
-                    f.get_or_insert((status, message));
-                }
-            };
-            let mut conn = match Connection::open(target).await {
-                Ok(c) => c,
-                Err(e) => return fail(0, e),
-            };
-            let mut rng = Rng::new(0xA11CE ^ w as u64);
-            while !failed.load(Ordering::Relaxed) && Instant::now() < deadline {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= plan.seed_count {
-                    break;
-                }
-                match conn.send(plan.seed_request(i, &mut rng)).await {
-                    Ok(r) if (200..300).contains(&r.status) => {}
-                    Ok(r) => {
-                        let body = String::from_utf8_lossy(&r.body).chars().take(300).collect();
-                        return fail(r.status, body);
-                    }
-                    Err(e) => return fail(0, e),
-                }
-            }
-        }));
-    }
-    for h in handles {
-        if let Err(e) = h.await {
-            return Err((0, format!("seeding task failed: {e}")));
-        }
-    }
-    if let Some(f) = first_failure.lock().ok().and_then(|mut f| f.take()) {
-        return Err(f);
-    }
-    if next.load(Ordering::Relaxed) < plan.seed_count {
-        return Err((0, format!("not done within {SEED_TIME_LIMIT:?}")));
-    }
-    Ok(started.elapsed())
-}
-
 /// The timed run: `connections` workers send requests back to back until the deadline or the
 /// request budget runs out. Returns the merged outcome and the wall time.
 pub async fn run(
@@ -161,9 +96,10 @@ pub async fn run(
             worker(target, &plan, scenario, w, deadline, &counters).await
         }));
     }
-    let ticker = load
-        .progress
-        .map(|every| tokio::spawn(progress(Arc::clone(&answered), started, deadline, every)));
+    let ticker = load.progress.map(|every| {
+        let answered = Arc::clone(&answered);
+        tokio::spawn(progress(answered, started, deadline, every, "answers/s"))
+    });
     let mut total = Outcome::default();
     for h in handles {
         match h.await {
@@ -189,16 +125,22 @@ struct Counters {
     max: u64,
 }
 
-/// Prints the answers per second of every `every` until the deadline.
-async fn progress(answered: Arc<AtomicU64>, started: Instant, deadline: Instant, every: Duration) {
+/// Prints the rate of `counter` (in `unit`, e.g. answers/s) over every `every` until the deadline.
+pub async fn progress(
+    counter: Arc<AtomicU64>,
+    started: Instant,
+    deadline: Instant,
+    every: Duration,
+    unit: &'static str,
+) {
     let mut last = 0u64;
     let first = tokio::time::Instant::from_std(started + every);
     let mut tick = tokio::time::interval_at(first, every);
     while Instant::now() < deadline {
         tick.tick().await;
-        let now = answered.load(Ordering::Relaxed);
+        let now = counter.load(Ordering::Relaxed);
         eprintln!(
-            "   {:>6.0} s: {:>8.0} answers/s, {now} in total",
+            "   {:>6.0} s: {:>8.0} {unit}, {now} in total",
             started.elapsed().as_secs_f64(),
             now.saturating_sub(last) as f64 / every.as_secs_f64()
         );

@@ -8,6 +8,7 @@ mod procstat;
 mod report;
 mod rng;
 mod scenario;
+mod seed;
 mod stats;
 mod template;
 
@@ -48,6 +49,20 @@ struct Cli {
     /// Entities seeded (untimed) for retrieve, updates and queries.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     seed_count: u64,
+
+    /// Entity types the seeded entities are spread over: 1 keeps `BenchVehicle`, N > 1 gives
+    /// seeded entity i the type `BenchVehicle{i % N}`, and the queries ask for `BenchVehicle0`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    types: u64,
+
+    /// Seeded entities per seeding request: POST /entityOperations/create with that many
+    /// (one POST /entities each with 1, or when the broker does not offer batches).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    seed_batch: u64,
+
+    /// Give up seeding after this long (default: 10 min + 2 ms per seeded entity).
+    #[arg(long, value_parser = parse_duration)]
+    seed_timeout: Option<Duration>,
 
     /// Broker process id: report its peak RSS, RssAnon and CPU from /proc.
     #[arg(long)]
@@ -192,7 +207,14 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
         )
         .await?,
     );
-    let plan = Arc::new(Plan::new(run_id(), cli.seed_count, cli.batch_size));
+    let plan = Arc::new(
+        Plan::new(run_id(), cli.seed_count, cli.batch_size)
+            .with_types(cli.types)
+            .with_seed_batch(cli.seed_batch),
+    );
+    let seed_limit = cli
+        .seed_timeout
+        .unwrap_or_else(|| seed::time_limit(cli.seed_count));
     let ticks = procstat::ticks_per_sec();
     let broker = cli.pid.map(Proc::Pid);
     if let Some(b) = broker {
@@ -206,22 +228,27 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
     };
     eprintln!("run {} against {} ({})", plan.run_id, cli.url, target.addr);
 
-    let mut seeded: Option<Result<(), (u16, String)>> = None;
+    let mut seeded: Option<Result<(), seed::SeedError>> = None;
     let mut reports = Vec::with_capacity(scenarios.len());
     for (i, &scenario) in scenarios.iter().enumerate() {
         if i > 0 {
             tokio::time::sleep(cli.pause).await;
         }
-        let request = scenario.describe(plan.batch_size);
+        let request = scenario.describe(&plan);
         eprintln!("== {}: {request}", scenario.name());
         if scenario.needs_seed() && seeded.is_none() {
-            eprintln!("   seeding {} entities ...", plan.seed_count);
-            let result = load::seed(&target, &plan, load.connections).await;
+            eprintln!(
+                "   seeding {} entities of {} type(s), {} per request ...",
+                plan.seed_count, plan.types, plan.seed_batch
+            );
+            let result =
+                seed::seed(&target, &plan, load.connections, seed_limit, load.progress).await;
             match &result {
-                Ok(took) => eprintln!(
-                    "   seeded in {:.1} s ({:.0}/s)",
-                    took.as_secs_f64(),
-                    plan.seed_count as f64 / took.as_secs_f64().max(1e-9)
+                Ok(s) => eprintln!(
+                    "   seeded in {:.1} s ({:.0}/s) with {}",
+                    s.took.as_secs_f64(),
+                    plan.seed_count as f64 / s.took.as_secs_f64().max(1e-9),
+                    s.via.line()
                 ),
                 Err((status, msg)) => eprintln!("   seeding failed ({status}): {msg}"),
             }
@@ -231,7 +258,7 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
             (true, Some(Err((status, msg)))) if UNSUPPORTED.contains(status) => {
                 Verdict::Unsupported {
                     status: *status,
-                    detail: format!("seeding with POST /entities: {msg}"),
+                    detail: format!("seeding: {msg}"),
                 }
             }
             (true, Some(Err((status, msg)))) => Verdict::Failed {
@@ -262,6 +289,8 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
             connections: load.connections,
             duration_s: load.duration.as_secs_f64(),
             seed_count: plan.seed_count,
+            types: plan.types,
+            seed_batch: plan.seed_batch,
             batch_size: plan.batch_size,
             pid: cli.pid,
             tenant: cli.tenant.clone(),
@@ -336,6 +365,26 @@ mod tests {
         assert!(parse_duration("2d").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("100h").is_err());
+    }
+
+    #[test]
+    fn types_and_seed_batch_default_to_one_type_in_batches_of_100() {
+        let cli = Cli::try_parse_from(["rigel-bench"]);
+        let got = cli.map(|c| (c.types, c.seed_batch, c.seed_timeout)).ok();
+        assert_eq!(got, Some((1, 100, None)));
+        let cli = Cli::try_parse_from([
+            "rigel-bench",
+            "--types",
+            "10",
+            "--seed-batch",
+            "1",
+            "--seed-timeout",
+            "1h",
+        ]);
+        let got = cli.map(|c| (c.types, c.seed_batch, c.seed_timeout)).ok();
+        assert_eq!(got, Some((10, 1, Some(Duration::from_secs(3600)))));
+        assert!(Cli::try_parse_from(["rigel-bench", "--types", "0"]).is_err());
+        assert!(Cli::try_parse_from(["rigel-bench", "--seed-batch", "1001"]).is_err());
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub struct RunInfo {
     pub connections: usize,
     pub duration_s: f64,
     pub seed_count: u64,
+    /// Entity types the seeded entities are spread over.
+    pub types: u64,
+    /// Seeded entities per seeding request.
+    pub seed_batch: u64,
     pub batch_size: u64,
     pub pid: Option<u32>,
     pub tenant: Option<String>,
@@ -127,12 +131,13 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "rigel-bench run {} against {}: {} connections, {:.0} s per scenario, {} seeded entities{}{}",
+            "rigel-bench run {} against {}: {} connections, {:.0} s per scenario, {} seeded entities{}{}{}",
             r.run_id,
             r.url,
             r.connections,
             r.duration_s,
             r.seed_count,
+            if r.types > 1 { format!(" of {} types", r.types) } else { String::new() },
             r.tenant.as_ref().map(|t| format!(", tenant {t}")).unwrap_or_default(),
             if r.link_core_context { ", Link: core context" } else { "" },
         );
@@ -292,6 +297,8 @@ mod tests {
                 connections: 2,
                 duration_s: 1.0,
                 seed_count: 10,
+                types: 5,
+                seed_batch: 100,
                 batch_size: 100,
                 pid: None,
                 tenant: None,
@@ -314,6 +321,7 @@ mod tests {
             ],
         };
         let text = report.to_text();
+        assert!(text.contains(", 10 seeded entities of 5 types"), "{text}");
         // 2,000 µs falls in the bucket [2,000, 2,015]; percentiles report its upper bound.
         assert!(text.contains("| batch-upsert | ok | 2 (200 entities/s) | 2.02 | 3.00 | 3.00 | 3.00 | 2 | 500×1 |"), "{text}");
         assert!(
@@ -321,6 +329,7 @@ mod tests {
             "{text}"
         );
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap_or_default();
+        assert_eq!(json["run"]["types"], 5);
         assert_eq!(json["scenarios"][0]["result"], "ok");
         assert_eq!(json["scenarios"][0]["errors_by_status"]["500"], 1);
         assert_eq!(json["scenarios"][1]["result"], "unsupported");

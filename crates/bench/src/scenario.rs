@@ -1,5 +1,7 @@
 //! The named scenarios and the standard NGSI-LD request each one sends.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use hyper::Method;
 
@@ -51,19 +53,27 @@ impl Scenario {
         !matches!(self, Scenario::Create | Scenario::BatchUpsert)
     }
 
-    /// The request line, for reports.
-    pub fn describe(self, batch_size: u64) -> String {
+    /// The request line, for reports: queries name the type they ask for and, when the seeded
+    /// entities are spread over several types, how many there are.
+    pub fn describe(self, plan: &Plan) -> String {
+        let ty = plan.query_type();
+        let of = if plan.types > 1 {
+            format!(" (1 of {} types)", plan.types)
+        } else {
+            String::new()
+        };
+        let batch_size = plan.batch_size;
         match self {
             Scenario::Create => "POST /entities".into(),
             Scenario::Retrieve => "GET /entities/{id}".into(),
             Scenario::UpdatePartial => "PATCH /entities/{id}/attrs/mileage".into(),
             Scenario::UpdateAttrs => "PATCH /entities/{id}/attrs".into(),
             Scenario::QueryValue => {
-                format!("GET /entities?type={ENTITY_TYPE}&q=mileage>X;status==\"ok\"&limit=20")
+                format!("GET /entities?type={ty}&q=mileage>X;status==\"ok\"&limit=20{of}")
             }
-            Scenario::QueryRelationship => format!(
-                "GET /entities?type={ENTITY_TYPE}&q=owner==\"urn:ngsi-ld:Owner:N\"&limit=20"
-            ),
+            Scenario::QueryRelationship => {
+                format!("GET /entities?type={ty}&q=owner==\"urn:ngsi-ld:Owner:N\"&limit=20{of}")
+            }
             Scenario::BatchUpsert => {
                 format!("POST /entityOperations/upsert ({batch_size} entities)")
             }
@@ -80,6 +90,10 @@ pub struct Plan {
     /// Owners `urn:ngsi-ld:Owner:0..owners` that relationships point to.
     pub owners: u64,
     pub batch_size: u64,
+    /// Entity types the seeded entities are spread over (queries ask for the first one).
+    pub types: u64,
+    /// Seeded entities per seeding request (1: one POST /entities each).
+    pub seed_batch: u64,
 }
 
 impl Plan {
@@ -89,6 +103,24 @@ impl Plan {
             seed_count,
             owners: (seed_count / 10).max(1),
             batch_size: batch_size.max(1),
+            types: 1,
+            seed_batch: 1,
+        }
+    }
+
+    /// Spreads the seeded entities over `types` entity types.
+    pub fn with_types(self, types: u64) -> Self {
+        Self {
+            types: types.max(1),
+            ..self
+        }
+    }
+
+    /// Seeds `seed_batch` entities per request (Batch Entity Creation when more than one).
+    pub fn with_seed_batch(self, seed_batch: u64) -> Self {
+        Self {
+            seed_batch: seed_batch.max(1),
+            ..self
         }
     }
 
@@ -97,10 +129,35 @@ impl Plan {
         template::entity_id(&self.run_id, "s", i)
     }
 
-    /// The request that creates seeded entity `i`.
+    /// The type of seeded entity `i`.
+    pub fn seeded_type(&self, i: u64) -> Cow<'static, str> {
+        template::entity_type(i, self.types)
+    }
+
+    /// The type the query scenarios ask for: the only one, or the first of several.
+    pub fn query_type(&self) -> Cow<'static, str> {
+        template::entity_type(0, self.types)
+    }
+
+    /// The request that creates seeded entity `i` alone (POST /entities).
     pub fn seed_request(&self, i: u64, rng: &mut Rng) -> Request {
-        let body = template::vehicle(&self.seeded_id(i), rng, self.owners);
+        let body = template::vehicle((&self.seeded_id(i), &self.seeded_type(i)), rng, self.owners);
         post("/entities", body)
+    }
+
+    /// The Batch Entity Creation of the seeded entities `start..start + seed_batch` (fewer at
+    /// the end of the seed count), and how many entities it carries.
+    pub fn seed_batch_request(&self, start: u64, rng: &mut Rng) -> (Request, u64) {
+        let end = start.saturating_add(self.seed_batch).min(self.seed_count);
+        let entities: Vec<(String, Cow<'static, str>)> = (start..end)
+            .map(|i| (self.seeded_id(i), self.seeded_type(i)))
+            .collect();
+        let pairs = entities.iter().map(|(id, ty)| (id.as_str(), ty.as_ref()));
+        let body = template::vehicles(pairs, rng, self.owners);
+        (
+            post("/entityOperations/create", body),
+            end.saturating_sub(start),
+        )
     }
 
     /// The `seq`-th request of `scenario` sent by `worker` (`None`: the probe).
@@ -119,7 +176,10 @@ impl Plan {
         match scenario {
             Scenario::Create => {
                 let id = template::entity_id(&self.run_id, &format!("c{who}"), seq);
-                post("/entities", template::vehicle(&id, rng, self.owners))
+                post(
+                    "/entities",
+                    template::vehicle((&id, ENTITY_TYPE), rng, self.owners),
+                )
             }
             Scenario::Retrieve => get(format!("/entities/{}", seeded(rng))),
             Scenario::UpdatePartial => {
@@ -132,29 +192,27 @@ impl Plan {
             }
             Scenario::QueryValue => {
                 let q = format!("mileage>{};status==\"ok\"", rng.below(MILEAGE_MAX));
-                get(query_path(&q))
+                get(query_path(&self.query_type(), &q))
             }
             Scenario::QueryRelationship => {
                 let q = format!("owner==\"{}\"", template::owner_id(rng.below(self.owners)));
-                get(query_path(&q))
+                get(query_path(&self.query_type(), &q))
             }
             Scenario::BatchUpsert => {
                 let tag = format!("b{who}{seq}-");
                 let ids: Vec<String> = (0..self.batch_size)
                     .map(|k| template::entity_id(&self.run_id, &tag, k))
                     .collect();
-                let body = template::vehicles(ids.iter().map(String::as_str), rng, self.owners);
+                let entities = ids.iter().map(|id| (id.as_str(), ENTITY_TYPE));
+                let body = template::vehicles(entities, rng, self.owners);
                 post("/entityOperations/upsert", body)
             }
         }
     }
 }
 
-fn query_path(q: &str) -> String {
-    format!(
-        "/entities?type={ENTITY_TYPE}&q={}&limit=20",
-        percent_encode(q)
-    )
+fn query_path(ty: &str, q: &str) -> String {
+    format!("/entities?type={ty}&q={}&limit=20", percent_encode(q))
 }
 
 fn get(path: String) -> Request {
@@ -195,91 +253,5 @@ fn percent_encode(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn plan() -> Plan {
-        Plan::new("rtest".into(), 1_000, 100)
-    }
-
-    #[test]
-    fn scenario_names_round_trip() {
-        for s in Scenario::ALL {
-            assert_eq!(Scenario::from_name(s.name()), Some(s));
-        }
-        assert_eq!(Scenario::from_name("nope"), None);
-    }
-
-    #[test]
-    fn query_parameters_are_percent_encoded() {
-        assert_eq!(
-            percent_encode("owner==\"urn:ngsi-ld:Owner:3\""),
-            "owner%3D%3D%22urn%3Angsi-ld%3AOwner%3A3%22"
-        );
-        assert_eq!(percent_encode("mileage>10;status"), "mileage%3E10%3Bstatus");
-    }
-
-    #[test]
-    fn requests_target_the_standard_resources() {
-        let p = plan();
-        let mut rng = Rng::new(1);
-        let r = p.request(Scenario::Create, &mut rng, Some(3), 7);
-        assert_eq!(
-            (r.method.clone(), r.path.as_str()),
-            (Method::POST, "/entities")
-        );
-        let body = String::from_utf8_lossy(r.body.as_deref().unwrap_or_default()).into_owned();
-        assert!(
-            body.contains("\"id\":\"urn:ngsi-ld:BenchVehicle:rtest-cw3-7\""),
-            "{body}"
-        );
-
-        let r = p.request(Scenario::Retrieve, &mut rng, Some(0), 0);
-        assert_eq!(r.method, Method::GET);
-        assert!(
-            r.path
-                .starts_with("/entities/urn:ngsi-ld:BenchVehicle:rtest-s"),
-            "{}",
-            r.path
-        );
-
-        let r = p.request(Scenario::UpdatePartial, &mut rng, Some(0), 0);
-        assert_eq!(r.method, Method::PATCH);
-        assert!(r.path.ends_with("/attrs/mileage"));
-
-        let r = p.request(Scenario::QueryValue, &mut rng, Some(0), 0);
-        assert!(
-            r.path
-                .starts_with("/entities?type=BenchVehicle&q=mileage%3E"),
-            "{}",
-            r.path
-        );
-        assert!(
-            r.path.ends_with("%3Bstatus%3D%3D%22ok%22&limit=20"),
-            "{}",
-            r.path
-        );
-
-        let r = p.request(Scenario::BatchUpsert, &mut rng, None, 0);
-        assert_eq!(r.path, "/entityOperations/upsert");
-        let body: serde_json::Value =
-            serde_json::from_slice(r.body.as_deref().unwrap_or_default()).unwrap_or_default();
-        assert_eq!(body.as_array().map(Vec::len), Some(100));
-    }
-
-    #[test]
-    fn ids_are_unique_per_worker_and_sequence() {
-        let p = plan();
-        let mut rng = Rng::new(2);
-        let mut ids = std::collections::HashSet::new();
-        for w in [None, Some(0), Some(1), Some(10)] {
-            for seq in [0, 1, 11] {
-                let r = p.request(Scenario::Create, &mut rng, w, seq);
-                let body: serde_json::Value =
-                    serde_json::from_slice(r.body.as_deref().unwrap_or_default())
-                        .unwrap_or_default();
-                assert!(ids.insert(body["id"].as_str().unwrap_or_default().to_owned()));
-            }
-        }
-    }
-}
+#[path = "scenario_tests.rs"]
+mod tests;

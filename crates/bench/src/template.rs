@@ -4,14 +4,25 @@
 //! id made of URI-safe characters, so nothing needs escaping): the generator shares the
 //! cores with the broker and must stay cheap. The tests parse them back to check the shape.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use chrono::{SecondsFormat, Utc};
 
 use crate::rng::Rng;
 
-/// The entity type every scenario works on.
+/// The entity type of the template (the seeded entities' only type unless `--types` > 1).
 pub const ENTITY_TYPE: &str = "BenchVehicle";
+
+/// The type of the `index`-th of entities spread over `types` types: `BenchVehicle` when
+/// there is one type, else `BenchVehicle{index % types}` (`BenchVehicle0`, `BenchVehicle1`, ...).
+pub fn entity_type(index: u64, types: u64) -> Cow<'static, str> {
+    if types <= 1 {
+        Cow::Borrowed(ENTITY_TYPE)
+    } else {
+        Cow::Owned(format!("{ENTITY_TYPE}{}", index % types))
+    }
+}
 
 const BRANDS: [&str; 6] = ["Volvo", "Renault", "Fiat", "Skoda", "Tesla", "Toyota"];
 
@@ -45,7 +56,13 @@ pub const MILEAGE_MAX: u64 = 200_000;
 /// Appends one template entity: 6 Properties (`speed` and `fuelLevel` with two datasetId
 /// instances each, `temperature` with an `accuracy` sub-property, `brand`, `mileage`,
 /// `status`), the Relationship `owner` and the GeoProperty `location`.
-pub fn write_vehicle(out: &mut String, id: &str, rng: &mut Rng, owners: u64, now: &str) {
+pub fn write_vehicle(
+    out: &mut String,
+    (id, ty): (&str, &str),
+    rng: &mut Rng,
+    owners: u64,
+    now: &str,
+) {
     let brand = BRANDS
         .get(rng.below(BRANDS.len() as u64) as usize)
         .unwrap_or(&"Volvo");
@@ -78,7 +95,7 @@ pub fn write_vehicle(out: &mut String, id: &str, rng: &mut Rng, owners: u64, now
             r#""location":{{"type":"GeoProperty","value":{{"type":"Point","coordinates":[{lon:.5},{lat:.5}]}}}}}}"#,
         ),
         id = id,
-        ty = ENTITY_TYPE,
+        ty = ty,
         brand = brand,
         mileage = mileage,
         now = now,
@@ -94,23 +111,27 @@ pub fn write_vehicle(out: &mut String, id: &str, rng: &mut Rng, owners: u64, now
     );
 }
 
-/// One template entity as a body of its own.
-pub fn vehicle(id: &str, rng: &mut Rng, owners: u64) -> String {
+/// One template entity (id and type) as a body of its own.
+pub fn vehicle(entity: (&str, &str), rng: &mut Rng, owners: u64) -> String {
     let mut out = String::with_capacity(1024);
-    write_vehicle(&mut out, id, rng, owners, &now());
+    write_vehicle(&mut out, entity, rng, owners, &now());
     out
 }
 
-/// A JSON array of template entities (the body of a batch operation).
-pub fn vehicles<'a>(ids: impl IntoIterator<Item = &'a str>, rng: &mut Rng, owners: u64) -> String {
+/// A JSON array of template entities, given as (id, type) pairs (the body of a batch operation).
+pub fn vehicles<'a>(
+    entities: impl IntoIterator<Item = (&'a str, &'a str)>,
+    rng: &mut Rng,
+    owners: u64,
+) -> String {
     let now = now();
     let mut out = String::with_capacity(100 * 1024);
     out.push('[');
-    for (i, id) in ids.into_iter().enumerate() {
+    for (i, entity) in entities.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        write_vehicle(&mut out, id, rng, owners, &now);
+        write_vehicle(&mut out, entity, rng, owners, &now);
     }
     out.push(']');
     out
@@ -168,7 +189,7 @@ mod tests {
     fn the_vehicle_template_is_a_normalized_ngsi_ld_entity() {
         let mut rng = Rng::new(3);
         let id = entity_id("r1", "s", 42);
-        let e = parse(&vehicle(&id, &mut rng, 100));
+        let e = parse(&vehicle((&id, ENTITY_TYPE), &mut rng, 100));
         assert_eq!(e["id"], "urn:ngsi-ld:BenchVehicle:r1-s42");
         assert_eq!(e["type"], "BenchVehicle");
         let obj = e.as_object().map(|o| o.len()).unwrap_or(0);
@@ -229,7 +250,13 @@ mod tests {
     fn values_vary_between_entities() {
         let mut rng = Rng::new(9);
         let bodies: Vec<Value> = (0..50)
-            .map(|i| parse(&vehicle(&entity_id("r", "c", i), &mut rng, 10)))
+            .map(|i| {
+                parse(&vehicle(
+                    (&entity_id("r", "c", i), ENTITY_TYPE),
+                    &mut rng,
+                    10,
+                ))
+            })
             .collect();
         let mileages: std::collections::HashSet<u64> = bodies
             .iter()
@@ -247,12 +274,45 @@ mod tests {
     fn a_batch_body_is_an_array_of_entities_with_distinct_ids() {
         let mut rng = Rng::new(5);
         let ids: Vec<String> = (0..100).map(|i| entity_id("r", "b0-", i)).collect();
-        let arr = parse(&vehicles(ids.iter().map(String::as_str), &mut rng, 10));
+        let entities = ids.iter().map(|id| (id.as_str(), ENTITY_TYPE));
+        let arr = parse(&vehicles(entities, &mut rng, 10));
         let arr = arr.as_array().cloned().unwrap_or_default();
         assert_eq!(arr.len(), 100);
         let distinct: std::collections::HashSet<&str> =
             arr.iter().filter_map(|e| e["id"].as_str()).collect();
         assert_eq!(distinct.len(), 100);
+    }
+
+    #[test]
+    fn one_type_keeps_the_template_type_and_several_cycle_by_index() {
+        assert_eq!(entity_type(0, 1), "BenchVehicle");
+        assert_eq!(entity_type(7, 1), "BenchVehicle");
+        assert_eq!(entity_type(7, 0), "BenchVehicle");
+        let five: Vec<_> = (0..7).map(|i| entity_type(i, 5)).collect();
+        assert_eq!(
+            five,
+            [
+                "BenchVehicle0",
+                "BenchVehicle1",
+                "BenchVehicle2",
+                "BenchVehicle3",
+                "BenchVehicle4",
+                "BenchVehicle0",
+                "BenchVehicle1"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_vehicle_carries_the_type_it_is_given() {
+        let mut rng = Rng::new(4);
+        let e = parse(&vehicle(
+            ("urn:ngsi-ld:BenchVehicle:x", "BenchVehicle3"),
+            &mut rng,
+            1,
+        ));
+        assert_eq!(e["type"], "BenchVehicle3");
+        assert_eq!(e["id"], "urn:ngsi-ld:BenchVehicle:x");
     }
 
     #[test]

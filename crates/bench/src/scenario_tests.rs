@@ -1,0 +1,200 @@
+//! Behaviour of the scenarios' requests and of the seeding requests (types, batches, values).
+
+use super::*;
+
+fn plan() -> Plan {
+    Plan::new("rtest".into(), 1_000, 100)
+}
+
+#[test]
+fn scenario_names_round_trip() {
+    for s in Scenario::ALL {
+        assert_eq!(Scenario::from_name(s.name()), Some(s));
+    }
+    assert_eq!(Scenario::from_name("nope"), None);
+}
+
+#[test]
+fn query_parameters_are_percent_encoded() {
+    assert_eq!(
+        percent_encode("owner==\"urn:ngsi-ld:Owner:3\""),
+        "owner%3D%3D%22urn%3Angsi-ld%3AOwner%3A3%22"
+    );
+    assert_eq!(percent_encode("mileage>10;status"), "mileage%3E10%3Bstatus");
+}
+
+#[test]
+fn requests_target_the_standard_resources() {
+    let p = plan();
+    let mut rng = Rng::new(1);
+    let r = p.request(Scenario::Create, &mut rng, Some(3), 7);
+    assert_eq!(
+        (r.method.clone(), r.path.as_str()),
+        (Method::POST, "/entities")
+    );
+    let body = String::from_utf8_lossy(r.body.as_deref().unwrap_or_default()).into_owned();
+    assert!(
+        body.contains("\"id\":\"urn:ngsi-ld:BenchVehicle:rtest-cw3-7\""),
+        "{body}"
+    );
+
+    let r = p.request(Scenario::Retrieve, &mut rng, Some(0), 0);
+    assert_eq!(r.method, Method::GET);
+    assert!(
+        r.path
+            .starts_with("/entities/urn:ngsi-ld:BenchVehicle:rtest-s"),
+        "{}",
+        r.path
+    );
+
+    let r = p.request(Scenario::UpdatePartial, &mut rng, Some(0), 0);
+    assert_eq!(r.method, Method::PATCH);
+    assert!(r.path.ends_with("/attrs/mileage"));
+
+    let r = p.request(Scenario::QueryValue, &mut rng, Some(0), 0);
+    assert!(
+        r.path
+            .starts_with("/entities?type=BenchVehicle&q=mileage%3E"),
+        "{}",
+        r.path
+    );
+    assert!(
+        r.path.ends_with("%3Bstatus%3D%3D%22ok%22&limit=20"),
+        "{}",
+        r.path
+    );
+
+    let r = p.request(Scenario::BatchUpsert, &mut rng, None, 0);
+    assert_eq!(r.path, "/entityOperations/upsert");
+    let body: serde_json::Value =
+        serde_json::from_slice(r.body.as_deref().unwrap_or_default()).unwrap_or_default();
+    assert_eq!(body.as_array().map(Vec::len), Some(100));
+}
+
+#[test]
+fn ids_are_unique_per_worker_and_sequence() {
+    let p = plan();
+    let mut rng = Rng::new(2);
+    let mut ids = std::collections::HashSet::new();
+    for w in [None, Some(0), Some(1), Some(10)] {
+        for seq in [0, 1, 11] {
+            let r = p.request(Scenario::Create, &mut rng, w, seq);
+            let body: serde_json::Value =
+                serde_json::from_slice(r.body.as_deref().unwrap_or_default()).unwrap_or_default();
+            assert!(ids.insert(body["id"].as_str().unwrap_or_default().to_owned()));
+        }
+    }
+}
+
+fn json(r: &Request) -> serde_json::Value {
+    serde_json::from_slice(r.body.as_deref().unwrap_or_default()).unwrap_or_default()
+}
+
+#[test]
+fn queries_ask_for_the_first_of_several_types() {
+    let mut rng = Rng::new(3);
+    let one = plan();
+    let five = plan().with_types(5);
+    for scenario in [Scenario::QueryValue, Scenario::QueryRelationship] {
+        let r = one.request(scenario, &mut rng, Some(0), 0);
+        assert!(
+            r.path.starts_with("/entities?type=BenchVehicle&q="),
+            "{}",
+            r.path
+        );
+        let r = five.request(scenario, &mut rng, Some(0), 0);
+        assert!(
+            r.path.starts_with("/entities?type=BenchVehicle0&q="),
+            "{}",
+            r.path
+        );
+    }
+}
+
+#[test]
+fn query_descriptions_name_the_queried_type_and_the_type_count() {
+    let one = plan();
+    assert_eq!(
+        Scenario::QueryValue.describe(&one),
+        "GET /entities?type=BenchVehicle&q=mileage>X;status==\"ok\"&limit=20"
+    );
+    let ten = plan().with_types(10);
+    assert_eq!(
+        Scenario::QueryRelationship.describe(&ten),
+        "GET /entities?type=BenchVehicle0&q=owner==\"urn:ngsi-ld:Owner:N\"&limit=20 (1 of 10 types)"
+    );
+    assert_eq!(Scenario::Retrieve.describe(&ten), "GET /entities/{id}");
+}
+
+#[test]
+fn seeding_one_by_one_posts_each_entity_with_its_type() {
+    let mut rng = Rng::new(4);
+    let r = plan().seed_request(7, &mut rng);
+    assert_eq!(
+        (r.method.clone(), r.path.as_str()),
+        (Method::POST, "/entities")
+    );
+    let e = json(&r);
+    assert_eq!(e["id"], "urn:ngsi-ld:BenchVehicle:rtest-s7");
+    assert_eq!(e["type"], "BenchVehicle");
+
+    let e = json(&plan().with_types(5).seed_request(7, &mut rng));
+    assert_eq!(e["id"], "urn:ngsi-ld:BenchVehicle:rtest-s7");
+    assert_eq!(e["type"], "BenchVehicle2");
+}
+
+#[test]
+fn seeding_in_batches_creates_consecutive_entities_of_cycling_types() {
+    let mut rng = Rng::new(5);
+    let p = plan().with_types(5).with_seed_batch(100);
+    let (r, n) = p.seed_batch_request(200, &mut rng);
+    assert_eq!(n, 100);
+    assert_eq!(
+        (r.method.clone(), r.path.as_str()),
+        (Method::POST, "/entityOperations/create")
+    );
+    let arr = json(&r).as_array().cloned().unwrap_or_default();
+    assert_eq!(arr.len(), 100);
+    assert_eq!(arr[0]["id"], "urn:ngsi-ld:BenchVehicle:rtest-s200");
+    assert_eq!(arr[0]["type"], "BenchVehicle0");
+    assert_eq!(arr[99]["id"], "urn:ngsi-ld:BenchVehicle:rtest-s299");
+    assert_eq!(arr[99]["type"], "BenchVehicle4");
+}
+
+#[test]
+fn the_last_seeding_batch_stops_at_the_seed_count() {
+    let mut rng = Rng::new(6);
+    let p = Plan::new("rtest".into(), 250, 100).with_seed_batch(100);
+    let (r, n) = p.seed_batch_request(200, &mut rng);
+    assert_eq!(n, 50);
+    let arr = json(&r).as_array().cloned().unwrap_or_default();
+    assert_eq!(arr.len(), 50);
+    assert_eq!(arr[49]["id"], "urn:ngsi-ld:BenchVehicle:rtest-s249");
+}
+
+#[test]
+fn the_queried_type_gets_varied_mileage_and_mostly_ok_status() {
+    let mut rng = Rng::new(7);
+    let p = Plan::new("rtest".into(), 5_000, 100)
+        .with_types(5)
+        .with_seed_batch(1_000);
+    let mut queried = Vec::new();
+    for start in (0..p.seed_count).step_by(1_000) {
+        let (r, _) = p.seed_batch_request(start, &mut rng);
+        let arr = json(&r).as_array().cloned().unwrap_or_default();
+        queried.extend(arr.into_iter().filter(|e| e["type"] == "BenchVehicle0"));
+    }
+    assert_eq!(queried.len(), 1_000);
+    let mileages: Vec<u64> = queried
+        .iter()
+        .filter_map(|e| e["mileage"]["value"].as_u64())
+        .collect();
+    let low = mileages.iter().filter(|m| **m < MILEAGE_MAX / 2).count();
+    assert!((400..600).contains(&low), "{low} of 1000 below half");
+    assert!(mileages.iter().all(|m| *m < MILEAGE_MAX));
+    let ok = queried
+        .iter()
+        .filter(|e| e["status"]["value"] == "ok")
+        .count();
+    assert!((620..780).contains(&ok), "{ok} of 1000 ok");
+}

@@ -11,6 +11,7 @@
 //!   [`EmbeddedOptions::cache_size_bytes`].
 
 mod apply;
+mod cache;
 mod error;
 mod layout;
 mod select;
@@ -26,6 +27,7 @@ use rigel_storage::{
     EntityStore, Selected, Selection, StorageError, Versioned, WriteOp, WriteOutcome,
 };
 
+use crate::cache::DecodedCache;
 use crate::error::db_err;
 use crate::layout::{ENTITIES, META, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TENANTS, TYPES};
 use crate::writer::{BatchLimits, Job, PreparedOp, Writer};
@@ -42,6 +44,9 @@ pub struct EmbeddedOptions {
     pub max_batch_requests: usize,
     /// A transaction stops gathering requests once they hold this many bytes. Default 8 MiB.
     pub max_batch_bytes: usize,
+    /// Decoded entities kept in memory (estimated bytes) so hot entities are not parsed on
+    /// every read. Default 64 MiB; 0 disables the cache.
+    pub entity_cache_bytes: usize,
 }
 
 impl Default for EmbeddedOptions {
@@ -51,6 +56,7 @@ impl Default for EmbeddedOptions {
             queue_capacity: 1024,
             max_batch_requests: 1000,
             max_batch_bytes: 8 * 1024 * 1024,
+            entity_cache_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -65,6 +71,8 @@ pub struct EmbeddedStore {
     /// reads grows each pool to a thread per read (over 100 under 64 connections), each with
     /// its own malloc arena, and memory creeps up run after run.
     read_permits: Arc<tokio::sync::Semaphore>,
+    /// Decoded entities, validated by version on every use (see the `cache` module).
+    cache: Arc<DecodedCache>,
 }
 
 /// Reads running at once; more wait for a permit. Twice the cores keeps both busy while a
@@ -116,11 +124,13 @@ impl EmbeddedStore {
             apply::commit_batch(&writer_db, jobs)
         })?;
         let read_permits = Arc::new(tokio::sync::Semaphore::new(read_concurrency()));
+        let cache = Arc::new(DecodedCache::new(options.entity_cache_bytes));
         Ok(Self {
             db,
             writer,
             path,
             read_permits,
+            cache,
         })
     }
 
@@ -229,13 +239,17 @@ fn prepare(tenant: &Tenant, ops: Vec<WriteOp>) -> Result<Job, StorageError> {
     })
 }
 
-fn read_entity(db: &Database, key: &[u8]) -> Result<Option<Versioned<Entity>>, StorageError> {
+fn read_entity(
+    db: &Database,
+    cache: &DecodedCache,
+    key: &[u8],
+) -> Result<Option<Versioned<Entity>>, StorageError> {
     let txn = db.begin_read().map_err(db_err)?;
     let table = txn.open_table(ENTITIES).map_err(db_err)?;
     let Some(guard) = table.get(key).map_err(db_err)? else {
         return Ok(None);
     };
-    select::decode(guard.value()).map(Some)
+    select::decode(cache, key, guard.value()).map(Some)
 }
 
 fn read_ids_by_type(
@@ -272,7 +286,8 @@ impl EntityStore for EmbeddedStore {
         id: &str,
     ) -> Result<Option<Versioned<Entity>>, StorageError> {
         let key = layout::entity_key(&layout::tenant_prefix(tenant), id);
-        self.read(move |db| read_entity(db, &key)).await
+        let cache = Arc::clone(&self.cache);
+        self.read(move |db| read_entity(db, &cache, &key)).await
     }
 
     async fn commit(
@@ -326,12 +341,13 @@ impl EntityStore for EmbeddedStore {
             .iter()
             .map(|id| layout::entity_key(&tenant_prefix, id))
             .collect();
+        let cache = Arc::clone(&self.cache);
         self.read(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
             let table = txn.open_table(ENTITIES).map_err(db_err)?;
             keys.iter()
                 .map(|key| match table.get(key.as_slice()).map_err(db_err)? {
-                    Some(guard) => select::decode(guard.value()).map(Some),
+                    Some(guard) => select::decode(&cache, key, guard.value()).map(Some),
                     None => Ok(None),
                 })
                 .collect()
@@ -345,7 +361,8 @@ impl EntityStore for EmbeddedStore {
         selection: Selection,
     ) -> Result<Selected, StorageError> {
         let tenant_prefix = layout::tenant_prefix(tenant);
-        self.read(move |db| select::select(db, &tenant_prefix, selection))
+        let cache = Arc::clone(&self.cache);
+        self.read(move |db| select::select(db, &cache, &tenant_prefix, selection))
             .await
     }
 

@@ -5,33 +5,40 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::ops::Bound;
+use std::sync::Arc;
 
 use redb::{Database, ReadOnlyTable, ReadableDatabase};
 use rigel_model::Entity;
 use rigel_storage::{Selected, Selection, Source, StorageError, Versioned};
 
+use crate::cache::DecodedCache;
 use crate::error::db_err;
 use crate::layout::{self, ENTITIES, TYPES};
 
-/// Decodes a stored record.
-pub(crate) fn decode(record: &[u8]) -> Result<Versioned<Entity>, StorageError> {
-    let (version, body) = layout::split_record(record)?;
-    let value = serde_json::from_slice(body)
-        .map_err(|e| StorageError::Corrupt(format!("stored entity cannot be decoded: {e}")))?;
+/// The entity of a stored record, owned (the cache keeps its own copy).
+pub(crate) fn decode(
+    cache: &DecodedCache,
+    key: &[u8],
+    record: &[u8],
+) -> Result<Versioned<Entity>, StorageError> {
+    let (version, entity) = cache.entity(key, record)?;
+    let value = Arc::try_unwrap(entity).unwrap_or_else(|shared| (*shared).clone());
     Ok(Versioned { version, value })
 }
 
 /// Collects matches in id order: skips `offset`, keeps `limit`, counts when asked, and says
 /// when it has seen enough.
-struct Page {
+struct Page<'c> {
+    cache: &'c DecodedCache,
     selection: Selection,
     seen: usize,
     entities: Vec<Versioned<Entity>>,
 }
 
-impl Page {
-    fn new(selection: Selection) -> Self {
+impl<'c> Page<'c> {
+    fn new(cache: &'c DecodedCache, selection: Selection) -> Self {
         Self {
+            cache,
             entities: Vec::with_capacity(selection.limit.min(1024)),
             seen: 0,
             selection,
@@ -39,11 +46,12 @@ impl Page {
     }
 
     /// Offers one candidate; returns false once no further candidate can change the result.
-    fn offer(&mut self, record: &[u8]) -> Result<bool, StorageError> {
-        let candidate = decode(record)?;
-        if (self.selection.filter)(&candidate.value) {
+    fn offer(&mut self, key: &[u8], record: &[u8]) -> Result<bool, StorageError> {
+        let (version, candidate) = self.cache.entity(key, record)?;
+        if (self.selection.filter)(&candidate) {
             if self.seen >= self.selection.offset && self.entities.len() < self.selection.limit {
-                self.entities.push(candidate);
+                let value = Arc::try_unwrap(candidate).unwrap_or_else(|shared| (*shared).clone());
+                self.entities.push(Versioned { version, value });
             }
             self.seen += 1;
         }
@@ -62,6 +70,7 @@ impl Page {
 /// Runs a selection in one snapshot.
 pub(crate) fn select(
     db: &Database,
+    cache: &DecodedCache,
     tenant_prefix: &[u8],
     selection: Selection,
 ) -> Result<Selected, StorageError> {
@@ -70,7 +79,7 @@ pub(crate) fn select(
     let source = selection.source.clone();
     let after = selection.after.clone();
     let after = after.as_deref();
-    let mut page = Page::new(selection);
+    let mut page = Page::new(cache, selection);
     if page.selection.limit == 0 && !page.selection.count {
         return Ok(page.finish());
     }
@@ -86,7 +95,7 @@ pub(crate) fn select(
             for id in ids {
                 let key = layout::entity_key(tenant_prefix, &id);
                 if let Some(guard) = entities.get(key.as_slice()).map_err(db_err)? {
-                    if !page.offer(guard.value())? {
+                    if !page.offer(&key, guard.value())? {
                         break;
                     }
                 }
@@ -100,7 +109,7 @@ pub(crate) fn select(
                 // The index and the entities are written in the same transaction, so an
                 // indexed id is always present in this snapshot.
                 if let Some(guard) = entities.get(key.as_slice()).map_err(db_err)? {
-                    if !page.offer(guard.value())? {
+                    if !page.offer(&key, guard.value())? {
                         break;
                     }
                 }
@@ -135,7 +144,7 @@ fn scan_range(
         if !key.value().starts_with(&prefix) {
             break;
         }
-        if !page.offer(value.value())? {
+        if !page.offer(key.value(), value.value())? {
             break;
         }
     }

@@ -1,0 +1,149 @@
+//! A bounded cache of decoded entities, so hot entities are not parsed from JSON on every
+//! read or query scan.
+//!
+//! Correctness does not depend on invalidation: a read still fetches the record from its
+//! redb snapshot and takes the cached entity only when the cached version equals the
+//! record's version (versions never repeat for an id). The writer never touches the cache;
+//! a stale entry is simply not used, and replaced by the next decode.
+//!
+//! Memory is bounded by an estimate of each entry's decoded size; eviction is CLOCK (second
+//! chance) per shard, so frequently read entities stay.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use rigel_model::Entity;
+use rigel_storage::StorageError;
+
+use crate::layout;
+
+/// Shards of the cache; each has its own lock.
+const SHARDS: usize = 16;
+
+/// Decoded entities take about this many times their JSON size in memory (measured on the
+/// bench template: the RSS of a full cache against its budget; IRIs, `Value` trees and
+/// B-tree nodes make the decoded form much larger than the text).
+const DECODED_SIZE_FACTOR: usize = 12;
+
+struct Slot {
+    version: u64,
+    entity: Arc<Entity>,
+    cost: usize,
+    /// Set on use, cleared by the clock hand: a used entry survives one more sweep. Atomic so
+    /// that a hit needs only the shared lock.
+    referenced: AtomicBool,
+}
+
+#[derive(Default)]
+struct Shard {
+    slots: HashMap<Box<[u8]>, Slot>,
+    /// Keys in insertion order: the clock hand's path.
+    ring: VecDeque<Box<[u8]>>,
+    cost: usize,
+}
+
+impl Shard {
+    fn evict_until(&mut self, budget: usize) {
+        // Each key is looked at most twice per call (once to clear its bit, once to evict).
+        let mut steps = self.ring.len().saturating_mul(2);
+        while self.cost > budget && steps > 0 {
+            steps -= 1;
+            let Some(key) = self.ring.pop_front() else {
+                return;
+            };
+            match self.slots.get(&key) {
+                Some(slot) if slot.referenced.swap(false, Ordering::Relaxed) => {
+                    self.ring.push_back(key);
+                }
+                Some(_) => {
+                    if let Some(slot) = self.slots.remove(&key) {
+                        self.cost = self.cost.saturating_sub(slot.cost);
+                    }
+                }
+                // Not in the map any more: nothing to evict.
+                None => {}
+            }
+        }
+    }
+}
+
+/// The cache; cheap to share behind an `Arc`.
+pub(crate) struct DecodedCache {
+    shards: Vec<RwLock<Shard>>,
+    shard_budget: usize,
+}
+
+impl DecodedCache {
+    /// A cache holding about `budget_bytes` of decoded entities; 0 disables it.
+    pub(crate) fn new(budget_bytes: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            shard_budget: budget_bytes / SHARDS,
+        }
+    }
+
+    fn shard(&self, key: &[u8]) -> Option<&RwLock<Shard>> {
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        self.shards.get((hasher.finish() as usize) % SHARDS)
+    }
+
+    /// The entity of a stored record under `key`: from the cache when it holds this very
+    /// version, else decoded (and remembered).
+    pub(crate) fn entity(
+        &self,
+        key: &[u8],
+        record: &[u8],
+    ) -> Result<(u64, Arc<Entity>), StorageError> {
+        let (version, body) = layout::split_record(record)?;
+        let Some(shard) = self.shard(key).filter(|_| self.shard_budget > 0) else {
+            return Ok((version, Arc::new(decode_body(body)?)));
+        };
+        if let Ok(guard) = shard.read() {
+            if let Some(slot) = guard.slots.get(key) {
+                if slot.version == version {
+                    slot.referenced.store(true, Ordering::Relaxed);
+                    return Ok((version, Arc::clone(&slot.entity)));
+                }
+            }
+        }
+        let entity = Arc::new(decode_body(body)?);
+        let cost = key.len() + body.len().saturating_mul(DECODED_SIZE_FACTOR);
+        if cost > self.shard_budget {
+            return Ok((version, entity));
+        }
+        if let Ok(mut guard) = shard.write() {
+            let shard = &mut *guard;
+            let newer_cached = shard
+                .slots
+                .get(key)
+                .is_some_and(|slot| slot.version > version);
+            if !newer_cached {
+                let slot = Slot {
+                    version,
+                    entity: Arc::clone(&entity),
+                    cost,
+                    referenced: AtomicBool::new(false),
+                };
+                match shard.slots.insert(key.into(), slot) {
+                    Some(old) => shard.cost = shard.cost.saturating_sub(old.cost),
+                    None => shard.ring.push_back(key.into()),
+                }
+                shard.cost += cost;
+                shard.evict_until(self.shard_budget);
+            }
+        }
+        Ok((version, entity))
+    }
+}
+
+fn decode_body(body: &[u8]) -> Result<Entity, StorageError> {
+    serde_json::from_slice(body)
+        .map_err(|e| StorageError::Corrupt(format!("stored entity cannot be decoded: {e}")))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,80 @@
+//! The decoded-entity cache: version validation, budgets and eviction.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use rigel_storage::testkit::sample_entity;
+
+use super::DecodedCache;
+use crate::layout;
+
+/// A stored record of an entity at a version, as the writer makes it.
+fn record(id: &str, version: u64) -> Vec<u8> {
+    let mut record = layout::record_buffer(256);
+    serde_json::to_writer(&mut record, &sample_entity(id, &["urn:t:T"])).unwrap();
+    layout::set_record_version(&mut record, version);
+    record
+}
+
+#[test]
+fn the_same_version_is_served_from_the_cache() {
+    let cache = DecodedCache::new(1 << 20);
+    let rec = record("urn:x:1", 7);
+    let (v1, first) = cache.entity(b"k1", &rec).unwrap();
+    let (v2, second) = cache.entity(b"k1", &rec).unwrap();
+    assert_eq!((v1, v2), (7, 7));
+    assert!(
+        Arc::ptr_eq(&first, &second),
+        "the second read reuses the decoded entity"
+    );
+}
+
+#[test]
+fn a_new_version_is_decoded_again_not_taken_from_the_cache() {
+    let cache = DecodedCache::new(1 << 20);
+    let (_, old) = cache.entity(b"k1", &record("urn:x:old", 1)).unwrap();
+    let (version, new) = cache.entity(b"k1", &record("urn:x:new", 2)).unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(new.id, "urn:x:new");
+    assert!(!Arc::ptr_eq(&old, &new));
+}
+
+#[test]
+fn an_older_snapshot_never_replaces_a_newer_cached_version() {
+    let cache = DecodedCache::new(1 << 20);
+    cache.entity(b"k1", &record("urn:x:new", 5)).unwrap();
+    // A reader on an older snapshot decodes its own version and gets it...
+    let (version, old) = cache.entity(b"k1", &record("urn:x:old", 4)).unwrap();
+    assert_eq!((version, old.id.as_str()), (4, "urn:x:old"));
+    // ...but the cache keeps the newer one.
+    let (_, again) = cache.entity(b"k1", &record("urn:x:new", 5)).unwrap();
+    let (_, third) = cache.entity(b"k1", &record("urn:x:new", 5)).unwrap();
+    assert!(Arc::ptr_eq(&again, &third));
+}
+
+#[test]
+fn the_budget_bounds_what_stays_cached() {
+    let one = record("urn:x:0", 1).len() * super::DECODED_SIZE_FACTOR;
+    // Room for about 3 entries per shard.
+    let cache = DecodedCache::new(super::SHARDS * one * 3);
+    for i in 0..2000u64 {
+        let key = format!("k{i}");
+        cache
+            .entity(key.as_bytes(), &record(&format!("urn:x:{i}"), i + 1))
+            .unwrap();
+    }
+    let cached: usize = cache
+        .shards
+        .iter()
+        .map(|s| s.read().unwrap().slots.len())
+        .sum();
+    assert!(cached <= super::SHARDS * 4, "{cached} entries cached");
+    assert!(cached > 0);
+}
+
+#[test]
+fn a_disabled_cache_still_decodes() {
+    let cache = DecodedCache::new(0);
+    let (version, entity) = cache.entity(b"k", &record("urn:x:1", 3)).unwrap();
+    assert_eq!((version, entity.id.as_str()), (3, "urn:x:1"));
+}

@@ -24,6 +24,28 @@ pub enum JsonLdError {
     /// A fault of the broker itself (e.g. the HTTP client could not be built).
     #[error("JSON-LD @context processing failed: {0}")]
     Internal(String),
+
+    /// A payload to store is not a JSON object with an `@context` member (clause 5.13.2.3):
+    /// the request itself is malformed.
+    #[error("{0}")]
+    NotAContextDocument(String),
+
+    /// No stored @context has this identifier (clauses 5.13.4.4, 5.13.5.4).
+    #[error("no stored @context is identified by {0}")]
+    UnknownContext(String),
+
+    /// The content of a Cached @context is not served (clause 5.13.4.4).
+    #[error("{0}")]
+    NotServed(String),
+
+    /// A request about a stored @context that the entry does not allow: an unknown kind,
+    /// deleting the core @context, reloading an @context that is not Cached (5.13.5.4).
+    #[error("{0}")]
+    NotAllowed(String),
+
+    /// The directory of stored @contexts could not be read or written.
+    #[error("@context storage failed: {0}")]
+    Storage(String),
 }
 
 impl JsonLdError {
@@ -32,7 +54,11 @@ impl JsonLdError {
         match self {
             Self::NotAvailable { .. } => ErrorKind::LdContextNotAvailable,
             Self::Invalid(_) => ErrorKind::BadRequestData,
-            Self::Internal(_) => ErrorKind::InternalError,
+            Self::Internal(_) | Self::Storage(_) => ErrorKind::InternalError,
+            Self::NotAContextDocument(_) => ErrorKind::InvalidRequest,
+            Self::UnknownContext(_) => ErrorKind::ResourceNotFound,
+            Self::NotServed(_) => ErrorKind::OperationNotSupported,
+            Self::NotAllowed(_) => ErrorKind::BadRequestData,
         }
     }
 

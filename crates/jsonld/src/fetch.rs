@@ -1,34 +1,31 @@
-//! Fetching remote @context documents over HTTP, with limits, and caching them per URL.
+//! Fetching remote @context documents over HTTP, with limits.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use json_ld::syntax::{Parse, TryFromJson};
-use reqwest::header::{ACCEPT, CONTENT_LENGTH};
+use reqwest::header::{HeaderMap, ACCEPT, CACHE_CONTROL, CONTENT_LENGTH};
 use serde_json::Value;
 
-use crate::core::core_context;
 use crate::error::JsonLdError;
-use crate::sanitize::strip_scoped_contexts;
+use crate::sanitize::prepare_document;
 
-/// A fetched remote context document, validated and ready for json-ld.
+/// A remote context document as fetched, validated and ready for json-ld.
 #[derive(Debug)]
-pub(crate) struct RemoteContextDocument {
+pub(crate) struct Fetched {
     /// The URL the document was finally served from (after redirects): the base URL for
     /// relative context references inside it.
     pub(crate) final_url: String,
     /// The document (`{"@context": ...}`) with scoped contexts removed.
     pub(crate) document: json_ld::syntax::Value,
+    /// How long HTTP caching allows the copy to be used (`Cache-Control`), when it says.
+    pub(crate) max_age: Option<Duration>,
 }
 
-/// HTTP client plus a bounded per-URL cache of fetched documents.
+/// The HTTP client and the limits of remote context fetches. Caching is the
+/// [`crate::store::ContextStore`]'s business.
 pub(crate) struct Fetcher {
     client: reqwest::Client,
     timeout: Duration,
     max_bytes: usize,
-    capacity: usize,
-    documents: Mutex<HashMap<String, Arc<RemoteContextDocument>>>,
 }
 
 impl Fetcher {
@@ -36,7 +33,6 @@ impl Fetcher {
         timeout: Duration,
         max_bytes: usize,
         max_redirects: usize,
-        capacity: usize,
     ) -> Result<Self, JsonLdError> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -49,39 +45,11 @@ impl Fetcher {
             client,
             timeout,
             max_bytes,
-            capacity,
-            documents: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The document at `url`, from the cache or fetched (and then cached).
-    pub(crate) async fn get(&self, url: &str) -> Result<Arc<RemoteContextDocument>, JsonLdError> {
-        if let Some(document) = self.lock().get(url) {
-            return Ok(Arc::clone(document));
-        }
-        let document = Arc::new(self.fetch(url).await?);
-        let mut documents = self.lock();
-        if documents.len() >= self.capacity {
-            evict_one(&mut documents);
-        }
-        if self.capacity > 0 {
-            documents.insert(url.to_owned(), Arc::clone(&document));
-        }
-        Ok(document)
-    }
-
-    /// Drops every cached document.
-    pub(crate) fn clear(&self) {
-        self.lock().clear();
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<RemoteContextDocument>>> {
-        self.documents
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    async fn fetch(&self, url: &str) -> Result<RemoteContextDocument, JsonLdError> {
+    /// Downloads and validates the context document at `url`.
+    pub(crate) async fn fetch(&self, url: &str) -> Result<Fetched, JsonLdError> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| JsonLdError::Invalid(format!("@context URL {url} is not valid: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
@@ -116,6 +84,7 @@ impl Fetcher {
             return Err(too_big());
         }
         let final_url = response.url().to_string();
+        let max_age = max_age(response.headers());
         let mut body = Vec::new();
         while let Some(chunk) = response
             .chunk()
@@ -128,9 +97,10 @@ impl Fetcher {
             body.extend_from_slice(&chunk);
         }
         let document = parse_context_document(url, &body)?;
-        Ok(RemoteContextDocument {
+        Ok(Fetched {
             final_url,
             document,
+            max_age,
         })
     }
 
@@ -154,45 +124,37 @@ impl Fetcher {
 /// Only a context that could not be retrieved (network, non-2xx, limits) is
 /// `LdContextNotAvailable`.
 fn parse_context_document(url: &str, body: &[u8]) -> Result<json_ld::syntax::Value, JsonLdError> {
-    let mut value: Value = serde_json::from_slice(body)
+    let value: Value = serde_json::from_slice(body)
         .map_err(|e| JsonLdError::Invalid(format!("the @context at {url} is not JSON: {e}")))?;
-    if value == *core_context() {
-        // A mirror of the core context (e.g. a conformance-test server's copy): the core is
-        // already applied, with precedence, so it contributes nothing here. Processing it
-        // as a user context would make its `@protected` flag reject later definitions.
-        value = serde_json::json!({"@context": {}});
-    }
-    let context = match &mut value {
-        Value::Object(map) => map.get_mut("@context"),
-        _ => None,
-    };
-    let Some(context) = context else {
+    let Some(context) = value.as_object().and_then(|o| o.get("@context")) else {
         return Err(JsonLdError::Invalid(format!(
             "the document at {url} has no top-level \"@context\" member"
         )));
     };
-    strip_scoped_contexts(context);
-    let invalid = |e: &dyn std::fmt::Display| {
-        JsonLdError::Invalid(format!("the @context at {url} is invalid: {e}"))
-    };
-    let text = serde_json::to_string(&value).map_err(|e| invalid(&e))?;
-    let (document, _) = json_ld::syntax::Value::parse_str(&text).map_err(|e| invalid(&e))?;
-    // Check the @context syntax now, so that only usable documents are cached.
-    let context = document
-        .as_object()
-        .and_then(|o| o.get_unique("@context").ok().flatten());
-    if let Some(context) = context {
-        json_ld::syntax::context::Context::try_from_json(context.clone())
-            .map_err(|e| invalid(&e))?;
-    }
-    Ok(document)
+    prepare_document(context)
+        .map_err(|e| JsonLdError::Invalid(format!("the @context at {url} is invalid: {e}")))
 }
 
-/// Removes one arbitrary entry (the map's iteration order is randomised per process).
-pub(crate) fn evict_one<K: Clone + std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
-    if let Some(key) = map.keys().next().cloned() {
-        map.remove(&key);
+/// The freshness lifetime HTTP caching gives a response (RFC 9111): `no-store` and
+/// `no-cache` allow no reuse without asking again, `max-age` bounds it; `None` when the
+/// response says nothing, so that the caller's heuristic applies.
+fn max_age(headers: &HeaderMap) -> Option<Duration> {
+    let mut found = None;
+    for value in headers.get_all(CACHE_CONTROL) {
+        let Ok(value) = value.to_str() else { continue };
+        for directive in value.split(',').map(str::trim) {
+            let (name, argument) = directive.split_once('=').unwrap_or((directive, ""));
+            let name = name.trim().to_ascii_lowercase();
+            if name == "no-store" || name == "no-cache" {
+                return Some(Duration::ZERO);
+            }
+            if name == "max-age" {
+                let seconds = argument.trim().trim_matches('"').parse::<u64>().ok()?;
+                found = Some(Duration::from_secs(seconds));
+            }
+        }
     }
+    found
 }
 
 /// The error and its causes on one line (reqwest's top-level message alone is vague).

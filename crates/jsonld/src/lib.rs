@@ -1,5 +1,6 @@
 //! JSON-LD @context resolution for Rigel: the built-in NGSI-LD core context, remote
-//! contexts fetched and cached with limits, and term expansion/compaction.
+//! contexts fetched and cached with limits, term expansion/compaction, and the @context
+//! store of clause 5.13 (Hosted, Cached and ImplicitlyCreated @contexts).
 //!
 //! Context processing (term definitions, prefixes, `@vocab`, arrays, nested remote
 //! contexts, `@import`) is done by the `json-ld` crate, with a document loader over our
@@ -15,15 +16,21 @@ mod core;
 mod error;
 mod fetch;
 mod loader;
+mod local_id;
+mod manage;
+mod persist;
 mod resolved;
 mod resolver;
 mod sanitize;
+mod store;
+mod stored;
 mod tables;
 
 pub use crate::core::{core_context, is_core_context_url, CORE_CONTEXT_URL};
 pub use crate::error::JsonLdError;
 pub use crate::resolved::ResolvedContext;
 pub use crate::resolver::{ContextResolver, ResolverConfig};
+pub use crate::stored::{ContextInfo, ContextKind};
 
 #[cfg(test)]
 mod tests;

@@ -3,19 +3,25 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use json_ld::context_processing::{Options, Process};
 use json_ld::syntax::{Parse, TryFromJson};
 use serde_json::Value;
 
 use crate::core::{core_data, is_core_context_url, CoreData};
 use crate::error::JsonLdError;
-use crate::fetch::{evict_one, Fetcher};
+use crate::fetch::Fetcher;
 use crate::loader::{processing_error, ContextLoader};
+use crate::local_id::LOCAL_ORIGIN;
+use crate::persist::ContextDir;
 use crate::resolved::ResolvedContext;
-use crate::sanitize::strip_scoped_contexts;
+use crate::sanitize::{prepare_document, strip_scoped_contexts};
+use crate::store::{evict_one, ContextStore, ServedEntry};
 use crate::tables::Tables;
 
 /// Limits and sizes of a [`ContextResolver`].
@@ -27,8 +33,14 @@ pub struct ResolverConfig {
     pub max_context_bytes: usize,
     /// Redirects followed when fetching a remote context.
     pub max_redirects: usize,
-    /// Entries kept in each cache (fetched documents per URL; resolved user contexts).
+    /// Entries kept in each cache (Cached @contexts per URL; resolved user contexts).
     pub cache_capacity: usize,
+    /// How long a downloaded @context is used before it is downloaded again, when its HTTP
+    /// response does not say (`Cache-Control: max-age`, `no-cache`, `no-store`).
+    pub cached_context_lifetime: Duration,
+    /// Where Hosted and ImplicitlyCreated @contexts are kept across restarts (created if
+    /// missing); `None` keeps them in memory only.
+    pub hosted_dir: Option<PathBuf>,
 }
 
 impl Default for ResolverConfig {
@@ -38,6 +50,8 @@ impl Default for ResolverConfig {
             max_context_bytes: 1024 * 1024,
             max_redirects: 5,
             cache_capacity: 1024,
+            cached_context_lifetime: Duration::from_secs(3600),
+            hosted_dir: None,
         }
     }
 }
@@ -48,35 +62,74 @@ pub struct ContextResolver {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    core_data: &'static CoreData,
+pub(crate) struct Inner {
+    pub(crate) core_data: &'static CoreData,
     core: Arc<ResolvedContext>,
-    fetcher: Fetcher,
+    pub(crate) fetcher: Fetcher,
+    pub(crate) store: ContextStore,
+    /// Where served @contexts are persisted, if anywhere.
+    pub(crate) dir: Option<Arc<ContextDir>>,
+    pub(crate) cached_lifetime: Duration,
     capacity: usize,
     /// Resolved contexts by cache key (see [`cache_key`]).
-    contexts: RwLock<HashMap<Box<str>, Arc<ResolvedContext>>>,
+    contexts: RwLock<HashMap<Box<str>, Resolution>>,
+    /// Bumped whenever stored @contexts are deleted or replaced: a resolution that started
+    /// before is not cached, since it may have used the old content.
+    generation: AtomicU64,
+}
+
+/// A cached resolution, valid until the first Cached @context it used expires.
+struct Resolution {
+    context: Arc<ResolvedContext>,
+    expires_at: Option<DateTime<Utc>>,
 }
 
 impl ContextResolver {
-    /// Builds a resolver; fails only if the HTTP client cannot be built (or, in theory,
-    /// if the built-in core context does not process).
+    /// Builds a resolver and loads the stored @contexts of `hosted_dir`; fails if the HTTP
+    /// client cannot be built, the directory cannot be read or holds an unreadable entry
+    /// (or, in theory, if the built-in core context does not process).
     pub fn new(config: ResolverConfig) -> Result<Self, JsonLdError> {
         let core_data = core_data()?;
         let fetcher = Fetcher::new(
             config.fetch_timeout,
             config.max_context_bytes,
             config.max_redirects,
-            config.cache_capacity,
         )?;
+        let store = ContextStore::new(config.cache_capacity);
+        let dir = match &config.hosted_dir {
+            Some(path) => {
+                let (dir, stored) = ContextDir::open(path)?;
+                for context in stored {
+                    let prepared = prepared_document(&context.document)?;
+                    store.insert_served(ServedEntry::new(
+                        context.local_id,
+                        context.kind,
+                        context.created_at,
+                        context.document,
+                        prepared,
+                    ));
+                }
+                Some(Arc::new(dir))
+            }
+            None => None,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 core_data,
                 core: Arc::new(ResolvedContext::new(core_data, Tables::default())),
                 fetcher,
+                store,
+                dir,
+                cached_lifetime: config.cached_context_lifetime,
                 capacity: config.cache_capacity,
                 contexts: RwLock::new(HashMap::new()),
+                generation: AtomicU64::new(0),
             }),
         })
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     /// The core context alone (what a request without user @context uses). No I/O.
@@ -92,58 +145,117 @@ impl ContextResolver {
         let Some(user) = user else {
             return Ok(self.core());
         };
+        self.count_hits(user);
         let Some(key) = cache_key(user)? else {
             return Ok(self.core());
         };
-        if let Some(hit) = self.read_contexts().get(&*key) {
-            return Ok(Arc::clone(hit));
+        if let Some(hit) = self.cached_resolution(&key) {
+            return Ok(hit);
         }
+        let generation = self.inner.generation.load(Ordering::Acquire);
         // Not holding any lock here: two concurrent misses on one context both compute it.
-        let resolved = Arc::new(self.process(user).await?);
+        let (resolved, expires_at) = self.process(user).await?;
+        let resolved = Arc::new(resolved);
         if self.inner.capacity > 0 {
             let mut contexts = self
                 .inner
                 .contexts
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
-            if contexts.len() >= self.inner.capacity {
-                evict_one(&mut contexts);
+            if self.inner.generation.load(Ordering::Acquire) == generation {
+                if contexts.len() >= self.inner.capacity && !contexts.contains_key(&*key) {
+                    evict_one(&mut contexts);
+                }
+                let resolution = Resolution {
+                    context: Arc::clone(&resolved),
+                    expires_at,
+                };
+                contexts.insert(key.into(), resolution);
             }
-            contexts.insert(key.into(), Arc::clone(&resolved));
         }
         Ok(resolved)
     }
 
-    /// Forgets every cached remote document and resolved context, so that the next
-    /// resolutions fetch remote contexts again.
+    /// Forgets every Cached @context and resolved context, so that the next resolutions
+    /// fetch remote contexts again. Hosted and ImplicitlyCreated @contexts stay.
     pub fn clear_cache(&self) {
-        self.inner.fetcher.clear();
-        self.inner
+        self.inner.store.clear_cached();
+        self.forget_resolutions();
+    }
+
+    /// Drops every resolved context, after stored @contexts were deleted or replaced.
+    pub(crate) fn forget_resolutions(&self) {
+        let mut contexts = self
+            .inner
             .contexts
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+            .unwrap_or_else(PoisonError::into_inner);
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        contexts.clear();
     }
 
-    fn read_contexts(
-        &self,
-    ) -> std::sync::RwLockReadGuard<'_, HashMap<Box<str>, Arc<ResolvedContext>>> {
-        self.inner
+    /// A cached resolution that is still valid.
+    fn cached_resolution(&self, key: &str) -> Option<Arc<ResolvedContext>> {
+        let contexts = self
+            .inner
             .contexts
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner);
+        let hit = contexts.get(key)?;
+        match hit.expires_at {
+            Some(at) if at <= Utc::now() => None,
+            _ => Some(Arc::clone(&hit.context)),
+        }
     }
 
-    async fn process(&self, user: &Value) -> Result<ResolvedContext, JsonLdError> {
-        let invalid = |e: &dyn std::fmt::Display| JsonLdError::Invalid(e.to_string());
-        let mut local = user.clone();
-        strip_scoped_contexts(&mut local);
-        let text = serde_json::to_string(&local).map_err(|e| invalid(&e))?;
-        let (json, _) = json_ld::syntax::Value::parse_str(&text).map_err(|e| invalid(&e))?;
-        let local = json_ld::syntax::context::Context::try_from_json(json)
-            .map_err(|e| JsonLdError::Invalid(format!("not a JSON-LD context: {e}")))?;
+    /// Counts a hit on every stored @context the user context names by URL at its top
+    /// level (clause 5.13.3.5 `numberOfHits`). Contexts nested in others are not counted:
+    /// repeated requests are answered from resolved contexts without looking at them.
+    fn count_hits(&self, user: &Value) {
+        let urls: &[Value] = match user {
+            Value::String(_) => std::slice::from_ref(user),
+            Value::Array(items) => items,
+            _ => return,
+        };
+        let mut now = None;
+        for url in urls.iter().filter_map(Value::as_str) {
+            let now = *now.get_or_insert_with(Utc::now);
+            self.inner.store.touch(url, now);
+        }
+    }
+
+    /// The user context with relative references to served @contexts made absolute. Clients
+    /// get a served @context's path in `Location` (6.29.3.1); used as a reference in a
+    /// request, it resolves against the request URL, that is, against this broker.
+    fn absolute_served_refs<'v>(&self, user: &'v Value) -> Cow<'v, Value> {
+        let is_served_path = |v: &Value| {
+            v.as_str()
+                .is_some_and(|s| s.starts_with('/') && self.inner.store.served_for_url(s).is_some())
+        };
+        let absolute = |v: &Value| match v.as_str() {
+            Some(path) if is_served_path(v) => Value::String(format!("{LOCAL_ORIGIN}{path}")),
+            _ => v.clone(),
+        };
+        match user {
+            Value::String(_) if is_served_path(user) => Cow::Owned(absolute(user)),
+            Value::Array(items) if items.iter().any(is_served_path) => {
+                Cow::Owned(Value::Array(items.iter().map(absolute).collect()))
+            }
+            _ => Cow::Borrowed(user),
+        }
+    }
+
+    async fn process(
+        &self,
+        user: &Value,
+    ) -> Result<(ResolvedContext, Option<DateTime<Utc>>), JsonLdError> {
+        let local = local_context(&self.absolute_served_refs(user))?;
         let core = self.inner.core_data;
-        let loader = ContextLoader::new(&self.inner.fetcher);
+        let loader = ContextLoader::new(
+            &self.inner.store,
+            &self.inner.fetcher,
+            self.inner.cached_lifetime,
+        );
         let processed = local
             .process_full(&mut (), &core.active, &loader, None, Options::default(), ())
             .await
@@ -156,8 +268,31 @@ impl ContextResolver {
             |term| core.tables.terms.contains_key(term),
             |iri| core.tables.reverse.contains_key(iri),
         );
-        Ok(ResolvedContext::new(core, tables))
+        Ok((ResolvedContext::new(core, tables), loader.expires_at()))
     }
+}
+
+/// A user context (URL, object or array) in json-ld's syntax, scoped contexts removed.
+pub(crate) fn local_context(
+    user: &Value,
+) -> Result<json_ld::syntax::context::Context, JsonLdError> {
+    let invalid = |e: &dyn std::fmt::Display| JsonLdError::Invalid(e.to_string());
+    let mut local = user.clone();
+    strip_scoped_contexts(&mut local);
+    let text = serde_json::to_string(&local).map_err(|e| invalid(&e))?;
+    let (json, _) = json_ld::syntax::Value::parse_str(&text).map_err(|e| invalid(&e))?;
+    json_ld::syntax::context::Context::try_from_json(json)
+        .map_err(|e| JsonLdError::Invalid(format!("not a JSON-LD context: {e}")))
+}
+
+/// The json-ld form of a stored document (`{"@context": ...}`); a stored document that
+/// no longer prepares (it did when stored) is a storage fault.
+fn prepared_document(document: &Value) -> Result<json_ld::syntax::Value, JsonLdError> {
+    let context = document
+        .get("@context")
+        .ok_or_else(|| JsonLdError::Storage("a stored @context has no @context member".into()))?;
+    prepare_document(context)
+        .map_err(|e| JsonLdError::Storage(format!("a stored @context is invalid: {e}")))
 }
 
 /// The cache key of a user context, or `None` when it is equivalent to no user context

@@ -1,6 +1,35 @@
 //! Rewrites applied to a context before json-ld processes it.
 
+use json_ld::syntax::{Parse, TryFromJson};
 use serde_json::Value;
+
+use crate::core::core_context;
+
+/// The json-ld form of a context document `{"@context": context}` (fetched or hosted):
+/// other members of the original document are dropped (JSON-LD ignores them), scoped
+/// contexts removed, and the @context syntax checked, so that only usable documents are
+/// stored. The error is a description of what is wrong.
+pub(crate) fn prepare_document(context: &Value) -> Result<json_ld::syntax::Value, String> {
+    let mut context = if Some(context) == core_context().get("@context") {
+        // A mirror of the core context (e.g. a conformance-test server's copy): the core is
+        // already applied, with precedence, so it contributes nothing here. Processing it
+        // as a user context would make its `@protected` flag reject later definitions.
+        Value::Object(serde_json::Map::new())
+    } else {
+        context.clone()
+    };
+    strip_scoped_contexts(&mut context);
+    let text = serde_json::json!({ "@context": context }).to_string();
+    let (document, _) = json_ld::syntax::Value::parse_str(&text).map_err(|e| e.to_string())?;
+    let context = document
+        .as_object()
+        .and_then(|o| o.get_unique("@context").ok().flatten());
+    if let Some(context) = context {
+        json_ld::syntax::context::Context::try_from_json(context.clone())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(document)
+}
 
 /// Removes scoped contexts (an `@context` member inside an expanded term definition),
 /// in place, from a local context value (object, or array of contexts).

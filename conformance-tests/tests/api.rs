@@ -9,6 +9,8 @@ mod harness;
 mod attribute_kinds;
 #[path = "api/attributes.rs"]
 mod attributes;
+#[path = "api/batch.rs"]
+mod batch;
 #[path = "api/content_negotiation.rs"]
 mod content_negotiation;
 #[path = "api/contexts.rs"]
@@ -17,8 +19,12 @@ mod contexts;
 mod create_entity;
 #[path = "api/delete_entity.rs"]
 mod delete_entity;
+#[path = "api/jsonld_contexts.rs"]
+mod jsonld_contexts;
 #[path = "api/limits.rs"]
 mod limits;
+#[path = "api/query_entities.rs"]
+mod query_entities;
 #[path = "api/replace_merge.rs"]
 mod replace_merge;
 #[path = "api/representations.rs"]

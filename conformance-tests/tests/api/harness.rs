@@ -236,6 +236,16 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Every value of a header that may be repeated, each comma-separated item apart.
+    pub fn headers_all(&self, name: &str) -> Vec<String> {
+        self.headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(',').map(|i| i.trim().to_owned()))
+            .collect()
+    }
+
     /// The media type of the body, without parameters, lower-cased.
     pub fn media_type(&self) -> String {
         self.header("content-type")

@@ -19,6 +19,8 @@ pub enum BrokerError {
     NonexistentTenant(String),
     #[error("entity {0} is being modified by too many concurrent writers, try again")]
     Contended(String),
+    #[error("{0}")]
+    TooManyResults(String),
 }
 
 impl BrokerError {
@@ -30,6 +32,7 @@ impl BrokerError {
             Self::EntityNotFound(_) | Self::AttributeNotFound { .. } => ErrorKind::ResourceNotFound,
             Self::NonexistentTenant(_) => ErrorKind::NonexistentTenant,
             Self::Contended(_) => ErrorKind::Conflict,
+            Self::TooManyResults(_) => ErrorKind::TooManyResults,
         }
     }
 

@@ -2,10 +2,13 @@
 //! Knows nothing of HTTP or of concrete backends; every name it sees is a full IRI.
 
 mod attributes;
+mod batch;
 mod clock;
+pub mod discovery;
 mod entities;
 mod error;
 pub mod merge;
+pub mod query;
 
 use std::sync::Arc;
 
@@ -13,6 +16,7 @@ use rigel_model::{Entity, Tenant};
 use rigel_storage::{EntityStore, Expect, Versioned, WriteOp, WriteOutcome};
 
 pub use attributes::{AttributeUpdate, EntityMerge, UpdateResult};
+pub use batch::{BatchEntityError, BatchResult, UpsertMode};
 pub use clock::{Clock, SystemClock};
 pub use error::BrokerError;
 
@@ -104,5 +108,7 @@ impl Broker {
     }
 }
 
+#[cfg(test)]
+mod batch_tests;
 #[cfg(test)]
 mod merge_tests;

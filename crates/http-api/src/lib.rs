@@ -2,6 +2,7 @@
 //! ProblemDetails and the OpenAPI document. Handlers are thin: extract, call the broker, respond.
 
 pub mod context;
+pub mod filters;
 pub mod linked;
 pub mod negotiation;
 pub mod openapi;
@@ -19,13 +20,19 @@ use rigel_broker::Broker;
 use rigel_jsonld::ContextResolver;
 
 pub use problem::ApiError;
-use routes::{attributes as attr, entities as ent, unsupported};
+use routes::{
+    attributes as attr, batch, contexts as ctx, discovery, entities as ent, query, unsupported,
+};
 
 /// Request limits enforced before any parsing.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_body_bytes: usize,
     pub max_uri_bytes: usize,
+    /// Page size of a query without `limit` (clause 5.5.9).
+    pub default_page_size: usize,
+    /// Largest `limit` accepted; beyond it a query is `TooManyResults`.
+    pub max_page_size: usize,
 }
 
 impl Default for Limits {
@@ -33,6 +40,8 @@ impl Default for Limits {
         Self {
             max_body_bytes: 2 * 1024 * 1024,
             max_uri_bytes: 8 * 1024,
+            default_page_size: 20,
+            max_page_size: 1000,
         }
     }
 }
@@ -64,6 +73,8 @@ fn allow(methods: &'static str) -> actix_web::Route {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     const ID: &str = "{entityId:[^/]*}";
     const ATTR: &str = "{attrId:[^/]*}";
+    // A Cached @context may be named by its original URL, escaped or not.
+    const CONTEXT_ID: &str = "{contextId:.+}";
     cfg.route("/openapi.json", web::get().to(openapi::serve))
         .service(
             web::scope(BASE_PATH)
@@ -71,8 +82,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource(["/entities", "/entities/"])
                         .route(web::post().to(ent::create_entity))
-                        .route(web::get().to(unsupported::not_implemented))
-                        .route(web::delete().to(unsupported::not_implemented))
+                        .route(web::get().to(query::query_entities))
+                        .route(web::delete().to(query::purge_entities))
                         .route(web::put().to(ent::missing_entity_id))
                         .route(web::patch().to(ent::missing_entity_id))
                         .default_service(allow("GET, POST, DELETE")),
@@ -100,6 +111,69 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::put().to(attr::replace_attribute))
                         .route(web::delete().to(attr::delete_attribute))
                         .default_service(allow("PATCH, PUT, DELETE")),
+                )
+                .service(
+                    web::resource("/entityOperations/create")
+                        .route(web::post().to(batch::create_batch))
+                        .default_service(allow("POST")),
+                )
+                .service(
+                    web::resource("/entityOperations/upsert")
+                        .route(web::post().to(batch::upsert_batch))
+                        .default_service(allow("POST")),
+                )
+                .service(
+                    web::resource("/entityOperations/update")
+                        .route(web::post().to(batch::update_batch))
+                        .default_service(allow("POST")),
+                )
+                .service(
+                    web::resource("/entityOperations/delete")
+                        .route(web::post().to(batch::delete_batch))
+                        .default_service(allow("POST")),
+                )
+                .service(
+                    web::resource("/entityOperations/merge")
+                        .route(web::post().to(batch::merge_batch))
+                        .default_service(allow("POST")),
+                )
+                .service(
+                    web::resource(["/jsonldContexts", "/jsonldContexts/"])
+                        .route(web::post().to(ctx::add_context))
+                        .route(web::get().to(ctx::list_contexts))
+                        .route(web::delete().to(ctx::missing_context_id))
+                        .default_service(allow("GET, POST")),
+                )
+                .service(
+                    web::resource(format!("/jsonldContexts/{CONTEXT_ID}"))
+                        .route(web::get().to(ctx::serve_context))
+                        .route(web::delete().to(ctx::delete_context))
+                        .default_service(allow("GET, DELETE")),
+                )
+                .service(
+                    web::resource("/entityOperations/query")
+                        .route(web::post().to(query::query_entities_post))
+                        .default_service(allow("POST")),
+                )
+                .service(
+                    web::resource(["/types", "/types/"])
+                        .route(web::get().to(discovery::retrieve_entity_types))
+                        .default_service(allow("GET")),
+                )
+                .service(
+                    web::resource("/types/{type}")
+                        .route(web::get().to(discovery::retrieve_entity_type_info))
+                        .default_service(allow("GET")),
+                )
+                .service(
+                    web::resource(["/attributes", "/attributes/"])
+                        .route(web::get().to(discovery::retrieve_attributes))
+                        .default_service(allow("GET")),
+                )
+                .service(
+                    web::resource("/attributes/{attrId}")
+                        .route(web::get().to(discovery::retrieve_attribute_info))
+                        .default_service(allow("GET")),
                 )
                 .default_service(web::to(unsupported::not_implemented)),
         );

@@ -3,7 +3,7 @@
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
-use crate::routes::{attributes, entities};
+use crate::routes::{attributes, batch, contexts, entities};
 
 /// The document. Paths are described next to their handlers' route table.
 #[derive(OpenApi)]
@@ -23,6 +23,15 @@ use crate::routes::{attributes, entities};
         attributes::partial_attribute_update,
         attributes::replace_attribute,
         attributes::delete_attribute,
+        batch::create_batch,
+        batch::upsert_batch,
+        batch::update_batch,
+        batch::delete_batch,
+        batch::merge_batch,
+        contexts::add_context,
+        contexts::list_contexts,
+        contexts::serve_context,
+        contexts::delete_context,
     )
 )]
 pub struct ApiDoc;

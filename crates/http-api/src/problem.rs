@@ -42,6 +42,18 @@ impl ApiError {
         Self::Model(ModelError::new(ErrorKind::OperationNotSupported, detail))
     }
 
+    /// The ProblemDetails body of this error where it is reported inside another body, e.g.
+    /// one entity's error in a BatchOperationResult (clause 5.2.17).
+    pub(crate) fn problem_body(&self) -> serde_json::Value {
+        let (kind, detail) = self
+            .kind_and_detail()
+            .unwrap_or((ErrorKind::InternalError, self.to_string()));
+        if kind == ErrorKind::InternalError {
+            tracing::error!(error = %self, "internal error");
+        }
+        problem_body(kind, &detail)
+    }
+
     fn kind_and_detail(&self) -> Option<(ErrorKind, String)> {
         match self {
             Self::Broker(e) => Some((e.kind(), e.detail())),
@@ -66,11 +78,16 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
     }
 }
 
+/// The ProblemDetails body (RFC 7807) of an error kind.
+pub(crate) fn problem_body(kind: ErrorKind, detail: &str) -> serde_json::Value {
+    json!({ "type": kind.type_uri(), "title": kind.title(), "detail": detail })
+}
+
 /// A ProblemDetails response (RFC 7807) for an error kind.
 pub fn problem(kind: ErrorKind, detail: &str) -> HttpResponse {
     HttpResponse::build(status_of(kind))
         .content_type("application/json")
-        .json(json!({ "type": kind.type_uri(), "title": kind.title(), "detail": detail }))
+        .json(problem_body(kind, detail))
 }
 
 impl ResponseError for ApiError {

@@ -79,6 +79,15 @@ impl Params {
         Ok(Self { pairs })
     }
 
+    /// Parameters built by the server itself (e.g. from a request body), unchecked.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Self { pairs }
+    }
+
+    pub fn into_pairs(self) -> Vec<(String, String)> {
+        self.pairs
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()

@@ -34,6 +34,18 @@ pub struct Config {
     #[arg(long, env = "RIGEL_MAX_URI_BYTES", default_value_t = 8 * 1024)]
     pub max_uri_bytes: usize,
 
+    /// Memory for decoded entities kept hot by the embedded store, in bytes (0 disables).
+    #[arg(long, env = "RIGEL_ENTITY_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub entity_cache_bytes: usize,
+
+    /// Page size of a query that gives no `limit`.
+    #[arg(long, env = "RIGEL_DEFAULT_PAGE_SIZE", default_value_t = 20)]
+    pub default_page_size: usize,
+
+    /// Largest `limit` a query may ask for (TooManyResults beyond).
+    #[arg(long, env = "RIGEL_MAX_PAGE_SIZE", default_value_t = 1000)]
+    pub max_page_size: usize,
+
     /// Timeout for fetching a remote @context, in milliseconds.
     #[arg(long, env = "RIGEL_CONTEXT_TIMEOUT_MS", default_value_t = 5000)]
     pub context_timeout_ms: u64,
@@ -41,6 +53,11 @@ pub struct Config {
     /// Largest accepted remote @context document, in bytes.
     #[arg(long, env = "RIGEL_CONTEXT_MAX_BYTES", default_value_t = 1024 * 1024)]
     pub context_max_bytes: usize,
+
+    /// How long a downloaded @context is used before it is downloaded again, in seconds,
+    /// when its HTTP response gives no `Cache-Control` lifetime.
+    #[arg(long, env = "RIGEL_CONTEXT_CACHE_SECS", default_value_t = 3600)]
+    pub context_cache_secs: u64,
 
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "RIGEL_WORKERS")]
@@ -50,6 +67,15 @@ pub struct Config {
 impl Config {
     pub fn context_timeout(&self) -> Duration {
         Duration::from_millis(self.context_timeout_ms)
+    }
+
+    pub fn context_cache_lifetime(&self) -> Duration {
+        Duration::from_secs(self.context_cache_secs)
+    }
+
+    /// Where hosted @contexts are kept: `contexts` in the data directory.
+    pub fn contexts_dir(&self) -> PathBuf {
+        self.data_dir.join("contexts")
     }
 
     /// A configuration with defaults, for tests and embedding.

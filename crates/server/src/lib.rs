@@ -10,7 +10,7 @@ use actix_web::{middleware, web, App, HttpServer};
 use rigel_broker::{Broker, SystemClock};
 use rigel_http_api::{AppState, Limits};
 use rigel_jsonld::{ContextResolver, ResolverConfig};
-use rigel_storage_embedded::EmbeddedStore;
+use rigel_storage_embedded::{EmbeddedOptions, EmbeddedStore};
 
 pub use config::Config;
 
@@ -61,22 +61,27 @@ async fn close_store(store: &EmbeddedStore) {
 
 /// Opens the store and binds the HTTP server; the returned server is already running.
 pub fn start(config: &Config) -> Result<RunningServer, StartError> {
-    let store =
-        Arc::new(
-            EmbeddedStore::open(&config.data_dir).map_err(|source| StartError::Store {
+    let store = Arc::new(
+        EmbeddedStore::open_with(&config.data_dir, store_options(config)).map_err(|source| {
+            StartError::Store {
                 dir: config.data_dir.display().to_string(),
                 source,
-            })?,
-        );
+            }
+        })?,
+    );
     let resolver = ContextResolver::new(ResolverConfig {
         fetch_timeout: config.context_timeout(),
         max_context_bytes: config.context_max_bytes,
+        cached_context_lifetime: config.context_cache_lifetime(),
+        hosted_dir: Some(config.contexts_dir()),
         ..ResolverConfig::default()
     })?;
     let broker = Broker::new(store.clone(), Arc::new(SystemClock));
     let limits = Limits {
         max_body_bytes: config.max_body_bytes,
         max_uri_bytes: config.max_uri_bytes,
+        default_page_size: config.default_page_size,
+        max_page_size: config.max_page_size,
     };
     let state = web::Data::new(AppState {
         broker,
@@ -107,4 +112,11 @@ pub fn start(config: &Config) -> Result<RunningServer, StartError> {
         server,
         store,
     })
+}
+
+/// The embedded store's tuning from the configuration.
+fn store_options(config: &Config) -> EmbeddedOptions {
+    let mut options = EmbeddedOptions::default();
+    options.entity_cache_bytes = config.entity_cache_bytes;
+    options
 }

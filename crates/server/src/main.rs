@@ -3,6 +3,11 @@
 use clap::Parser;
 use rigel_server::{start, Config};
 
+/// mimalloc instead of the system allocator: a request allocates many small objects (parsed
+/// JSON, rendered entities), and glibc's malloc spent a quarter of the CPU on them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
     let config = Config::parse();

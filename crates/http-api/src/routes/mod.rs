@@ -1,6 +1,11 @@
 //! Route handlers, one module per API area.
 
 pub mod attributes;
+pub mod batch;
+pub mod contexts;
+pub mod discovery;
 pub mod entities;
+pub mod query;
+mod query_body;
 pub mod unsupported;
 mod write;

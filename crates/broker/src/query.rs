@@ -145,7 +145,7 @@ pub struct Paging {
 /// A page of matches.
 #[derive(Debug, Clone, Default)]
 pub struct QueryResult {
-    pub entities: Vec<Entity>,
+    pub entities: Vec<Arc<Entity>>,
     /// Every match, when counted.
     pub total: Option<usize>,
 }
@@ -212,7 +212,8 @@ impl Broker {
                 "more than {MAX_ORDERED_MATCHES} entities match; narrow the query to order it"
             )));
         }
-        let mut entities: Vec<Entity> = selected.entities.into_iter().map(|v| v.value).collect();
+        let mut entities: Vec<Arc<Entity>> =
+            selected.entities.into_iter().map(|v| v.value).collect();
         // Entities come in id order and the sort is stable, so ties stay in id order.
         entities.sort_by_cached_key(|e| order.sort_key(e));
         let total = paging.count.then_some(entities.len());
@@ -272,7 +273,7 @@ impl Broker {
                 .filter_map(|v| {
                     let expect = Expect::Version(v.version);
                     let id = v.value.id.clone();
-                    let op = match purge.apply(v.value, now) {
+                    let op = match purge.apply(&v.value, now) {
                         Purged::Deleted => WriteOp::Delete {
                             id: id.clone(),
                             expect,
@@ -318,7 +319,7 @@ impl Broker {
                 return Ok(false);
             }
             let expect = Expect::Version(current.version);
-            let op = match purge.apply(current.value, self.now()) {
+            let op = match purge.apply(&current.value, self.now()) {
                 Purged::Deleted => WriteOp::Delete {
                     id: id.to_owned(),
                     expect,
@@ -352,18 +353,22 @@ enum Purged {
 }
 
 impl Purge {
-    fn apply(&self, mut entity: Entity, now: chrono::DateTime<chrono::Utc>) -> Purged {
-        let before = entity.attributes.len();
-        match self {
-            Self::Entities => return Purged::Deleted,
-            Self::Drop(names) => entity.attributes.retain(|k, _| !names.contains(k)),
-            Self::Keep(names) => entity.attributes.retain(|k, _| names.contains(k)),
+    fn apply(&self, entity: &Entity, now: chrono::DateTime<chrono::Utc>) -> Purged {
+        let removes = |name: &String| match self {
+            Self::Entities => true,
+            Self::Drop(names) => names.contains(name),
+            Self::Keep(names) => !names.contains(name),
+        };
+        if *self == Self::Entities {
+            return Purged::Deleted;
         }
-        if entity.attributes.len() == before {
+        if !entity.attributes.keys().any(removes) {
             return Purged::Unchanged;
         }
-        entity.modified_at = now;
-        Purged::Changed(entity)
+        let mut changed = entity.clone();
+        changed.attributes.retain(|name, _| !removes(name));
+        changed.modified_at = now;
+        Purged::Changed(changed)
     }
 }
 

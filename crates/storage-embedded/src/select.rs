@@ -32,7 +32,7 @@ struct Page<'c> {
     cache: &'c DecodedCache,
     selection: Selection,
     seen: usize,
-    entities: Vec<Versioned<Entity>>,
+    entities: Vec<Versioned<Arc<Entity>>>,
 }
 
 impl<'c> Page<'c> {
@@ -50,8 +50,10 @@ impl<'c> Page<'c> {
         let (version, candidate) = self.cache.entity(key, record)?;
         if (self.selection.filter)(&candidate) {
             if self.seen >= self.selection.offset && self.entities.len() < self.selection.limit {
-                let value = Arc::try_unwrap(candidate).unwrap_or_else(|shared| (*shared).clone());
-                self.entities.push(Versioned { version, value });
+                self.entities.push(Versioned {
+                    version,
+                    value: candidate,
+                });
             }
             self.seen += 1;
         }

@@ -95,8 +95,9 @@ impl std::fmt::Debug for Selection {
 /// The result of a [`Selection`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Selected {
-    /// The page of matches, in id order.
-    pub entities: Vec<Versioned<Entity>>,
+    /// The page of matches, in id order. Shared: a backend may hand out the entities it keeps
+    /// in memory without copying them.
+    pub entities: Vec<Versioned<Arc<Entity>>>,
     /// The number of matches in all, when the selection asked for a count.
     pub total: Option<usize>,
 }

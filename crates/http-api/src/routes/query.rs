@@ -2,6 +2,7 @@
 //! Purge Entities (DELETE /entities, 6.4.3.3).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -167,6 +168,8 @@ async fn run_query(
     result.entities.truncate(paging.limit);
     if let Some(datasets) = dataset_ids(params)? {
         for entity in &mut result.entities {
+            // Copies only entities shared with the store's cache.
+            let entity = Arc::make_mut(entity);
             for instances in entity.attributes.values_mut() {
                 instances.retain(|a| datasets.contains(&a.dataset_id));
             }
@@ -229,7 +232,7 @@ fn order_by(
 async fn render_all(
     state: &AppState,
     tenant: &Tenant,
-    entities: &[Entity],
+    entities: &[Arc<Entity>],
     terms: &dyn TermMap,
     opts: &RenderOptions,
     join: Option<&JoinSpec>,

@@ -26,7 +26,7 @@ async fn ids_of<S: EntityStore>(store: &S, tenant: &Tenant, selection: Selection
         .expect("select")
         .entities
         .into_iter()
-        .map(|v| v.value.id)
+        .map(|v| v.value.id.clone())
         .collect()
 }
 

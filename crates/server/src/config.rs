@@ -35,7 +35,7 @@ pub struct Config {
     pub max_uri_bytes: usize,
 
     /// Memory for decoded entities kept hot by the embedded store, in bytes (0 disables).
-    #[arg(long, env = "RIGEL_ENTITY_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    #[arg(long, env = "RIGEL_ENTITY_CACHE_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub entity_cache_bytes: usize,
 
     /// Page size of a query that gives no `limit`.

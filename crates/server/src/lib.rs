@@ -83,11 +83,7 @@ pub fn start(config: &Config) -> Result<RunningServer, StartError> {
         default_page_size: config.default_page_size,
         max_page_size: config.max_page_size,
     };
-    let state = web::Data::new(AppState {
-        broker,
-        resolver,
-        limits,
-    });
+    let state = web::Data::new(AppState::new(broker, resolver, limits));
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

@@ -25,8 +25,8 @@ const SHARDS: usize = 16;
 
 /// Decoded entities take about this many times their stored JSON size in memory: the bench
 /// template is 2.7 KB stored and 16.6 KB decoded (IRI strings, `Value` trees, B-tree nodes),
-/// plus allocator slack.
-const DECODED_SIZE_FACTOR: usize = 7;
+/// and a full cache raised the broker's RssAnon by about 1.5 times that (allocator slack).
+const DECODED_SIZE_FACTOR: usize = 10;
 
 struct Slot {
     version: u64,
@@ -89,6 +89,26 @@ impl DecodedCache {
         let mut hasher = DefaultHasher::new();
         key.hash(&mut hasher);
         self.shards.get((hasher.finish() as usize) % SHARDS)
+    }
+
+    /// An owned entity of a stored record for a single read: copied from the cache when it
+    /// holds this very version, else decoded without being remembered (a point read of a
+    /// large store would mostly evict what queries keep hot, and pay a copy for it).
+    pub(crate) fn owned_entity(
+        &self,
+        key: &[u8],
+        record: &[u8],
+    ) -> Result<(u64, Entity), StorageError> {
+        let (version, body) = layout::split_record(record)?;
+        if let Some(shard) = self.shard(key).filter(|_| self.shard_budget > 0) {
+            if let Ok(guard) = shard.read() {
+                if let Some(slot) = guard.slots.get(key).filter(|s| s.version == version) {
+                    slot.referenced.store(true, Ordering::Relaxed);
+                    return Ok((version, (*slot.entity).clone()));
+                }
+            }
+        }
+        Ok((version, decode_body(body)?))
     }
 
     /// The entity of a stored record under `key`: from the cache when it holds this very

@@ -45,7 +45,7 @@ pub struct EmbeddedOptions {
     /// A transaction stops gathering requests once they hold this many bytes. Default 8 MiB.
     pub max_batch_bytes: usize,
     /// Decoded entities kept in memory (estimated bytes) so hot entities are not parsed on
-    /// every read. Default 64 MiB; 0 disables the cache.
+    /// every read. Default 32 MiB; 0 disables the cache.
     pub entity_cache_bytes: usize,
 }
 
@@ -56,7 +56,7 @@ impl Default for EmbeddedOptions {
             queue_capacity: 1024,
             max_batch_requests: 1000,
             max_batch_bytes: 8 * 1024 * 1024,
-            entity_cache_bytes: 64 * 1024 * 1024,
+            entity_cache_bytes: 32 * 1024 * 1024,
         }
     }
 }

@@ -21,8 +21,7 @@ pub(crate) fn decode(
     key: &[u8],
     record: &[u8],
 ) -> Result<Versioned<Entity>, StorageError> {
-    let (version, entity) = cache.entity(key, record)?;
-    let value = Arc::try_unwrap(entity).unwrap_or_else(|shared| (*shared).clone());
+    let (version, value) = cache.owned_entity(key, record)?;
     Ok(Versioned { version, value })
 }
 

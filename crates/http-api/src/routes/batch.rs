@@ -177,6 +177,8 @@ pub async fn create_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // Held for the whole request: bounds the batches parsed and applied at once.
+    let _bulk = state.bulk_permit().await;
     Params::parse(&req, &["local"])?;
     let tenant = tenant(&req)?;
     let mut batch = EntityBatch::read(&req, payload, &state).await?;
@@ -197,6 +199,8 @@ pub async fn upsert_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // Held for the whole request: bounds the batches parsed and applied at once.
+    let _bulk = state.bulk_permit().await;
     let params = Params::parse(&req, &["options", "local"])?;
     let mode = match params.get("options") {
         None | Some("replace") => UpsertMode::Replace,
@@ -224,6 +228,8 @@ pub async fn update_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // Held for the whole request: bounds the batches parsed and applied at once.
+    let _bulk = state.bulk_permit().await;
     let params = Params::parse(&req, &["options", "local"])?;
     let overwrite = match params.get("options") {
         None => true,
@@ -258,6 +264,8 @@ pub async fn delete_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // Held for the whole request: bounds the batches parsed and applied at once.
+    let _bulk = state.bulk_permit().await;
     Params::parse(&req, &["local"])?;
     let tenant = tenant(&req)?;
     let (items, _) = read_items(&req, payload, &state).await?;
@@ -284,6 +292,8 @@ pub async fn merge_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // Held for the whole request: bounds the batches parsed and applied at once.
+    let _bulk = state.bulk_permit().await;
     Params::parse(&req, &["local"])?;
     let tenant = tenant(&req)?;
     let mut batch = EntityBatch::read(&req, payload, &state).await?;

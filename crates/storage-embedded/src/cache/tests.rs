@@ -78,3 +78,20 @@ fn a_disabled_cache_still_decodes() {
     let (version, entity) = cache.entity(b"k", &record("urn:x:1", 3)).unwrap();
     assert_eq!((version, entity.id.as_str()), (3, "urn:x:1"));
 }
+
+#[test]
+fn a_single_read_uses_a_cached_version_but_does_not_fill_the_cache() {
+    let cache = DecodedCache::new(1 << 20);
+    let rec = record("urn:x:1", 3);
+    let (version, owned) = cache.owned_entity(b"k1", &rec).unwrap();
+    assert_eq!((version, owned.id.as_str()), (3, "urn:x:1"));
+    let cached: usize = cache
+        .shards
+        .iter()
+        .map(|s| s.read().unwrap().slots.len())
+        .sum();
+    assert_eq!(cached, 0, "a point read does not fill the cache");
+    let (_, shared) = cache.entity(b"k1", &rec).unwrap();
+    let (_, copy) = cache.owned_entity(b"k1", &rec).unwrap();
+    assert_eq!(*shared, copy);
+}

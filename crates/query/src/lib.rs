@@ -14,6 +14,7 @@ pub mod q;
 pub mod scope;
 pub mod types;
 
+mod boolean;
 mod limits;
 mod path;
 mod pattern;

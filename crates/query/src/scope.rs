@@ -2,7 +2,7 @@
 //! trailing `/#` for a whole subtree, `/#` alone for any scope; `,` / `|` or, `;` and,
 //! parentheses.
 
-use crate::limits::{check_length, MAX_DEPTH, MAX_TERMS};
+use crate::boolean::{self, Bool, Names};
 use crate::scan::Scanner;
 use crate::{Language, QueryError};
 
@@ -24,38 +24,23 @@ struct Pattern {
     subtree: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum ScopeNode {
-    Pattern(Pattern),
-    And(Vec<ScopeNode>),
-    Or(Vec<ScopeNode>),
-}
+const NAMES: Names = Names {
+    terms: "scope patterns",
+    input: "scope query",
+};
 
 /// A parsed scopeQ.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeExpr {
-    root: ScopeNode,
+    root: Bool<Pattern>,
 }
 
 impl ScopeExpr {
     /// Parses a scopeQ. The leading `/` of a pattern is optional, as it is in a scope
     /// (clause 4.18); levels are letters, digits, `_` and `-` (what entity scopes admit).
     pub fn parse(input: &str) -> Result<ScopeExpr, QueryError> {
-        check_length(input, Language::Scope)?;
-        let mut p = Parser {
-            sc: Scanner::new(input, Language::Scope),
-            depth: 0,
-            count: 0,
-        };
-        let root = p.or_expr()?;
-        p.sc.skip_ws();
-        if !p.sc.at_end() {
-            return Err(p.sc.error(if p.sc.peek() == Some(')') {
-                "')' without a matching '('"
-            } else {
-                "expected ',', '|', ';' or the end of the scope query"
-            }));
-        }
+        let mut sc = Scanner::new(input, Language::Scope);
+        let root = boolean::parse(&mut sc, &NAMES, &mut pattern)?;
         Ok(ScopeExpr { root })
     }
 
@@ -64,17 +49,7 @@ impl ScopeExpr {
     /// pattern may be matched by a different scope.
     pub fn matches(&self, scope: Option<&[String]>) -> bool {
         let scopes = scope.unwrap_or(&[]);
-        !scopes.is_empty() && self.root.matches(scopes)
-    }
-}
-
-impl ScopeNode {
-    fn matches(&self, scopes: &[String]) -> bool {
-        match self {
-            ScopeNode::Pattern(p) => scopes.iter().any(|s| p.matches(s)),
-            ScopeNode::And(items) => items.iter().all(|n| n.matches(scopes)),
-            ScopeNode::Or(items) => items.iter().any(|n| n.matches(scopes)),
-        }
+        !scopes.is_empty() && self.root.eval(&|p| scopes.iter().any(|s| p.matches(s)))
     }
 }
 
@@ -92,111 +67,37 @@ impl Pattern {
     }
 }
 
-struct Parser<'a> {
-    sc: Scanner<'a>,
-    depth: usize,
-    count: usize,
-}
-
-impl Parser<'_> {
-    fn or_expr(&mut self) -> Result<ScopeNode, QueryError> {
-        let mut items = vec![self.and_expr()?];
-        loop {
-            self.sc.skip_ws();
-            if !(self.sc.eat(',') || self.sc.eat('|')) {
-                break;
-            }
-            items.push(self.and_expr()?);
-        }
-        Ok(if items.len() == 1 {
-            items.remove(0)
+/// One scope pattern; the leading `/` is optional.
+fn pattern(sc: &mut Scanner<'_>) -> Result<Pattern, QueryError> {
+    let slash = sc.eat('/');
+    if slash && sc.eat('#') {
+        return Ok(Pattern {
+            levels: Vec::new(),
+            subtree: true,
+        });
+    }
+    let mut levels = Vec::new();
+    loop {
+        if sc.eat('+') {
+            levels.push(Level::Any);
         } else {
-            ScopeNode::Or(items)
-        })
-    }
-
-    fn and_expr(&mut self) -> Result<ScopeNode, QueryError> {
-        let mut items = vec![self.primary()?];
-        loop {
-            self.sc.skip_ws();
-            if !self.sc.eat(';') {
-                break;
+            let name = sc.take_while(|c| c.is_alphanumeric() || c == '_' || c == '-');
+            if name.is_empty() {
+                return Err(sc.error("expected a scope level (a name or '+')"));
             }
-            items.push(self.primary()?);
+            levels.push(Level::Name(name.to_owned()));
         }
-        Ok(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            ScopeNode::And(items)
-        })
-    }
-
-    fn primary(&mut self) -> Result<ScopeNode, QueryError> {
-        self.sc.skip_ws();
-        if self.sc.peek() == Some('(') {
-            let open = self.sc.pos();
-            self.sc.bump();
-            self.depth += 1;
-            if self.depth > MAX_DEPTH {
-                return Err(QueryError::too_complex(
-                    Language::Scope,
-                    format!("nested more than {MAX_DEPTH} levels deep"),
-                ));
-            }
-            let node = self.or_expr()?;
-            self.sc.skip_ws();
-            if !self.sc.eat(')') {
-                let at = self.sc.char_pos(open);
-                return Err(self
-                    .sc
-                    .error(format!("expected ')' closing the '(' at position {at}")));
-            }
-            self.depth -= 1;
-            return Ok(node);
-        }
-        self.count += 1;
-        if self.count > MAX_TERMS {
-            return Err(QueryError::too_complex(
-                Language::Scope,
-                format!("more than {MAX_TERMS} scope patterns"),
-            ));
-        }
-        self.pattern().map(ScopeNode::Pattern)
-    }
-
-    fn pattern(&mut self) -> Result<Pattern, QueryError> {
-        let slash = self.sc.eat('/');
-        if slash && self.sc.eat('#') {
+        if !sc.eat('/') {
             return Ok(Pattern {
-                levels: Vec::new(),
-                subtree: true,
+                levels,
+                subtree: false,
             });
         }
-        let mut levels = Vec::new();
-        loop {
-            if self.sc.eat('+') {
-                levels.push(Level::Any);
-            } else {
-                let name = self
-                    .sc
-                    .take_while(|c| c.is_alphanumeric() || c == '_' || c == '-');
-                if name.is_empty() {
-                    return Err(self.sc.error("expected a scope level (a name or '+')"));
-                }
-                levels.push(Level::Name(name.to_owned()));
-            }
-            if !self.sc.eat('/') {
-                return Ok(Pattern {
-                    levels,
-                    subtree: false,
-                });
-            }
-            if self.sc.eat('#') {
-                return Ok(Pattern {
-                    levels,
-                    subtree: true,
-                });
-            }
+        if sc.eat('#') {
+            return Ok(Pattern {
+                levels,
+                subtree: true,
+            });
         }
     }
 }

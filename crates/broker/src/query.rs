@@ -167,11 +167,7 @@ impl Broker {
             return Err(BrokerError::NonexistentTenant(tenant.to_string()));
         }
         let source = query.source();
-        let query = Arc::new(query);
-        let filter: EntityFilter = {
-            let query = Arc::clone(&query);
-            Arc::new(move |e: &Entity| query.matches(e))
-        };
+        let filter: EntityFilter = Arc::new(move |e: &Entity| query.matches(e));
         let Some(order) = order else {
             let selected = self
                 .store
@@ -239,20 +235,20 @@ impl Broker {
         }
         let source = query.source();
         let query = Arc::new(query);
+        let filter: EntityFilter = {
+            let query = Arc::clone(&query);
+            Arc::new(move |e: &Entity| query.matches(e))
+        };
         let mut changed = 0;
         let mut after: Option<String> = None;
         loop {
-            let filter: EntityFilter = {
-                let query = Arc::clone(&query);
-                Arc::new(move |e: &Entity| query.matches(e))
-            };
             let batch = self
                 .store
                 .select(
                     tenant,
                     Selection {
                         source: source.clone(),
-                        filter,
+                        filter: Arc::clone(&filter),
                         after: after.clone(),
                         offset: 0,
                         limit: PURGE_BATCH,

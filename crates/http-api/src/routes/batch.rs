@@ -27,16 +27,21 @@ use crate::request::{has_declared_length, read_json, tenant, Params};
 use crate::routes::entities::{expanded_fragment, scope_member};
 use crate::{ApiError, AppState};
 
-/// Reads a batch body: a non-empty JSON array without null items (clauses 5.6.7.4-5.6.10.4).
-async fn read_items(
+/// A turn to process a batch (see [`AppState::bulk_permit`]): held until the response.
+type Turn<'s> = Option<tokio::sync::SemaphorePermit<'s>>;
+
+/// Reads a batch body: a non-empty JSON array without null items (clauses 5.6.7.4-5.6.10.4),
+/// after waiting for a turn, which bounds the batches parsed and applied at once.
+async fn read_items<'s>(
     req: &HttpRequest,
     payload: web::Payload,
-    state: &AppState,
-) -> Result<(Vec<Value>, RequestMedia), ApiError> {
+    state: &'s AppState,
+) -> Result<(Vec<Value>, RequestMedia, Turn<'s>), ApiError> {
     let media = request_media(req)?;
     if !has_declared_length(req) {
         return Err(ApiError::LengthRequired);
     }
+    let turn = state.bulk_permit().await;
     let Value::Array(items) = read_json(payload, state.limits.max_body_bytes).await? else {
         return Err(ApiError::bad_data("the request body must be a JSON array"));
     };
@@ -46,7 +51,7 @@ async fn read_items(
     if let Some(i) = items.iter().position(Value::is_null) {
         return Err(ApiError::bad_data(format!("item {i} of the batch is null")));
     }
-    Ok((items, media))
+    Ok((items, media, turn))
 }
 
 /// One entity of a batch: its id, its JSON and the terms of its @context (or the
@@ -54,22 +59,23 @@ async fn read_items(
 type Item = (String, Value, Result<Arc<ResolvedContext>, Value>);
 
 /// The entities of a batch body, each with its own @context.
-struct EntityBatch {
+struct EntityBatch<'s> {
     items: Vec<Item>,
     /// Entities turned away before reaching the broker: id and ProblemDetails.
     rejected: Vec<(String, Value)>,
+    _turn: Turn<'s>,
 }
 
-impl EntityBatch {
+impl<'s> EntityBatch<'s> {
     /// Reads the body and resolves each entity's @context (clause 6.3.5): its own `@context`
     /// with `application/ld+json`, the `Link` header with `application/json`. Identical
     /// contexts are resolved once per request.
     async fn read(
         req: &HttpRequest,
         payload: web::Payload,
-        state: &AppState,
+        state: &'s AppState,
     ) -> Result<Self, ApiError> {
-        let (values, media) = read_items(req, payload, state).await?;
+        let (values, media, turn) = read_items(req, payload, state).await?;
         if media == RequestMedia::LdJson && context::link_context(req)?.is_some() {
             return Err(ApiError::bad_data(
                 "a body sent as application/ld+json carries its @context; a JSON-LD Link header is not allowed",
@@ -104,6 +110,7 @@ impl EntityBatch {
         Ok(Self {
             items,
             rejected: Vec::new(),
+            _turn: turn,
         })
     }
 
@@ -177,8 +184,6 @@ pub async fn create_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    // Held for the whole request: bounds the batches parsed and applied at once.
-    let _bulk = state.bulk_permit().await;
     Params::parse(&req, &["local"])?;
     let tenant = tenant(&req)?;
     let mut batch = EntityBatch::read(&req, payload, &state).await?;
@@ -199,8 +204,6 @@ pub async fn upsert_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    // Held for the whole request: bounds the batches parsed and applied at once.
-    let _bulk = state.bulk_permit().await;
     let params = Params::parse(&req, &["options", "local"])?;
     let mode = match params.get("options") {
         None | Some("replace") => UpsertMode::Replace,
@@ -228,8 +231,6 @@ pub async fn update_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    // Held for the whole request: bounds the batches parsed and applied at once.
-    let _bulk = state.bulk_permit().await;
     let params = Params::parse(&req, &["options", "local"])?;
     let overwrite = match params.get("options") {
         None => true,
@@ -264,11 +265,9 @@ pub async fn delete_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    // Held for the whole request: bounds the batches parsed and applied at once.
-    let _bulk = state.bulk_permit().await;
     Params::parse(&req, &["local"])?;
     let tenant = tenant(&req)?;
-    let (items, _) = read_items(&req, payload, &state).await?;
+    let (items, _, _turn) = read_items(&req, payload, &state).await?;
     let ids = items
         .into_iter()
         .enumerate()
@@ -292,8 +291,6 @@ pub async fn merge_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    // Held for the whole request: bounds the batches parsed and applied at once.
-    let _bulk = state.bulk_permit().await;
     Params::parse(&req, &["local"])?;
     let tenant = tenant(&req)?;
     let mut batch = EntityBatch::read(&req, payload, &state).await?;

@@ -3,7 +3,6 @@
 
 mod attributes;
 mod batch;
-mod clock;
 pub mod discovery;
 mod entities;
 mod error;
@@ -17,7 +16,7 @@ use rigel_storage::{EntityStore, Expect, Versioned, WriteOp, WriteOutcome};
 
 pub use attributes::{AttributeUpdate, EntityMerge, UpdateResult};
 pub use batch::{BatchEntityError, BatchResult, UpsertMode};
-pub use clock::{Clock, SystemClock};
+pub use rigel_model::{Clock, SystemClock};
 pub use error::BrokerError;
 
 /// How many times a read-modify-write is retried when another writer got there first.

@@ -10,8 +10,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rigel_model::{Entity, ErrorKind, Tenant};
 
+mod changes;
+mod subscriptions;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+pub use changes::{ChangeEvent, ChangeListener};
+pub use subscriptions::SubscriptionStore;
 
 /// A stored entity with the version it was read at.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::{Attribute, AttributeValue, Entity, TermMap};
 
 /// The output representation (clause 4.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Format {
     #[default]
     Normalized,

@@ -1,0 +1,1 @@
+//! Tests of subscription parsing and rendering.

@@ -1,0 +1,25 @@
+//! Change events: what a committed write did to one entity, for subscriptions (and later
+//! the temporal history) to react to.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rigel_model::{Entity, Tenant};
+
+/// One committed change to one entity: its state before and after the write.
+/// `previous: None` is a creation, `current: None` a deletion.
+#[derive(Debug, Clone)]
+pub struct ChangeEvent {
+    pub tenant: Tenant,
+    pub id: String,
+    pub previous: Option<Arc<Entity>>,
+    pub current: Option<Arc<Entity>>,
+    /// When the change was committed (the broker's clock).
+    pub at: DateTime<Utc>,
+}
+
+/// Receives the changes of every acknowledged write, in commit order per entity, before the
+/// write is acknowledged to its client. Must not block: it is called on the request path.
+pub trait ChangeListener: Send + Sync + 'static {
+    fn changed(&self, events: Vec<ChangeEvent>);
+}

@@ -1,0 +1,69 @@
+//! Delivery of a rendered notification to its endpoint, per binding: HTTP(S) webhooks
+//! (clause 6.3.x) and MQTT (clause 7.2).
+
+pub mod http;
+pub mod mqtt;
+
+use std::time::Duration;
+
+use rigel_model::subscription::Endpoint;
+
+/// A notification ready to send: the body and the headers the binding conveys.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The serialized Notification (clause 5.3.1).
+    pub body: Vec<u8>,
+    /// `application/json`, `application/ld+json` or `application/geo+json`.
+    pub content_type: &'static str,
+    /// The `Link` header value pointing at the @context (for `application/json`).
+    pub link: Option<String>,
+    /// Extra headers from `receiverInfo` (clause 5.2.15), in order.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Why a delivery failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("the endpoint answered HTTP {0}")]
+    Status(u16),
+    #[error("the endpoint did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("cannot reach the endpoint: {0}")]
+    Unreachable(String),
+    #[error("the endpoint is not usable: {0}")]
+    BadEndpoint(String),
+}
+
+/// Sends notifications over every supported binding, sharing connections between
+/// subscriptions that notify the same place.
+pub struct Deliverer {
+    http: http::HttpDelivery,
+    mqtt: mqtt::MqttDelivery,
+}
+
+impl Deliverer {
+    pub fn new(default_timeout: Duration) -> Result<Self, DeliveryError> {
+        Ok(Self {
+            http: http::HttpDelivery::new(default_timeout)?,
+            mqtt: mqtt::MqttDelivery::new(),
+        })
+    }
+
+    /// Delivers one notification; `Ok` when the receiver accepted it (any 2xx for HTTP,
+    /// the publish acknowledged as the QoS requires for MQTT).
+    pub async fn send(
+        &self,
+        endpoint: &Endpoint,
+        message: &Outgoing,
+        timeout: Duration,
+    ) -> Result<(), DeliveryError> {
+        let scheme = endpoint.uri.split(':').next().unwrap_or("");
+        match scheme {
+            "http" | "https" => self.http.send(endpoint, message, timeout).await,
+            "mqtt" | "mqtts" => self.mqtt.send(endpoint, message, timeout).await,
+            other => Err(DeliveryError::BadEndpoint(format!(
+                "unsupported scheme {other:?}"
+            ))),
+        }
+    }
+}

@@ -23,6 +23,8 @@ mod delete_entity;
 mod jsonld_contexts;
 #[path = "api/limits.rs"]
 mod limits;
+#[path = "api/notifications.rs"]
+mod notifications;
 #[path = "api/query_entities.rs"]
 mod query_entities;
 #[path = "api/replace_merge.rs"]
@@ -31,5 +33,7 @@ mod replace_merge;
 mod representations;
 #[path = "api/retrieve_entity.rs"]
 mod retrieve_entity;
+#[path = "api/subscriptions.rs"]
+mod subscriptions;
 #[path = "api/tenancy.rs"]
 mod tenancy;

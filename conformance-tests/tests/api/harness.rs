@@ -75,7 +75,7 @@ impl Target {
                 config.port = 0;
                 config.workers = Some(2);
                 let result = actix_web::rt::System::new().block_on(async move {
-                    let server = match rigel_server::start(&config) {
+                    let server = match rigel_server::start(&config).await {
                         Ok(server) => server,
                         Err(e) => {
                             let _ = tx.send(Err(format!("cannot start rigel: {e}")));
@@ -640,4 +640,333 @@ pub fn all_kinds_entity(id: &str) -> Value {
             "accuracy": {"type": "Property", "value": 0.5, "unitCode": "CEL"}
         }
     })
+}
+
+/// The relative path of a subscription resource, as a `Location` header holds it.
+pub fn subscription_path(id: &str) -> String {
+    format!("{}/subscriptions/{id}", target().base_path)
+}
+
+/// A fresh entity type (or attribute name) naming the test that owns it: a plain term the
+/// core @context's `@vocab` expands, so subscriptions of different tests never match each
+/// other's entities.
+pub fn unique_type(test: &str) -> String {
+    format!("{test}{}", nonce())
+}
+
+/// Creates a subscription (as `application/json`), asserts 201 and returns its id, taken from
+/// the `Location` header.
+pub async fn subscribe(body: &Value) -> String {
+    subscribe_with(post("/subscriptions").json(body)).await
+}
+
+/// Sends a prepared Create Subscription request, asserts 201 and returns the new id.
+pub async fn subscribe_with(request: RequestBuilder) -> String {
+    let reply = send(request).await.expect_status(201);
+    let location = reply
+        .header("Location")
+        .unwrap_or_else(|| panic!("201 without a Location header: {reply:?}"))
+        .to_owned();
+    let prefix = subscription_path("");
+    location
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("Location {location:?} is not under {prefix:?}"))
+        .to_owned()
+}
+
+/// A DateTime (clause 4.6.3) in UTC with milliseconds, e.g. `2024-03-14T01:59:26.535Z`.
+pub fn date_time(at: SystemTime) -> String {
+    let since = at.duration_since(UNIX_EPOCH).expect("a time after 1970");
+    let secs = i64::try_from(since.as_secs()).expect("a time before year 292 billion");
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm, proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+/// One HTTP request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    /// Header names lower-cased, in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The body as JSON, `Value::Null` when it is not JSON.
+    pub body: Value,
+    /// The body as text.
+    pub raw: String,
+    /// When the request was read in full.
+    pub at: std::time::Instant,
+}
+
+impl Received {
+    /// A header's value, matched case-insensitively (the first one when repeated).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The media type of the body, without parameters, lower-cased.
+    pub fn media_type(&self) -> String {
+        self.header("content-type")
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    }
+
+    /// The `data` member of a Notification (clause 5.3.1) as entities.
+    #[track_caller]
+    pub fn data(&self) -> &[Value] {
+        self.body["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("the notification has no data array: {}", self.raw))
+    }
+}
+
+/// What a [`Receiver`] shares with its connection threads.
+struct ReceiverState {
+    received: Mutex<Vec<Received>>,
+    status: std::sync::atomic::AtomicU16,
+    delay_ms: AtomicU64,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+/// A notification endpoint: a small HTTP server on its own loopback port (or all interfaces
+/// when `RIGEL_TEST_CONTEXT_HOST` is set, as for the @context server) that records every
+/// request and answers with a configurable status after a configurable delay. Each test uses
+/// its own, so tests running in parallel never see each other's notifications.
+pub struct Receiver {
+    base: String,
+    port: u16,
+    state: Arc<ReceiverState>,
+}
+
+impl Receiver {
+    /// A receiver answering `200 OK` at once.
+    pub fn start() -> Self {
+        let advertised = std::env::var("RIGEL_TEST_CONTEXT_HOST")
+            .ok()
+            .filter(|h| !h.is_empty());
+        let bind = if advertised.is_some() {
+            "0.0.0.0:0"
+        } else {
+            "127.0.0.1:0"
+        };
+        let listener = TcpListener::bind(bind).expect("bind a notification receiver");
+        let port = listener
+            .local_addr()
+            .expect("the receiver's address")
+            .port();
+        let host = advertised.unwrap_or_else(|| "127.0.0.1".to_owned());
+        let state = Arc::new(ReceiverState {
+            received: Mutex::new(Vec::new()),
+            status: std::sync::atomic::AtomicU16::new(200),
+            delay_ms: AtomicU64::new(0),
+            stopped: std::sync::atomic::AtomicBool::new(false),
+        });
+        let shared = Arc::clone(&state);
+        std::thread::Builder::new()
+            .name("notification-receiver".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    if shared.stopped.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let state = Arc::clone(&shared);
+                    std::thread::spawn(move || receive_one(stream, &state));
+                }
+            })
+            .expect("spawn the notification receiver");
+        Self {
+            base: format!("http://{host}:{port}"),
+            port,
+            state,
+        }
+    }
+
+    /// The endpoint URI to put in a subscription.
+    pub fn url(&self) -> String {
+        format!("{}/notify", self.base)
+    }
+
+    /// Answers every later request with this status.
+    pub fn answer_with(&self, status: u16) {
+        self.state.status.store(status, Ordering::Relaxed);
+    }
+
+    /// Holds every later request this long before answering (it is recorded on arrival).
+    pub fn delay_answers(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.state.delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Everything received so far, in arrival order.
+    pub fn received(&self) -> Vec<Received> {
+        self.state
+            .received
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Waits until `done` holds for what was received, or `timeout`; returns what was received.
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let received = self.received();
+            if done(&received) || tokio::time::Instant::now() >= deadline {
+                return received;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until at least `n` requests arrived, or `timeout`; returns all received.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        self.wait_until(timeout, |r| r.len() >= n).await
+    }
+
+    /// Waits until at least `n` requests arrived and returns them; fails the test after
+    /// `timeout`.
+    #[track_caller]
+    pub fn expect(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Vec<Received>> + '_ {
+        let caller = std::panic::Location::caller();
+        async move {
+            let received = self.wait_for(n, timeout).await;
+            assert!(
+                received.len() >= n,
+                "{caller}: expected {n} notification(s) within {timeout:?}, got {}: {:?}",
+                received.len(),
+                received.iter().map(|r| &r.raw).collect::<Vec<_>>()
+            );
+            received
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.state.stopped.store(true, Ordering::Relaxed);
+        // Wakes the accept loop so that it sees the stop flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Reads one request (Content-Length or chunked body), records it, waits the configured
+/// delay and answers with the configured status; the connection is then closed.
+fn receive_one(mut stream: TcpStream, state: &ReceiverState) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        if let Some(at) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&bytes[..head_end]).into_owned();
+    let mut lines = head.lines();
+    let mut request_line = lines.next().unwrap_or("").split_whitespace();
+    let method = request_line.next().unwrap_or("").to_owned();
+    let path = request_line.next().unwrap_or("").to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.to_ascii_lowercase())
+    };
+    let mut body = bytes[head_end + 4..].to_vec();
+    let mut read_more = |body: &mut Vec<u8>| match stream.read(&mut buf) {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            body.extend_from_slice(&buf[..n]);
+            true
+        }
+    };
+    if header("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+        while !body.ends_with(b"0\r\n\r\n") && read_more(&mut body) {}
+        body = dechunk(&body);
+    } else {
+        let length: usize = header("content-length")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0);
+        while body.len() < length && read_more(&mut body) {}
+    }
+    let raw = String::from_utf8_lossy(&body).into_owned();
+    state
+        .received
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(Received {
+            method,
+            path,
+            headers,
+            body: serde_json::from_str(&raw).unwrap_or(Value::Null),
+            raw,
+            at: std::time::Instant::now(),
+        });
+    let delay = state.delay_ms.load(Ordering::Relaxed);
+    if delay > 0 {
+        std::thread::sleep(Duration::from_millis(delay));
+    }
+    let status = state.status.load(Ordering::Relaxed);
+    let reason = if status == 200 { "OK" } else { "Test" };
+    let response =
+        format!("HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let _ = stream.write_all(response.as_bytes());
+}
+
+/// The payload of a chunked HTTP/1.1 body.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = body.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&body[..line_end]);
+        let size_text = size_text.split(';').next().unwrap_or("").trim();
+        let Ok(size) = usize::from_str_radix(size_text, 16) else {
+            break;
+        };
+        let start = line_end + 2;
+        if size == 0 || body.len() < start + size {
+            break;
+        }
+        out.extend_from_slice(&body[start..start + size]);
+        body = body.get(start + size + 2..).unwrap_or(&[]);
+    }
+    out
 }

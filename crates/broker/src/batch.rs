@@ -14,6 +14,7 @@
 //! get the same `modifiedAt` (clause 5.5.11.0).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use rigel_model::codec::parse::Patch;
 use rigel_model::{Entity, ErrorKind, ModelError, Tenant};
@@ -232,18 +233,24 @@ impl Broker {
             }
             let names: Vec<String> = pending.iter().map(|&g| groups[g].0.clone()).collect();
             let found = self.store.get_many(tenant, &names).await?;
-            let (mut ops, mut written) = (Vec::new(), Vec::new());
+            let observed = self.observer(tenant).is_some();
+            let (mut ops, mut written, mut previous) = (Vec::new(), Vec::new(), Vec::new());
             for (&g, current) in pending.iter().zip(found) {
                 let (id, elements) = &groups[g];
+                let before = current
+                    .as_ref()
+                    .filter(|_| observed)
+                    .map(|c| Arc::new(c.value.clone()));
                 if let Some(op) = fold(id, elements, current, &mut step, &mut reports) {
                     ops.push(op);
                     written.push(g);
+                    previous.push(before);
                 }
             }
             let outcomes = if ops.is_empty() {
                 Vec::new()
             } else {
-                self.store.commit(tenant, ops).await?
+                self.commit(tenant, ops, previous).await?
             };
             pending = written
                 .into_iter()

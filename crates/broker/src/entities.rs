@@ -22,6 +22,7 @@ impl Broker {
                     entity,
                     expect: Expect::Absent,
                 },
+                None,
             )
             .await?
         {

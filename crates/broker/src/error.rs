@@ -2,6 +2,7 @@
 
 use rigel_model::{ErrorKind, ModelError};
 use rigel_storage::StorageError;
+use rigel_subscriptions::SubscriptionError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -21,6 +22,10 @@ pub enum BrokerError {
     Contended(String),
     #[error("{0}")]
     TooManyResults(String),
+    #[error(transparent)]
+    Subscription(#[from] SubscriptionError),
+    #[error("subscriptions are not available in this deployment")]
+    SubscriptionsUnavailable,
 }
 
 impl BrokerError {
@@ -33,6 +38,8 @@ impl BrokerError {
             Self::NonexistentTenant(_) => ErrorKind::NonexistentTenant,
             Self::Contended(_) => ErrorKind::Conflict,
             Self::TooManyResults(_) => ErrorKind::TooManyResults,
+            Self::Subscription(e) => e.kind(),
+            Self::SubscriptionsUnavailable => ErrorKind::OperationNotSupported,
         }
     }
 

@@ -8,16 +8,20 @@ mod entities;
 mod error;
 pub mod merge;
 pub mod query;
+mod subscriptions;
 
 use std::sync::Arc;
 
 use rigel_model::{Entity, Tenant};
-use rigel_storage::{EntityStore, Expect, Versioned, WriteOp, WriteOutcome};
+use rigel_storage::{
+    ChangeEvent, ChangeListener, EntityStore, Expect, Versioned, WriteOp, WriteOutcome,
+};
+use rigel_subscriptions::SubscriptionService;
 
 pub use attributes::{AttributeUpdate, EntityMerge, UpdateResult};
 pub use batch::{BatchEntityError, BatchResult, UpsertMode};
-pub use rigel_model::{Clock, SystemClock};
 pub use error::BrokerError;
+pub use rigel_model::{Clock, SystemClock};
 
 /// How many times a read-modify-write is retried when another writer got there first.
 const MAX_WRITE_ATTEMPTS: usize = 64;
@@ -33,11 +37,22 @@ fn has_any_type(entity: &Entity, types: Option<&[String]>) -> bool {
 pub struct Broker {
     store: Arc<dyn EntityStore>,
     clock: Arc<dyn Clock>,
+    subscriptions: Option<SubscriptionService>,
 }
 
 impl Broker {
     pub fn new(store: Arc<dyn EntityStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            subscriptions: None,
+        }
+    }
+
+    /// The broker with subscriptions: every committed change is reported to them.
+    pub fn with_subscriptions(mut self, subscriptions: SubscriptionService) -> Self {
+        self.subscriptions = Some(subscriptions);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn EntityStore> {
@@ -81,6 +96,9 @@ impl Broker {
             if !has_any_type(&current.value, types) {
                 return Err(BrokerError::EntityNotFound(id.to_owned()));
             }
+            let previous = self
+                .observer(tenant)
+                .map(|_| Arc::new(current.value.clone()));
             let (next, result) = change(current.value)?;
             let expect = Expect::Version(current.version);
             let op = match next {
@@ -90,20 +108,73 @@ impl Broker {
                     expect,
                 },
             };
-            if self.commit_one(tenant, op).await? {
+            if self.commit_one(tenant, op, previous).await? {
                 return Ok(result);
             }
         }
         Err(BrokerError::Contended(id.to_owned()))
     }
 
-    /// Commits one write; `false` when its expectation did not hold.
-    async fn commit_one(&self, tenant: &Tenant, op: WriteOp) -> Result<bool, BrokerError> {
-        let outcomes = self.store.commit(tenant, vec![op]).await?;
+    /// Commits one write; `false` when its expectation did not hold. `previous` is the state
+    /// it replaces, for change reporting.
+    async fn commit_one(
+        &self,
+        tenant: &Tenant,
+        op: WriteOp,
+        previous: Option<Arc<Entity>>,
+    ) -> Result<bool, BrokerError> {
+        let outcomes = self.commit(tenant, vec![op], vec![previous]).await?;
         Ok(matches!(
             outcomes.first(),
             Some(WriteOutcome::Applied { .. })
         ))
+    }
+
+    /// The subscriptions to report changes of this tenant to, if any could be interested.
+    fn observer(&self, tenant: &Tenant) -> Option<&SubscriptionService> {
+        self.subscriptions.as_ref().filter(|s| s.watches(tenant))
+    }
+
+    /// Every write goes through here: commits, then reports each applied write as a change
+    /// (before the write is acknowledged, so no acknowledged change escapes subscriptions).
+    /// `previous[i]` is the state write `i` replaces (only needed while observed).
+    async fn commit(
+        &self,
+        tenant: &Tenant,
+        ops: Vec<WriteOp>,
+        previous: Vec<Option<Arc<Entity>>>,
+    ) -> Result<Vec<WriteOutcome>, BrokerError> {
+        let Some(observer) = self.observer(tenant) else {
+            return Ok(self.store.commit(tenant, ops).await?);
+        };
+        let written: Vec<(String, Option<Arc<Entity>>)> = ops
+            .iter()
+            .map(|op| match op {
+                WriteOp::Put { entity, .. } => (entity.id.clone(), Some(Arc::new(entity.clone()))),
+                WriteOp::Delete { id, .. } => (id.clone(), None),
+            })
+            .collect();
+        let outcomes = self.store.commit(tenant, ops).await?;
+        let at = self.clock.now();
+        let mut previous = previous.into_iter();
+        let events: Vec<ChangeEvent> = written
+            .into_iter()
+            .zip(&outcomes)
+            .map(|((id, current), outcome)| (id, current, previous.next().flatten(), outcome))
+            .filter(|(.., outcome)| matches!(outcome, WriteOutcome::Applied { .. }))
+            .filter(|(_, current, previous, _)| current.is_some() || previous.is_some())
+            .map(|(id, current, previous, _)| ChangeEvent {
+                tenant: tenant.clone(),
+                id,
+                previous,
+                current,
+                at,
+            })
+            .collect();
+        if !events.is_empty() {
+            observer.changed(events);
+        }
+        Ok(outcomes)
     }
 }
 
@@ -111,3 +182,5 @@ impl Broker {
 mod batch_tests;
 #[cfg(test)]
 mod merge_tests;
+#[cfg(test)]
+mod subscription_tests;

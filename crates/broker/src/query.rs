@@ -263,6 +263,8 @@ impl Broker {
             let full = batch.entities.len() == PURGE_BATCH;
             let now = self.now();
             let mut ids = Vec::new();
+            let mut previous = Vec::new();
+            let observed = self.observer(tenant).is_some();
             let ops: Vec<WriteOp> = batch
                 .entities
                 .into_iter()
@@ -278,10 +280,11 @@ impl Broker {
                         Purged::Unchanged => return None,
                     };
                     ids.push(id);
+                    previous.push(observed.then(|| v.value.clone()));
                     Some(op)
                 })
                 .collect();
-            let outcomes = self.store.commit(tenant, ops).await?;
+            let outcomes = self.commit(tenant, ops, previous).await?;
             for (id, outcome) in ids.iter().zip(&outcomes) {
                 match outcome {
                     WriteOutcome::Applied { .. } => changed += 1,
@@ -315,6 +318,9 @@ impl Broker {
                 return Ok(false);
             }
             let expect = Expect::Version(current.version);
+            let previous = self
+                .observer(tenant)
+                .map(|_| Arc::new(current.value.clone()));
             let op = match purge.apply(&current.value, self.now()) {
                 Purged::Deleted => WriteOp::Delete {
                     id: id.to_owned(),
@@ -323,7 +329,7 @@ impl Broker {
                 Purged::Changed(entity) => WriteOp::Put { entity, expect },
                 Purged::Unchanged => return Ok(false),
             };
-            if self.commit_one(tenant, op).await? {
+            if self.commit_one(tenant, op, previous).await? {
                 return Ok(true);
             }
         }

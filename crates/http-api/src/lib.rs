@@ -21,7 +21,8 @@ use rigel_jsonld::ContextResolver;
 
 pub use problem::ApiError;
 use routes::{
-    attributes as attr, batch, contexts as ctx, discovery, entities as ent, query, unsupported,
+    attributes as attr, batch, contexts as ctx, discovery, entities as ent, query,
+    subscriptions as subs, unsupported,
 };
 
 /// Request limits enforced before any parsing.
@@ -175,6 +176,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::resource("/entityOperations/query")
                         .route(web::post().to(query::query_entities_post))
                         .default_service(allow("POST")),
+                )
+                .service(
+                    web::resource(["/subscriptions", "/subscriptions/"])
+                        .route(web::post().to(subs::create_subscription))
+                        .route(web::get().to(subs::query_subscriptions))
+                        .default_service(allow("GET, POST")),
+                )
+                .service(
+                    web::resource("/subscriptions/{subscriptionId}")
+                        .route(web::get().to(subs::retrieve_subscription))
+                        .route(web::patch().to(subs::update_subscription))
+                        .route(web::delete().to(subs::delete_subscription))
+                        .default_service(allow("GET, PATCH, DELETE")),
                 )
                 .service(
                     web::resource(["/types", "/types/"])

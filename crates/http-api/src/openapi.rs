@@ -3,7 +3,7 @@
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
-use crate::routes::{attributes, batch, contexts, entities};
+use crate::routes::{attributes, batch, contexts, entities, subscriptions};
 
 /// The document. Paths are described next to their handlers' route table.
 #[derive(OpenApi)]
@@ -32,6 +32,11 @@ use crate::routes::{attributes, batch, contexts, entities};
         contexts::list_contexts,
         contexts::serve_context,
         contexts::delete_context,
+        subscriptions::create_subscription,
+        subscriptions::query_subscriptions,
+        subscriptions::retrieve_subscription,
+        subscriptions::update_subscription,
+        subscriptions::delete_subscription,
     )
 )]
 pub struct ApiDoc;

@@ -59,6 +59,16 @@ pub struct Config {
     #[arg(long, env = "RIGEL_CONTEXT_CACHE_SECS", default_value_t = 3600)]
     pub context_cache_secs: u64,
 
+    /// Changes queued per subscription before further ones are dropped (and counted as lost
+    /// on the subscription) while its endpoint falls behind.
+    #[arg(long, env = "RIGEL_NOTIFICATION_QUEUE", default_value_t = 10_000)]
+    pub notification_queue: usize,
+
+    /// How long a notification may take before it counts as failed, in milliseconds, when
+    /// the subscription's endpoint sets no `timeout`.
+    #[arg(long, env = "RIGEL_NOTIFICATION_TIMEOUT_MS", default_value_t = 10_000)]
+    pub notification_timeout_ms: u64,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "RIGEL_WORKERS")]
     pub workers: Option<usize>,

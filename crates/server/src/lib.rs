@@ -11,6 +11,7 @@ use rigel_broker::{Broker, SystemClock};
 use rigel_http_api::{AppState, Limits};
 use rigel_jsonld::{ContextResolver, ResolverConfig};
 use rigel_storage_embedded::{EmbeddedOptions, EmbeddedStore};
+use rigel_subscriptions::{ServiceOptions, SubscriptionService};
 
 pub use config::Config;
 
@@ -24,6 +25,8 @@ pub enum StartError {
     },
     #[error("cannot set up @context resolution: {0}")]
     Context(#[from] rigel_jsonld::JsonLdError),
+    #[error("cannot start subscriptions: {0}")]
+    Subscriptions(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -36,18 +39,21 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     pub server: actix_web::dev::Server,
     store: Arc<EmbeddedStore>,
+    subscriptions: SubscriptionService,
 }
 
 impl RunningServer {
     /// Stops accepting requests, lets in-flight ones finish, then closes the store.
     pub async fn stop(self) {
         self.server.handle().stop(true).await;
+        self.subscriptions.shutdown().await;
         close_store(&self.store).await;
     }
 
     /// Runs until the server stops (SIGINT/SIGTERM), then closes the store.
     pub async fn wait(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.subscriptions.shutdown().await;
         close_store(&self.store).await;
         result
     }
@@ -59,8 +65,9 @@ async fn close_store(store: &EmbeddedStore) {
     }
 }
 
-/// Opens the store and binds the HTTP server; the returned server is already running.
-pub fn start(config: &Config) -> Result<RunningServer, StartError> {
+/// Opens the store, loads the subscriptions and binds the HTTP server; the returned server is
+/// already running. Must be called within a tokio runtime (notification delivery runs on it).
+pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     let store = Arc::new(
         EmbeddedStore::open_with(&config.data_dir, store_options(config)).map_err(|source| {
             StartError::Store {
@@ -76,7 +83,23 @@ pub fn start(config: &Config) -> Result<RunningServer, StartError> {
         hosted_dir: Some(config.contexts_dir()),
         ..ResolverConfig::default()
     })?;
-    let broker = Broker::new(store.clone(), Arc::new(SystemClock));
+    let clock = Arc::new(SystemClock);
+    let subscriptions = SubscriptionService::new(
+        store.clone(),
+        store.clone(),
+        resolver.clone(),
+        clock.clone(),
+        subscription_options(config),
+    )
+    .map_err(|e| StartError::Subscriptions(e.to_string()))?;
+    let loaded = subscriptions
+        .start()
+        .await
+        .map_err(|e| StartError::Subscriptions(e.to_string()))?;
+    if loaded > 0 {
+        tracing::info!(subscriptions = loaded, "subscriptions loaded");
+    }
+    let broker = Broker::new(store.clone(), clock).with_subscriptions(subscriptions.clone());
     let limits = Limits {
         max_body_bytes: config.max_body_bytes,
         max_uri_bytes: config.max_uri_bytes,
@@ -107,7 +130,17 @@ pub fn start(config: &Config) -> Result<RunningServer, StartError> {
         addr: bound,
         server,
         store,
+        subscriptions,
     })
+}
+
+/// Notification delivery tuning from the configuration.
+fn subscription_options(config: &Config) -> ServiceOptions {
+    ServiceOptions {
+        queue_capacity: config.notification_queue,
+        delivery_timeout: std::time::Duration::from_millis(config.notification_timeout_ms),
+        ..ServiceOptions::default()
+    }
 }
 
 /// The embedded store's tuning from the configuration.

@@ -14,7 +14,7 @@ async fn main() -> std::process::ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
-    let server = match start(&config) {
+    let server = match start(&config).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("{e}");

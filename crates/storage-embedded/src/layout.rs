@@ -10,7 +10,16 @@
 //! | `entities` | tenant ‖ id | record: format `u8` ‖ version `u64` BE ‖ entity JSON |
 //! | `types` | tenant ‖ type IRI ‖ id | `()` |
 //! | `tenants` | tenant name (`&str`, named tenants only) | `()` |
+//! | `subscriptions` | tenant ‖ id | serde_json of `rigel_model::subscription::Subscription` |
+//! | `subscription_status` | tenant ‖ id | serde_json of `DeliveryStatus` (the counters) |
 //! | `meta` | `&str` | `u64`: `schema_version`, `last_version` |
+//!
+//! A subscription's counters change on every notification, so they have their own small row
+//! instead of rewriting the whole document; the listing lays the row over the document's
+//! `delivery`. Create and replace write both rows from the document, delete removes both,
+//! and a counter save writes only rows whose document exists. The two subscription tables
+//! came after layout version 1 without a version bump: opening creates missing tables, and
+//! older builds never open them.
 //!
 //! # Key encoding
 //!
@@ -46,8 +55,15 @@ use rigel_storage::StorageError;
 pub(crate) const ENTITIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("entities");
 /// (tenant, type IRI, id) -> ().
 pub(crate) const TYPES: TableDefinition<&[u8], ()> = TableDefinition::new("types");
-/// Named tenant -> (); a tenant is registered by its first applied put and never removed.
+/// Named tenant -> (); a tenant is registered by its first applied put or subscription
+/// create and never removed.
 pub(crate) const TENANTS: TableDefinition<&str, ()> = TableDefinition::new("tenants");
+/// (tenant, subscription id) -> subscription JSON.
+pub(crate) const SUBSCRIPTIONS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("subscriptions");
+/// (tenant, subscription id) -> delivery status JSON.
+pub(crate) const SUBSCRIPTION_STATUS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("subscription_status");
 /// Store-wide counters and the schema version.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
@@ -92,6 +108,21 @@ pub(crate) fn entity_key(tenant_prefix: &[u8], id: &str) -> Vec<u8> {
     buf.extend_from_slice(tenant_prefix);
     buf.extend_from_slice(id.as_bytes());
     buf
+}
+
+/// `subscriptions` and `subscription_status` key of one subscription (encoded like an
+/// entity key: the tenant's prefix, then the raw id).
+pub(crate) fn subscription_key(tenant_prefix: &[u8], id: &str) -> Vec<u8> {
+    entity_key(tenant_prefix, id)
+}
+
+/// The tenant and id of a `subscriptions` key (the inverse of [`subscription_key`]).
+pub(crate) fn split_subscription_key(key: &[u8]) -> Result<(Tenant, String), StorageError> {
+    let name = first_component(key)?;
+    let tenant = Tenant::named(&name)
+        .map_err(|e| StorageError::Corrupt(format!("stored tenant name {name:?}: {e}")))?;
+    let id = id_after_prefix(key, &tenant_prefix(&tenant))?;
+    Ok((tenant, id))
 }
 
 /// `types` key prefix of all entities of one type in a tenant.

@@ -6,6 +6,8 @@
 //!   and concurrent commits share one.
 //! * Reads: each read runs in its own redb read transaction (MVCC snapshot, never blocked by
 //!   the writer) on tokio's blocking pool, because a read may miss redb's cache and hit disk.
+//! * Subscriptions: rare writes, each its own durable transaction on the blocking pool
+//!   (see the `subscriptions` module); they share the file, never the writer queue.
 //! * Layout and the room left for later indexes: see the `layout` module (and ADR 0001).
 //! * Memory: no in-memory index; only redb's page cache, bounded by
 //!   [`EmbeddedOptions::cache_size_bytes`].
@@ -15,6 +17,7 @@ mod cache;
 mod error;
 mod layout;
 mod select;
+mod subscriptions;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -29,7 +32,10 @@ use rigel_storage::{
 
 use crate::cache::DecodedCache;
 use crate::error::db_err;
-use crate::layout::{ENTITIES, META, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TENANTS, TYPES};
+use crate::layout::{
+    ENTITIES, META, SCHEMA_VERSION, SCHEMA_VERSION_KEY, SUBSCRIPTIONS, SUBSCRIPTION_STATUS,
+    TENANTS, TYPES,
+};
 use crate::writer::{BatchLimits, Job, PreparedOp, Writer};
 
 /// Tuning of an [`EmbeddedStore`]. Start from `EmbeddedOptions::default()`.
@@ -209,6 +215,9 @@ fn prepare_schema(db: &Database) -> Result<(), StorageError> {
         txn.open_table(ENTITIES).map_err(db_err)?;
         txn.open_table(TYPES).map_err(db_err)?;
         txn.open_table(TENANTS).map_err(db_err)?;
+        // Also for files written before subscriptions were stored (same layout version).
+        txn.open_table(SUBSCRIPTIONS).map_err(db_err)?;
+        txn.open_table(SUBSCRIPTION_STATUS).map_err(db_err)?;
     }
     txn.commit().map_err(db_err)
 }

@@ -124,6 +124,15 @@ impl Writer {
         response.await.map_err(|_| StorageError::Closed)?
     }
 
+    /// Whether jobs are still accepted (the store is not closed). Writes that bypass the
+    /// queue (subscriptions) check it so that they, too, fail with `Closed` after a close.
+    pub(crate) fn is_open(&self) -> bool {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
     /// Stops accepting jobs and hands back the thread to join. The thread finishes every job
     /// already queued (and any a concurrent `submit` is still sending), then exits.
     pub(crate) fn shut(&self) -> Option<JoinHandle<()>> {

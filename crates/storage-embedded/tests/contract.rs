@@ -1,5 +1,6 @@
-//! The embedded store against the shared storage contract, plus its durability guarantees:
-//! reopening after a clean close, and surviving SIGKILL with every acknowledged write.
+//! The embedded store against the shared storage contract (entities and subscriptions), plus
+//! its durability guarantees: reopening after a clean close, and surviving SIGKILL with every
+//! acknowledged write.
 
 // Tests fail by panicking; expect() names what was expected.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -12,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rigel_model::Tenant;
-use rigel_storage::testkit::{self, sample_entity};
-use rigel_storage::{EntityStore, Expect, StorageError, WriteOp};
+use rigel_storage::testkit::{self, sample_entity, sample_status, sample_subscription};
+use rigel_storage::{EntityStore, Expect, StorageError, SubscriptionStore, WriteOp};
 use rigel_storage_embedded::{EmbeddedOptions, EmbeddedStore};
 use tempfile::TempDir;
 
@@ -67,18 +68,30 @@ contract_tests!(
     selecting_by_ids_skips_absent_ones,
     get_many_answers_in_request_order,
     types_in_use_are_listed_once_per_tenant,
+    created_subscription_is_listed_under_its_tenant,
+    creating_a_duplicate_subscription_returns_false_and_keeps_the_first,
+    the_same_subscription_id_in_another_tenant_is_independent,
+    replacing_an_unknown_subscription_returns_false,
+    replacing_a_subscription_keeps_the_updated_fields,
+    deleting_a_subscription_returns_true_then_false,
+    status_saved_for_a_deleted_subscription_does_not_resurrect_it,
+    saved_delivery_status_shows_in_all_subscriptions,
+    delivery_statuses_of_several_subscriptions_save_at_once,
+    replacing_after_a_status_save_keeps_the_replacements_counters,
+    creating_a_subscription_registers_its_tenant,
 );
 
-/// `run_all` covers the same checks in one go, all sharing one store (the kit's checks use
-/// their own names, so they must also pass side by side).
+/// `run_all` and `run_subscription_checks` cover the same checks in one go, all sharing one
+/// store (the kit's checks use their own names, so they must also pass side by side).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_contract_passes_on_one_shared_store() {
     let (store, _dir) = fresh_store();
-    testkit::run_all(|| {
+    let shared = || {
         let store = Arc::clone(&store);
         async move { store }
-    })
-    .await;
+    };
+    testkit::run_all(shared).await;
+    testkit::run_subscription_checks(shared).await;
 }
 
 const T_KILL: &str = "https://example.org/ns#KillTest";
@@ -157,6 +170,159 @@ async fn commit_after_close_fails_with_closed_but_reads_still_work() {
         .await
         .expect("get")
         .is_some());
+}
+
+/// Subscriptions, their saved counters, replacements and deletions all survive a close and
+/// reopen, and so does the tenant a subscription created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_survive_a_close_and_reopen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tenant = Tenant::named("sub-reopen").expect("tenant");
+    let counted = sample_subscription("urn:ngsi-ld:Subscription:counted");
+    let mut replaced = sample_subscription("urn:ngsi-ld:Subscription:replaced");
+    let deleted = sample_subscription("urn:ngsi-ld:Subscription:deleted");
+    let default_one = sample_subscription("urn:ngsi-ld:Subscription:default");
+    {
+        let store = EmbeddedStore::open(dir.path()).expect("open");
+        for subscription in [&counted, &replaced, &deleted] {
+            assert!(store
+                .create_subscription(&tenant, subscription)
+                .await
+                .expect("create"));
+        }
+        assert!(store
+            .create_subscription(&Tenant::default_tenant(), &default_one)
+            .await
+            .expect("create"));
+        store
+            .save_delivery_status(vec![(
+                tenant.clone(),
+                counted.id.clone(),
+                sample_status(9, 8),
+            )])
+            .await
+            .expect("save status");
+        replaced.is_active = false;
+        assert!(store
+            .replace_subscription(&tenant, &replaced)
+            .await
+            .expect("replace"));
+        assert!(store
+            .delete_subscription(&tenant, &deleted.id)
+            .await
+            .expect("delete"));
+        store.close().await.expect("close");
+    }
+    let store = EmbeddedStore::open(dir.path()).expect("reopen");
+    assert!(store.tenant_exists(&tenant).await.expect("tenant_exists"));
+    let mut all = store.all_subscriptions().await.expect("list");
+    all.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+    let mut counted_after = counted;
+    counted_after.delivery = sample_status(9, 8);
+    assert_eq!(
+        all,
+        [
+            (tenant.clone(), counted_after),
+            (Tenant::default_tenant(), default_one),
+            (tenant, replaced),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn subscription_writes_after_close_fail_with_closed_but_listing_still_works() {
+    let (store, _dir) = fresh_store();
+    let tenant = Tenant::named("sub-closed").expect("tenant");
+    let subscription = sample_subscription("urn:ngsi-ld:Subscription:closed");
+    assert!(store
+        .create_subscription(&tenant, &subscription)
+        .await
+        .expect("create"));
+    store.close().await.expect("close");
+    let other = sample_subscription("urn:ngsi-ld:Subscription:late");
+    let late_create = store.create_subscription(&tenant, &other).await;
+    assert!(
+        matches!(late_create, Err(StorageError::Closed)),
+        "{late_create:?}"
+    );
+    let late_replace = store.replace_subscription(&tenant, &subscription).await;
+    assert!(
+        matches!(late_replace, Err(StorageError::Closed)),
+        "{late_replace:?}"
+    );
+    let late_delete = store.delete_subscription(&tenant, &subscription.id).await;
+    assert!(
+        matches!(late_delete, Err(StorageError::Closed)),
+        "{late_delete:?}"
+    );
+    let late_save = store
+        .save_delivery_status(vec![(
+            tenant.clone(),
+            subscription.id.clone(),
+            sample_status(1, 0),
+        )])
+        .await;
+    assert!(
+        matches!(late_save, Err(StorageError::Closed)),
+        "{late_save:?}"
+    );
+    assert_eq!(
+        store.all_subscriptions().await.expect("list"),
+        [(tenant, subscription)]
+    );
+}
+
+/// Subscription writes running alongside a stream of entity commits all apply: the two
+/// write paths share redb's single write lock without starving or deadlocking each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_writes_interleave_with_entity_commits() {
+    let (store, _dir) = fresh_store();
+    let tenant = Tenant::named("sub-interleave").expect("tenant");
+    let entities = {
+        let store = Arc::clone(&store);
+        let tenant = tenant.clone();
+        tokio::spawn(async move {
+            for i in 0..100 {
+                let entity = sample_entity(&format!("urn:ngsi-ld:Room:i{i:03}"), &[T_KILL]);
+                testkit::create(&*store, &tenant, entity).await;
+            }
+        })
+    };
+    let subscriptions: Vec<_> = (0..20)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let tenant = tenant.clone();
+            tokio::spawn(async move {
+                let id = format!("urn:ngsi-ld:Subscription:i{i:02}");
+                let subscription = sample_subscription(&id);
+                assert!(store
+                    .create_subscription(&tenant, &subscription)
+                    .await
+                    .expect("create"));
+                store
+                    .save_delivery_status(vec![(tenant, id, sample_status(i, 0))])
+                    .await
+                    .expect("save status");
+            })
+        })
+        .collect();
+    for task in subscriptions {
+        task.await.expect("subscription task");
+    }
+    entities.await.expect("entity task");
+    let all = store.all_subscriptions().await.expect("list");
+    assert_eq!(all.len(), 20);
+    for (_, subscription) in all {
+        let n: u64 = subscription.id["urn:ngsi-ld:Subscription:i".len()..]
+            .parse()
+            .expect("numbered id");
+        assert_eq!(subscription.delivery, sample_status(n, 0));
+    }
+    let ids = store
+        .ids_by_type(&tenant, T_KILL, None, 1000)
+        .await
+        .expect("ids_by_type");
+    assert_eq!(ids.len(), 100);
 }
 
 #[test]

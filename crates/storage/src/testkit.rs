@@ -2,7 +2,8 @@
 //!
 //! Each check takes a fresh store (`Arc<S>`, so checks can spawn concurrent tasks) and
 //! panics with a message when the backend breaks the contract. A backend calls them one by
-//! one (one test each, for readable failures) or all at once with [`run_all`]. The checks
+//! one (one test each, for readable failures) or all at once with [`run_all`] (entities) and
+//! [`run_subscription_checks`] (subscriptions, for backends that also store those). The checks
 //! use their own ids, types and tenant names, so they also pass on a store shared with
 //! other checks, as long as nothing else writes the same names.
 //!
@@ -24,12 +25,14 @@ use crate::{EntityStore, Expect, WriteOp, WriteOutcome};
 
 mod commits;
 mod selection;
+mod subscriptions;
 mod tenancy;
 mod type_index;
 mod versions;
 
 pub use commits::*;
 pub use selection::*;
+pub use subscriptions::*;
 pub use tenancy::*;
 pub use type_index::*;
 pub use versions::*;

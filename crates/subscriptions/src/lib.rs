@@ -1,5 +1,88 @@
-//! Subscriptions (clauses 5.8, 5.11 for notification behaviour): matching committed changes
-//! against subscriptions, building notifications and delivering them over HTTP and MQTT,
-//! with bounded per-subscription queues and durable delivery counters.
+//! Subscriptions (clauses 5.8 and 5.11.x notification behaviour): matching committed changes
+//! against subscriptions, building notifications and delivering them over HTTP and MQTT, with
+//! a bounded queue and a delivery worker per subscription and durable delivery counters.
 
+mod change;
+mod compile;
+mod deleted;
 pub mod deliver;
+mod notification;
+mod registry;
+mod service;
+mod worker;
+
+use rigel_model::subscription::{RecordingTerms, Subscription};
+use rigel_model::{ErrorKind, TermMap};
+use rigel_query::QueryError;
+use rigel_storage::StorageError;
+
+pub use compile::Compiled;
+pub use service::{ServiceOptions, SubscriptionService};
+
+/// Errors of subscription management.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionError {
+    #[error("a subscription with id {0} already exists")]
+    AlreadyExists(String),
+    #[error("subscription {0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(#[from] QueryError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl SubscriptionError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::AlreadyExists(_) => ErrorKind::AlreadyExists,
+            Self::NotFound(_) => ErrorKind::ResourceNotFound,
+            Self::Invalid(e) => e.kind(),
+            Self::Storage(e) => e.kind(),
+        }
+    }
+}
+
+/// Checks the subscription's query texts (q, geoQ, scopeQ, type selections, id patterns)
+/// with the request's @context and freezes every term expansion they and the notification's
+/// `pick`/`omit` use into `sub.terms`, so the subscription compiles the same way later.
+/// Terms already frozen (an update of an existing subscription) keep their expansion.
+pub fn freeze_terms(sub: &mut Subscription, terms: &dyn TermMap) -> Result<(), QueryError> {
+    let layered = Layered {
+        frozen: &sub.terms,
+        request: terms,
+    };
+    let recording = RecordingTerms::new(&layered);
+    Compiled::compile(sub, &recording)?;
+    for name in sub
+        .notification
+        .pick
+        .iter()
+        .chain(sub.notification.omit.iter())
+        .flatten()
+    {
+        recording.expand(name);
+    }
+    let recorded = recording.into_recorded();
+    sub.terms.extend(recorded);
+    Ok(())
+}
+
+/// Frozen expansions first, then the request's @context.
+struct Layered<'a> {
+    frozen: &'a std::collections::BTreeMap<String, String>,
+    request: &'a dyn TermMap,
+}
+
+impl TermMap for Layered<'_> {
+    fn expand<'a>(&'a self, term: &'a str) -> std::borrow::Cow<'a, str> {
+        match self.frozen.get(term) {
+            Some(iri) => std::borrow::Cow::Borrowed(iri),
+            None => self.request.expand(term),
+        }
+    }
+
+    fn compact<'a>(&'a self, iri: &'a str) -> std::borrow::Cow<'a, str> {
+        self.request.compact(iri)
+    }
+}

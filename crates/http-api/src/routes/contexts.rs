@@ -114,7 +114,7 @@ pub async fn missing_context_id() -> Result<HttpResponse, ApiError> {
 
 /// The absolute URL of the collection as this client reached the broker: served
 /// @contexts are listed under it.
-fn served_at(req: &HttpRequest) -> String {
+pub(crate) fn served_at(req: &HttpRequest) -> String {
     let connection = req.connection_info();
     format!(
         "{}://{}{BASE_PATH}{COLLECTION}",

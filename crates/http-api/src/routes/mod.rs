@@ -7,5 +7,6 @@ pub mod discovery;
 pub mod entities;
 pub mod query;
 mod query_body;
+pub mod subscriptions;
 pub mod unsupported;
 mod write;

@@ -20,6 +20,9 @@ impl HttpDelivery {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(64)
             .tcp_nodelay(true)
+            // Receivers written against other brokers look headers up case-sensitively
+            // (`Link`, receiverInfo keys as given).
+            .http1_title_case_headers()
             .build()
             .map_err(|e| DeliveryError::BadEndpoint(format!("HTTP client: {e}")))?;
         Ok(Self { client })

@@ -1,0 +1,1 @@
+//! Tests of the subscription use cases and change reporting.

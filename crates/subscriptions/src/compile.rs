@@ -1,0 +1,212 @@
+//! A subscription's selection compiled once: entity selectors, watched attributes, q, geoQ
+//! and scopeQ as typed queries, and the index keys that route changes to it.
+
+use std::collections::HashSet;
+
+use rigel_model::subscription::Subscription;
+use rigel_model::{Entity, TermMap};
+use rigel_query::{GeoQuery, IdPattern, QExpr, QOptions, QueryError, ScopeExpr, TypeExpr};
+
+/// The default GeoProperty of a geoQ (clause 5.2.13).
+const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
+
+/// One compiled `entities` member.
+#[derive(Debug)]
+struct Selector {
+    id: Option<String>,
+    id_pattern: Option<IdPattern>,
+    types: TypeExpr,
+}
+
+impl Selector {
+    fn matches(&self, entity: &Entity) -> bool {
+        self.id.as_ref().is_none_or(|id| *id == entity.id)
+            && self
+                .id_pattern
+                .as_ref()
+                .is_none_or(|p| p.matches(&entity.id))
+            && self.types.matches(&entity.types)
+    }
+}
+
+/// Where the subscription index files a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexKeys {
+    /// Only changes to entities of one of these types can match.
+    Types(Vec<String>),
+    /// Any change may match (no entity selectors: watched attributes only).
+    Any,
+}
+
+/// The compiled selection of one subscription.
+#[derive(Debug)]
+pub struct Compiled {
+    selectors: Vec<Selector>,
+    watched: Option<HashSet<String>>,
+    q: Option<QExpr>,
+    geo: Option<GeoQuery>,
+    scope: Option<ScopeExpr>,
+}
+
+impl Compiled {
+    /// Compiles the subscription's texts, expanding their terms with `terms` (a recording
+    /// map at creation, the subscription's frozen terms afterwards).
+    pub fn compile(sub: &Subscription, terms: &dyn TermMap) -> Result<Compiled, QueryError> {
+        let selectors = sub
+            .entities
+            .iter()
+            .map(|e| {
+                Ok(Selector {
+                    id: e.id.clone(),
+                    id_pattern: e.id_pattern.as_deref().map(IdPattern::parse).transpose()?,
+                    types: TypeExpr::parse(&e.type_selection, terms)?,
+                })
+            })
+            .collect::<Result<Vec<_>, QueryError>>()?;
+        let expand_list = |list: &Option<String>| -> Vec<String> {
+            list.as_deref()
+                .map(|l| {
+                    l.split(',')
+                        .map(|n| terms.expand(n.trim()).into_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let expand_values = expand_list(&sub.expand_values);
+        let json_keys = expand_list(&sub.json_keys);
+        let q = sub
+            .q
+            .as_deref()
+            .map(|q| {
+                QExpr::parse(
+                    &percent_decoded(q),
+                    terms,
+                    &QOptions {
+                        expand_values: &expand_values,
+                        json_keys: &json_keys,
+                    },
+                )
+            })
+            .transpose()?;
+        let geo = sub
+            .geo_q
+            .as_ref()
+            .map(|g| {
+                GeoQuery::from_parts(
+                    &g.georel,
+                    &g.geometry,
+                    &g.coordinates,
+                    g.geoproperty.as_deref().unwrap_or(LOCATION),
+                )
+            })
+            .transpose()?;
+        let scope = sub.scope_q.as_deref().map(ScopeExpr::parse).transpose()?;
+        Ok(Compiled {
+            selectors,
+            watched: sub
+                .watched_attributes
+                .as_ref()
+                .map(|w| w.iter().cloned().collect()),
+            q,
+            geo,
+            scope,
+        })
+    }
+
+    /// The index keys: the union of the types every selector needs, or `Any` when a
+    /// selector (or the absence of selectors) admits every type.
+    pub fn index_keys(&self) -> IndexKeys {
+        if self.selectors.is_empty() {
+            return IndexKeys::Any;
+        }
+        let mut types = Vec::new();
+        for s in &self.selectors {
+            let needed = s.types.index_types();
+            if needed.is_empty() {
+                return IndexKeys::Any;
+            }
+            types.extend(needed);
+        }
+        types.sort();
+        types.dedup();
+        IndexKeys::Types(types)
+    }
+
+    /// Whether the entity is one of the subscribed entities (the selectors alone).
+    pub fn selects(&self, entity: &Entity) -> bool {
+        self.selectors.is_empty() || self.selectors.iter().any(|s| s.matches(entity))
+    }
+
+    /// Whether the entity is subscribed and meets q, geoQ and scopeQ (clause 5.8.6).
+    pub fn matches(&self, entity: &Entity) -> bool {
+        self.selects(entity)
+            && self.q.as_ref().is_none_or(|q| q.matches(entity))
+            && self.geo.as_ref().is_none_or(|g| g.matches(entity))
+            && self
+                .scope
+                .as_ref()
+                .is_none_or(|s| s.matches(entity.scope.as_deref()))
+    }
+
+    /// Whether a change to `attribute` is watched.
+    pub fn watches(&self, attribute: &str) -> bool {
+        self.watched.as_ref().is_none_or(|w| w.contains(attribute))
+    }
+
+    /// The watched attributes, if restricted (for the index of watched-only subscriptions).
+    pub fn watched(&self) -> Option<&HashSet<String>> {
+        self.watched.as_ref()
+    }
+
+    /// The candidate sources for a periodic notification: one per selector as
+    /// (id, id pattern, type index keys).
+    pub fn selector_sources(&self) -> Vec<rigel_storage::Source> {
+        use rigel_storage::Source;
+        if self.selectors.is_empty() {
+            return vec![Source::All];
+        }
+        self.selectors
+            .iter()
+            .map(|s| {
+                if let Some(id) = &s.id {
+                    return Source::Ids(vec![id.clone()]);
+                }
+                let types = s.types.index_types();
+                if !types.is_empty() {
+                    return Source::Types(types);
+                }
+                match s.id_pattern.as_ref().map(IdPattern::literal_prefix) {
+                    Some(prefix) if !prefix.is_empty() => Source::IdPrefix(prefix),
+                    _ => Source::All,
+                }
+            })
+            .collect()
+    }
+}
+
+/// A q text with its valid `%XX` escapes decoded: clients write the same q in a subscription
+/// as in a URL, escapes included. Anything that is not a valid escape stays as written.
+fn percent_decoded(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('%') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(decoded) => std::borrow::Cow::Owned(decoded),
+        Err(_) => std::borrow::Cow::Borrowed(text),
+    }
+}

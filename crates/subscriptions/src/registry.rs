@@ -1,0 +1,111 @@
+//! The in-memory registry of live subscriptions, indexed so that a change is only tested
+//! against subscriptions that could match it: by entity type, plus the few that select by
+//! watched attributes or id pattern alone.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rigel_model::subscription::{DeliveryStatus, Subscription};
+use rigel_model::Tenant;
+use tokio::sync::mpsc;
+
+use crate::compile::{Compiled, IndexKeys};
+use crate::notification::Pending;
+
+/// What the delivery worker of a subscription shares with the registry.
+pub struct Shared {
+    pub tenant: Tenant,
+    /// The subscription as configured (immutable: an update replaces the entry).
+    pub config: Subscription,
+    pub compiled: Compiled,
+    /// Its live delivery counters.
+    pub delivery: Mutex<DeliveryStatus>,
+    /// Set when the subscription is deleted or replaced: queued changes are dropped.
+    pub retired: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    pub fn delivery(&self) -> DeliveryStatus {
+        self.delivery
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The subscription with its current counters.
+    pub fn snapshot(&self) -> Subscription {
+        let mut sub = self.config.clone();
+        sub.delivery = self.delivery();
+        sub
+    }
+}
+
+/// A registered subscription: its shared state and the sending end of its queue.
+pub struct Entry {
+    pub shared: Arc<Shared>,
+    pub queue: mpsc::Sender<Pending>,
+}
+
+/// The subscriptions of one tenant.
+#[derive(Default)]
+pub struct TenantIndex {
+    pub by_id: HashMap<String, Arc<Entry>>,
+    by_type: HashMap<String, Vec<Arc<Entry>>>,
+    any: Vec<Arc<Entry>>,
+}
+
+impl TenantIndex {
+    pub fn insert(&mut self, entry: Arc<Entry>) {
+        match entry.shared.compiled.index_keys() {
+            IndexKeys::Types(types) => {
+                for t in types {
+                    self.by_type.entry(t).or_default().push(entry.clone());
+                }
+            }
+            IndexKeys::Any => self.any.push(entry.clone()),
+        }
+        self.by_id.insert(entry.shared.config.id.clone(), entry);
+    }
+
+    pub fn remove(&mut self, id: &str) -> Option<Arc<Entry>> {
+        let entry = self.by_id.remove(id)?;
+        self.by_type.retain(|_, list| {
+            list.retain(|e| !Arc::ptr_eq(e, &entry));
+            !list.is_empty()
+        });
+        self.any.retain(|e| !Arc::ptr_eq(e, &entry));
+        Some(entry)
+    }
+
+    /// The subscriptions a change to an entity of these types could match, each once.
+    pub fn candidates<'a>(
+        &'a self,
+        types: impl Iterator<Item = &'a String>,
+    ) -> Vec<&'a Arc<Entry>> {
+        let mut out: Vec<&Arc<Entry>> = self.any.iter().collect();
+        let mut lists = usize::from(!self.any.is_empty());
+        for t in types {
+            if let Some(list) = self.by_type.get(t) {
+                out.extend(list);
+                lists += 1;
+            }
+        }
+        if lists > 1 {
+            out.sort_by_key(|e| Arc::as_ptr(e) as usize);
+            out.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+impl Shared {
+    /// The subscription's entity filter (selectors, q, geoQ, scopeQ) for a store selection.
+    pub fn compiled_filter(self: &Arc<Self>) -> rigel_storage::EntityFilter {
+        let shared = self.clone();
+        Arc::new(move |entity| shared.compiled.matches(entity))
+    }
+}

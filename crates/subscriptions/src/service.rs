@@ -1,0 +1,353 @@
+//! The subscription service: the registry of live subscriptions, their durable copies, the
+//! routing of committed changes to per-subscription queues, and the delivery counters'
+//! periodic save.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use rigel_jsonld::ContextResolver;
+use rigel_model::subscription::{Subscription, SubscriptionStatus};
+use rigel_model::{Clock, Tenant};
+use rigel_storage::{ChangeEvent, ChangeListener, EntityStore, StorageError, SubscriptionStore};
+use tokio::sync::{mpsc, Notify};
+
+use crate::change::{classify, fires, subject};
+use crate::compile::Compiled;
+use crate::deliver::{Deliverer, DeliveryError};
+use crate::notification::Pending;
+use crate::registry::{Entry, Shared, TenantIndex};
+use crate::{worker, SubscriptionError};
+
+/// Tuning of notification delivery.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    /// Changes queued per subscription before further ones are counted as lost.
+    pub queue_capacity: usize,
+    /// Delivery timeout when the endpoint sets none.
+    pub delivery_timeout: Duration,
+    /// Queued changes sent together in one notification when a receiver falls behind.
+    pub max_entities_per_notification: usize,
+    /// How often changed delivery counters are saved.
+    pub status_save_interval: Duration,
+    /// Most entities in one periodic notification.
+    pub periodic_limit: usize,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 10_000,
+            delivery_timeout: Duration::from_secs(10),
+            max_entities_per_notification: 100,
+            status_save_interval: Duration::from_secs(1),
+            periodic_limit: 1_000,
+        }
+    }
+}
+
+/// State shared by the service handle and the delivery workers.
+pub(crate) struct Inner {
+    pub(crate) entities: Arc<dyn EntityStore>,
+    store: Arc<dyn SubscriptionStore>,
+    pub(crate) resolver: ContextResolver,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) deliverer: Deliverer,
+    pub(crate) options: ServiceOptions,
+    registry: RwLock<HashMap<Tenant, TenantIndex>>,
+    dirty: Mutex<HashSet<(Tenant, String)>>,
+    runtime: tokio::runtime::Handle,
+    stop: Notify,
+}
+
+impl Inner {
+    pub(crate) fn mark_dirty(&self, shared: &Shared) {
+        self.dirty
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((shared.tenant.clone(), shared.config.id.clone()));
+    }
+}
+
+/// Subscriptions: create, read, update, delete, and notification of matching changes.
+#[derive(Clone)]
+pub struct SubscriptionService {
+    inner: Arc<Inner>,
+}
+
+impl SubscriptionService {
+    /// A service whose workers run on the current tokio runtime.
+    pub fn new(
+        entities: Arc<dyn EntityStore>,
+        store: Arc<dyn SubscriptionStore>,
+        resolver: ContextResolver,
+        clock: Arc<dyn Clock>,
+        options: ServiceOptions,
+    ) -> Result<Self, DeliveryError> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| DeliveryError::BadEndpoint(format!("no async runtime: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                entities,
+                store,
+                resolver,
+                clock,
+                deliverer: Deliverer::new(options.delivery_timeout)?,
+                options,
+                registry: RwLock::new(HashMap::new()),
+                dirty: Mutex::new(HashSet::new()),
+                runtime,
+                stop: Notify::new(),
+            }),
+        })
+    }
+
+    /// Loads the stored subscriptions and starts their workers and the counter saver.
+    /// Returns how many subscriptions were loaded.
+    pub async fn start(&self) -> Result<usize, StorageError> {
+        let stored = self.inner.store.all_subscriptions().await?;
+        let mut loaded = 0;
+        for (tenant, sub) in stored {
+            match Compiled::compile(&sub, &sub.frozen_terms()) {
+                Ok(compiled) => {
+                    self.register(&tenant, sub, compiled);
+                    loaded += 1;
+                }
+                Err(e) => tracing::error!(
+                    subscription = %sub.id,
+                    "a stored subscription no longer compiles and is not active: {e}"
+                ),
+            }
+        }
+        let inner = self.inner.clone();
+        self.inner.runtime.spawn(save_counters(inner));
+        Ok(loaded)
+    }
+
+    /// Stops the counter saver after a last save.
+    pub async fn shutdown(&self) {
+        self.inner.stop.notify_one();
+        save_dirty(&self.inner).await;
+    }
+
+    /// Adds a subscription: durable before it returns, notifying from then on.
+    pub async fn create(
+        &self,
+        tenant: &Tenant,
+        sub: Subscription,
+    ) -> Result<(), SubscriptionError> {
+        let compiled = Compiled::compile(&sub, &sub.frozen_terms())?;
+        if self.get(tenant, &sub.id).is_some()
+            || !self.inner.store.create_subscription(tenant, &sub).await?
+        {
+            return Err(SubscriptionError::AlreadyExists(sub.id));
+        }
+        self.register(tenant, sub, compiled);
+        Ok(())
+    }
+
+    /// Replaces a subscription (an update); its delivery counters carry over.
+    pub async fn replace(
+        &self,
+        tenant: &Tenant,
+        mut sub: Subscription,
+    ) -> Result<(), SubscriptionError> {
+        let compiled = Compiled::compile(&sub, &sub.frozen_terms())?;
+        let Some(current) = self.entry(tenant, &sub.id) else {
+            return Err(SubscriptionError::NotFound(sub.id));
+        };
+        sub.delivery = current.shared.delivery();
+        if !self.inner.store.replace_subscription(tenant, &sub).await? {
+            return Err(SubscriptionError::NotFound(sub.id));
+        }
+        self.unregister(tenant, &sub.id);
+        self.register(tenant, sub, compiled);
+        Ok(())
+    }
+
+    /// Deletes a subscription; `false` when there was none.
+    pub async fn delete(&self, tenant: &Tenant, id: &str) -> Result<bool, SubscriptionError> {
+        if self.entry(tenant, id).is_none() {
+            return Ok(false);
+        }
+        let deleted = self.inner.store.delete_subscription(tenant, id).await?;
+        self.unregister(tenant, id);
+        Ok(deleted)
+    }
+
+    /// One subscription with its current counters.
+    pub fn get(&self, tenant: &Tenant, id: &str) -> Option<Subscription> {
+        self.entry(tenant, id).map(|e| e.shared.snapshot())
+    }
+
+    /// Every subscription of a tenant, oldest first (ties in id order).
+    pub fn list(&self, tenant: &Tenant) -> Vec<Subscription> {
+        let registry = self
+            .inner
+            .registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut subs: Vec<Subscription> = registry
+            .get(tenant)
+            .map(|index| index.by_id.values().map(|e| e.shared.snapshot()).collect())
+            .unwrap_or_default();
+        subs.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        subs
+    }
+
+    /// Whether any subscription of the tenant could be notified (so writers know whether
+    /// building change events is worth it).
+    pub fn watches(&self, tenant: &Tenant) -> bool {
+        let registry = self
+            .inner
+            .registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        registry.get(tenant).is_some_and(|index| !index.is_empty())
+    }
+
+    fn entry(&self, tenant: &Tenant, id: &str) -> Option<Arc<Entry>> {
+        let registry = self
+            .inner
+            .registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        registry.get(tenant)?.by_id.get(id).cloned()
+    }
+
+    fn register(&self, tenant: &Tenant, sub: Subscription, compiled: Compiled) {
+        let (tx, rx) = mpsc::channel(self.inner.options.queue_capacity.max(1));
+        let delivery = sub.delivery.clone();
+        let shared = Arc::new(Shared {
+            tenant: tenant.clone(),
+            config: sub,
+            compiled,
+            delivery: Mutex::new(delivery),
+            retired: Default::default(),
+        });
+        self.inner
+            .runtime
+            .spawn(worker::run(self.inner.clone(), shared.clone(), rx));
+        let entry = Arc::new(Entry { shared, queue: tx });
+        let mut registry = self
+            .inner
+            .registry
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        registry.entry(tenant.clone()).or_default().insert(entry);
+    }
+
+    fn unregister(&self, tenant: &Tenant, id: &str) {
+        let mut registry = self
+            .inner
+            .registry
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(index) = registry.get_mut(tenant) {
+            if let Some(entry) = index.remove(id) {
+                entry.shared.retired.store(true, Ordering::Relaxed);
+            }
+            if index.is_empty() {
+                registry.remove(tenant);
+            }
+        }
+    }
+}
+
+impl ChangeListener for SubscriptionService {
+    fn changed(&self, events: Vec<ChangeEvent>) {
+        let registry = self
+            .inner
+            .registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let now = self.inner.clock.now();
+        for event in events {
+            let Some(index) = registry.get(&event.tenant) else {
+                continue;
+            };
+            let Some(entity) = subject(&event) else {
+                continue;
+            };
+            let candidates = index.candidates(entity.types.iter());
+            if candidates.is_empty() {
+                continue;
+            }
+            let change = Arc::new(classify(&event));
+            let mut event_arc = None;
+            for entry in candidates {
+                let shared = &entry.shared;
+                let config = &shared.config;
+                if config.time_interval.is_some()
+                    || config.status(now) != SubscriptionStatus::Active
+                    || !fires(config, &shared.compiled, &change)
+                    || !shared.compiled.matches(entity)
+                {
+                    continue;
+                }
+                let event = event_arc
+                    .get_or_insert_with(|| Arc::new(event.clone()))
+                    .clone();
+                let pending = Pending {
+                    event,
+                    change: change.clone(),
+                };
+                if let Err(mpsc::error::TrySendError::Full(_)) = entry.queue.try_send(pending) {
+                    let lost = {
+                        let mut delivery =
+                            shared.delivery.lock().unwrap_or_else(|p| p.into_inner());
+                        delivery.lost += 1;
+                        delivery.lost
+                    };
+                    self.inner.mark_dirty(shared);
+                    if lost.is_power_of_two() {
+                        tracing::warn!(
+                            subscription = %config.id,
+                            lost,
+                            "the subscription's notification queue is full; changes are being dropped"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Saves changed delivery counters every `status_save_interval` until stopped.
+async fn save_counters(inner: Arc<Inner>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(inner.options.status_save_interval) => save_dirty(&inner).await,
+            _ = inner.stop.notified() => return,
+        }
+    }
+}
+
+async fn save_dirty(inner: &Inner) {
+    let dirty: Vec<(Tenant, String)> = {
+        let mut dirty = inner.dirty.lock().unwrap_or_else(|p| p.into_inner());
+        dirty.drain().collect()
+    };
+    if dirty.is_empty() {
+        return;
+    }
+    let statuses = {
+        let registry = inner.registry.read().unwrap_or_else(|p| p.into_inner());
+        dirty
+            .into_iter()
+            .filter_map(|(tenant, id)| {
+                let entry = registry.get(&tenant)?.by_id.get(&id)?;
+                let delivery = entry.shared.delivery();
+                Some((tenant, id, delivery))
+            })
+            .collect::<Vec<_>>()
+    };
+    if let Err(e) = inner.store.save_delivery_status(statuses).await {
+        tracing::error!("saving subscription delivery counters failed: {e}");
+    }
+}

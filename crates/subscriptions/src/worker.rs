@@ -1,0 +1,203 @@
+//! The delivery worker of one subscription: drains its queue, applies throttling and
+//! cooldown, builds and sends notifications, sends periodic ones, and keeps the counters.
+//! One worker per subscription, so a slow or dead endpoint only delays its own subscription.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rigel_jsonld::ResolvedContext;
+use rigel_model::subscription::{DeliveryOutcome, SubscriptionStatus};
+use rigel_storage::Selection;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+use crate::notification::{NotificationBuilder, Pending};
+use crate::registry::Shared;
+use crate::service::Inner;
+
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    shared: Arc<Shared>,
+    mut queue: mpsc::Receiver<Pending>,
+) {
+    let mut ticker = shared
+        .config
+        .time_interval
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(|secs| {
+            let period = Duration::from_secs_f64(secs.max(0.001));
+            let mut t = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
+    loop {
+        tokio::select! {
+            job = queue.recv() => {
+                let Some(first) = job else { return };
+                let mut batch = vec![first];
+                while batch.len() < inner.options.max_entities_per_notification {
+                    match queue.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                notify_changes(&inner, &shared, &batch).await;
+            }
+            _ = tick(&mut ticker) => notify_periodically(&inner, &shared).await,
+        }
+        if shared.retired.load(Ordering::Relaxed) && queue.is_empty() && ticker.is_none() {
+            return;
+        }
+    }
+}
+
+async fn tick(ticker: &mut Option<tokio::time::Interval>) {
+    match ticker {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Whether a notification may go out now: active, out of the throttling window and of the
+/// cooldown after a failure.
+fn may_notify(shared: &Shared, now: DateTime<Utc>) -> bool {
+    let config = &shared.config;
+    if shared.retired.load(Ordering::Relaxed) || config.status(now) != SubscriptionStatus::Active {
+        return false;
+    }
+    let delivery = shared.delivery();
+    let within = |since: Option<DateTime<Utc>>, seconds: f64| {
+        since.is_some_and(|t| {
+            (now - t).num_microseconds().unwrap_or(i64::MAX) < (seconds * 1e6) as i64
+        })
+    };
+    if let Some(throttling) = config.throttling {
+        if within(delivery.last_notification, throttling) {
+            return false;
+        }
+    }
+    if let Some(cooldown) = config.notification.endpoint.cooldown_ms {
+        if delivery.outcome == Some(DeliveryOutcome::Failed)
+            && within(delivery.last_failure, cooldown / 1000.0)
+        {
+            return false;
+        }
+    }
+    true
+}
+
+async fn context(inner: &Inner, shared: &Shared) -> Arc<ResolvedContext> {
+    let url = Value::String(shared.config.jsonld_context.clone());
+    match inner.resolver.resolve(Some(&url)).await {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            tracing::warn!(
+                subscription = %shared.config.id,
+                "the subscription's @context is not available, notifying with the core context: {e}"
+            );
+            inner.resolver.core()
+        }
+    }
+}
+
+async fn notify_changes(inner: &Inner, shared: &Shared, batch: &[Pending]) {
+    let now = inner.clock.now();
+    if !may_notify(shared, now) {
+        return;
+    }
+    let ctx = context(inner, shared).await;
+    let builder = NotificationBuilder::new(&shared.config, ctx.as_ref());
+    let entities: Vec<Map<String, Value>> = batch
+        .iter()
+        .filter_map(|p| builder.render_change(p))
+        .collect();
+    if entities.is_empty() {
+        return;
+    }
+    let outgoing = builder.notification(&shared.tenant, entities, now);
+    drop(builder);
+    send(inner, shared, outgoing, now).await;
+}
+
+async fn notify_periodically(inner: &Inner, shared: &Arc<Shared>) {
+    let now = inner.clock.now();
+    if !may_notify(shared, now) {
+        return;
+    }
+    let mut matches = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for source in shared.compiled.selector_sources() {
+        let filter_shared = shared.compiled_filter();
+        let selection = Selection {
+            source,
+            filter: filter_shared,
+            after: None,
+            offset: 0,
+            limit: inner.options.periodic_limit,
+            count: false,
+        };
+        match inner.entities.select(&shared.tenant, selection).await {
+            Ok(selected) => {
+                for e in selected.entities {
+                    if seen.insert(e.value.id.clone()) {
+                        matches.push(e.value);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(subscription = %shared.config.id, "periodic notification query failed: {e}");
+                return;
+            }
+        }
+    }
+    if matches.is_empty() {
+        return;
+    }
+    let ctx = context(inner, shared).await;
+    let builder = NotificationBuilder::new(&shared.config, ctx.as_ref());
+    let entities = matches.iter().map(|e| builder.render(e)).collect();
+    let outgoing = builder.notification(&shared.tenant, entities, now);
+    drop(builder);
+    send(inner, shared, outgoing, now).await;
+}
+
+async fn send(
+    inner: &Inner,
+    shared: &Shared,
+    outgoing: crate::deliver::Outgoing,
+    now: DateTime<Utc>,
+) {
+    let endpoint = &shared.config.notification.endpoint;
+    let timeout = endpoint
+        .timeout_ms
+        .filter(|ms| ms.is_finite() && *ms > 0.0)
+        .map_or(inner.options.delivery_timeout, |ms| {
+            Duration::from_secs_f64(ms / 1000.0)
+        });
+    let result = inner.deliverer.send(endpoint, &outgoing, timeout).await;
+    let done = inner.clock.now();
+    {
+        let mut delivery = shared.delivery.lock().unwrap_or_else(|p| p.into_inner());
+        delivery.times_sent += 1;
+        delivery.last_notification = Some(now);
+        match &result {
+            Ok(()) => {
+                delivery.last_success = Some(done);
+                delivery.outcome = Some(DeliveryOutcome::Ok);
+            }
+            Err(_) => {
+                delivery.times_failed += 1;
+                delivery.last_failure = Some(done);
+                delivery.outcome = Some(DeliveryOutcome::Failed);
+            }
+        }
+    }
+    if let Err(e) = result {
+        tracing::warn!(subscription = %shared.config.id, endpoint = %endpoint.uri, "notification failed: {e}");
+    }
+    inner.mark_dirty(shared);
+}

@@ -21,7 +21,7 @@ type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send + 
 
 /// An in-memory entity store with the storage contract's versioning and expectations.
 #[derive(Default)]
-struct MemStore {
+pub(crate) struct MemStore {
     state: Mutex<Mem>,
 }
 
@@ -155,13 +155,37 @@ impl EntityStore for MemStore {
         Box::pin(async { Ok(Vec::new()) })
     }
 
-    fn select<'l0, 'l1, 'at>(&'l0 self, _tenant: &'l1 Tenant, _s: Selection) -> Fut<'at, Selected>
+    /// Every entity of the tenant in id order, filtered and paged (sources are not indexed).
+    fn select<'l0, 'l1, 'at>(&'l0 self, tenant: &'l1 Tenant, s: Selection) -> Fut<'at, Selected>
     where
         'l0: 'at,
         'l1: 'at,
         Self: 'at,
     {
-        Box::pin(async { Ok(Selected::default()) })
+        let mut found: Vec<Versioned<Entity>> = self
+            .lock()
+            .entities
+            .iter()
+            .filter(|((t, id), _)| t == tenant && s.after.as_ref().is_none_or(|a| id > a))
+            .filter(|(_, v)| (s.filter)(&v.value))
+            .map(|(_, v)| v.clone())
+            .collect();
+        found.sort_by(|a, b| a.value.id.cmp(&b.value.id));
+        let entities = found
+            .into_iter()
+            .skip(s.offset)
+            .take(s.limit)
+            .map(|v| Versioned {
+                version: v.version,
+                value: Arc::new(v.value),
+            })
+            .collect();
+        Box::pin(async move {
+            Ok(Selected {
+                entities,
+                total: None,
+            })
+        })
     }
 
     fn types_in_use<'l0, 'l1, 'at>(&'l0 self, _tenant: &'l1 Tenant) -> Fut<'at, Vec<String>>
@@ -182,30 +206,30 @@ impl Clock for FixedClock {
     }
 }
 
-fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
 }
 
-fn t1() -> DateTime<Utc> {
+pub(crate) fn t1() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 6, 1, 12, 0, 0).unwrap()
 }
 
-fn broker_at(store: &Arc<MemStore>, now: DateTime<Utc>) -> Broker {
+pub(crate) fn broker_at(store: &Arc<MemStore>, now: DateTime<Utc>) -> Broker {
     Broker::new(
         Arc::clone(store) as Arc<dyn EntityStore>,
         Arc::new(FixedClock(now)),
     )
 }
 
-fn entity(v: Value) -> Entity {
+pub(crate) fn entity(v: Value) -> Entity {
     parse_entity(v.as_object().unwrap(), &IdentityTerms, t0()).unwrap()
 }
 
-fn room(id: &str, temp: i64) -> Entity {
+pub(crate) fn room(id: &str, temp: i64) -> Entity {
     entity(json!({"id": id, "type": "Room", "temp": {"type": "Property", "value": temp}}))
 }
 
-fn update(v: Value) -> AttributeUpdate {
+pub(crate) fn update(v: Value) -> AttributeUpdate {
     AttributeUpdate {
         attributes: parse_fragment(
             v.as_object().unwrap(),
@@ -225,7 +249,7 @@ fn merge(v: Value) -> EntityMerge {
     }
 }
 
-fn tenant() -> Tenant {
+pub(crate) fn tenant() -> Tenant {
     Tenant::default_tenant()
 }
 

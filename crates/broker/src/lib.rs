@@ -38,6 +38,7 @@ pub struct Broker {
     store: Arc<dyn EntityStore>,
     clock: Arc<dyn Clock>,
     subscriptions: Option<SubscriptionService>,
+    changes: Option<Arc<dyn ChangeListener>>,
 }
 
 impl Broker {
@@ -46,12 +47,20 @@ impl Broker {
             store,
             clock,
             subscriptions: None,
+            changes: None,
         }
     }
 
     /// The broker with subscriptions: every committed change is reported to them.
     pub fn with_subscriptions(mut self, subscriptions: SubscriptionService) -> Self {
+        self.changes = Some(Arc::new(subscriptions.clone()));
         self.subscriptions = Some(subscriptions);
+        self
+    }
+
+    /// The broker reporting every committed change to `listener` (instead of subscriptions).
+    pub fn with_change_listener(mut self, listener: Arc<dyn ChangeListener>) -> Self {
+        self.changes = Some(listener);
         self
     }
 
@@ -130,9 +139,9 @@ impl Broker {
         ))
     }
 
-    /// The subscriptions to report changes of this tenant to, if any could be interested.
-    fn observer(&self, tenant: &Tenant) -> Option<&SubscriptionService> {
-        self.subscriptions.as_ref().filter(|s| s.watches(tenant))
+    /// The listener to report changes of this tenant to, if it is interested.
+    fn observer(&self, tenant: &Tenant) -> Option<&Arc<dyn ChangeListener>> {
+        self.changes.as_ref().filter(|l| l.wants(tenant))
     }
 
     /// Every write goes through here: commits, then reports each applied write as a change

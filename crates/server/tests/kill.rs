@@ -1,5 +1,5 @@
-//! Durability end to end: entities acknowledged with 201 by a real `rigel` process survive a
-//! SIGKILL of that process, every one of them.
+//! Durability end to end: entities and subscriptions acknowledged with 201 by a real `rigel`
+//! process survive a SIGKILL of that process, and subscriptions keep firing afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::TcpListener;
@@ -123,4 +123,137 @@ async fn entities_acknowledged_before_sigkill_survive_restart() {
         acked.len(),
         &missing[..missing.len().min(5)]
     );
+}
+
+/// A notification receiver for the restart test: counts the notifications (HTTP POSTs) it
+/// answers with 200 and keeps the entity ids they carried.
+async fn start_receiver() -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let sink = received.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let sink = sink.clone();
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if stream.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    sink.lock()
+                        .unwrap()
+                        .push(serde_json::from_slice(&body).unwrap());
+                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if stream.get_mut().write_all(ok).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, received)
+}
+
+async fn wait_for_notifications(received: &Mutex<Vec<serde_json::Value>>, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while received.lock().unwrap().len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} notifications, got {}",
+            received.lock().unwrap().len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn set_reading(client: &reqwest::Client, base: &str, value: u64) {
+    let r = client
+        .patch(format!("{base}/entities/urn:ngsi-ld:Meter:1/attrs/reading"))
+        .json(&serde_json::json!({"type": "Property", "value": value}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+}
+
+/// Clauses 5.8.1.4 and 5.8.6 with the durability promise: a subscription acknowledged with
+/// 201 and its delivery counters survive a SIGKILL (counters are saved every second), and the
+/// subscription keeps notifying after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_and_their_counters_survive_a_restart_and_keep_firing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
+    let client = reqwest::Client::new();
+    let (receiver_port, received) = start_receiver().await;
+    let mut child = spawn_rigel(dir.path(), port);
+    wait_ready(&client, &base).await;
+
+    let subscription = serde_json::json!({
+        "id": "urn:ngsi-ld:Subscription:restart",
+        "type": "Subscription",
+        "entities": [{"type": "Meter"}],
+        "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver_port}/notify")}}
+    });
+    let r = client
+        .post(format!("{base}/subscriptions"))
+        .json(&subscription)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let meter = serde_json::json!({"id": "urn:ngsi-ld:Meter:1", "type": "Meter",
+        "reading": {"type": "Property", "value": 0}});
+    let r = client
+        .post(format!("{base}/entities"))
+        .json(&meter)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    set_reading(&client, &base, 1).await;
+    wait_for_notifications(&received, 2).await;
+    // Longer than the counters' save interval, then no chance to shut down cleanly.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut child = spawn_rigel(dir.path(), port);
+    wait_ready(&client, &base).await;
+    let stored: serde_json::Value = client
+        .get(format!(
+            "{base}/subscriptions/urn:ngsi-ld:Subscription:restart"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["notification"]["timesSent"], 2, "{stored}");
+    assert_eq!(stored["notification"]["status"], "ok", "{stored}");
+    set_reading(&client, &base, 2).await;
+    wait_for_notifications(&received, 3).await;
+    let last = received.lock().unwrap()[2].clone();
+    assert_eq!(last["subscriptionId"], "urn:ngsi-ld:Subscription:restart");
+    assert_eq!(last["data"][0]["reading"]["value"], 2);
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

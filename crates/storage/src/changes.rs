@@ -21,5 +21,9 @@ pub struct ChangeEvent {
 /// Receives the changes of every acknowledged write, in commit order per entity, before the
 /// write is acknowledged to its client. Must not block: it is called on the request path.
 pub trait ChangeListener: Send + Sync + 'static {
+    /// Whether changes of this tenant interest the listener at all; when not, writers skip
+    /// building events (which costs a copy of each entity written).
+    fn wants(&self, tenant: &Tenant) -> bool;
+
     fn changed(&self, events: Vec<ChangeEvent>);
 }

@@ -260,6 +260,10 @@ impl SubscriptionService {
 }
 
 impl ChangeListener for SubscriptionService {
+    fn wants(&self, tenant: &Tenant) -> bool {
+        self.watches(tenant)
+    }
+
     fn changed(&self, events: Vec<ChangeEvent>) {
         let registry = self
             .inner

@@ -6,8 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use rigel_broker::{Broker, BrokerError};
-use rigel_model::codec::render::{render_entity, Format, RenderOptions};
-use rigel_model::{AttributeValue, Entity, Tenant, TermMap};
+use rigel_model::codec::linked::{attach_linked, relationship_targets};
+use rigel_model::codec::render::{render_entity, RenderOptions};
+use rigel_model::{Entity, Tenant, TermMap};
 use serde_json::{Map, Value};
 
 use crate::request::Params;
@@ -70,35 +71,6 @@ impl JoinSpec {
     }
 }
 
-/// The objects of the relationships of `entity` kept by the projection, per attribute.
-fn links(entity: &Entity, opts: &RenderOptions) -> Vec<(String, usize, Vec<String>)> {
-    let mut out = Vec::new();
-    for (name, instances) in &entity.attributes {
-        if !opts.projection.keeps(name) {
-            continue;
-        }
-        for (i, a) in instances.iter().enumerate() {
-            let targets = match &a.value {
-                AttributeValue::Relationship {
-                    object: Value::String(o),
-                    ..
-                } => vec![o.clone()],
-                AttributeValue::Relationship {
-                    object: Value::Array(os),
-                    ..
-                } => os
-                    .iter()
-                    .filter_map(|o| o.as_str().map(str::to_owned))
-                    .collect(),
-                AttributeValue::ListRelationship { object_list, .. } => object_list.clone(),
-                _ => continue,
-            };
-            out.push((name.clone(), i, targets));
-        }
-    }
-    out
-}
-
 /// Fetches the linked entities that exist locally and were not seen yet.
 async fn fetch(
     broker: &Broker,
@@ -144,12 +116,12 @@ pub async fn render_joined(
             for _ in 0..spec.level {
                 let mut next = Vec::new();
                 for (entity, entity_opts) in &frontier {
-                    for (name, _, targets) in links(entity, entity_opts) {
+                    for link in relationship_targets(entity, &entity_opts.projection) {
                         let nested = RenderOptions {
-                            projection: entity_opts.projection.nested(&name),
+                            projection: entity_opts.projection.nested(&link.name),
                             ..entity_opts.clone()
                         };
-                        for linked in fetch(broker, tenant, &targets, &mut seen).await? {
+                        for linked in fetch(broker, tenant, &link.targets, &mut seen).await? {
                             out.push(Value::Object(render_entity(&linked, terms, &nested)));
                             next.push((linked, nested.clone()));
                         }
@@ -182,57 +154,27 @@ fn inline<'a>(
         if level == 0 {
             return Ok(body);
         }
-        for (name, index, targets) in links(entity, opts) {
+        for link in relationship_targets(entity, &opts.projection) {
             let nested = RenderOptions {
-                projection: opts.projection.nested(&name),
+                projection: opts.projection.nested(&link.name),
                 ..opts.clone()
             };
             let mut rendered = Vec::new();
-            for linked in fetch(broker, tenant, &targets, seen).await? {
+            for linked in fetch(broker, tenant, &link.targets, seen).await? {
                 rendered.push(Value::Object(
                     inline(broker, tenant, &linked, terms, &nested, level - 1, seen).await?,
                 ));
             }
-            if rendered.is_empty() {
-                continue;
-            }
-            let is_list = matches!(
-                entity.attributes[&name][index].value,
-                AttributeValue::ListRelationship { .. }
+            let key = terms.compact(&link.name).into_owned();
+            attach_linked(
+                &mut body,
+                &key,
+                link.index,
+                rendered,
+                link.is_list,
+                opts.format,
             );
-            let key = terms.compact(&name).into_owned();
-            attach(&mut body, &key, index, rendered, is_list, opts.format);
         }
         Ok(body)
     })
-}
-
-/// Puts rendered linked entities into the rendered relationship instance `index` of `key`.
-fn attach(
-    body: &mut Map<String, Value>,
-    key: &str,
-    index: usize,
-    mut rendered: Vec<Value>,
-    is_list: bool,
-    format: Format,
-) {
-    let Some(slot) = body.get_mut(key) else {
-        return;
-    };
-    let linked = if is_list || rendered.len() > 1 {
-        Value::Array(rendered)
-    } else {
-        rendered.swap_remove(0)
-    };
-    if format == Format::KeyValues {
-        *slot = linked;
-        return;
-    }
-    let instance = match slot {
-        Value::Array(items) => items.get_mut(index),
-        other => Some(other),
-    };
-    if let Some(Value::Object(instance)) = instance {
-        instance.insert(if is_list { "entityList" } else { "entity" }.into(), linked);
-    }
 }

@@ -6,6 +6,7 @@ mod change;
 mod compile;
 mod deleted;
 pub mod deliver;
+mod join;
 mod notification;
 mod registry;
 mod service;

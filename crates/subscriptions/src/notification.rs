@@ -131,6 +131,29 @@ impl<'a> NotificationBuilder<'a> {
         }
     }
 
+    /// The projection of notified entities (for following their relationships).
+    pub fn projection(&self) -> &Projection {
+        &self.options.projection
+    }
+
+    pub fn format(&self) -> Format {
+        self.options.format
+    }
+
+    /// A name compacted with the notification's @context.
+    pub fn compact(&self, iri: &str) -> String {
+        self.terms.compact(iri).into_owned()
+    }
+
+    /// A linked entity (clause 4.5.23): whole, in the notification's format.
+    pub fn render_linked(&self, entity: &Entity) -> Map<String, Value> {
+        let options = RenderOptions {
+            projection: Projection::default(),
+            ..self.options.clone()
+        };
+        render_entity(entity, self.terms, &options)
+    }
+
     /// Renders an entity as the subscription asks (periodic notifications too).
     pub fn render(&self, entity: &Entity) -> Map<String, Value> {
         let filtered;

@@ -2,6 +2,7 @@
 //! cooldown, builds and sends notifications, sends periodic ones, and keeps the counters.
 //! One worker per subscription, so a slow or dead endpoint only delays its own subscription.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use rigel_storage::Selection;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
+use crate::join::Linked;
 use crate::notification::{NotificationBuilder, Pending};
 use crate::registry::Shared;
 use crate::service::Inner;
@@ -111,10 +113,14 @@ async fn notify_changes(inner: &Inner, shared: &Shared, batch: &[Pending]) {
     }
     let ctx = context(inner, shared).await;
     let builder = NotificationBuilder::new(&shared.config, ctx.as_ref());
-    let entities: Vec<Map<String, Value>> = batch
-        .iter()
-        .filter_map(|p| builder.render_change(p))
-        .collect();
+    let mut entities: Vec<Map<String, Value>> = Vec::with_capacity(batch.len());
+    let mut seen = HashSet::new();
+    for pending in batch {
+        if let Some(rendered) = builder.render_change(pending) {
+            let entity = pending.event.current.as_deref();
+            entities.extend(joined(inner, shared, &builder, rendered, entity, &mut seen).await);
+        }
+    }
     if entities.is_empty() {
         return;
     }
@@ -129,7 +135,7 @@ async fn notify_periodically(inner: &Inner, shared: &Arc<Shared>) {
         return;
     }
     let mut matches = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut found = HashSet::new();
     for source in shared.compiled.selector_sources() {
         let filter_shared = shared.compiled_filter();
         let selection = Selection {
@@ -143,7 +149,7 @@ async fn notify_periodically(inner: &Inner, shared: &Arc<Shared>) {
         match inner.entities.select(&shared.tenant, selection).await {
             Ok(selected) => {
                 for e in selected.entities {
-                    if seen.insert(e.value.id.clone()) {
+                    if found.insert(e.value.id.clone()) {
                         matches.push(e.value);
                     }
                 }
@@ -159,10 +165,41 @@ async fn notify_periodically(inner: &Inner, shared: &Arc<Shared>) {
     }
     let ctx = context(inner, shared).await;
     let builder = NotificationBuilder::new(&shared.config, ctx.as_ref());
-    let entities = matches.iter().map(|e| builder.render(e)).collect();
+    let mut entities = Vec::with_capacity(matches.len());
+    let mut seen = HashSet::new();
+    for entity in &matches {
+        let rendered = builder.render(entity);
+        entities.extend(joined(inner, shared, &builder, rendered, Some(entity), &mut seen).await);
+    }
     let outgoing = builder.notification(&shared.tenant, entities, now);
     drop(builder);
     send(inner, shared, outgoing, now).await;
+}
+
+/// A notified entity with its linked entities when the subscription asks for a join.
+async fn joined(
+    inner: &Inner,
+    shared: &Shared,
+    builder: &NotificationBuilder<'_>,
+    rendered: Map<String, Value>,
+    entity: Option<&rigel_model::Entity>,
+    seen: &mut HashSet<String>,
+) -> Vec<Map<String, Value>> {
+    let notification = &shared.config.notification;
+    match (notification.join, entity) {
+        (Some(join), Some(entity)) => {
+            let level = notification.join_level.unwrap_or(1);
+            let linked = Linked {
+                store: inner.entities.as_ref(),
+                tenant: &shared.tenant,
+                builder,
+            };
+            linked
+                .with_linked(entity, rendered, join, level, seen)
+                .await
+        }
+        _ => vec![rendered],
+    }
 }
 
 async fn send(

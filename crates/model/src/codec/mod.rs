@@ -1,5 +1,6 @@
 //! JSON codecs for entities: parsing client input, rendering responses.
 
+pub mod linked;
 pub mod parse;
 pub mod render;
 mod values;

@@ -12,6 +12,9 @@ mod registry;
 mod service;
 mod worker;
 
+#[cfg(test)]
+mod tests;
+
 use rigel_model::subscription::{RecordingTerms, Subscription};
 use rigel_model::{ErrorKind, TermMap};
 use rigel_query::QueryError;

@@ -51,6 +51,9 @@ pub struct Entry {
 pub struct TenantIndex {
     pub by_id: HashMap<String, Arc<Entry>>,
     by_type: HashMap<String, Vec<Arc<Entry>>>,
+    /// Subscriptions without entity selectors, by watched attribute.
+    by_attribute: HashMap<String, Vec<Arc<Entry>>>,
+    /// Subscriptions any change may match.
     any: Vec<Arc<Entry>>,
 }
 
@@ -62,33 +65,46 @@ impl TenantIndex {
                     self.by_type.entry(t).or_default().push(entry.clone());
                 }
             }
-            IndexKeys::Any => self.any.push(entry.clone()),
+            IndexKeys::Any => match entry.shared.compiled.watched() {
+                Some(watched) => {
+                    for attribute in watched {
+                        let list = self.by_attribute.entry(attribute.clone()).or_default();
+                        list.push(entry.clone());
+                    }
+                }
+                None => self.any.push(entry.clone()),
+            },
         }
         self.by_id.insert(entry.shared.config.id.clone(), entry);
     }
 
     pub fn remove(&mut self, id: &str) -> Option<Arc<Entry>> {
         let entry = self.by_id.remove(id)?;
-        self.by_type.retain(|_, list| {
-            list.retain(|e| !Arc::ptr_eq(e, &entry));
-            !list.is_empty()
-        });
+        for index in [&mut self.by_type, &mut self.by_attribute] {
+            index.retain(|_, list| {
+                list.retain(|e| !Arc::ptr_eq(e, &entry));
+                !list.is_empty()
+            });
+        }
         self.any.retain(|e| !Arc::ptr_eq(e, &entry));
         Some(entry)
     }
 
-    /// The subscriptions a change to an entity of these types could match, each once.
+    /// The subscriptions a change to an entity of these types, touching these attributes,
+    /// could match, each once.
     pub fn candidates<'a>(
         &'a self,
         types: impl Iterator<Item = &'a String>,
+        attributes: impl Iterator<Item = &'a String>,
     ) -> Vec<&'a Arc<Entry>> {
         let mut out: Vec<&Arc<Entry>> = self.any.iter().collect();
         let mut lists = usize::from(!self.any.is_empty());
-        for t in types {
-            if let Some(list) = self.by_type.get(t) {
-                out.extend(list);
-                lists += 1;
-            }
+        let keyed = types
+            .filter_map(|t| self.by_type.get(t))
+            .chain(attributes.filter_map(|a| self.by_attribute.get(a)));
+        for list in keyed {
+            out.extend(list);
+            lists += 1;
         }
         if lists > 1 {
             out.sort_by_key(|e| Arc::as_ptr(e) as usize);

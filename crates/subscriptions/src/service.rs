@@ -278,7 +278,12 @@ impl ChangeListener for SubscriptionService {
             let Some(entity) = subject(&event) else {
                 continue;
             };
-            let candidates = index.candidates(entity.types.iter());
+            let touched = event
+                .previous
+                .iter()
+                .chain(event.current.iter())
+                .flat_map(|e| e.attributes.keys());
+            let candidates = index.candidates(entity.types.iter(), touched);
             if candidates.is_empty() {
                 continue;
             }

@@ -203,3 +203,59 @@ fn candidates_are_only_the_subscriptions_a_change_could_match() {
         vec!["urn:s:type"]
     );
 }
+
+/// A receiver that accepts connections and never answers: every notification hangs until
+/// its timeout.
+fn black_hole() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+/// ADR 0003: when a subscription's queue is full, further changes are dropped for it and
+/// counted on the subscription (`lost`), and other subscriptions are unaffected.
+#[tokio::test]
+async fn a_full_queue_counts_every_dropped_change_on_its_subscription() {
+    use crate::{ServiceOptions, SubscriptionService};
+    use rigel_storage::ChangeListener;
+    use rigel_storage_embedded::EmbeddedStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let resolver =
+        rigel_jsonld::ContextResolver::new(rigel_jsonld::ResolverConfig::default()).unwrap();
+    let options = ServiceOptions {
+        queue_capacity: 2,
+        delivery_timeout: std::time::Duration::from_secs(30),
+        ..ServiceOptions::default()
+    };
+    let service = SubscriptionService::new(
+        store.clone(),
+        store.clone(),
+        resolver,
+        Arc::new(rigel_model::SystemClock),
+        options,
+    )
+    .unwrap();
+    service.start().await.unwrap();
+    let (_hole, port) = black_hole();
+    let mut slow = subscription(json!({"entities": [{"type": T}],
+        "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{port}/n")}}}));
+    slow.id = "urn:s:slow".into();
+    service.create(&Tenant::default(), slow).await.unwrap();
+
+    for speed in 0..10 {
+        service.changed(vec![event(Some(vehicle(speed)), Some(vehicle(speed + 1)))]);
+        // Let the worker take the first change off the queue before the rest arrive.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let lost = service
+        .get(&Tenant::default(), "urn:s:slow")
+        .unwrap()
+        .delivery
+        .lost;
+    // One change is being delivered (hanging), two wait in the queue, seven are dropped.
+    assert_eq!(lost, 7);
+    service.shutdown().await;
+    store.close().await.unwrap();
+}

@@ -210,6 +210,11 @@ fn notification(sub: &Subscription, terms: &dyn TermMap) -> Map<String, Value> {
     if d.times_failed > 0 {
         out.insert("timesFailed".into(), Value::from(d.times_failed));
     }
+    // Not a spec member: changes dropped because the subscription's queue was full, shown
+    // only when there were some, so a loss is never silent (ADR 0003).
+    if d.lost > 0 {
+        out.insert("lostNotifications".into(), Value::from(d.lost));
+    }
     put_time(&mut out, "lastNotification", &d.last_notification);
     put_time(&mut out, "lastSuccess", &d.last_success);
     put_time(&mut out, "lastFailure", &d.last_failure);

@@ -1098,3 +1098,13 @@ fn frozen_terms_are_kept_out_of_the_rendering() {
     s.terms = BTreeMap::from([("Building".to_owned(), format!("{VOCAB}Building"))]);
     assert!(render(&s).get("terms").is_none());
 }
+
+#[test]
+fn dropped_notifications_are_reported_on_the_subscription_once_there_are_some() {
+    let mut s = sub(minimal());
+    assert!(render(&s)["notification"]
+        .get("lostNotifications")
+        .is_none());
+    s.delivery.lost = 3;
+    assert_eq!(render(&s)["notification"]["lostNotifications"], json!(3));
+}

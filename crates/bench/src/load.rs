@@ -1,5 +1,6 @@
-//! Running a scenario: the probe that detects unsupported endpoints, and the timed closed-loop
-//! run with one connection per worker, bounded by a deadline and a request count.
+//! Running a scenario: the probe that detects unsupported endpoints, and the timed run with one
+//! connection per worker, bounded by a deadline and a request count: closed-loop (each worker
+//! sends its next request when the answer arrived) or paced at a fixed rate.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::{Connection, Target};
 use crate::error::BenchError;
+use crate::ledger::Ledger;
 use crate::rng::Rng;
 use crate::scenario::{Plan, Scenario};
 use crate::stats::Outcome;
@@ -26,6 +28,41 @@ pub struct Load {
     pub max_requests: u64,
     /// Print the throughput of each interval to stderr while running.
     pub progress: Option<Duration>,
+    /// Requests per second across all workers (none: as fast as the answers come).
+    pub rate: Option<f64>,
+}
+
+/// Spaces the requests of a run evenly: request `n` is due `n / rate` seconds after the start.
+#[derive(Debug, Clone, Copy)]
+pub struct Pacer {
+    start: Instant,
+    rate: f64,
+}
+
+impl Pacer {
+    /// `None` unless `rate` is a positive finite number.
+    pub fn new(start: Instant, rate: Option<f64>) -> Option<Self> {
+        rate.filter(|r| r.is_finite() && *r > 0.0)
+            .map(|rate| Self { start, rate })
+    }
+
+    pub fn due(&self, n: u64) -> Instant {
+        let secs = n as f64 / self.rate;
+        self.start + Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX / 4)
+    }
+
+    /// Waits until request `n` is due and returns the instant its latency counts from: when
+    /// it was sent, or when it was due if the worker was late (the broker held up the previous
+    /// request, so this one waited in the generator, as it would in a producer's queue).
+    pub async fn wait(&self, n: u64) -> Instant {
+        let due = self.due(n);
+        if due > Instant::now() {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+            Instant::now()
+        } else {
+            due
+        }
+    }
 }
 
 /// The answer to a scenario's probe request.
@@ -72,16 +109,20 @@ pub async fn probe(
     })
 }
 
-/// The timed run: `connections` workers send requests back to back until the deadline or the
-/// request budget runs out. Returns the merged outcome and the wall time.
+/// The timed run: `connections` workers send requests back to back (or at `load.rate`) until
+/// the deadline or the request budget runs out; request `n` of the run is the `seq` of its
+/// scenario request, and is booked in `ledger` when given. Returns the merged outcome and the
+/// wall time.
 pub async fn run(
     target: &Arc<Target>,
     plan: &Arc<Plan>,
     scenario: Scenario,
     load: &Load,
+    ledger: Option<&Arc<Ledger>>,
 ) -> (Outcome, Duration) {
     let started = Instant::now();
     let deadline = started + load.duration;
+    let pacer = Pacer::new(started, load.rate);
     let tickets = Arc::new(AtomicU64::new(0));
     let answered = Arc::new(AtomicU64::new(0));
     let mut handles = Vec::with_capacity(load.connections);
@@ -91,6 +132,8 @@ pub async fn run(
             tickets: Arc::clone(&tickets),
             answered: Arc::clone(&answered),
             max: load.max_requests,
+            pacer,
+            ledger: ledger.cloned(),
         };
         handles.push(tokio::spawn(async move {
             worker(target, &plan, scenario, w, deadline, &counters).await
@@ -123,6 +166,8 @@ struct Counters {
     /// Requests answered, with any status.
     answered: Arc<AtomicU64>,
     max: u64,
+    pacer: Option<Pacer>,
+    ledger: Option<Arc<Ledger>>,
 }
 
 /// Prints the rate of `counter` (in `unit`, e.g. answers/s) over every `every` until the deadline.
@@ -159,11 +204,18 @@ async fn worker(
     let mut out = Outcome::default();
     let mut rng = Rng::new((w as u64) << 32 ^ 0xBE7C);
     let mut conn: Option<Connection> = None;
-    let mut seq = 0u64;
     while Instant::now() < deadline {
-        if counters.tickets.fetch_add(1, Ordering::Relaxed) >= counters.max {
+        let seq = counters.tickets.fetch_add(1, Ordering::Relaxed);
+        if seq >= counters.max {
             break;
         }
+        if counters.pacer.is_some_and(|p| p.due(seq) >= deadline) {
+            break;
+        }
+        let paced = match counters.pacer {
+            Some(p) => Some(p.wait(seq).await),
+            None => None,
+        };
         let c = match conn.take() {
             Some(c) if !c.is_closed() => c,
             _ => match Connection::open(Arc::clone(&target)).await {
@@ -176,22 +228,68 @@ async fn worker(
             },
         };
         let mut c = c;
+        let t0 = paced.unwrap_or_else(Instant::now);
         let req = plan.request(scenario, &mut rng, Some(w), seq);
-        seq += 1;
-        let t0 = Instant::now();
-        match c.send(req).await {
+        if let Some(ledger) = &counters.ledger {
+            if !ledger.sent(seq, t0) {
+                break;
+            }
+        }
+        let acked = match c.send(req).await {
             Ok(r) => {
                 out.latency.record(t0.elapsed());
                 counters.answered.fetch_add(1, Ordering::Relaxed);
-                if (200..300).contains(&r.status) {
+                let acked = (200..300).contains(&r.status);
+                if acked {
                     out.ok += 1;
                 } else {
                     out.errors.status(r.status);
                 }
                 conn = Some(c);
+                acked
             }
-            Err(e) => out.errors.transport(|| e),
+            Err(e) => {
+                out.errors.transport(|| e);
+                false
+            }
+        };
+        if let Some(ledger) = &counters.ledger {
+            ledger.answered(seq, acked);
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pacer_spaces_requests_evenly_from_the_start() {
+        let start = Instant::now();
+        let p = Pacer::new(start, Some(1_000.0));
+        assert_eq!(p.map(|p| p.due(0)), Some(start));
+        assert_eq!(
+            p.map(|p| p.due(1_500)),
+            Some(start + Duration::from_millis(1_500))
+        );
+        assert!(Pacer::new(start, None).is_none());
+        assert!(Pacer::new(start, Some(0.0)).is_none());
+        assert!(Pacer::new(start, Some(f64::NAN)).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_late_request_counts_from_when_it_was_due() {
+        let start = Instant::now() - Duration::from_secs(1);
+        let p = Pacer::new(start, Some(10.0));
+        // Request 2 was due 800 ms ago: its latency starts then, not now.
+        let due = start + Duration::from_millis(200);
+        assert_eq!(p.map(|p| p.due(2)), Some(due));
+        if let Some(p) = p {
+            assert_eq!(p.wait(2).await, due);
+            // Request 11 is due 100 ms from now: waited for, then timed from the send.
+            let t = p.wait(11).await;
+            assert!(t >= start + Duration::from_millis(1_100));
+        }
+    }
 }

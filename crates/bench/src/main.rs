@@ -3,8 +3,12 @@
 
 mod client;
 mod error;
+mod inbox;
+mod ledger;
 mod load;
+mod notify;
 mod procstat;
+mod receiver;
 mod report;
 mod rng;
 mod scenario;
@@ -12,6 +16,7 @@ mod seed;
 mod stats;
 mod template;
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -34,7 +39,8 @@ struct Cli {
     url: String,
 
     /// Scenario to run: create, retrieve, update-partial, update-attrs, query-value,
-    /// query-relationship, batch-upsert, a comma-separated list of them, or `all`.
+    /// query-relationship, batch-upsert, notify, a comma-separated list of them, or `all`
+    /// (every one but notify).
     #[arg(long, default_value = "all")]
     scenario: String,
 
@@ -102,6 +108,25 @@ struct Cli {
     #[arg(long, value_parser = parse_duration)]
     progress: Option<Duration>,
 
+    /// Requests per second across all connections, evenly spaced (default: each connection
+    /// sends its next request as soon as the answer arrived). Latency then counts from when
+    /// a request was due.
+    #[arg(long, value_parser = parse_rate)]
+    rate: Option<f64>,
+
+    /// notify: subscriptions created on the updated entities' type.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    subscriptions: u64,
+
+    /// notify: address the notification receiver listens on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    notify_listen: SocketAddr,
+
+    /// notify: endpoint base the subscriptions name, when the broker must reach the receiver
+    /// by another address (default: http:// and the address listened on).
+    #[arg(long)]
+    notify_url: Option<String>,
+
     /// Threads of the generator's runtime (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     threads: Option<u16>,
@@ -133,6 +158,15 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let r: f64 = s.trim().parse().map_err(|_| format!("not a rate: {s:?}"))?;
+    if r.is_finite() && r > 0.0 && r <= 10_000_000.0 {
+        Ok(r)
+    } else {
+        Err("expected requests per second above 0 and at most 10,000,000".into())
+    }
+}
+
 fn parse_scenarios(s: &str) -> Result<Vec<Scenario>, BenchError> {
     if s == "all" {
         return Ok(Scenario::ALL.to_vec());
@@ -144,7 +178,7 @@ fn parse_scenarios(s: &str) -> Result<Vec<Scenario>, BenchError> {
                 value: name.to_owned(),
                 reason: format!(
                     "expected all or one of {}",
-                    Scenario::ALL.map(Scenario::name).join(", ")
+                    Scenario::EVERY.map(Scenario::name).join(", ")
                 ),
             })
         })
@@ -210,7 +244,8 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
     let plan = Arc::new(
         Plan::new(run_id(), cli.seed_count, cli.batch_size)
             .with_types(cli.types)
-            .with_seed_batch(cli.seed_batch),
+            .with_seed_batch(cli.seed_batch)
+            .with_subscriptions(cli.subscriptions),
     );
     let seed_limit = cli
         .seed_timeout
@@ -225,6 +260,11 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
         duration: cli.duration,
         max_requests: cli.max_requests,
         progress: cli.progress.filter(|p| !p.is_zero()),
+        rate: cli.rate,
+    };
+    let notify_options = notify::Options {
+        listen: cli.notify_listen,
+        endpoint: cli.notify_url.clone(),
     };
     eprintln!("run {} against {} ({})", plan.run_id, cli.url, target.addr);
 
@@ -264,13 +304,27 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
             (true, Some(Err((status, msg)))) => Verdict::Failed {
                 reason: format!("seeding failed (status {status}): {msg}"),
             },
+            _ if scenario == Scenario::Notify => {
+                notify::measure(&target, &plan, &load, &notify_options, broker, ticks).await
+            }
             _ => measure(&target, &plan, scenario, &load, broker, ticks).await,
         };
         match &verdict {
-            Verdict::Measured(m) => eprintln!(
-                "   {:.0} req/s, p99 {:.2} ms, {} errors",
-                m.requests_per_sec, m.latency.p99_ms, m.errors
-            ),
+            Verdict::Measured(m) => {
+                eprintln!(
+                    "   {:.0} req/s, p99 {:.2} ms, {} errors",
+                    m.requests_per_sec, m.latency.p99_ms, m.errors
+                );
+                if let Some(n) = &m.notifications {
+                    eprintln!(
+                        "   {:.0} notifications/s ({:.0} entities/s), {} lost, delay p99 {:.2} ms",
+                        n.notifications_per_sec,
+                        n.entity_notifications_per_sec,
+                        n.audit.lost,
+                        n.delay.p99_ms
+                    );
+                }
+            }
             Verdict::Unsupported { status, detail } => {
                 eprintln!("   unsupported ({status}): {detail}")
             }
@@ -295,6 +349,7 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
             pid: cli.pid,
             tenant: cli.tenant.clone(),
             link_core_context: cli.link_core_context,
+            rate: cli.rate,
         },
         scenarios: reports,
     })
@@ -330,7 +385,7 @@ async fn measure(
         broker.map(procstat::sample),
         procstat::sample(Proc::OwnProcess),
     );
-    let (outcome, elapsed) = load::run(target, plan, scenario, load).await;
+    let (outcome, elapsed) = load::run(target, plan, scenario, load, None).await;
     let after = (
         broker.map(procstat::sample),
         procstat::sample(Proc::OwnProcess),
@@ -395,5 +450,20 @@ mod tests {
             Some(vec![Scenario::Create, Scenario::Retrieve])
         );
         assert!(parse_scenarios("create,bogus").is_err());
+        assert_eq!(parse_scenarios("notify").ok(), Some(vec![Scenario::Notify]));
+    }
+
+    #[test]
+    fn rates_are_positive_requests_per_second() {
+        assert_eq!(parse_rate("1000"), Ok(1000.0));
+        assert_eq!(parse_rate("2.5"), Ok(2.5));
+        for bad in ["0", "-1", "x", "inf", "NaN"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+        let cli = Cli::try_parse_from(["rigel-bench", "--scenario", "notify"]);
+        let got = cli
+            .map(|c| (c.rate, c.subscriptions, c.notify_listen.port()))
+            .ok();
+        assert_eq!(got, Some((None, 10, 0)));
     }
 }

@@ -51,6 +51,13 @@ pub struct Usage {
     pub rss_anon_end_kib: Option<u64>,
 }
 
+impl Sample {
+    /// Peak resident set since the process started (VmHWM), KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        self.vm_hwm_kib
+    }
+}
+
 pub fn sample(p: Proc) -> Result<Sample, BenchError> {
     let dir = p.dir();
     let err = |reason: String| BenchError::Proc {

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::ledger::Audit;
 use crate::procstat::Usage;
-use crate::stats::Outcome;
+use crate::stats::{Histogram, Outcome};
 
 /// The invocation, printed above the table and included in the JSON.
 #[derive(Debug, Serialize)]
@@ -25,6 +26,8 @@ pub struct RunInfo {
     pub pid: Option<u32>,
     pub tenant: Option<String>,
     pub link_core_context: bool,
+    /// Requests per second across all connections (none: closed loop, as fast as answered).
+    pub rate: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -34,6 +37,52 @@ pub struct Latency {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub mean_ms: f64,
+}
+
+impl Latency {
+    pub fn of(h: &Histogram) -> Self {
+        let ms = |us: u64| us as f64 / 1000.0;
+        Self {
+            p50_ms: ms(h.percentile(50.0)),
+            p95_ms: ms(h.percentile(95.0)),
+            p99_ms: ms(h.percentile(99.0)),
+            max_ms: ms(h.max()),
+            mean_ms: h.mean() / 1000.0,
+        }
+    }
+}
+
+/// What the notify scenario's receiver got, against what the acknowledged updates call for.
+#[derive(Debug, Serialize)]
+pub struct Notifications {
+    pub subscriptions: u64,
+    /// The endpoint base the subscriptions notify (`{endpoint}/notify/{k}`).
+    pub endpoint: String,
+    #[serde(flatten)]
+    pub audit: Audit,
+    /// Notifications (HTTP requests) received.
+    pub notifications: u64,
+    /// Entities in their `data`, over all subscriptions.
+    pub entity_notifications: u64,
+    /// Over the delivery window: from the first update to the last notification received.
+    pub notifications_per_sec: f64,
+    pub entity_notifications_per_sec: f64,
+    /// From sending an update to receiving a notification of it, over all receipts.
+    pub delay: Latency,
+    /// Notified entities whose value no update of this run wrote.
+    pub unknown: u64,
+    /// Notifications the receiver could not read.
+    pub malformed: u64,
+    /// Requests to the receiver on other paths or with other methods than POST.
+    pub strays: u64,
+    /// After the updates, how long the receiver was waited for, and why the wait ended.
+    pub drain_s: f64,
+    pub drain_end: &'static str,
+    /// The subscriptions' `notification.timesSent` / `timesFailed`, summed (when readable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_times_sent: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_times_failed: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -59,6 +108,9 @@ pub struct Measured {
     pub broker: Option<Usage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generator: Option<Usage>,
+    /// The notify scenario's receipts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<Notifications>,
 }
 
 impl Measured {
@@ -70,7 +122,6 @@ impl Measured {
         generator: Option<Usage>,
     ) -> Self {
         let secs = elapsed.as_secs_f64().max(1e-9);
-        let ms = |us: u64| us as f64 / 1000.0;
         let h = &outcome.latency;
         let rate = outcome.ok as f64 / secs;
         Self {
@@ -79,19 +130,14 @@ impl Measured {
             ok: outcome.ok,
             requests_per_sec: rate,
             entities_per_sec: entities_per_request.map(|n| rate * n as f64),
-            latency: Latency {
-                p50_ms: ms(h.percentile(50.0)),
-                p95_ms: ms(h.percentile(95.0)),
-                p99_ms: ms(h.percentile(99.0)),
-                max_ms: ms(h.max()),
-                mean_ms: h.mean() / 1000.0,
-            },
+            latency: Latency::of(h),
             errors_by_status: outcome.errors.by_status.clone(),
             transport_errors: outcome.errors.transport,
             errors: outcome.errors.total(),
             first_transport_error: outcome.errors.first_transport.clone(),
             broker,
             generator,
+            notifications: None,
         }
     }
 }
@@ -131,10 +177,11 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "rigel-bench run {} against {}: {} connections, {:.0} s per scenario, {} seeded entities{}{}{}",
+            "rigel-bench run {} against {}: {} connections{}, {:.0} s per scenario, {} seeded entities{}{}{}",
             r.run_id,
             r.url,
             r.connections,
+            r.rate.map(|x| format!(" at {} req/s", thousands(x))).unwrap_or_default(),
             r.duration_s,
             r.seed_count,
             if r.types > 1 { format!(" of {} types", r.types) } else { String::new() },
@@ -216,9 +263,86 @@ impl Report {
                 if let Some(e) = &m.first_transport_error {
                     let _ = writeln!(out, "\n{}: first transport error: {e}", s.scenario);
                 }
+                if let Some(n) = &m.notifications {
+                    notifications_text(&mut out, s.scenario, n);
+                }
             }
         }
         out
+    }
+}
+
+fn notifications_text(out: &mut String, scenario: &str, n: &Notifications) {
+    let a = &n.audit;
+    let _ = writeln!(
+        out,
+        "\n{scenario}: {} subscription(s) notifying {}/notify/K\n",
+        n.subscriptions, n.endpoint
+    );
+    out.push_str(concat!(
+        "| updates acked | expected | received | lost | notifications/s | entity-notifications/s ",
+        "| entities/notification | delay p50 ms | p95 ms | p99 ms | max ms | drain |\n",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    ));
+    let per = if n.notifications > 0 {
+        n.entity_notifications as f64 / n.notifications as f64
+    } else {
+        0.0
+    };
+    let d = &n.delay;
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} | {per:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} s ({}) |",
+        thousands(a.acked as f64),
+        thousands(a.expected as f64),
+        thousands(a.received as f64),
+        thousands(a.lost as f64),
+        thousands(n.notifications_per_sec),
+        thousands(n.entity_notifications_per_sec),
+        d.p50_ms,
+        d.p95_ms,
+        d.p99_ms,
+        d.max_ms,
+        n.drain_s,
+        n.drain_end,
+    );
+    let mut notes = Vec::new();
+    if a.lost > 0 {
+        notes.push(format!(
+            "{} acknowledged update(s) short of a receipt",
+            a.updates_short
+        ));
+    }
+    if a.duplicates > 0 {
+        notes.push(format!("{} duplicate receipt(s)", a.duplicates));
+    }
+    if a.not_acked > 0 {
+        notes.push(format!(
+            "{} update(s) not acknowledged, {} receipt(s) of them",
+            a.not_acked, a.received_not_acked
+        ));
+    }
+    if n.unknown > 0 {
+        notes.push(format!(
+            "{} notified entities without a value of this run",
+            n.unknown
+        ));
+    }
+    if n.malformed > 0 {
+        notes.push(format!("{} unreadable notification(s)", n.malformed));
+    }
+    if n.strays > 0 {
+        notes.push(format!("{} request(s) to other paths or methods", n.strays));
+    }
+    if let (Some(sent), Some(failed)) = (n.broker_times_sent, n.broker_times_failed) {
+        notes.push(format!(
+            "broker: timesSent {}, timesFailed {failed} over the subscriptions; receiver: {} notifications",
+            thousands(sent as f64),
+            thousands(n.notifications as f64)
+        ));
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\n{}", notes.join("; "));
     }
 }
 
@@ -303,6 +427,7 @@ mod tests {
                 pid: None,
                 tenant: None,
                 link_core_context: false,
+                rate: None,
             },
             scenarios: vec![
                 ScenarioReport {
@@ -334,5 +459,90 @@ mod tests {
         assert_eq!(json["scenarios"][0]["errors_by_status"]["500"], 1);
         assert_eq!(json["scenarios"][1]["result"], "unsupported");
         assert_eq!(json["scenarios"][1]["status"], 422);
+    }
+
+    #[test]
+    fn a_notify_report_shows_the_audit_the_rates_and_what_went_wrong() {
+        let mut o = Outcome::default();
+        o.latency.record_micros(1_000);
+        o.ok = 10;
+        let mut m = Measured::new(&o, Duration::from_secs(1), None, None, None);
+        let mut delays = Histogram::new();
+        for v in [1_000, 2_000, 9_000] {
+            delays.record_micros(v);
+        }
+        m.notifications = Some(Notifications {
+            subscriptions: 2,
+            endpoint: "http://127.0.0.1:4000".into(),
+            audit: Audit {
+                sent: 11,
+                acked: 10,
+                not_acked: 1,
+                expected: 20,
+                received: 17,
+                lost: 3,
+                updates_short: 2,
+                duplicates: 0,
+                received_not_acked: 1,
+            },
+            notifications: 9,
+            entity_notifications: 18,
+            notifications_per_sec: 9.0,
+            entity_notifications_per_sec: 18.0,
+            delay: Latency::of(&delays),
+            unknown: 0,
+            malformed: 0,
+            strays: 0,
+            drain_s: 2.04,
+            drain_end: "quiet",
+            broker_times_sent: Some(9),
+            broker_times_failed: Some(0),
+        });
+        let report = Report {
+            run: RunInfo {
+                url: "http://127.0.0.1:1026/ngsi-ld/v1".into(),
+                run_id: "r1".into(),
+                connections: 4,
+                duration_s: 1.0,
+                seed_count: 10,
+                types: 1,
+                seed_batch: 100,
+                batch_size: 100,
+                pid: None,
+                tenant: None,
+                link_core_context: false,
+                rate: Some(1_000.0),
+            },
+            scenarios: vec![ScenarioReport {
+                scenario: "notify",
+                request: "PATCH".into(),
+                verdict: Verdict::Measured(Box::new(m)),
+            }],
+        };
+        let text = report.to_text();
+        assert!(
+            text.contains(": 4 connections at 1,000 req/s, 1 s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("notify: 2 subscription(s) notifying http://127.0.0.1:4000/notify/K"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| 10 | 20 | 17 | 3 | 9 | 18 | 2.00 | 2.02 | 9.00 | 9.00 | 9.00 | 2.0 s (quiet) |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("2 acknowledged update(s) short of a receipt; 1 update(s) not acknowledged, 1 receipt(s) of them; broker: timesSent 9, timesFailed 0"),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap_or_default();
+        let n = &json["scenarios"][0]["notifications"];
+        assert_eq!(n["lost"], 3);
+        assert_eq!(n["expected"], 20);
+        assert_eq!(n["delay"]["p99_ms"], 9.0);
+        assert_eq!(json["run"]["rate"], 1000.0);
     }
 }

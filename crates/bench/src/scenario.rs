@@ -18,10 +18,14 @@ pub enum Scenario {
     QueryValue,
     QueryRelationship,
     BatchUpsert,
+    /// Partial updates of entities that subscriptions watch; the notifications are received,
+    /// counted and timed (see `notify`).
+    Notify,
 }
 
 impl Scenario {
-    /// Every scenario, in the order `all` runs them.
+    /// The request scenarios, in the order `all` runs them (not `notify`: it creates
+    /// subscriptions and needs the broker to reach back to the generator).
     pub const ALL: [Scenario; 7] = [
         Scenario::Create,
         Scenario::Retrieve,
@@ -30,6 +34,18 @@ impl Scenario {
         Scenario::QueryValue,
         Scenario::QueryRelationship,
         Scenario::BatchUpsert,
+    ];
+
+    /// Every scenario.
+    pub const EVERY: [Scenario; 8] = [
+        Scenario::Create,
+        Scenario::Retrieve,
+        Scenario::UpdatePartial,
+        Scenario::UpdateAttrs,
+        Scenario::QueryValue,
+        Scenario::QueryRelationship,
+        Scenario::BatchUpsert,
+        Scenario::Notify,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,11 +57,12 @@ impl Scenario {
             Scenario::QueryValue => "query-value",
             Scenario::QueryRelationship => "query-relationship",
             Scenario::BatchUpsert => "batch-upsert",
+            Scenario::Notify => "notify",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
+        Self::EVERY.into_iter().find(|s| s.name() == name)
     }
 
     /// Whether the scenario works on the seeded entities.
@@ -77,6 +94,11 @@ impl Scenario {
             Scenario::BatchUpsert => {
                 format!("POST /entityOperations/upsert ({batch_size} entities)")
             }
+            Scenario::Notify => format!(
+                "PATCH /entities/{{id}}/attrs/mileage, {} subscription(s) on type {ty}, {} entities",
+                plan.subscriptions,
+                plan.notified_count()
+            ),
         }
     }
 }
@@ -94,17 +116,25 @@ pub struct Plan {
     pub types: u64,
     /// Seeded entities per seeding request (1: one POST /entities each).
     pub seed_batch: u64,
+    /// Subscriptions the notify scenario creates.
+    pub subscriptions: u64,
+    /// The notify scenario's update `seq` writes the value `value_base + seq`: above every
+    /// seeded value (so each update is a change) and different for every run id (so values
+    /// of concurrent runs on one broker do not collide).
+    pub value_base: u64,
 }
 
 impl Plan {
     pub fn new(run_id: String, seed_count: u64, batch_size: u64) -> Self {
         Self {
-            run_id,
             seed_count,
             owners: (seed_count / 10).max(1),
             batch_size: batch_size.max(1),
             types: 1,
             seed_batch: 1,
+            subscriptions: 1,
+            value_base: value_base(&run_id),
+            run_id,
         }
     }
 
@@ -122,6 +152,47 @@ impl Plan {
             seed_batch: seed_batch.max(1),
             ..self
         }
+    }
+
+    /// Has the notify scenario create `subscriptions` subscriptions.
+    pub fn with_subscriptions(self, subscriptions: u64) -> Self {
+        Self {
+            subscriptions: subscriptions.max(1),
+            ..self
+        }
+    }
+
+    /// How many seeded entities have the queried type (every `types`-th one).
+    pub fn notified_count(&self) -> u64 {
+        self.seed_count.div_ceil(self.types).max(1)
+    }
+
+    /// The entity the notify scenario's update `seq` changes: the seeded entities of the
+    /// queried type in turn, so each is updated equally often.
+    pub fn notified_id(&self, seq: u64) -> String {
+        self.seeded_id(seq % self.notified_count() * self.types)
+    }
+
+    /// The id of the notify scenario's subscription `k`.
+    pub fn subscription_id(&self, k: u64) -> String {
+        format!("urn:ngsi-ld:Subscription:{}-n{k}", self.run_id)
+    }
+
+    /// Creates subscription `k` on the queried type, notifying `{endpoint}/notify/{k}`.
+    pub fn subscription_request(&self, k: u64, endpoint: &str) -> Request {
+        let body = format!(
+            concat!(
+                r#"{{"id":"{id}","type":"Subscription","entities":[{{"type":"{ty}"}}],"#,
+                r#""notification":{{"endpoint":{{"uri":"{endpoint}{path}{k}","accept":"application/json"}},"#,
+                r#""format":"normalized"}}}}"#
+            ),
+            id = self.subscription_id(k),
+            ty = self.query_type(),
+            endpoint = endpoint.trim_end_matches('/'),
+            path = crate::inbox::NOTIFY_PATH,
+            k = k,
+        );
+        post("/subscriptions", body)
     }
 
     /// The id of seeded entity `i`.
@@ -198,6 +269,13 @@ impl Plan {
                 let q = format!("owner==\"{}\"", template::owner_id(rng.below(self.owners)));
                 get(query_path(&self.query_type(), &q))
             }
+            Scenario::Notify => {
+                let path = format!("/entities/{}/attrs/mileage", self.notified_id(seq));
+                patch(
+                    path,
+                    template::mileage_value_fragment(self.value_base + seq),
+                )
+            }
             Scenario::BatchUpsert => {
                 let tag = format!("b{who}{seq}-");
                 let ids: Vec<String> = (0..self.batch_size)
@@ -211,11 +289,20 @@ impl Plan {
     }
 }
 
+/// Values from 10^9 on (far above the seeded mileages), in steps of 10^9 chosen by the run id.
+fn value_base(run_id: &str) -> u64 {
+    // FNV-1a: stable across builds, unlike the standard library's hasher.
+    let hash = run_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (1 + hash % 8_000) * 1_000_000_000
+}
+
 fn query_path(ty: &str, q: &str) -> String {
     format!("/entities?type={ty}&q={}&limit=20", percent_encode(q))
 }
 
-fn get(path: String) -> Request {
+pub fn get(path: String) -> Request {
     Request {
         method: Method::GET,
         path,
@@ -223,11 +310,19 @@ fn get(path: String) -> Request {
     }
 }
 
-fn post(path: &str, body: String) -> Request {
+pub fn post(path: &str, body: String) -> Request {
     Request {
         method: Method::POST,
         path: path.to_owned(),
         body: Some(Bytes::from(body)),
+    }
+}
+
+pub fn delete(path: String) -> Request {
+    Request {
+        method: Method::DELETE,
+        path,
+        body: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Behaviour of the scenarios' requests and of the seeding requests (types, batches, values).
 
 use super::*;
+use crate::ledger::MAX_CAPACITY;
 
 fn plan() -> Plan {
     Plan::new("rtest".into(), 1_000, 100)
@@ -8,7 +9,7 @@ fn plan() -> Plan {
 
 #[test]
 fn scenario_names_round_trip() {
-    for s in Scenario::ALL {
+    for s in Scenario::EVERY {
         assert_eq!(Scenario::from_name(s.name()), Some(s));
     }
     assert_eq!(Scenario::from_name("nope"), None);
@@ -197,4 +198,77 @@ fn the_queried_type_gets_varied_mileage_and_mostly_ok_status() {
         .filter(|e| e["status"]["value"] == "ok")
         .count();
     assert!((620..780).contains(&ok), "{ok} of 1000 ok");
+}
+
+#[test]
+fn all_is_every_scenario_but_notify() {
+    assert!(!Scenario::ALL.contains(&Scenario::Notify));
+    assert_eq!(Scenario::ALL.len() + 1, Scenario::EVERY.len());
+    assert_eq!(Scenario::from_name("notify"), Some(Scenario::Notify));
+}
+
+#[test]
+fn notify_updates_take_the_entities_of_the_subscribed_type_in_turn() {
+    let mut rng = Rng::new(8);
+    let p = Plan::new("rtest".into(), 10, 100).with_types(3);
+    assert_eq!(p.notified_count(), 4);
+    let ids: Vec<String> = (0..5)
+        .map(|seq| p.request(Scenario::Notify, &mut rng, Some(0), seq).path)
+        .collect();
+    let id = |i: u64| format!("/entities/{}/attrs/mileage", p.seeded_id(i));
+    assert_eq!(ids, [id(0), id(3), id(6), id(9), id(0)]);
+    for i in [0, 3, 6, 9] {
+        assert_eq!(p.seeded_type(i), "BenchVehicle0");
+    }
+}
+
+#[test]
+fn notify_updates_write_a_value_naming_the_update_above_every_seeded_value() {
+    let mut rng = Rng::new(9);
+    let p = plan();
+    assert!(p.value_base >= 1_000_000_000);
+    assert!(p.value_base > MILEAGE_MAX);
+    for seq in [0, 1, 12_345] {
+        let r = p.request(Scenario::Notify, &mut rng, Some(1), seq);
+        assert_eq!(r.method, Method::PATCH);
+        let body = json(&r);
+        assert_eq!(body["value"].as_u64(), Some(p.value_base + seq));
+        assert!(body["observedAt"].is_string());
+    }
+}
+
+#[test]
+fn value_bases_differ_between_runs_and_stay_exact_in_json_numbers() {
+    let bases: std::collections::HashSet<u64> = (0..50)
+        .map(|i| Plan::new(format!("r{i:x}"), 1, 1).value_base)
+        .collect();
+    assert!(bases.len() > 45, "{}", bases.len());
+    assert!(bases.iter().all(|b| b % 1_000_000_000 == 0));
+    assert!(bases.iter().all(|b| *b + MAX_CAPACITY < 1 << 53));
+}
+
+#[test]
+fn a_subscription_watches_the_queried_type_and_notifies_its_own_path() {
+    let p = plan().with_types(4).with_subscriptions(10);
+    let r = p.subscription_request(7, "http://127.0.0.1:4000/");
+    assert_eq!(
+        (r.method.clone(), r.path.as_str()),
+        (Method::POST, "/subscriptions")
+    );
+    let s = json(&r);
+    assert_eq!(s["id"], "urn:ngsi-ld:Subscription:rtest-n7");
+    assert_eq!(s["id"], p.subscription_id(7));
+    assert_eq!(s["type"], "Subscription");
+    assert_eq!(
+        s["entities"],
+        serde_json::json!([{"type": "BenchVehicle0"}])
+    );
+    let n = &s["notification"];
+    assert_eq!(n["endpoint"]["uri"], "http://127.0.0.1:4000/notify/7");
+    assert_eq!(n["endpoint"]["accept"], "application/json");
+    assert_eq!(n["format"], "normalized");
+    assert_eq!(
+        Scenario::Notify.describe(&p),
+        "PATCH /entities/{id}/attrs/mileage, 10 subscription(s) on type BenchVehicle0, 250 entities"
+    );
 }

@@ -139,11 +139,12 @@ pub fn vehicles<'a>(
 
 /// The body of a partial attribute update of `mileage` (PATCH .../attrs/mileage).
 pub fn mileage_fragment(rng: &mut Rng) -> String {
-    format!(
-        r#"{{"value":{},"observedAt":"{}"}}"#,
-        rng.below(MILEAGE_MAX),
-        now()
-    )
+    mileage_value_fragment(rng.below(MILEAGE_MAX))
+}
+
+/// The same with a given value.
+pub fn mileage_value_fragment(value: u64) -> String {
+    format!(r#"{{"value":{value},"observedAt":"{}"}}"#, now())
 }
 
 /// The body of an Update Attributes request (PATCH .../attrs): status, mileage, temperature.

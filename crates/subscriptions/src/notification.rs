@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use rigel_model::codec::render::{
@@ -27,6 +27,69 @@ const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
 pub struct Pending {
     pub event: Arc<ChangeEvent>,
     pub change: Arc<Classified>,
+    /// Renderings of this change, shared by the subscriptions it is queued for.
+    pub cache: Arc<RenderCache>,
+}
+
+/// Serialized renderings of one change, by [`render_key`].
+#[derive(Debug, Default)]
+pub struct RenderCache(Mutex<Vec<(u64, Arc<str>)>>);
+
+impl RenderCache {
+    fn get(&self, key: u64) -> Option<Arc<str>> {
+        let cached = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        cached
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, key: u64, json: Arc<str>) {
+        let mut cached = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !cached.iter().any(|(k, _)| *k == key) {
+            cached.push((key, json));
+        }
+    }
+}
+
+/// A notified entity: rendered (to be completed, e.g. with linked entities) or already
+/// serialized.
+pub enum Piece {
+    Object(Map<String, Value>),
+    Json(Arc<str>),
+}
+
+/// What decides how a subscription renders a change: subscriptions with equal keys render
+/// every change identically, so one rendering serves them all.
+pub fn render_key(sub: &Subscription) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let n = &sub.notification;
+    let shape = serde_json::json!([
+        n.attributes,
+        n.pick,
+        n.omit,
+        n.format,
+        n.sys_attrs,
+        n.show_changes,
+        n.join,
+        n.join_level,
+        n.endpoint.accept,
+        sub.lang,
+        sub.dataset_id,
+        sub.jsonld_context,
+        sub.watched_attributes,
+        sub.fires_on(Trigger::EntityDeleted),
+        sub.terms,
+    ]);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    shape.to_string().hash(&mut hasher);
+    hasher.finish()
+}
+
+fn push_json(out: &mut Vec<u8>, value: &Value) {
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.extend_from_slice(b"null");
+    }
 }
 
 /// Builds notifications for one subscription.
@@ -288,62 +351,72 @@ impl<'a> NotificationBuilder<'a> {
         }
     }
 
+    /// The rendering of a change shared by every subscription that renders alike (`key`,
+    /// see [`render_key`]): rendered and serialized once per change, not once per subscription.
+    pub fn render_change_shared(&self, pending: &Pending, key: u64) -> Option<Piece> {
+        if self.sub.notification.endpoint.accept == NotificationMedia::GeoJson {
+            return self.render_change(pending).map(Piece::Object);
+        }
+        if let Some(hit) = pending.cache.get(key) {
+            return Some(Piece::Json(hit));
+        }
+        let rendered = self.render_change(pending)?;
+        let json = self.serialized(rendered);
+        pending.cache.put(key, json.clone());
+        Some(Piece::Json(json))
+    }
+
+    /// An entity as it appears in `data`: with the @context for JSON-LD (6.3.5).
+    fn serialized(&self, mut entity: Map<String, Value>) -> Arc<str> {
+        if self.sub.notification.endpoint.accept == NotificationMedia::JsonLd {
+            entity.insert(
+                "@context".into(),
+                Value::String(self.sub.jsonld_context.clone()),
+            );
+        }
+        Arc::from(serde_json::to_string(&Value::Object(entity)).unwrap_or_default())
+    }
+
     /// The Notification body and its delivery headers.
     pub fn notification(
         &self,
         tenant: &Tenant,
-        entities: Vec<Map<String, Value>>,
+        entities: Vec<Piece>,
         now: DateTime<Utc>,
     ) -> Outgoing {
         let endpoint = &self.sub.notification.endpoint;
-        let context = Value::String(self.sub.jsonld_context.clone());
-        let mut body = Map::new();
-        body.insert("id".into(), Value::String(notification_id()));
-        body.insert("type".into(), Value::String("Notification".into()));
-        body.insert("subscriptionId".into(), Value::String(self.sub.id.clone()));
-        body.insert("notifiedAt".into(), Value::String(format_time(&now)));
-        let prefer_json = endpoint
-            .receiver_info
-            .iter()
-            .any(|kv| kv.key.eq_ignore_ascii_case("Prefer") && kv.value == "body=json");
-        let data = match endpoint.accept {
-            NotificationMedia::GeoJson => {
-                let mut collection = Map::new();
-                collection.insert("type".into(), Value::String("FeatureCollection".into()));
-                collection.insert(
-                    "features".into(),
-                    Value::Array(entities.into_iter().map(|e| self.feature(e)).collect()),
-                );
-                if !prefer_json {
-                    collection.insert("@context".into(), context.clone());
+        let body = match endpoint.accept {
+            NotificationMedia::GeoJson => self.geojson_body(entities, now),
+            _ => {
+                let mut body = Vec::with_capacity(256 + entities.len() * 512);
+                body.extend_from_slice(b"{\"id\":");
+                push_json(&mut body, &Value::String(notification_id()));
+                body.extend_from_slice(b",\"type\":\"Notification\",\"subscriptionId\":");
+                push_json(&mut body, &Value::String(self.sub.id.clone()));
+                body.extend_from_slice(b",\"notifiedAt\":");
+                push_json(&mut body, &Value::String(format_time(&now)));
+                body.extend_from_slice(b",\"data\":[");
+                for (i, piece) in entities.into_iter().enumerate() {
+                    if i > 0 {
+                        body.push(b',');
+                    }
+                    match piece {
+                        Piece::Json(json) => body.extend_from_slice(json.as_bytes()),
+                        Piece::Object(object) => {
+                            body.extend_from_slice(self.serialized(object).as_bytes())
+                        }
+                    }
                 }
-                Value::Object(collection)
-            }
-            // JSON-LD: every entity carries the @context, as in query results (6.3.5).
-            NotificationMedia::JsonLd => Value::Array(
-                entities
-                    .into_iter()
-                    .map(|mut e| {
-                        e.insert("@context".into(), context.clone());
-                        Value::Object(e)
-                    })
-                    .collect(),
-            ),
-            NotificationMedia::Json => {
-                Value::Array(entities.into_iter().map(Value::Object).collect())
+                body.extend_from_slice(b"]}");
+                body
             }
         };
-        body.insert("data".into(), data);
-        let mut link = None;
-        match endpoint.accept {
-            NotificationMedia::JsonLd => {}
-            _ => {
-                link = Some(format!(
-                    "<{}>; rel=\"{JSONLD_CONTEXT_REL}\"; type=\"application/ld+json\"",
-                    self.sub.jsonld_context
-                ));
-            }
-        }
+        let link = (endpoint.accept != NotificationMedia::JsonLd).then(|| {
+            format!(
+                "<{}>; rel=\"{JSONLD_CONTEXT_REL}\"; type=\"application/ld+json\"",
+                self.sub.jsonld_context
+            )
+        });
         let mut headers: Vec<(String, String)> = endpoint
             .receiver_info
             .iter()
@@ -353,11 +426,46 @@ impl<'a> NotificationBuilder<'a> {
             headers.push(("NGSILD-Tenant".into(), name.to_owned()));
         }
         Outgoing {
-            body: serde_json::to_vec(&Value::Object(body)).unwrap_or_default(),
+            body,
             content_type: endpoint.accept.mime(),
             link,
             headers,
         }
+    }
+
+    /// A GeoJSON notification: `data` is a FeatureCollection (clause 5.3.1).
+    fn geojson_body(&self, entities: Vec<Piece>, now: DateTime<Utc>) -> Vec<u8> {
+        let endpoint = &self.sub.notification.endpoint;
+        let prefer_json = endpoint
+            .receiver_info
+            .iter()
+            .any(|kv| kv.key.eq_ignore_ascii_case("Prefer") && kv.value == "body=json");
+        let features = entities
+            .into_iter()
+            .map(|piece| match piece {
+                Piece::Object(object) => self.feature(object),
+                Piece::Json(json) => match serde_json::from_str(&json) {
+                    Ok(Value::Object(object)) => self.feature(object),
+                    _ => Value::Null,
+                },
+            })
+            .collect();
+        let mut collection = Map::new();
+        collection.insert("type".into(), Value::String("FeatureCollection".into()));
+        collection.insert("features".into(), Value::Array(features));
+        if !prefer_json {
+            collection.insert(
+                "@context".into(),
+                Value::String(self.sub.jsonld_context.clone()),
+            );
+        }
+        let mut body = Map::new();
+        body.insert("id".into(), Value::String(notification_id()));
+        body.insert("type".into(), Value::String("Notification".into()));
+        body.insert("subscriptionId".into(), Value::String(self.sub.id.clone()));
+        body.insert("notifiedAt".into(), Value::String(format_time(&now)));
+        body.insert("data".into(), Value::Object(collection));
+        serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
     }
 
     /// A rendered entity as a GeoJSON Feature (clause 4.5.16), located by `location`.

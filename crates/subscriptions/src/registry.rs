@@ -22,6 +22,8 @@ pub struct Shared {
     pub delivery: Mutex<DeliveryStatus>,
     /// Set when the subscription is deleted or replaced: queued changes are dropped.
     pub retired: std::sync::atomic::AtomicBool,
+    /// How it renders changes ([`crate::notification::render_key`]).
+    pub render_key: u64,
 }
 
 impl Shared {

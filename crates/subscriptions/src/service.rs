@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, Notify};
 use crate::change::{classify, fires, subject};
 use crate::compile::Compiled;
 use crate::deliver::{Deliverer, DeliveryError};
-use crate::notification::Pending;
+use crate::notification::{render_key, Pending, RenderCache};
 use crate::registry::{Entry, Shared, TenantIndex};
 use crate::{worker, SubscriptionError};
 
@@ -57,8 +57,43 @@ pub(crate) struct Inner {
     pub(crate) options: ServiceOptions,
     registry: RwLock<HashMap<Tenant, TenantIndex>>,
     dirty: Mutex<HashSet<(Tenant, String)>>,
-    runtime: tokio::runtime::Handle,
+    runtime: DeliveryRuntime,
     stop: Notify,
+}
+
+/// The threads notification workers run on: their own multi-threaded runtime, so rendering
+/// and sending use every core instead of the thread that started the server.
+struct DeliveryRuntime(Option<tokio::runtime::Runtime>);
+
+impl DeliveryRuntime {
+    fn new() -> std::io::Result<Self> {
+        let threads = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("rigel-notify")
+            .enable_all()
+            .build()
+            .map(|rt| Self(Some(rt)))
+    }
+
+    fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if let Some(rt) = &self.0 {
+            rt.spawn(task);
+        }
+    }
+}
+
+impl Drop for DeliveryRuntime {
+    /// Dropping a runtime blocks, which is not allowed inside another runtime: let its
+    /// threads wind down in the background.
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl Inner {
@@ -77,7 +112,7 @@ pub struct SubscriptionService {
 }
 
 impl SubscriptionService {
-    /// A service whose workers run on the current tokio runtime.
+    /// A service with its own delivery threads (one per core).
     pub fn new(
         entities: Arc<dyn EntityStore>,
         store: Arc<dyn SubscriptionStore>,
@@ -85,8 +120,8 @@ impl SubscriptionService {
         clock: Arc<dyn Clock>,
         options: ServiceOptions,
     ) -> Result<Self, DeliveryError> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|e| DeliveryError::BadEndpoint(format!("no async runtime: {e}")))?;
+        let runtime = DeliveryRuntime::new()
+            .map_err(|e| DeliveryError::BadEndpoint(format!("no delivery threads: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 entities,
@@ -224,6 +259,7 @@ impl SubscriptionService {
         let (tx, rx) = mpsc::channel(self.inner.options.queue_capacity.max(1));
         let delivery = sub.delivery.clone();
         let shared = Arc::new(Shared {
+            render_key: render_key(&sub),
             tenant: tenant.clone(),
             config: sub,
             compiled,
@@ -288,6 +324,7 @@ impl ChangeListener for SubscriptionService {
                 continue;
             }
             let change = Arc::new(classify(&event));
+            let cache = Arc::new(RenderCache::default());
             let mut event_arc = None;
             for entry in candidates {
                 let shared = &entry.shared;
@@ -305,6 +342,7 @@ impl ChangeListener for SubscriptionService {
                 let pending = Pending {
                     event,
                     change: change.clone(),
+                    cache: cache.clone(),
                 };
                 if let Err(mpsc::error::TrySendError::Full(_)) = entry.queue.try_send(pending) {
                     let lost = {

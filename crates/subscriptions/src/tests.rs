@@ -164,6 +164,7 @@ fn entry(sub: Subscription) -> Arc<Entry> {
             config: sub,
             compiled,
             retired: Default::default(),
+            render_key: 0,
         }),
         queue,
     })

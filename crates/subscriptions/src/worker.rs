@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use crate::join::Linked;
-use crate::notification::{NotificationBuilder, Pending};
+use crate::notification::{NotificationBuilder, Pending, Piece};
 use crate::registry::Shared;
 use crate::service::Inner;
 
@@ -113,10 +113,12 @@ async fn notify_changes(inner: &Inner, shared: &Shared, batch: &[Pending]) {
     }
     let ctx = context(inner, shared).await;
     let builder = NotificationBuilder::new(&shared.config, ctx.as_ref());
-    let mut entities: Vec<Map<String, Value>> = Vec::with_capacity(batch.len());
+    let mut entities: Vec<Piece> = Vec::with_capacity(batch.len());
     let mut seen = HashSet::new();
     for pending in batch {
-        if let Some(rendered) = builder.render_change(pending) {
+        if shared.config.notification.join.is_none() {
+            entities.extend(builder.render_change_shared(pending, shared.render_key));
+        } else if let Some(rendered) = builder.render_change(pending) {
             let entity = pending.event.current.as_deref();
             entities.extend(joined(inner, shared, &builder, rendered, entity, &mut seen).await);
         }
@@ -184,9 +186,9 @@ async fn joined(
     rendered: Map<String, Value>,
     entity: Option<&rigel_model::Entity>,
     seen: &mut HashSet<String>,
-) -> Vec<Map<String, Value>> {
+) -> Vec<Piece> {
     let notification = &shared.config.notification;
-    match (notification.join, entity) {
+    let objects = match (notification.join, entity) {
         (Some(join), Some(entity)) => {
             let level = notification.join_level.unwrap_or(1);
             let linked = Linked {
@@ -199,7 +201,8 @@ async fn joined(
                 .await
         }
         _ => vec![rendered],
-    }
+    };
+    objects.into_iter().map(Piece::Object).collect()
 }
 
 async fn send(

@@ -23,6 +23,8 @@ mod delete_entity;
 mod jsonld_contexts;
 #[path = "api/limits.rs"]
 mod limits;
+#[path = "api/mqtt_notifications.rs"]
+mod mqtt_notifications;
 #[path = "api/notifications.rs"]
 mod notifications;
 #[path = "api/query_entities.rs"]

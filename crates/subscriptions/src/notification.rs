@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use rigel_model::codec::render::{
-    format_time, render_entity, Format, LangPreference, Projection, RenderOptions,
+    format_time, insert_entity_times, render_entity, Format, LangPreference, Projection,
+    RenderOptions,
 };
 use rigel_model::subscription::{NotificationMedia, Subscription, Trigger};
 use rigel_model::{Entity, Tenant, TermMap};
@@ -230,14 +231,7 @@ impl<'a> NotificationBuilder<'a> {
         let mut out = render_entity(entity, self.terms, &self.options);
         // sysAttrs asks for the entity's timestamps in every notification format.
         if self.options.sys_attrs && self.options.format == Format::KeyValues {
-            out.insert(
-                "createdAt".into(),
-                Value::String(format_time(&entity.created_at)),
-            );
-            out.insert(
-                "modifiedAt".into(),
-                Value::String(format_time(&entity.modified_at)),
-            );
+            insert_entity_times(&mut out, entity);
         }
         out
     }
@@ -265,14 +259,7 @@ impl<'a> NotificationBuilder<'a> {
             }
         }
         if self.options.sys_attrs {
-            out.insert(
-                "createdAt".into(),
-                Value::String(format_time(&previous.created_at)),
-            );
-            out.insert(
-                "modifiedAt".into(),
-                Value::String(format_time(&previous.modified_at)),
-            );
+            insert_entity_times(&mut out, previous);
         }
         out.insert("deletedAt".into(), Value::String(format_time(&style.at)));
         let show_changes = self.sub.notification.show_changes;

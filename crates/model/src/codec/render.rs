@@ -148,16 +148,21 @@ pub fn render_entity(
         );
     }
     if opts.sys_attrs && opts.format != Format::KeyValues {
-        out.insert(
-            "createdAt".into(),
-            Value::String(format_time(&entity.created_at)),
-        );
-        out.insert(
-            "modifiedAt".into(),
-            Value::String(format_time(&entity.modified_at)),
-        );
+        insert_entity_times(&mut out, entity);
     }
     out
+}
+
+/// Adds the entity's `createdAt` and `modifiedAt` system attributes to its rendering.
+pub fn insert_entity_times(out: &mut Map<String, Value>, entity: &Entity) {
+    out.insert(
+        "createdAt".into(),
+        Value::String(format_time(&entity.created_at)),
+    );
+    out.insert(
+        "modifiedAt".into(),
+        Value::String(format_time(&entity.modified_at)),
+    );
 }
 
 /// Renders all instances of one attribute: one object, or an array for several.

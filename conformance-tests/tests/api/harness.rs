@@ -522,24 +522,30 @@ struct ContextServer {
 
 static CONTEXTS: OnceLock<ContextServer> = OnceLock::new();
 
+/// A listener for a server the broker calls back (@contexts, notifications), with the host
+/// and port the broker reaches it at. When the broker runs elsewhere (a container),
+/// RIGEL_TEST_CONTEXT_HOST names this machine as the broker sees it.
+fn advertised_listener(what: &str) -> (TcpListener, String, u16) {
+    let advertised = std::env::var("RIGEL_TEST_CONTEXT_HOST")
+        .ok()
+        .filter(|h| !h.is_empty());
+    let bind = if advertised.is_some() {
+        "0.0.0.0:0"
+    } else {
+        "127.0.0.1:0"
+    };
+    let listener = TcpListener::bind(bind).unwrap_or_else(|e| panic!("bind {what}: {e}"));
+    let port = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("the address of {what}: {e}"))
+        .port();
+    let host = advertised.unwrap_or_else(|| "127.0.0.1".to_owned());
+    (listener, host, port)
+}
+
 fn context_server() -> &'static ContextServer {
     CONTEXTS.get_or_init(|| {
-        // When the broker runs elsewhere (a container), RIGEL_TEST_CONTEXT_HOST names this
-        // machine as the broker sees it.
-        let advertised = std::env::var("RIGEL_TEST_CONTEXT_HOST")
-            .ok()
-            .filter(|h| !h.is_empty());
-        let bind = if advertised.is_some() {
-            "0.0.0.0:0"
-        } else {
-            "127.0.0.1:0"
-        };
-        let listener = TcpListener::bind(bind).expect("bind the @context server");
-        let port = listener
-            .local_addr()
-            .expect("the @context server's address")
-            .port();
-        let host = advertised.unwrap_or_else(|| "127.0.0.1".to_owned());
+        let (listener, host, port) = advertised_listener("the @context server");
         let documents: Arc<Mutex<HashMap<String, String>>> = Arc::default();
         let shared = Arc::clone(&documents);
         std::thread::Builder::new()
@@ -764,20 +770,7 @@ pub struct Receiver {
 impl Receiver {
     /// A receiver answering `200 OK` at once.
     pub fn start() -> Self {
-        let advertised = std::env::var("RIGEL_TEST_CONTEXT_HOST")
-            .ok()
-            .filter(|h| !h.is_empty());
-        let bind = if advertised.is_some() {
-            "0.0.0.0:0"
-        } else {
-            "127.0.0.1:0"
-        };
-        let listener = TcpListener::bind(bind).expect("bind a notification receiver");
-        let port = listener
-            .local_addr()
-            .expect("the receiver's address")
-            .port();
-        let host = advertised.unwrap_or_else(|| "127.0.0.1".to_owned());
+        let (listener, host, port) = advertised_listener("a notification receiver");
         let state = Arc::new(ReceiverState {
             received: Mutex::new(Vec::new()),
             status: std::sync::atomic::AtomicU16::new(200),

@@ -240,24 +240,20 @@ impl<'a> NotificationBuilder<'a> {
     /// previous values under `showChanges`, or the watched ones when the subscription was
     /// fired by their deletion rather than by the entity's.
     fn render_deleted(&self, previous: &Entity, style: &DeletedStyle) -> Map<String, Value> {
-        let mut out = Map::new();
-        let head = render_entity(
-            &Entity {
-                attributes: Default::default(),
-                ..previous.clone()
-            },
-            self.terms,
-            &RenderOptions {
-                format: self.options.format,
-                sys_attrs: self.options.sys_attrs,
-                ..RenderOptions::default()
-            },
-        );
-        for (k, v) in head {
-            if k != "scope" {
-                out.insert(k, v);
-            }
-        }
+        // Only id and type are shown: no copy of the attributes.
+        let head = Entity {
+            id: previous.id.clone(),
+            types: previous.types.clone(),
+            scope: None,
+            attributes: Default::default(),
+            created_at: previous.created_at,
+            modified_at: previous.modified_at,
+        };
+        let plain = RenderOptions {
+            format: self.options.format,
+            ..RenderOptions::default()
+        };
+        let mut out = render_entity(&head, self.terms, &plain);
         if self.options.sys_attrs {
             insert_entity_times(&mut out, previous);
         }

@@ -34,6 +34,12 @@ impl Shared {
             .clone()
     }
 
+    /// The subscription's entity filter (selectors, q, geoQ, scopeQ) for a store selection.
+    pub fn compiled_filter(self: &Arc<Self>) -> rigel_storage::EntityFilter {
+        let shared = self.clone();
+        Arc::new(move |entity| shared.compiled.matches(entity))
+    }
+
     /// The subscription with its current counters.
     pub fn snapshot(&self) -> Subscription {
         let mut sub = self.config.clone();
@@ -117,13 +123,5 @@ impl TenantIndex {
 
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
-    }
-}
-
-impl Shared {
-    /// The subscription's entity filter (selectors, q, geoQ, scopeQ) for a store selection.
-    pub fn compiled_filter(self: &Arc<Self>) -> rigel_storage::EntityFilter {
-        let shared = self.clone();
-        Arc::new(move |entity| shared.compiled.matches(entity))
     }
 }

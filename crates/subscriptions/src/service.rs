@@ -55,7 +55,7 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) deliverer: Deliverer,
     pub(crate) options: ServiceOptions,
-    registry: RwLock<HashMap<Tenant, TenantIndex>>,
+    registry: RwLock<Registry>,
     dirty: Mutex<HashSet<(Tenant, String)>>,
     runtime: DeliveryRuntime,
     stop: Notify,
@@ -96,7 +96,17 @@ impl Drop for DeliveryRuntime {
     }
 }
 
+type Registry = HashMap<Tenant, TenantIndex>;
+
 impl Inner {
+    fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        self.registry.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn registry_mut(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        self.registry.write().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub(crate) fn mark_dirty(&self, shared: &Shared) {
         self.dirty
             .lock()
@@ -173,7 +183,7 @@ impl SubscriptionService {
         sub: Subscription,
     ) -> Result<(), SubscriptionError> {
         let compiled = Compiled::compile(&sub, &sub.frozen_terms())?;
-        if self.get(tenant, &sub.id).is_some()
+        if self.entry(tenant, &sub.id).is_some()
             || !self.inner.store.create_subscription(tenant, &sub).await?
         {
             return Err(SubscriptionError::AlreadyExists(sub.id));
@@ -218,11 +228,7 @@ impl SubscriptionService {
 
     /// Every subscription of a tenant, oldest first (ties in id order).
     pub fn list(&self, tenant: &Tenant) -> Vec<Subscription> {
-        let registry = self
-            .inner
-            .registry
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
+        let registry = self.inner.registry();
         let mut subs: Vec<Subscription> = registry
             .get(tenant)
             .map(|index| index.by_id.values().map(|e| e.shared.snapshot()).collect())
@@ -238,20 +244,12 @@ impl SubscriptionService {
     /// Whether any subscription of the tenant could be notified (so writers know whether
     /// building change events is worth it).
     pub fn watches(&self, tenant: &Tenant) -> bool {
-        let registry = self
-            .inner
-            .registry
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
+        let registry = self.inner.registry();
         registry.get(tenant).is_some_and(|index| !index.is_empty())
     }
 
     fn entry(&self, tenant: &Tenant, id: &str) -> Option<Arc<Entry>> {
-        let registry = self
-            .inner
-            .registry
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
+        let registry = self.inner.registry();
         registry.get(tenant)?.by_id.get(id).cloned()
     }
 
@@ -270,20 +268,12 @@ impl SubscriptionService {
             .runtime
             .spawn(worker::run(self.inner.clone(), shared.clone(), rx));
         let entry = Arc::new(Entry { shared, queue: tx });
-        let mut registry = self
-            .inner
-            .registry
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut registry = self.inner.registry_mut();
         registry.entry(tenant.clone()).or_default().insert(entry);
     }
 
     fn unregister(&self, tenant: &Tenant, id: &str) {
-        let mut registry = self
-            .inner
-            .registry
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut registry = self.inner.registry_mut();
         if let Some(index) = registry.get_mut(tenant) {
             if let Some(entry) = index.remove(id) {
                 entry.shared.retired.store(true, Ordering::Relaxed);
@@ -301,11 +291,7 @@ impl ChangeListener for SubscriptionService {
     }
 
     fn changed(&self, events: Vec<ChangeEvent>) {
-        let registry = self
-            .inner
-            .registry
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
+        let registry = self.inner.registry();
         let now = self.inner.clock.now();
         for event in events {
             let Some(index) = registry.get(&event.tenant) else {
@@ -384,7 +370,7 @@ async fn save_dirty(inner: &Inner) {
         return;
     }
     let statuses = {
-        let registry = inner.registry.read().unwrap_or_else(|p| p.into_inner());
+        let registry = inner.registry();
         dirty
             .into_iter()
             .filter_map(|(tenant, id)| {

@@ -127,7 +127,6 @@ async fn notify_changes(inner: &Inner, shared: &Shared, batch: &[Pending]) {
         return;
     }
     let outgoing = builder.notification(&shared.tenant, entities, now);
-    drop(builder);
     send(inner, shared, outgoing, now).await;
 }
 
@@ -138,11 +137,11 @@ async fn notify_periodically(inner: &Inner, shared: &Arc<Shared>) {
     }
     let mut matches = Vec::new();
     let mut found = HashSet::new();
+    let filter = shared.compiled_filter();
     for source in shared.compiled.selector_sources() {
-        let filter_shared = shared.compiled_filter();
         let selection = Selection {
             source,
-            filter: filter_shared,
+            filter: filter.clone(),
             after: None,
             offset: 0,
             limit: inner.options.periodic_limit,
@@ -174,7 +173,6 @@ async fn notify_periodically(inner: &Inner, shared: &Arc<Shared>) {
         entities.extend(joined(inner, shared, &builder, rendered, Some(entity), &mut seen).await);
     }
     let outgoing = builder.notification(&shared.tenant, entities, now);
-    drop(builder);
     send(inner, shared, outgoing, now).await;
 }
 

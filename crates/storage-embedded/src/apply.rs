@@ -108,7 +108,7 @@ fn current(tables: &Tables<'_>, key: &[u8], expect: Expect) -> Result<Current, S
         return Ok(Current::Conflict);
     }
     Ok(Current::Present {
-        types: layout::types_of(body)?,
+        types: body.types()?,
     })
 }
 

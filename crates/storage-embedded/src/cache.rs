@@ -18,15 +18,27 @@ use std::sync::{Arc, RwLock};
 use rigel_model::Entity;
 use rigel_storage::StorageError;
 
-use crate::layout;
+use crate::layout::{self, Body};
 
 /// Shards of the cache; each has its own lock.
 const SHARDS: usize = 16;
 
-/// Decoded entities take about this many times their stored JSON size in memory: the bench
-/// template is 2.7 KB stored and 16.6 KB decoded (IRI strings, `Value` trees, B-tree nodes),
-/// and a full cache raised the broker's RssAnon by about 1.5 times that (allocator slack).
+/// Decoded entities take about this many times their stored JSON (record format 1) size in
+/// memory: the bench template is 2.7 KB stored and 16.6 KB decoded (IRI strings, `Value`
+/// trees, B-tree nodes), and a full cache raised the broker's RssAnon by about 1.5 times
+/// that (allocator slack).
 const DECODED_SIZE_FACTOR: usize = 10;
+/// The same for binary bodies (record format 2), which are about 2.5 times smaller than JSON.
+const DECODED_SIZE_FACTOR_BINARY: usize = 25;
+
+/// Estimated memory of a decoded entity from its stored body.
+fn decoded_cost(body: &Body<'_>) -> usize {
+    let factor = match body {
+        Body::Json(_) => DECODED_SIZE_FACTOR,
+        Body::Binary(_) => DECODED_SIZE_FACTOR_BINARY,
+    };
+    body.len().saturating_mul(factor)
+}
 
 struct Slot {
     version: u64,
@@ -108,7 +120,7 @@ impl DecodedCache {
                 }
             }
         }
-        Ok((version, decode_body(body)?))
+        Ok((version, body.decode()?))
     }
 
     /// The entity of a stored record under `key`: from the cache when it holds this very
@@ -120,7 +132,7 @@ impl DecodedCache {
     ) -> Result<(u64, Arc<Entity>), StorageError> {
         let (version, body) = layout::split_record(record)?;
         let Some(shard) = self.shard(key).filter(|_| self.shard_budget > 0) else {
-            return Ok((version, Arc::new(decode_body(body)?)));
+            return Ok((version, Arc::new(body.decode()?)));
         };
         if let Ok(guard) = shard.read() {
             if let Some(slot) = guard.slots.get(key) {
@@ -130,8 +142,8 @@ impl DecodedCache {
                 }
             }
         }
-        let entity = Arc::new(decode_body(body)?);
-        let cost = key.len() + body.len().saturating_mul(DECODED_SIZE_FACTOR);
+        let entity = Arc::new(body.decode()?);
+        let cost = key.len() + decoded_cost(&body);
         if cost > self.shard_budget {
             return Ok((version, entity));
         }
@@ -158,11 +170,6 @@ impl DecodedCache {
         }
         Ok((version, entity))
     }
-}
-
-fn decode_body(body: &[u8]) -> Result<Entity, StorageError> {
-    serde_json::from_slice(body)
-        .map_err(|e| StorageError::Corrupt(format!("stored entity cannot be decoded: {e}")))
 }
 
 #[cfg(test)]

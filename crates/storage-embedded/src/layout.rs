@@ -7,7 +7,7 @@
 //!
 //! | table | key | value |
 //! |---|---|---|
-//! | `entities` | tenant ‖ id | record: format `u8` ‖ version `u64` BE ‖ entity JSON |
+//! | `entities` | tenant ‖ id | record: format `u8` ‖ version `u64` BE ‖ entity body (format 1: JSON, 2: binary) |
 //! | `types` | tenant ‖ type IRI ‖ id | `()` |
 //! | `tenants` | tenant name (`&str`, named tenants only) | `()` |
 //! | `subscriptions` | tenant ‖ id | serde_json of `rigel_model::subscription::Subscription` |
@@ -71,11 +71,19 @@ pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta")
 pub(crate) const SCHEMA_VERSION_KEY: &str = "schema_version";
 /// `meta` key: the last entity version handed out (a store-wide counter).
 pub(crate) const LAST_VERSION_KEY: &str = "last_version";
-/// The layout described in this module.
-pub(crate) const SCHEMA_VERSION: u64 = 1;
+/// The layout described in this module. Version 2 added record format 2; a version 1 file
+/// (only format-1 records) is opened as is and marked version 2, after which builds that
+/// read only version 1 refuse it instead of misreading its new records.
+pub(crate) const SCHEMA_VERSION: u64 = 2;
+/// The older layout this build still opens.
+pub(crate) const SCHEMA_VERSION_JSON_RECORDS: u64 = 1;
 
-/// Record format 1: `[1][version u64 BE][serde_json of rigel_model::Entity]`.
+/// Record format 1: `[1][version u64 BE][serde_json of rigel_model::Entity]`. Written by
+/// layout version 1; still read.
 pub(crate) const RECORD_FORMAT_JSON: u8 = 1;
+/// Record format 2: `[2][version u64 BE][binary body, see the `codec` module]`. Every write
+/// since layout version 2.
+pub(crate) const RECORD_FORMAT_BINARY: u8 = 2;
 /// Bytes before the body in a record.
 pub(crate) const RECORD_HEADER_LEN: usize = 1 + 8;
 
@@ -183,47 +191,89 @@ pub(crate) fn first_component(key: &[u8]) -> Result<String, StorageError> {
     String::from_utf8(out).map_err(|_| StorageError::Corrupt("index key is not UTF-8".into()))
 }
 
-/// A record buffer with room for the header; the writer fills in the version.
-pub(crate) fn record_buffer(body_hint: usize) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(RECORD_HEADER_LEN + body_hint);
-    buf.push(RECORD_FORMAT_JSON);
+/// A record of `entity` in the current format (2) with version 0; the writer fills in the
+/// version ([`set_record_version`]).
+pub(crate) fn encode_record(entity: &rigel_model::Entity) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(RECORD_HEADER_LEN + 1024);
+    buf.push(RECORD_FORMAT_BINARY);
     buf.extend_from_slice(&[0; 8]);
+    crate::codec::encode_entity(entity, &mut buf);
     buf
 }
 
-/// Writes the version into a record made by [`record_buffer`].
+/// Writes the version into a record made by [`encode_record`].
 pub(crate) fn set_record_version(record: &mut [u8], version: u64) {
     if let Some(slot) = record.get_mut(1..RECORD_HEADER_LEN) {
         slot.copy_from_slice(&version.to_be_bytes());
     }
 }
 
-/// Splits a stored record into its version and body.
-pub(crate) fn split_record(record: &[u8]) -> Result<(u64, &[u8]), StorageError> {
-    match record {
-        [RECORD_FORMAT_JSON, rest @ ..] if rest.len() >= 8 => {
-            let (version, body) = rest.split_at(8);
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(version);
-            Ok((u64::from_be_bytes(bytes), body))
+/// The body of a stored record, in the format its header names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Body<'a> {
+    Json(&'a [u8]),
+    Binary(&'a [u8]),
+}
+
+impl Body<'_> {
+    /// Stored bytes, for memory estimates.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::Json(b) | Self::Binary(b) => b.len(),
         }
-        [format, ..] if *format != RECORD_FORMAT_JSON => Err(StorageError::Corrupt(format!(
-            "unknown entity record format {format}"
-        ))),
-        _ => Err(StorageError::Corrupt("truncated entity record".into())),
+    }
+
+    /// The whole entity.
+    pub(crate) fn decode(&self) -> Result<rigel_model::Entity, StorageError> {
+        match self {
+            Self::Json(b) => serde_json::from_slice(b).map_err(|e| {
+                StorageError::Corrupt(format!("stored entity cannot be decoded: {e}"))
+            }),
+            Self::Binary(b) => crate::codec::decode_entity(b),
+        }
+    }
+
+    /// Just the entity's types, to maintain the index on replace and delete.
+    pub(crate) fn types(&self) -> Result<Vec<String>, StorageError> {
+        match self {
+            Self::Json(b) => serde_json::from_slice::<TypesOnly>(b)
+                .map(|t| t.types)
+                .map_err(|e| {
+                    StorageError::Corrupt(format!("stored entity has no readable types: {e}"))
+                }),
+            Self::Binary(b) => crate::codec::decode_types(b),
+        }
     }
 }
 
-/// Just the types of a stored entity body, to maintain the index on replace and delete.
+/// Splits a stored record into its version and body.
+pub(crate) fn split_record(record: &[u8]) -> Result<(u64, Body<'_>), StorageError> {
+    let [format, rest @ ..] = record else {
+        return Err(StorageError::Corrupt("empty entity record".into()));
+    };
+    if *format != RECORD_FORMAT_JSON && *format != RECORD_FORMAT_BINARY {
+        return Err(StorageError::Corrupt(format!(
+            "unknown entity record format {format}"
+        )));
+    }
+    if rest.len() < 8 {
+        return Err(StorageError::Corrupt("truncated entity record".into()));
+    }
+    let (version, body) = rest.split_at(8);
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(version);
+    let body = if *format == RECORD_FORMAT_JSON {
+        Body::Json(body)
+    } else {
+        Body::Binary(body)
+    };
+    Ok((u64::from_be_bytes(bytes), body))
+}
+
+/// Just the types of a format-1 (JSON) body.
 #[derive(serde::Deserialize)]
 struct TypesOnly {
     types: Vec<String>,
-}
-
-pub(crate) fn types_of(body: &[u8]) -> Result<Vec<String>, StorageError> {
-    serde_json::from_slice::<TypesOnly>(body)
-        .map(|t| t.types)
-        .map_err(|e| StorageError::Corrupt(format!("stored entity has no readable types: {e}")))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 
 mod apply;
 mod cache;
+mod codec;
 mod error;
 mod layout;
 mod select;
@@ -33,8 +34,8 @@ use rigel_storage::{
 use crate::cache::DecodedCache;
 use crate::error::db_err;
 use crate::layout::{
-    ENTITIES, META, SCHEMA_VERSION, SCHEMA_VERSION_KEY, SUBSCRIPTIONS, SUBSCRIPTION_STATUS,
-    TENANTS, TYPES,
+    ENTITIES, META, SCHEMA_VERSION, SCHEMA_VERSION_JSON_RECORDS, SCHEMA_VERSION_KEY, SUBSCRIPTIONS,
+    SUBSCRIPTION_STATUS, TENANTS, TYPES,
 };
 use crate::writer::{BatchLimits, Job, PreparedOp, Writer};
 
@@ -200,7 +201,7 @@ fn prepare_schema(db: &Database) -> Result<(), StorageError> {
             .map_err(db_err)?
             .map(|v| v.value());
         match found {
-            None => {
+            None | Some(SCHEMA_VERSION_JSON_RECORDS) => {
                 meta.insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION)
                     .map_err(db_err)?;
             }
@@ -227,10 +228,7 @@ fn prepare(tenant: &Tenant, ops: Vec<WriteOp>) -> Result<Job, StorageError> {
         .into_iter()
         .map(|op| match op {
             WriteOp::Put { entity, expect } => {
-                let mut record = layout::record_buffer(1024);
-                serde_json::to_writer(&mut record, &entity).map_err(|e| {
-                    StorageError::Corrupt(format!("entity {} cannot be encoded: {e}", entity.id))
-                })?;
+                let record = layout::encode_record(&entity);
                 Ok(PreparedOp::Put {
                     id: entity.id,
                     types: entity.types,
@@ -381,3 +379,6 @@ impl EntityStore for EmbeddedStore {
             .await
     }
 }
+
+#[cfg(test)]
+mod upgrade_tests;

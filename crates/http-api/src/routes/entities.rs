@@ -177,7 +177,8 @@ pub async fn retrieve_entity(
             }
         }
     }
-    if render_entity(&entity, terms, &opts).is_empty() {
+    let rendered = render_entity(&entity, terms, &opts);
+    if rendered.is_empty() {
         return Err(ApiError::Broker(rigel_broker::BrokerError::EntityNotFound(
             format!("{id} (pick/omit leave nothing to return)"),
         )));
@@ -193,7 +194,7 @@ pub async fn retrieve_entity(
         let geometry = params.get("geometryProperty").unwrap_or("location");
         render_feature(&entity, terms, &opts, &terms.expand(geometry))
     } else {
-        render_entity(&entity, terms, &opts)
+        rendered
     };
     Ok(respond(&req, media, &ctx, body))
 }

@@ -10,8 +10,7 @@ use crate::layout;
 
 /// A stored record of an entity at a version, as the writer makes it.
 fn record(id: &str, version: u64) -> Vec<u8> {
-    let mut record = layout::record_buffer(256);
-    serde_json::to_writer(&mut record, &sample_entity(id, &["urn:t:T"])).unwrap();
+    let mut record = layout::encode_record(&sample_entity(id, &["urn:t:T"]));
     layout::set_record_version(&mut record, version);
     record
 }
@@ -54,7 +53,7 @@ fn an_older_snapshot_never_replaces_a_newer_cached_version() {
 
 #[test]
 fn the_budget_bounds_what_stays_cached() {
-    let one = record("urn:x:0", 1).len() * super::DECODED_SIZE_FACTOR;
+    let one = record("urn:x:0", 1).len() * super::DECODED_SIZE_FACTOR_BINARY;
     // Room for about 3 entries per shard.
     let cache = DecodedCache::new(super::SHARDS * one * 3);
     for i in 0..2000u64 {

@@ -71,18 +71,32 @@ fn escaped_components_keep_byte_order() {
 }
 
 #[test]
-fn a_record_round_trips_its_version_and_body() {
-    let mut record = record_buffer(4);
-    record.extend_from_slice(b"{\"types\":[\"T\"]}");
+fn a_record_round_trips_its_version_and_entity() {
+    let entity = rigel_storage::testkit::sample_entity("urn:x:1", &["urn:t:T", "urn:t:U"]);
+    let mut record = encode_record(&entity);
     set_record_version(&mut record, 0x0102_0304_0506_0708);
     let (version, body) = split_record(&record).expect("valid record");
     assert_eq!(version, 0x0102_0304_0506_0708);
-    assert_eq!(types_of(body).expect("types"), ["T"]);
+    assert!(matches!(body, Body::Binary(_)));
+    assert_eq!(body.types().expect("types"), ["urn:t:T", "urn:t:U"]);
+    assert_eq!(body.decode().expect("entity"), entity);
+}
+
+#[test]
+fn a_format_1_json_record_is_still_read() {
+    let entity = rigel_storage::testkit::sample_entity("urn:x:1", &["urn:t:T"]);
+    let mut record = vec![RECORD_FORMAT_JSON, 0, 0, 0, 0, 0, 0, 0, 9];
+    serde_json::to_writer(&mut record, &entity).expect("JSON");
+    let (version, body) = split_record(&record).expect("valid record");
+    assert_eq!(version, 9);
+    assert!(matches!(body, Body::Json(_)));
+    assert_eq!(body.types().expect("types"), ["urn:t:T"]);
+    assert_eq!(body.decode().expect("entity"), entity);
 }
 
 #[test]
 fn an_unknown_record_format_is_reported_as_corrupt() {
-    let mut record = record_buffer(0);
+    let mut record = encode_record(&rigel_storage::testkit::sample_entity("urn:x:1", &["T"]));
     record[0] = 9;
     assert!(matches!(
         split_record(&record),

@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use rigel_model::codec::render::{Format, LangPreference, Projection, RenderOptions};
+use rigel_model::codec::write::write_entity;
 use rigel_model::validate::is_uri;
-use rigel_model::TermMap;
+use rigel_model::{Entity, TermMap};
 use serde_json::{Map, Value};
 
 use crate::context::RequestContext;
@@ -163,4 +164,48 @@ pub fn respond_array(
         builder.insert_header((header::LINK, ctx.link_header()));
     }
     builder.json(body)
+}
+
+/// Writes entities rendered straight to bytes (`write_entity`): one object, or an array when
+/// `many`; with the @context as each object's last member for JSON-LD, else in `Link`.
+pub fn respond_entities<'a>(
+    req: &HttpRequest,
+    media: ResponseMedia,
+    ctx: &RequestContext,
+    entities: impl ExactSizeIterator<Item = &'a Entity>,
+    many: bool,
+    terms: &dyn TermMap,
+    opts: &RenderOptions,
+) -> HttpResponse {
+    let mut builder = HttpResponse::Ok();
+    builder.content_type(media.content_type());
+    // Serializing a Value into a Vec cannot fail.
+    let context = context_in_body(req, media)
+        .then(|| serde_json::to_vec(&ctx.body_context()).unwrap_or_default());
+    if context.is_none() {
+        builder.insert_header((header::LINK, ctx.link_header()));
+    }
+    let mut body = Vec::with_capacity(2048 * entities.len().max(1));
+    if many {
+        body.push(b'[');
+    }
+    for (i, entity) in entities.enumerate() {
+        if many && i > 0 {
+            body.push(b',');
+        }
+        let empty = write_entity(&mut body, entity, terms, opts);
+        if let Some(context) = &context {
+            body.pop(); // the object's closing brace
+            if !empty {
+                body.push(b',');
+            }
+            body.extend_from_slice(b"\"@context\":");
+            body.extend_from_slice(context);
+            body.push(b'}');
+        }
+    }
+    if many {
+        body.push(b']');
+    }
+    builder.body(body)
 }

@@ -28,8 +28,8 @@ const SHARDS: usize = 16;
 /// trees, B-tree nodes), and a full cache raised the broker's RssAnon by about 1.5 times
 /// that (allocator slack).
 const DECODED_SIZE_FACTOR: usize = 10;
-/// The same for binary bodies (record format 2), which are about 2.5 times smaller than JSON.
-const DECODED_SIZE_FACTOR_BINARY: usize = 25;
+/// The same for binary bodies (record format 2): the template is 809 bytes in format 2.
+const DECODED_SIZE_FACTOR_BINARY: usize = 34;
 
 /// Estimated memory of a decoded entity from its stored body.
 fn decoded_cost(body: &Body<'_>) -> usize {

@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use rigel_model::codec::parse::{expand_attribute_json, parse_entity, parse_scope, parse_types};
-use rigel_model::codec::render::{render_entity, render_feature};
+use rigel_model::codec::render::{render_feature, renders_nothing};
 use rigel_model::validate::{is_uri, is_valid_name};
 use rigel_model::TermMap;
 use serde_json::{Map, Value};
@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use crate::context::{self, RequestContext};
 use crate::linked::{render_joined, JoinSpec};
 use crate::negotiation::{negotiate, request_media, ResponseMedia};
-use crate::representation::{dataset_ids, render_options, respond, respond_array};
+use crate::representation::{
+    dataset_ids, render_options, respond, respond_array, respond_entities,
+};
 use crate::request::{has_declared_length, read_json, tenant, Params};
 use crate::routes::write::EntityWrite;
 use crate::{ApiError, AppState};
@@ -177,8 +179,7 @@ pub async fn retrieve_entity(
             }
         }
     }
-    let rendered = render_entity(&entity, terms, &opts);
-    if rendered.is_empty() {
+    if renders_nothing(&entity, &opts) {
         return Err(ApiError::Broker(rigel_broker::BrokerError::EntityNotFound(
             format!("{id} (pick/omit leave nothing to return)"),
         )));
@@ -190,13 +191,20 @@ pub async fn retrieve_entity(
             other => respond_array(&req, media, &ctx, other),
         });
     }
-    let body = if media == ResponseMedia::GeoJson {
+    if media == ResponseMedia::GeoJson {
         let geometry = params.get("geometryProperty").unwrap_or("location");
-        render_feature(&entity, terms, &opts, &terms.expand(geometry))
-    } else {
-        rendered
-    };
-    Ok(respond(&req, media, &ctx, body))
+        let feature = render_feature(&entity, terms, &opts, &terms.expand(geometry));
+        return Ok(respond(&req, media, &ctx, feature));
+    }
+    Ok(respond_entities(
+        &req,
+        media,
+        &ctx,
+        std::iter::once(&entity),
+        false,
+        terms,
+        &opts,
+    ))
 }
 
 /// DELETE /entities/{entityId} — Delete Entity (5.6.6).

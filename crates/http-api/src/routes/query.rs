@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use rigel_broker::query::{Paging, Purge};
-use rigel_model::codec::render::{render_entity, render_feature, RenderOptions};
+use rigel_model::codec::render::{render_feature, RenderOptions};
 use rigel_model::{Entity, Tenant, TermMap};
 use rigel_query::OrderBy;
 use serde_json::{Map, Value};
@@ -16,7 +16,9 @@ use crate::context::{self, RequestContext};
 use crate::filters::{self, Filters};
 use crate::linked::{render_joined, JoinSpec};
 use crate::negotiation::{negotiate, ResponseMedia};
-use crate::representation::{dataset_ids, render_options, respond, respond_array};
+use crate::representation::{
+    dataset_ids, render_options, respond, respond_array, respond_entities,
+};
 use crate::request::{tenant, Params};
 use crate::{ApiError, AppState};
 
@@ -176,7 +178,6 @@ async fn run_query(
             entity.attributes.retain(|_, v| !v.is_empty());
         }
     }
-    let items = render_all(state, tenant, &result.entities, terms, &opts, join.as_ref()).await?;
     let mut response = if media == ResponseMedia::GeoJson {
         let geometry = terms.expand(params.get("geometryProperty").unwrap_or("location"));
         let features = result
@@ -188,8 +189,19 @@ async fn run_query(
         collection.insert("type".into(), "FeatureCollection".into());
         collection.insert("features".into(), Value::Array(features));
         respond(req, media, ctx, collection)
-    } else {
+    } else if let Some(join) = &join {
+        let items = render_joined_all(state, tenant, &result.entities, terms, &opts, join).await?;
         respond_array(req, media, ctx, Value::Array(items))
+    } else {
+        respond_entities(
+            req,
+            media,
+            ctx,
+            result.entities.iter().map(|e| &**e),
+            true,
+            terms,
+            &opts,
+        )
     };
     let headers = response.headers_mut();
     if let Some(total) = result.total {
@@ -228,21 +240,15 @@ fn order_by(
     )?))
 }
 
-/// Renders the page; with a join, linked entities inline or appended (flat, each once).
-async fn render_all(
+/// Renders the page with a join: linked entities inline or appended (flat, each once).
+async fn render_joined_all(
     state: &AppState,
     tenant: &Tenant,
     entities: &[Arc<Entity>],
     terms: &dyn TermMap,
     opts: &RenderOptions,
-    join: Option<&JoinSpec>,
+    join: &JoinSpec,
 ) -> Result<Vec<Value>, ApiError> {
-    let Some(join) = join else {
-        return Ok(entities
-            .iter()
-            .map(|e| Value::Object(render_entity(e, terms, opts)))
-            .collect());
-    };
     let mut items = Vec::with_capacity(entities.len());
     let mut seen = HashSet::new();
     for entity in entities {

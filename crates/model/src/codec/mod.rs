@@ -4,6 +4,7 @@ pub mod linked;
 pub mod parse;
 pub mod render;
 mod values;
+pub mod write;
 
 #[cfg(test)]
 mod tests;

@@ -153,6 +153,20 @@ pub fn render_entity(
     out
 }
 
+/// Whether [`render_entity`] would render no member at all (a projection that leaves
+/// nothing), without rendering.
+pub fn renders_nothing(entity: &Entity, opts: &RenderOptions) -> bool {
+    let p = &opts.projection;
+    p.drop_id
+        && p.drop_type
+        && !(entity.scope.is_some() && p.keeps("https://uri.etsi.org/ngsi-ld/scope"))
+        && !entity
+            .attributes
+            .iter()
+            .any(|(name, instances)| !instances.is_empty() && p.keeps(name))
+        && !(opts.sys_attrs && opts.format != Format::KeyValues)
+}
+
 /// Adds the entity's `createdAt` and `modifiedAt` system attributes to its rendering.
 pub fn insert_entity_times(out: &mut Map<String, Value>, entity: &Entity) {
     out.insert(

@@ -5,7 +5,9 @@
 //!   one transaction with `Durability::Immediate`, so a commit resolves only after its fsync
 //!   and concurrent commits share one.
 //! * Reads: each read runs in its own redb read transaction (MVCC snapshot, never blocked by
-//!   the writer) on tokio's blocking pool, because a read may miss redb's cache and hit disk.
+//!   the writer). Point reads (`get`) run inline on the caller's task: a few µs when the
+//!   pages are cached, where the hand-off to another thread cost more than the read (ADR
+//!   0001, amendment 1). Scans and multi-entity selections run on tokio's blocking pool.
 //! * Subscriptions: rare writes, each its own durable transaction on the blocking pool
 //!   (see the `subscriptions` module); they share the file, never the writer queue.
 //! * Layout and the room left for later indexes: see the `layout` module (and ADR 0001).
@@ -157,9 +159,8 @@ impl EmbeddedStore {
             .map_err(|_| StorageError::Closed)?
     }
 
-    /// Runs a read on tokio's blocking pool with a handle to the database. The hand-off costs
-    /// ~11 µs against ~2 µs for a cached redb read (ADR 0001), but a read that misses the
-    /// cache waits on disk, and that must not stall an async worker.
+    /// Runs a read on tokio's blocking pool with a handle to the database: for scans, which
+    /// may read many pages from disk and must not stall an async worker for that long.
     async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
@@ -292,9 +293,10 @@ impl EntityStore for EmbeddedStore {
         tenant: &Tenant,
         id: &str,
     ) -> Result<Option<Versioned<Entity>>, StorageError> {
+        // Inline (ADR 0001, amendment 1): one B-tree descent, usually cached; a page that is
+        // not costs one disk read on this worker.
         let key = layout::entity_key(&layout::tenant_prefix(tenant), id);
-        let cache = Arc::clone(&self.cache);
-        self.read(move |db| read_entity(db, &cache, &key)).await
+        read_entity(&self.db, &self.cache, &key)
     }
 
     async fn commit(

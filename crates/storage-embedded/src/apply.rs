@@ -1,16 +1,23 @@
-//! Applies a batch of jobs inside one redb write transaction, keeping the indexes in step.
+//! Applies a batch of jobs inside one redb write transaction, keeping the indexes in step,
+//! and makes it durable through the write-ahead log (see the `wal` module).
 //!
 //! Runs only on the writer thread. Each op is checked against its own expectation; a failed
 //! expectation is a `Conflict` for that op and writes nothing. A storage error fails the whole
-//! batch and every requester gets it: before the commit nothing is applied (the transaction
-//! is dropped, i.e. aborted); a failed commit itself is atomic but may have become durable.
+//! batch and every requester gets it: before the log append nothing is applied (the
+//! transaction is dropped, i.e. aborted); once the frame is appended the batch may have
+//! become durable even if what follows fails. After a log or checkpoint failure the
+//! committer refuses every later batch: the state of a file whose sync failed is unknown.
 
-use redb::{Database, Durability, ReadableTable, Table};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, Table};
 use rigel_storage::{Expect, StorageError, WriteOutcome};
 
 use crate::error::db_err;
-use crate::layout::{self, ENTITIES, LAST_VERSION_KEY, META, TENANTS, TYPES};
-use crate::writer::{Job, PreparedOp};
+use crate::layout::{self, ENTITIES, LAST_VERSION_KEY, META, TENANTS, TYPES, WAL_LSN_KEY};
+use crate::wal::{Frame, LoggedJob, LoggedOp, Wal};
+use crate::writer::{CommitBatch, Job, PreparedOp};
 
 /// The tables a write touches, open for the duration of one transaction.
 struct Tables<'txn> {
@@ -22,36 +29,237 @@ struct Tables<'txn> {
     last_version: u64,
 }
 
-/// Commits every job of the batch in one transaction with one fsync.
-pub(crate) fn commit_batch(
-    db: &Database,
-    jobs: &mut [Job],
-) -> Result<Vec<Vec<WriteOutcome>>, StorageError> {
+/// When the writer makes redb durable and empties the log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CheckpointPolicy {
+    /// At most this long between a logged batch and the checkpoint that follows it.
+    pub interval: Duration,
+    /// Or as soon as the log holds this many bytes.
+    pub wal_bytes: u64,
+}
+
+/// The writer thread's side of the store: redb plus the log.
+pub(crate) struct Committer {
+    db: std::sync::Arc<Database>,
+    wal: Wal,
+    policy: CheckpointPolicy,
+    /// The lsn of the next frame.
+    next_lsn: u64,
+    last_checkpoint: Instant,
+    /// Set by a log or checkpoint failure; every later batch fails with it.
+    broken: Option<String>,
+}
+
+impl Committer {
+    /// Replays what the log holds beyond redb's durable state, makes that durable and
+    /// empties the log; then the committer is ready for new batches.
+    pub(crate) fn open(
+        db: std::sync::Arc<Database>,
+        dir: &Path,
+        policy: CheckpointPolicy,
+    ) -> Result<Self, StorageError> {
+        let durable_lsn = {
+            let txn = db.begin_read().map_err(db_err)?;
+            let meta = txn.open_table(META).map_err(db_err)?;
+            let lsn = meta.get(WAL_LSN_KEY).map_err(db_err)?.map(|v| v.value());
+            lsn.unwrap_or(0)
+        };
+        let frames = crate::wal::recover(dir, durable_lsn)?;
+        let last_lsn = frames.last().map_or(durable_lsn, |f| f.lsn);
+        if !frames.is_empty() {
+            replay(&db, &frames)?;
+            tracing::info!(
+                frames = frames.len(),
+                "write-ahead log replayed after an unclean shutdown"
+            );
+        }
+        let mut wal = Wal::open(dir)?;
+        wal.reset()?;
+        Ok(Self {
+            db,
+            wal,
+            policy,
+            next_lsn: last_lsn + 1,
+            last_checkpoint: Instant::now(),
+            broken: None,
+        })
+    }
+
+    /// Applies the batch, logs what it applied (synced), then commits it to redb without a
+    /// sync, so readers see it only once it is durable. One outcome list per job, in order.
+    fn apply(&mut self, jobs: &mut [Job]) -> Result<Vec<Vec<WriteOutcome>>, StorageError> {
+        if let Some(reason) = &self.broken {
+            return Err(StorageError::Io(reason.clone()));
+        }
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        txn.set_durability(Durability::None).map_err(db_err)?;
+        let (outcomes, frame) = {
+            let mut meta = txn.open_table(META).map_err(db_err)?;
+            let last_version = meta
+                .get(LAST_VERSION_KEY)
+                .map_err(db_err)?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            let mut tables = Tables {
+                entities: txn.open_table(ENTITIES).map_err(db_err)?,
+                types: txn.open_table(TYPES).map_err(db_err)?,
+                tenants: txn.open_table(TENANTS).map_err(db_err)?,
+                last_version,
+            };
+            let outcomes = jobs
+                .iter_mut()
+                .map(|job| apply_job(&mut tables, job))
+                .collect::<Result<Vec<_>, _>>()?;
+            meta.insert(LAST_VERSION_KEY, tables.last_version)
+                .map_err(db_err)?;
+            let logged = logged_jobs(jobs, &outcomes);
+            let frame = if logged.is_empty() {
+                None
+            } else {
+                meta.insert(WAL_LSN_KEY, self.next_lsn).map_err(db_err)?;
+                Some(Frame {
+                    lsn: self.next_lsn,
+                    last_version: tables.last_version,
+                    jobs: logged,
+                })
+            };
+            (outcomes, frame)
+        };
+        if let Some(frame) = frame {
+            if let Err(err) = self.wal.append(&frame) {
+                self.broken = Some(format!("the write-ahead log failed earlier: {err}"));
+                return Err(err);
+            }
+            self.next_lsn += 1;
+        }
+        txn.commit().map_err(db_err)?;
+        if self.wal.len() > 0
+            && (self.last_checkpoint.elapsed() >= self.policy.interval
+                || self.wal.len() >= self.policy.wal_bytes)
+        {
+            // The batch is durable in the log whatever happens here.
+            if let Err(err) = self.checkpoint() {
+                tracing::error!(error = %err, "checkpoint failed; the store refuses writes");
+                self.broken = Some(format!("a checkpoint failed earlier: {err}"));
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Commits redb durably (everything committed before is then on disk) and empties the
+    /// log.
+    fn checkpoint(&mut self) -> Result<(), StorageError> {
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        txn.set_durability(Durability::Immediate).map_err(db_err)?;
+        {
+            let mut meta = txn.open_table(META).map_err(db_err)?;
+            meta.insert(WAL_LSN_KEY, self.next_lsn - 1)
+                .map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        self.wal.reset()?;
+        self.last_checkpoint = Instant::now();
+        Ok(())
+    }
+}
+
+impl CommitBatch for Committer {
+    fn commit_batch(&mut self, jobs: &mut [Job]) -> Result<Vec<Vec<WriteOutcome>>, StorageError> {
+        self.apply(jobs)
+    }
+
+    /// A clean close leaves an empty log.
+    fn finish(&mut self) {
+        if self.broken.is_none() && self.wal.len() > 0 {
+            if let Err(err) = self.checkpoint() {
+                tracing::error!(error = %err, "final checkpoint failed; the log will be replayed");
+            }
+        }
+    }
+}
+
+/// What the batch applied, per job: puts with their stored record, deletes by id.
+fn logged_jobs(jobs: &[Job], outcomes: &[Vec<WriteOutcome>]) -> Vec<LoggedJob> {
+    jobs.iter()
+        .zip(outcomes)
+        .filter_map(|(job, outcomes)| {
+            let ops: Vec<LoggedOp> = job
+                .ops
+                .iter()
+                .zip(outcomes)
+                .filter(|(_, outcome)| matches!(outcome, WriteOutcome::Applied { .. }))
+                .map(|(op, _)| match op {
+                    PreparedOp::Put {
+                        id, types, record, ..
+                    } => LoggedOp::Put {
+                        id: id.clone(),
+                        types: types.clone(),
+                        record: record.clone(),
+                    },
+                    PreparedOp::Delete { id, .. } => LoggedOp::Delete { id: id.clone() },
+                })
+                .collect();
+            (!ops.is_empty()).then(|| LoggedJob {
+                tenant_prefix: job.tenant_prefix.clone(),
+                tenant_name: job.tenant_name.clone(),
+                ops,
+            })
+        })
+        .collect()
+}
+
+/// Sets every entity the frames name to the state they record, in one durable transaction.
+fn replay(db: &Database, frames: &[Frame]) -> Result<(), StorageError> {
     let mut txn = db.begin_write().map_err(db_err)?;
     txn.set_durability(Durability::Immediate).map_err(db_err)?;
-    let outcomes = {
+    {
         let mut meta = txn.open_table(META).map_err(db_err)?;
-        let last_version = meta
-            .get(LAST_VERSION_KEY)
-            .map_err(db_err)?
-            .map(|v| v.value())
-            .unwrap_or(0);
         let mut tables = Tables {
             entities: txn.open_table(ENTITIES).map_err(db_err)?,
             types: txn.open_table(TYPES).map_err(db_err)?,
             tenants: txn.open_table(TENANTS).map_err(db_err)?,
-            last_version,
+            last_version: meta
+                .get(LAST_VERSION_KEY)
+                .map_err(db_err)?
+                .map(|v| v.value())
+                .unwrap_or(0),
         };
-        let outcomes = jobs
-            .iter_mut()
-            .map(|job| apply_job(&mut tables, job))
-            .collect::<Result<Vec<_>, _>>()?;
+        for frame in frames {
+            for job in &frame.jobs {
+                let prefix = &job.tenant_prefix;
+                for op in &job.ops {
+                    match op {
+                        LoggedOp::Put { id, types, record } => {
+                            let key = layout::entity_key(prefix, id);
+                            let old_types = stored_types(&tables, &key)?;
+                            write_record(&mut tables, prefix, id, types, record, &old_types)?;
+                            if let Some(name) = job.tenant_name.as_deref() {
+                                tables.tenants.insert(name, ()).map_err(db_err)?;
+                            }
+                        }
+                        LoggedOp::Delete { id } => {
+                            delete(&mut tables, prefix, id, Expect::Any)?;
+                        }
+                    }
+                }
+            }
+            tables.last_version = tables.last_version.max(frame.last_version);
+        }
         meta.insert(LAST_VERSION_KEY, tables.last_version)
             .map_err(db_err)?;
-        outcomes
-    };
-    txn.commit().map_err(db_err)?;
-    Ok(outcomes)
+        if let Some(last) = frames.last() {
+            meta.insert(WAL_LSN_KEY, last.lsn).map_err(db_err)?;
+        }
+    }
+    txn.commit().map_err(db_err)
+}
+
+/// The types of the stored entity under `key`, empty when there is none.
+fn stored_types(tables: &Tables<'_>, key: &[u8]) -> Result<Vec<String>, StorageError> {
+    match tables.entities.get(key).map_err(db_err)? {
+        Some(guard) => layout::split_record(guard.value())?.1.types(),
+        None => Ok(Vec::new()),
+    }
 }
 
 fn apply_job(tables: &mut Tables<'_>, job: &mut Job) -> Result<Vec<WriteOutcome>, StorageError> {
@@ -129,9 +337,23 @@ fn put(
     tables.last_version += 1;
     let version = tables.last_version;
     layout::set_record_version(record, version);
+    write_record(tables, tenant_prefix, id, types, record, &old_types)?;
+    Ok(WriteOutcome::Applied { version })
+}
+
+/// Stores a record and moves the entity's `types` rows from `old_types` to `types`.
+fn write_record(
+    tables: &mut Tables<'_>,
+    tenant_prefix: &[u8],
+    id: &str,
+    types: &[String],
+    record: &[u8],
+    old_types: &[String],
+) -> Result<(), StorageError> {
+    let key = layout::entity_key(tenant_prefix, id);
     tables
         .entities
-        .insert(key.as_slice(), &*record)
+        .insert(key.as_slice(), record)
         .map_err(db_err)?;
     for stale in old_types.iter().filter(|t| !types.contains(t)) {
         let type_key = layout::type_key(tenant_prefix, stale, id);
@@ -144,7 +366,7 @@ fn put(
             .insert(type_key.as_slice(), ())
             .map_err(db_err)?;
     }
-    Ok(WriteOutcome::Applied { version })
+    Ok(())
 }
 
 fn delete(

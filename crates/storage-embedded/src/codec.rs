@@ -291,7 +291,7 @@ fn put_object(out: &mut Vec<u8>, map: &Map<String, Value>) {
     }
 }
 
-fn put_len(out: &mut Vec<u8>, n: usize) {
+pub(crate) fn put_len(out: &mut Vec<u8>, n: usize) {
     put_len_u64(out, n as u64);
 }
 
@@ -303,7 +303,7 @@ fn put_len_u64(out: &mut Vec<u8>, mut n: u64) {
     out.push(n as u8);
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     put_len(out, s.len());
     out.extend_from_slice(s.as_bytes());
 }
@@ -330,12 +330,12 @@ fn corrupt(what: String) -> StorageError {
 }
 
 /// A cursor over a body; every read checks what is left.
-struct Reader<'a> {
-    bytes: &'a [u8],
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], StorageError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], StorageError> {
         if n > self.bytes.len() {
             return Err(corrupt("truncated body".into()));
         }
@@ -344,17 +344,17 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    fn byte(&mut self) -> Result<u8, StorageError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, StorageError> {
         Ok(self.take(1)?[0])
     }
 
-    fn fixed<const N: usize>(&mut self) -> Result<[u8; N], StorageError> {
+    pub(crate) fn fixed<const N: usize>(&mut self) -> Result<[u8; N], StorageError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
 
-    fn varint(&mut self) -> Result<u64, StorageError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, StorageError> {
         let mut n = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -368,7 +368,7 @@ impl<'a> Reader<'a> {
 
     /// A length or count, bounded by the bytes left (every counted item takes at least one
     /// byte), so a corrupt count cannot ask for a huge allocation.
-    fn count(&mut self) -> Result<usize, StorageError> {
+    pub(crate) fn count(&mut self) -> Result<usize, StorageError> {
         let n = self.varint()?;
         usize::try_from(n)
             .ok()
@@ -376,12 +376,12 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| corrupt(format!("count {n} beyond the body")))
     }
 
-    fn str_ref(&mut self) -> Result<&'a str, StorageError> {
+    pub(crate) fn str_ref(&mut self) -> Result<&'a str, StorageError> {
         let n = self.count()?;
         std::str::from_utf8(self.take(n)?).map_err(|_| corrupt("string is not UTF-8".into()))
     }
 
-    fn string(&mut self) -> Result<String, StorageError> {
+    pub(crate) fn string(&mut self) -> Result<String, StorageError> {
         self.str_ref().map(str::to_owned)
     }
 
@@ -405,7 +405,7 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn iri_list(&mut self) -> Result<Vec<String>, StorageError> {
+    pub(crate) fn iri_list(&mut self) -> Result<Vec<String>, StorageError> {
         let n = self.count()?;
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {

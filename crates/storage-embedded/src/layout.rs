@@ -12,7 +12,7 @@
 //! | `tenants` | tenant name (`&str`, named tenants only) | `()` |
 //! | `subscriptions` | tenant ‖ id | serde_json of `rigel_model::subscription::Subscription` |
 //! | `subscription_status` | tenant ‖ id | serde_json of `DeliveryStatus` (the counters) |
-//! | `meta` | `&str` | `u64`: `schema_version`, `last_version` |
+//! | `meta` | `&str` | `u64`: `schema_version`, `last_version`, `wal_lsn` |
 //!
 //! A subscription's counters change on every notification, so they have their own small row
 //! instead of rewriting the whole document; the listing lays the row over the document's
@@ -71,6 +71,9 @@ pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta")
 pub(crate) const SCHEMA_VERSION_KEY: &str = "schema_version";
 /// `meta` key: the last entity version handed out (a store-wide counter).
 pub(crate) const LAST_VERSION_KEY: &str = "last_version";
+/// `meta` key: the lsn of the last write-ahead log frame whose batch this state contains
+/// (see the `wal` module); absent before the first logged batch.
+pub(crate) const WAL_LSN_KEY: &str = "wal_lsn";
 /// The layout described in this module. Version 2 added record format 2; a version 1 file
 /// (only format-1 records) is opened as is and marked version 2, after which builds that
 /// read only version 1 refuse it instead of misreading its new records.

@@ -2,8 +2,9 @@
 //!
 //! * Writes: [`EntityStore::commit`] encodes the entities on the caller's task, queues them
 //!   to the writer thread (bounded queue) and waits; the thread applies everything queued in
-//!   one transaction with `Durability::Immediate`, so a commit resolves only after its fsync
-//!   and concurrent commits share one.
+//!   one transaction, appends what it applied to the write-ahead log and syncs it, so a
+//!   commit resolves only after its fsync and concurrent commits share one. redb itself is
+//!   synced at checkpoints, every second (the `wal` module).
 //! * Reads: each read runs in its own redb read transaction (MVCC snapshot, never blocked by
 //!   the writer). Point reads (`get`) run inline on the caller's task: a few µs when the
 //!   pages are cached, where the hand-off to another thread cost more than the read (ADR
@@ -21,6 +22,7 @@ mod error;
 mod layout;
 mod select;
 mod subscriptions;
+mod wal;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +35,7 @@ use rigel_storage::{
     EntityStore, Selected, Selection, StorageError, Versioned, WriteOp, WriteOutcome,
 };
 
+use crate::apply::{CheckpointPolicy, Committer};
 use crate::cache::DecodedCache;
 use crate::error::db_err;
 use crate::layout::{
@@ -56,6 +59,12 @@ pub struct EmbeddedOptions {
     /// Decoded entities kept in memory (estimated bytes) so hot entities are not parsed on
     /// every read. Default 32 MiB; 0 disables the cache.
     pub entity_cache_bytes: usize,
+    /// Longest time between a write and the checkpoint that makes redb durable and empties
+    /// the write-ahead log (writes are durable in the log before they are acknowledged).
+    /// Default 1 s.
+    pub checkpoint_interval: std::time::Duration,
+    /// A checkpoint also runs once the log holds this many bytes. Default 64 MiB.
+    pub checkpoint_wal_bytes: u64,
 }
 
 impl Default for EmbeddedOptions {
@@ -66,6 +75,8 @@ impl Default for EmbeddedOptions {
             max_batch_requests: 1000,
             max_batch_bytes: 8 * 1024 * 1024,
             entity_cache_bytes: 32 * 1024 * 1024,
+            checkpoint_interval: std::time::Duration::from_secs(1),
+            checkpoint_wal_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -128,10 +139,12 @@ impl EmbeddedStore {
             max_requests: options.max_batch_requests.max(1),
             max_bytes: options.max_batch_bytes.max(1),
         };
-        let writer_db = Arc::clone(&db);
-        let writer = Writer::spawn(options.queue_capacity, limits, move |jobs: &mut [Job]| {
-            apply::commit_batch(&writer_db, jobs)
-        })?;
+        let policy = CheckpointPolicy {
+            interval: options.checkpoint_interval,
+            wal_bytes: options.checkpoint_wal_bytes,
+        };
+        let committer = Committer::open(Arc::clone(&db), dir, policy)?;
+        let writer = Writer::spawn(options.queue_capacity, limits, committer)?;
         let read_permits = Arc::new(tokio::sync::Semaphore::new(read_concurrency()));
         let cache = Arc::new(DecodedCache::new(options.entity_cache_bytes));
         Ok(Self {

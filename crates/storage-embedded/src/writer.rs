@@ -71,6 +71,9 @@ pub(crate) struct BatchLimits {
 /// Applies a batch of jobs in one durable transaction: one outcome list per job, in order.
 pub(crate) trait CommitBatch: Send + 'static {
     fn commit_batch(&mut self, jobs: &mut [Job]) -> Result<Vec<Vec<WriteOutcome>>, StorageError>;
+
+    /// Called once when the queue is closed and drained, before the thread exits.
+    fn finish(&mut self) {}
 }
 
 impl<F> CommitBatch for F
@@ -188,6 +191,7 @@ fn run(mut rx: mpsc::Receiver<Request>, limits: BatchLimits, mut committer: impl
         }
         jobs.clear();
     }
+    committer.finish();
 }
 
 fn answer_all(responders: &mut Vec<Responder>, err: &StorageError) {

@@ -351,14 +351,19 @@ fn a_store_directory_is_created_when_missing() {
 
 /// Tells the child writer process where its store is.
 const KILL_DIR_ENV: &str = "RIGEL_KILL_TEST_STORE_DIR";
+/// And how often it checkpoints (milliseconds).
+const KILL_CHECKPOINT_ENV: &str = "RIGEL_KILL_TEST_CHECKPOINT_MS";
 const ACK_PREFIX: &str = "ACKED ";
 const KILL_AFTER_ACKS: usize = 500;
 
 /// The child side of the SIGKILL test, run when the parent test re-executes this binary
 /// with `KILL_DIR_ENV` set: it writes from 32 concurrent tasks and prints each id as soon as
 /// its commit is acknowledged, until it is killed (or gives up after 20,000).
-async fn sigkill_child_writes_until_killed(dir: String) {
-    let store = Arc::new(EmbeddedStore::open(Path::new(&dir)).expect("child opens store"));
+async fn sigkill_child_writes_until_killed(dir: String, checkpoint_ms: u64) {
+    let mut options = EmbeddedOptions::default();
+    options.checkpoint_interval = Duration::from_millis(checkpoint_ms);
+    let store =
+        Arc::new(EmbeddedStore::open_with(Path::new(&dir), options).expect("child opens store"));
     let tenant = Tenant::named("kill").expect("tenant");
     let tasks: Vec<_> = (0..32)
         .map(|task| {
@@ -381,19 +386,31 @@ async fn sigkill_child_writes_until_killed(dir: String) {
     }
 }
 
-/// Every write acknowledged before a SIGKILL is in the store when it is reopened.
+/// Every write acknowledged before a SIGKILL is in the store when it is reopened: once with
+/// no checkpoint during the run (everything is replayed from the write-ahead log), once with
+/// a checkpoint after every batch (the kill lands in or between checkpoints).
 #[test]
 fn acknowledged_writes_survive_sigkill() {
     if let Ok(dir) = std::env::var(KILL_DIR_ENV) {
         // This process is the child writer the parent below started.
+        let checkpoint_ms = std::env::var(KILL_CHECKPOINT_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .expect("checkpoint interval for the child");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("child runtime");
-        runtime.block_on(sigkill_child_writes_until_killed(dir));
+        runtime.block_on(sigkill_child_writes_until_killed(dir, checkpoint_ms));
         return;
     }
+    for checkpoint_ms in [3_600_000, 0] {
+        kill_a_writer_and_check(checkpoint_ms);
+    }
+}
+
+fn kill_a_writer_and_check(checkpoint_ms: u64) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(std::env::current_exe().expect("test binary path"))
         .args([
@@ -403,6 +420,7 @@ fn acknowledged_writes_survive_sigkill() {
             "--test-threads=1",
         ])
         .env(KILL_DIR_ENV, dir.path())
+        .env(KILL_CHECKPOINT_ENV, checkpoint_ms.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -441,25 +459,77 @@ fn acknowledged_writes_survive_sigkill() {
             .filter_map(|l| l.strip_prefix(ACK_PREFIX).map(str::to_owned)),
     );
 
+    if checkpoint_ms > 60_000 {
+        // No checkpoint ran: what survives must come from the log.
+        let log = std::fs::metadata(dir.path().join("rigel.wal")).expect("log");
+        assert!(log.len() > 0, "the killed writer left an empty log");
+    }
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let store = EmbeddedStore::open(dir.path()).expect("reopen after SIGKILL");
         let tenant = Tenant::named("kill").expect("tenant");
+        let mut highest = 0;
         for id in &acked {
             let found = store.get(&tenant, id).await.expect("get");
-            assert!(found.is_some(), "acknowledged write {id} was lost");
+            let Some(found) = found else {
+                panic!("acknowledged write {id} was lost");
+            };
+            highest = highest.max(found.version);
         }
+        // Versions go on from the replayed ones: never reused.
+        let outcomes = store
+            .commit(
+                &tenant,
+                vec![WriteOp::Put {
+                    entity: sample_entity("urn:ngsi-ld:Kill:after", &[T_KILL]),
+                    expect: Expect::Absent,
+                }],
+            )
+            .await
+            .expect("write after reopen");
+        assert!(
+            matches!(outcomes[0], rigel_storage::WriteOutcome::Applied { version } if version > highest),
+            "{outcomes:?} after versions up to {highest}"
+        );
         let listed = store
             .ids_by_type(&tenant, T_KILL, None, usize::MAX)
             .await
             .expect("ids_by_type");
         assert!(listed.len() >= acked.len());
         eprintln!(
-            "sigkill test: {} acknowledged before/at the kill, {} present after reopen",
+            "sigkill test (checkpoint every {checkpoint_ms} ms): {} acknowledged before/at the kill, {} present after reopen",
             acked.len(),
             listed.len()
         );
     });
+}
+
+/// A clean close checkpoints: the write-ahead log is left empty and everything is in redb.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_close_leaves_an_empty_log() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut options = EmbeddedOptions::default();
+    options.checkpoint_interval = Duration::from_secs(3600);
+    let tenant = Tenant::named("close").expect("tenant");
+    let store = EmbeddedStore::open_with(dir.path(), options).expect("open");
+    for n in 0..50 {
+        let id = format!("urn:ngsi-ld:Close:{n}");
+        testkit::create(&store, &tenant, sample_entity(&id, &[T_KILL])).await;
+    }
+    let log = dir.path().join("rigel.wal");
+    assert!(
+        std::fs::metadata(&log).expect("log").len() > 0,
+        "no checkpoint yet"
+    );
+    store.close().await.expect("close");
+    drop(store);
+    assert_eq!(std::fs::metadata(&log).expect("log").len(), 0);
+    let store = EmbeddedStore::open(dir.path()).expect("reopen");
+    let ids = store
+        .ids_by_type(&tenant, T_KILL, None, usize::MAX)
+        .await
+        .expect("ids");
+    assert_eq!(ids.len(), 50);
 }
 
 /// Small options still work: a one-request batch bound and a one-slot queue.

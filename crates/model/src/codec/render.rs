@@ -307,7 +307,7 @@ pub fn render_attribute(a: &Attribute, terms: &dyn TermMap, opts: &RenderOptions
 }
 
 /// A bare concise value must not be read back as something else.
-fn concise_value_is_unambiguous(v: &Value, kind: &str) -> bool {
+pub(crate) fn concise_value_is_unambiguous(v: &Value, kind: &str) -> bool {
     match v {
         Value::Object(o) => kind == "GeoProperty" || !o.contains_key("type"),
         Value::Array(a) => !a.iter().any(Value::is_object),

@@ -12,7 +12,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::render::{format_time, Format, RenderOptions};
+use super::render::{concise_value_is_unambiguous, format_time, Format, RenderOptions};
 use crate::{Attribute, AttributeValue, Entity, TermMap};
 
 const SCOPE_IRI: &str = "https://uri.etsi.org/ngsi-ld/scope";
@@ -199,16 +199,6 @@ fn write_attribute(out: &mut Vec<u8>, a: &Attribute, terms: &dyn TermMap, opts: 
         write_attribute(obj.key(&terms.compact(name)), sub, terms, opts);
     }
     obj.close();
-}
-
-/// A bare concise value must not be read back as something else.
-fn concise_value_is_unambiguous(v: &Value, kind: &str) -> bool {
-    match v {
-        Value::Object(o) => kind == "GeoProperty" || !o.contains_key("type"),
-        Value::Array(a) => !a.iter().any(Value::is_object),
-        Value::Null => false,
-        _ => true,
-    }
 }
 
 /// The keyValues form of one instance (see `render::simplified`).

@@ -19,13 +19,38 @@ fn record(id: &str, version: u64) -> Vec<u8> {
 fn the_same_version_is_served_from_the_cache() {
     let cache = DecodedCache::new(1 << 20);
     let rec = record("urn:x:1", 7);
-    let (v1, first) = cache.entity(b"k1", &rec).unwrap();
+    let (_, first) = cache.entity(b"k1", &rec).unwrap();
     let (v2, second) = cache.entity(b"k1", &rec).unwrap();
-    assert_eq!((v1, v2), (7, 7));
+    let (v3, third) = cache.entity(b"k1", &rec).unwrap();
+    assert_eq!((v2, v3), (7, 7));
+    assert!(!Arc::ptr_eq(&first, &second), "seen once: not admitted");
     assert!(
-        Arc::ptr_eq(&first, &second),
-        "the second read reuses the decoded entity"
+        Arc::ptr_eq(&second, &third),
+        "admitted on the second sighting, reused on the third"
     );
+}
+
+#[test]
+fn a_scan_of_entities_seen_once_does_not_evict_hot_ones() {
+    let one = record("urn:x:0", 1).len() * super::DECODED_SIZE_FACTOR_BINARY;
+    let cache = DecodedCache::new(super::SHARDS * one * 3);
+    let hot = record("urn:x:hot", 1);
+    cache.entity(b"hot", &hot).unwrap();
+    let (_, cached) = cache.entity(b"hot", &hot).unwrap();
+    for i in 0..2000u64 {
+        let key = format!("scan{i}");
+        cache
+            .entity(key.as_bytes(), &record(&format!("urn:x:{i}"), i + 2))
+            .unwrap();
+    }
+    let (_, again) = cache.entity(b"hot", &hot).unwrap();
+    assert!(Arc::ptr_eq(&cached, &again), "the hot entity stayed");
+    let cached: usize = cache
+        .shards
+        .iter()
+        .map(|s| s.read().unwrap().slots.len())
+        .sum();
+    assert_eq!(cached, 1, "no scanned entity was admitted");
 }
 
 #[test]
@@ -41,6 +66,7 @@ fn a_new_version_is_decoded_again_not_taken_from_the_cache() {
 #[test]
 fn an_older_snapshot_never_replaces_a_newer_cached_version() {
     let cache = DecodedCache::new(1 << 20);
+    cache.entity(b"k1", &record("urn:x:new", 5)).unwrap();
     cache.entity(b"k1", &record("urn:x:new", 5)).unwrap();
     // A reader on an older snapshot decodes its own version and gets it...
     let (version, old) = cache.entity(b"k1", &record("urn:x:old", 4)).unwrap();
@@ -58,9 +84,10 @@ fn the_budget_bounds_what_stays_cached() {
     let cache = DecodedCache::new(super::SHARDS * one * 3);
     for i in 0..2000u64 {
         let key = format!("k{i}");
-        cache
-            .entity(key.as_bytes(), &record(&format!("urn:x:{i}"), i + 1))
-            .unwrap();
+        let rec = record(&format!("urn:x:{i}"), i + 1);
+        // Twice: admitted on the second sighting.
+        cache.entity(key.as_bytes(), &rec).unwrap();
+        cache.entity(key.as_bytes(), &rec).unwrap();
     }
     let cached: usize = cache
         .shards
@@ -90,6 +117,7 @@ fn a_single_read_uses_a_cached_version_but_does_not_fill_the_cache() {
         .map(|s| s.read().unwrap().slots.len())
         .sum();
     assert_eq!(cached, 0, "a point read does not fill the cache");
+    cache.entity(b"k1", &rec).unwrap();
     let (_, shared) = cache.entity(b"k1", &rec).unwrap();
     let (_, copy) = cache.owned_entity(b"k1", &rec).unwrap();
     assert_eq!(*shared, copy);

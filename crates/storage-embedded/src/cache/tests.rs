@@ -8,6 +8,15 @@ use rigel_storage::testkit::sample_entity;
 use super::DecodedCache;
 use crate::layout;
 
+/// How many entities the cache holds.
+fn cached_entries(cache: &DecodedCache) -> usize {
+    cache
+        .shards
+        .iter()
+        .map(|s| s.read().unwrap().slots.len())
+        .sum()
+}
+
 /// A stored record of an entity at a version, as the writer makes it.
 fn record(id: &str, version: u64) -> Vec<u8> {
     let mut record = layout::encode_record(&sample_entity(id, &["urn:t:T"]));
@@ -45,11 +54,7 @@ fn a_scan_of_entities_seen_once_does_not_evict_hot_ones() {
     }
     let (_, again) = cache.entity(b"hot", &hot).unwrap();
     assert!(Arc::ptr_eq(&cached, &again), "the hot entity stayed");
-    let cached: usize = cache
-        .shards
-        .iter()
-        .map(|s| s.read().unwrap().slots.len())
-        .sum();
+    let cached = cached_entries(&cache);
     assert_eq!(cached, 1, "no scanned entity was admitted");
 }
 
@@ -89,11 +94,7 @@ fn the_budget_bounds_what_stays_cached() {
         cache.entity(key.as_bytes(), &rec).unwrap();
         cache.entity(key.as_bytes(), &rec).unwrap();
     }
-    let cached: usize = cache
-        .shards
-        .iter()
-        .map(|s| s.read().unwrap().slots.len())
-        .sum();
+    let cached = cached_entries(&cache);
     assert!(cached <= super::SHARDS * 4, "{cached} entries cached");
     assert!(cached > 0);
 }
@@ -111,11 +112,7 @@ fn a_single_read_uses_a_cached_version_but_does_not_fill_the_cache() {
     let rec = record("urn:x:1", 3);
     let (version, owned) = cache.owned_entity(b"k1", &rec).unwrap();
     assert_eq!((version, owned.id.as_str()), (3, "urn:x:1"));
-    let cached: usize = cache
-        .shards
-        .iter()
-        .map(|s| s.read().unwrap().slots.len())
-        .sum();
+    let cached = cached_entries(&cache);
     assert_eq!(cached, 0, "a point read does not fill the cache");
     cache.entity(b"k1", &rec).unwrap();
     let (_, shared) = cache.entity(b"k1", &rec).unwrap();

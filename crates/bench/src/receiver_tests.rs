@@ -125,18 +125,23 @@ async fn read_until_closed(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-#[tokio::test]
-async fn requests_on_one_connection_are_answered_in_turn_with_their_bodies() {
-    let recorder = Arc::new(Recorder::default());
-    let handler: Arc<dyn Handler> = recorder.clone();
+/// A receiver on a free local port and one connection to it.
+async fn connected_receiver(handler: Arc<dyn Handler>) -> (Receiver, TcpStream) {
     let receiver = match Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), handler).await {
         Ok(r) => r,
         Err(e) => panic!("{e}"),
     };
-    let mut stream = match TcpStream::connect(receiver.addr).await {
-        Ok(s) => s,
+    match TcpStream::connect(receiver.addr).await {
+        Ok(stream) => (receiver, stream),
         Err(e) => panic!("{e}"),
-    };
+    }
+}
+
+#[tokio::test]
+async fn requests_on_one_connection_are_answered_in_turn_with_their_bodies() {
+    let recorder = Arc::new(Recorder::default());
+    let handler: Arc<dyn Handler> = recorder.clone();
+    let (_receiver, mut stream) = connected_receiver(handler).await;
     // Two requests in one write, the second body split over a later write, then a close.
     let first = "POST /ok HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
     let second = "POST /other HTTP/1.1\r\nContent-Length: 6\r\nConnection: close\r\n\r\nwor";
@@ -165,14 +170,7 @@ async fn requests_on_one_connection_are_answered_in_turn_with_their_bodies() {
 #[tokio::test]
 async fn a_chunked_request_is_refused_and_the_connection_closed() {
     let handler: Arc<dyn Handler> = Arc::new(Recorder::default());
-    let receiver = match Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), handler).await {
-        Ok(r) => r,
-        Err(e) => panic!("{e}"),
-    };
-    let mut stream = match TcpStream::connect(receiver.addr).await {
-        Ok(s) => s,
-        Err(e) => panic!("{e}"),
-    };
+    let (_receiver, mut stream) = connected_receiver(handler).await;
     let request = "POST /ok HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
     assert!(stream.write_all(request.as_bytes()).await.is_ok());
     let answer = read_until_closed(&mut stream).await;

@@ -36,17 +36,16 @@ impl Scenario {
         Scenario::BatchUpsert,
     ];
 
-    /// Every scenario.
-    pub const EVERY: [Scenario; 8] = [
-        Scenario::Create,
-        Scenario::Retrieve,
-        Scenario::UpdatePartial,
-        Scenario::UpdateAttrs,
-        Scenario::QueryValue,
-        Scenario::QueryRelationship,
-        Scenario::BatchUpsert,
-        Scenario::Notify,
-    ];
+    /// Every scenario: those of `all`, then `notify`.
+    pub const EVERY: [Scenario; 8] = {
+        let mut every = [Scenario::Notify; 8];
+        let mut i = 0;
+        while i < Scenario::ALL.len() {
+            every[i] = Scenario::ALL[i];
+            i += 1;
+        }
+        every
+    };
 
     pub fn name(self) -> &'static str {
         match self {

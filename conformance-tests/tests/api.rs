@@ -19,6 +19,8 @@ mod contexts;
 mod create_entity;
 #[path = "api/delete_entity.rs"]
 mod delete_entity;
+#[path = "api/front_door.rs"]
+mod front_door;
 #[path = "api/jsonld_contexts.rs"]
 mod jsonld_contexts;
 #[path = "api/limits.rs"]

@@ -73,6 +73,7 @@ impl Target {
                 let mut config = rigel_server::Config::with_data_dir(dir.path().to_path_buf());
                 config.bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
                 config.port = 0;
+                config.admin_port = 0;
                 config.workers = Some(2);
                 let result = actix_web::rt::System::new().block_on(async move {
                     let server = match rigel_server::start(&config).await {
@@ -83,7 +84,7 @@ impl Target {
                         }
                     };
                     let _ = tx.send(Ok(server.addr));
-                    server.wait().await
+                    server.wait().await.map(|_| ())
                 });
                 if let Err(e) = result {
                     eprintln!("rigel under test stopped: {e}");

@@ -100,9 +100,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/openapi.json", web::get().to(openapi::serve))
         .service(
             web::scope(BASE_PATH)
-                // Clients write the collection with and without a trailing slash.
+                // A trailing slash on any path was removed at the edge (see `edge`).
                 .service(
-                    web::resource(["/entities", "/entities/"])
+                    web::resource("/entities")
                         .route(web::post().to(ent::create_entity))
                         .route(web::get().to(query::query_entities))
                         .route(web::delete().to(query::purge_entities))
@@ -119,13 +119,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .default_service(allow("GET, DELETE, PUT, PATCH")),
                 )
                 .service(
-                    web::resource([
-                        format!("/entities/{ID}/attrs"),
-                        format!("/entities/{ID}/attrs/"),
-                    ])
-                    .route(web::post().to(attr::append_attributes))
-                    .route(web::patch().to(attr::update_attributes))
-                    .default_service(allow("POST, PATCH")),
+                    web::resource(format!("/entities/{ID}/attrs"))
+                        .route(web::post().to(attr::append_attributes))
+                        .route(web::patch().to(attr::update_attributes))
+                        .default_service(allow("POST, PATCH")),
                 )
                 .service(
                     web::resource(format!("/entities/{ID}/attrs/{ATTR}"))
@@ -160,7 +157,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .default_service(allow("POST")),
                 )
                 .service(
-                    web::resource(["/jsonldContexts", "/jsonldContexts/"])
+                    web::resource("/jsonldContexts")
                         .route(web::post().to(ctx::add_context))
                         .route(web::get().to(ctx::list_contexts))
                         .route(web::delete().to(ctx::missing_context_id))
@@ -178,7 +175,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .default_service(allow("POST")),
                 )
                 .service(
-                    web::resource(["/subscriptions", "/subscriptions/"])
+                    web::resource("/subscriptions")
                         .route(web::post().to(subs::create_subscription))
                         .route(web::get().to(subs::query_subscriptions))
                         .default_service(allow("GET, POST")),
@@ -191,7 +188,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .default_service(allow("GET, PATCH, DELETE")),
                 )
                 .service(
-                    web::resource(["/types", "/types/"])
+                    web::resource("/types")
                         .route(web::get().to(discovery::retrieve_entity_types))
                         .default_service(allow("GET")),
                 )
@@ -201,7 +198,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .default_service(allow("GET")),
                 )
                 .service(
-                    web::resource(["/attributes", "/attributes/"])
+                    web::resource("/attributes")
                         .route(web::get().to(discovery::retrieve_attributes))
                         .default_service(allow("GET")),
                 )
@@ -214,14 +211,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// Middleware at the edge: refuses over-long request URIs with 414 before routing, and
-/// echoes the `NGSILD-Tenant` header in responses (clause 6.3.14).
+/// Middleware at the edge: refuses over-long request URIs with 414 before routing, removes a
+/// trailing slash from the path (clients write collections both ways), and echoes the
+/// `NGSILD-Tenant` header in responses (clause 6.3.14), and `Fiware-Service` likewise.
 pub async fn edge(
     limits: Limits,
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let len = req.uri().path().len() + req.uri().query().map_or(0, str::len);
+    trim_trailing_slash(&mut req);
     if len > limits.max_uri_bytes {
         let response = problem::problem(
             rigel_model::ErrorKind::BadRequestData,
@@ -232,12 +231,87 @@ pub async fn edge(
         return Ok(req.into_response(response));
     }
     let tenant = req.headers().get("NGSILD-Tenant").cloned();
+    let service = req.headers().get("Fiware-Service").cloned();
     let mut response = next.call(req).await?.map_into_boxed_body();
+    use actix_web::http::header::HeaderName;
     if let Some(tenant) = tenant {
-        response.headers_mut().insert(
-            actix_web::http::header::HeaderName::from_static("ngsild-tenant"),
-            tenant,
-        );
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("ngsild-tenant"), tenant);
+    }
+    // Orion-LD users name the tenant with Fiware-Service and get it back the same way.
+    if let Some(service) = service {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("fiware-service"), service);
     }
     Ok(response)
+}
+
+/// Where a trailing slash belongs to the resource name: a @context named by its URL.
+const CONTEXT_PREFIX: &str = "/ngsi-ld/v1/jsonldContexts/";
+
+/// The path without its trailing slashes, when it has any and they are not part of a name.
+fn path_without_trailing_slash(path: &str) -> Option<&str> {
+    if path.len() <= 1 || !path.ends_with('/') {
+        return None;
+    }
+    let trimmed = path.trim_end_matches('/');
+    if trimmed
+        .strip_prefix(CONTEXT_PREFIX)
+        .is_some_and(|id| !id.is_empty())
+    {
+        return None;
+    }
+    Some(if trimmed.is_empty() { "/" } else { trimmed })
+}
+
+/// Rewrites the request's path without a trailing slash before routing, so every route
+/// answers with and without one.
+fn trim_trailing_slash(req: &mut ServiceRequest) {
+    let Some(path) = path_without_trailing_slash(req.uri().path()) else {
+        return;
+    };
+    let path_and_query = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let mut parts = req.head().uri.clone().into_parts();
+    let Ok(pq) = actix_web::http::uri::PathAndQuery::try_from(path_and_query) else {
+        return;
+    };
+    parts.path_and_query = Some(pq);
+    if let Ok(uri) = actix_web::http::Uri::from_parts(parts) {
+        req.match_info_mut().get_mut().update(&uri);
+        req.head_mut().uri = uri;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_without_trailing_slash as trim;
+
+    #[test]
+    fn a_trailing_slash_is_removed_from_resource_paths() {
+        assert_eq!(trim("/ngsi-ld/v1/entities/"), Some("/ngsi-ld/v1/entities"));
+        assert_eq!(
+            trim("/ngsi-ld/v1/entityOperations/upsert//"),
+            Some("/ngsi-ld/v1/entityOperations/upsert")
+        );
+        assert_eq!(
+            trim("/ngsi-ld/v1/jsonldContexts/"),
+            Some("/ngsi-ld/v1/jsonldContexts")
+        );
+        assert_eq!(trim("/version/"), Some("/version"));
+    }
+
+    #[test]
+    fn paths_without_a_trailing_slash_and_context_urls_are_kept() {
+        assert_eq!(trim("/ngsi-ld/v1/entities"), None);
+        assert_eq!(trim("/"), None);
+        assert_eq!(
+            trim("/ngsi-ld/v1/jsonldContexts/http://example.org/ctx/"),
+            None
+        );
+    }
 }

@@ -75,13 +75,14 @@ pub fn negotiate(req: &HttpRequest, allow_geo: bool) -> Result<ResponseMedia, Ap
 /// The media type of a request body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestMedia {
-    /// `application/json` (or `application/merge-patch+json` on PATCH): @context from `Link`.
+    /// `application/json` (or `application/merge-patch+json`): @context from `Link`.
     Json,
     /// `application/ld+json`: @context from the body.
     LdJson,
 }
 
-/// Checks `Content-Type` (clause 6.3.4): JSON or JSON-LD, merge-patch on PATCH; else 415.
+/// Checks `Content-Type` (clause 6.3.4): JSON, JSON-LD or merge-patch JSON, whatever the
+/// parameters (`charset`); else 415.
 pub fn request_media(req: &HttpRequest) -> Result<RequestMedia, ApiError> {
     let ct = req
         .headers()
@@ -97,9 +98,9 @@ pub fn request_media(req: &HttpRequest) -> Result<RequestMedia, ApiError> {
     match essence.as_str() {
         "application/json" => Ok(RequestMedia::Json),
         "application/ld+json" => Ok(RequestMedia::LdJson),
-        "application/merge-patch+json" if req.method() == actix_web::http::Method::PATCH => {
-            Ok(RequestMedia::Json)
-        }
+        // The spec names merge-patch for PATCH; clients also send it on POST (append
+        // attributes), and it carries the same JSON (docs/conformance.md, tolerated input).
+        "application/merge-patch+json" => Ok(RequestMedia::Json),
         _ => Err(ApiError::UnsupportedMediaType),
     }
 }

@@ -62,8 +62,11 @@ impl Params {
     /// Parses the query string; a parameter outside `allowed` is an `InvalidRequest`
     /// (clause 6.3.20), a repeated one a `BadRequestData`.
     pub fn parse(req: &HttpRequest, allowed: &[&str]) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
             .map_err(|e| ApiError::bad_data(format!("the query string is malformed: {e}")))?;
+        if allowed.contains(&"count") {
+            count_option_as_flag(&mut pairs);
+        }
         for (i, (name, _)) in pairs.iter().enumerate() {
             if !allowed.contains(&name.as_str()) {
                 return Err(ApiError::invalid_request(format!(
@@ -121,8 +124,69 @@ impl Params {
     }
 }
 
+/// `options=count`, an older spelling of `count=true` that clients still send: the `count`
+/// item leaves `options` (which disappears if nothing else is in it) and `count=true` is set.
+fn count_option_as_flag(pairs: &mut Vec<(String, String)>) {
+    let Some(i) = pairs.iter().position(|(n, _)| n == "options") else {
+        return;
+    };
+    let items: Vec<&str> = pairs[i].1.split(',').collect();
+    if !items.iter().any(|o| o.trim() == "count") {
+        return;
+    }
+    let rest = items
+        .into_iter()
+        .filter(|o| o.trim() != "count")
+        .collect::<Vec<_>>()
+        .join(",");
+    if rest.is_empty() {
+        pairs.remove(i);
+    } else {
+        pairs[i].1 = rest;
+    }
+    match pairs.iter_mut().find(|(n, _)| n == "count") {
+        Some((_, v)) => *v = "true".to_owned(),
+        None => pairs.push(("count".to_owned(), "true".to_owned())),
+    }
+}
+
 /// Whether the request declares a body length (clause 6.3.4 requires Content-Length).
 pub fn has_declared_length(req: &HttpRequest) -> bool {
     req.headers().contains_key(header::CONTENT_LENGTH)
         || req.headers().contains_key(header::TRANSFER_ENCODING)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_option_as_flag;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn options_count_becomes_the_count_flag() {
+        let mut p = pairs(&[("type", "Room"), ("options", "count")]);
+        count_option_as_flag(&mut p);
+        assert_eq!(p, pairs(&[("type", "Room"), ("count", "true")]));
+    }
+
+    #[test]
+    fn options_count_keeps_the_other_options() {
+        let mut p = pairs(&[("options", "keyValues,count,sysAttrs"), ("count", "false")]);
+        count_option_as_flag(&mut p);
+        assert_eq!(
+            p,
+            pairs(&[("options", "keyValues,sysAttrs"), ("count", "true")])
+        );
+    }
+
+    #[test]
+    fn options_without_count_are_untouched() {
+        let mut p = pairs(&[("options", "keyValues")]);
+        count_option_as_flag(&mut p);
+        assert_eq!(p, pairs(&[("options", "keyValues")]));
+    }
 }

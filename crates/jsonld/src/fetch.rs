@@ -1,5 +1,6 @@
 //! Fetching remote @context documents over HTTP, with limits.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, ACCEPT, CACHE_CONTROL, CONTENT_LENGTH};
@@ -26,6 +27,16 @@ pub(crate) struct Fetcher {
     client: reqwest::Client,
     timeout: Duration,
     max_bytes: usize,
+    /// Downloads that gave a usable document, and those that did not, since the start.
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// Remote @context downloads since the start (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchCounts {
+    pub succeeded: u64,
+    pub failed: u64,
 }
 
 impl Fetcher {
@@ -45,11 +56,30 @@ impl Fetcher {
             client,
             timeout,
             max_bytes,
+            succeeded: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
         })
     }
 
-    /// Downloads and validates the context document at `url`.
+    pub(crate) fn counts(&self) -> FetchCounts {
+        FetchCounts {
+            succeeded: self.succeeded.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Downloads and validates the context document at `url`, counting the outcome.
     pub(crate) async fn fetch(&self, url: &str) -> Result<Fetched, JsonLdError> {
+        let result = self.download(url).await;
+        let counter = match result {
+            Ok(_) => &self.succeeded,
+            Err(_) => &self.failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        result
+    }
+
+    async fn download(&self, url: &str) -> Result<Fetched, JsonLdError> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| JsonLdError::Invalid(format!("@context URL {url} is not valid: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {

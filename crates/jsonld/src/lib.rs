@@ -28,6 +28,7 @@ mod tables;
 
 pub use crate::core::{core_context, is_core_context_url, CORE_CONTEXT_URL};
 pub use crate::error::JsonLdError;
+pub use crate::fetch::FetchCounts;
 pub use crate::resolved::ResolvedContext;
 pub use crate::resolver::{ContextResolver, ResolverConfig};
 pub use crate::stored::{ContextInfo, ContextKind};

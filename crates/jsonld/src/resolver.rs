@@ -132,6 +132,11 @@ impl ContextResolver {
         &self.inner
     }
 
+    /// Remote @context downloads since the start.
+    pub fn fetch_counts(&self) -> crate::fetch::FetchCounts {
+        self.inner.fetcher.counts()
+    }
+
     /// The core context alone (what a request without user @context uses). No I/O.
     pub fn core(&self) -> Arc<ResolvedContext> {
         Arc::clone(&self.inner.core)

@@ -4,25 +4,53 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 /// Rigel, an NGSI-LD context broker.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "rigel", version, about)]
+#[command(name = "rigel", version, about = "Rigel, an NGSI-LD context broker")]
 pub struct Config {
-    /// TCP port of the NGSI-LD API.
+    /// TCP port of the NGSI-LD API (Orion-LD: ORIONLD_PORT).
     #[arg(long, env = "RIGEL_PORT", default_value_t = 1026)]
     pub port: u16,
 
-    /// Address to listen on.
+    /// Address to listen on (Orion-LD: ORIONLD_LOCALIP).
     #[arg(long, env = "RIGEL_BIND", default_value = "0.0.0.0")]
     pub bind: IpAddr,
+
+    /// TCP port of the admin server: health probes and Prometheus metrics (0 picks a free
+    /// port).
+    #[arg(long, env = "RIGEL_ADMIN_PORT", default_value_t = 9026)]
+    pub admin_port: u16,
+
+    /// Address the admin server listens on.
+    #[arg(long, env = "RIGEL_ADMIN_BIND", default_value = "0.0.0.0")]
+    pub admin_bind: IpAddr,
+
+    /// Also serve the health probes and metrics on the API port under /health.
+    #[arg(long, env = "RIGEL_API_HEALTH", default_value_t = true, action = ArgAction::Set)]
+    pub api_health: bool,
+
+    /// Log one line per request (method, path, tenant, status, latency, bytes, request id).
+    #[arg(long, env = "RIGEL_REQUEST_LOG", default_value_t = true, action = ArgAction::Set)]
+    pub request_log: bool,
+
+    /// Log line format: text or json.
+    #[arg(long, env = "RIGEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// On SIGTERM or SIGINT, how long in-flight requests and queued notifications may take
+    /// before the broker closes anyway, in seconds.
+    #[arg(long, env = "RIGEL_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
 
     /// Directory of the embedded store (created if missing).
     #[arg(long, env = "RIGEL_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
-    /// Log filter, e.g. `info`, `rigel=debug,actix_web=info`.
+    /// Log filter, e.g. `info`, `rigel=debug,actix_web=info` (Orion-LD: ORIONLD_LOG_LEVEL,
+    /// NONE, FATAL, ERROR, WARN, INFO or DEBUG).
     #[arg(long, env = "RIGEL_LOG", default_value = "info")]
     pub log_level: String,
 
@@ -46,7 +74,8 @@ pub struct Config {
     #[arg(long, env = "RIGEL_MAX_PAGE_SIZE", default_value_t = 1000)]
     pub max_page_size: usize,
 
-    /// Timeout for fetching a remote @context, in milliseconds.
+    /// Timeout for fetching a remote @context, in milliseconds (Orion-LD:
+    /// ORIONLD_CONTEXT_DOWNLOAD_TIMEOUT).
     #[arg(long, env = "RIGEL_CONTEXT_TIMEOUT_MS", default_value_t = 5000)]
     pub context_timeout_ms: u64,
 
@@ -65,16 +94,110 @@ pub struct Config {
     pub notification_queue: usize,
 
     /// How long a notification may take before it counts as failed, in milliseconds, when
-    /// the subscription's endpoint sets no `timeout`.
+    /// the subscription's endpoint sets no `timeout` (Orion-LD: ORIONLD_HTTP_TIMEOUT).
     #[arg(long, env = "RIGEL_NOTIFICATION_TIMEOUT_MS", default_value_t = 10_000)]
     pub notification_timeout_ms: u64,
 
-    /// HTTP worker threads (default: one per core).
+    /// HTTP worker threads (default: one per core; Orion-LD: ORIONLD_TRQ_POOL_SIZE).
     #[arg(long, env = "RIGEL_WORKERS")]
     pub workers: Option<usize>,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Orion-LD's environment variables that Rigel reads when neither the flag nor the RIGEL_
+/// variable is given: (Orion-LD variable, Rigel argument id).
+pub const ORIONLD_SYNONYMS: &[(&str, &str)] = &[
+    ("ORIONLD_PORT", "port"),
+    ("ORIONLD_LOCALIP", "bind"),
+    ("ORIONLD_LOG_LEVEL", "log_level"),
+    ("ORIONLD_CONTEXT_DOWNLOAD_TIMEOUT", "context_timeout_ms"),
+    ("ORIONLD_HTTP_TIMEOUT", "notification_timeout_ms"),
+    ("ORIONLD_TRQ_POOL_SIZE", "workers"),
+];
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
 impl Config {
+    /// The configuration from the command line and the environment, with Orion-LD's
+    /// variables as synonyms; exits with usage on bad flags (like `Parser::parse`).
+    pub fn load() -> Result<Self, ConfigError> {
+        let matches = Self::command().get_matches();
+        let mut config = Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        config.apply_orionld(&matches, |name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Fills options that were left at their defaults from Orion-LD's variables (`env`
+    /// looks one up).
+    pub fn apply_orionld(
+        &mut self,
+        matches: &ArgMatches,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        for (variable, id) in ORIONLD_SYNONYMS {
+            let defaulted = matches
+                .value_source(id)
+                .is_none_or(|s| s == ValueSource::DefaultValue);
+            let Some(value) = env(variable).filter(|v| !v.trim().is_empty()) else {
+                continue;
+            };
+            if !defaulted {
+                continue;
+            }
+            let bad = |reason: &str| ConfigError {
+                variable,
+                value: value.clone(),
+                reason: reason.to_owned(),
+            };
+            let number = || value.trim().parse::<i64>().map_err(|_| bad("not a number"));
+            match *id {
+                "port" => {
+                    self.port = value.trim().parse().map_err(|_| bad("not a TCP port"))?;
+                }
+                "bind" => {
+                    self.bind = value.trim().parse().map_err(|_| bad("not an IP address"))?;
+                }
+                "log_level" => {
+                    self.log_level = orionld_log_level(&value)
+                        .ok_or_else(|| bad("expected NONE, FATAL, ERROR, WARN, INFO or DEBUG"))?;
+                }
+                // Orion-LD's -1 or 0 mean "the default".
+                "context_timeout_ms" => {
+                    if let Ok(ms @ 1..) = number() {
+                        self.context_timeout_ms = ms.unsigned_abs();
+                    }
+                }
+                "notification_timeout_ms" => {
+                    if let Ok(ms @ 1..) = number() {
+                        self.notification_timeout_ms = ms.unsigned_abs();
+                    }
+                }
+                "workers" => {
+                    if let Ok(n @ 1..) = number() {
+                        self.workers = usize::try_from(n).ok();
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     pub fn context_timeout(&self) -> Duration {
         Duration::from_millis(self.context_timeout_ms)
     }
@@ -94,4 +217,17 @@ impl Config {
         c.data_dir = data_dir;
         c
     }
+}
+
+/// Orion-LD's log level names as a `tracing` filter.
+fn orionld_log_level(level: &str) -> Option<String> {
+    let filter = match level.trim().to_ascii_uppercase().as_str() {
+        "NONE" => "off",
+        "FATAL" | "ERROR" => "error",
+        "WARN" | "WARNING" => "warn",
+        "INFO" => "info",
+        "DEBUG" => "debug",
+        _ => return None,
+    };
+    Some(filter.to_owned())
 }

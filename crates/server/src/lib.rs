@@ -1,10 +1,17 @@
-//! The `rigel` server: wires configuration, the embedded store, the broker and the HTTP API,
-//! and runs the HTTP server until shutdown. Holds no business rules.
+//! The `rigel` server: wires configuration, the embedded store, the broker, the HTTP API and
+//! the admin server (health, metrics), and runs them until a graceful shutdown. Holds no
+//! business rules.
 
+mod access;
 pub mod config;
+mod health;
+mod metrics;
+mod shutdown;
+mod version;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::{middleware, web, App, HttpServer};
 use rigel_broker::{Broker, SystemClock};
@@ -13,7 +20,15 @@ use rigel_jsonld::{ContextResolver, ResolverConfig};
 use rigel_storage_embedded::{EmbeddedOptions, EmbeddedStore};
 use rigel_subscriptions::{ServiceOptions, SubscriptionService};
 
-pub use config::Config;
+pub use access::route_template;
+pub use config::{Config, ConfigError, LogFormat};
+pub use shutdown::Stopped;
+pub use version::{version_document, BuildInfo, NGSI_LD_VERSION, ORIONLD_COMPATIBLE_VERSION};
+
+use access::AccessLog;
+use health::{Health, Operations};
+use metrics::{LiveState, Metrics};
+use version::Started;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -34,47 +49,34 @@ pub enum StartError {
     },
 }
 
-/// A started server: its address and a handle to stop it.
+/// A started server: its addresses and what a shutdown must stop, in order.
 pub struct RunningServer {
+    /// The NGSI-LD API.
     pub addr: SocketAddr,
-    pub server: actix_web::dev::Server,
+    /// The admin server (health probes, metrics).
+    pub admin_addr: SocketAddr,
+    /// Runs the API server until it stops (the server is a future: it serves while polled).
+    api: tokio::task::JoinHandle<std::io::Result<()>>,
+    api_handle: actix_web::dev::ServerHandle,
+    admin_handle: actix_web::dev::ServerHandle,
     store: Arc<EmbeddedStore>,
     subscriptions: SubscriptionService,
+    operations: web::Data<Operations>,
+    grace: Duration,
 }
 
-impl RunningServer {
-    /// Stops accepting requests, lets in-flight ones finish, then closes the store.
-    pub async fn stop(self) {
-        self.server.handle().stop(true).await;
-        self.subscriptions.shutdown().await;
-        close_store(&self.store).await;
-    }
-
-    /// Runs until the server stops (SIGINT/SIGTERM), then closes the store.
-    pub async fn wait(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        self.subscriptions.shutdown().await;
-        close_store(&self.store).await;
-        result
-    }
-}
-
-async fn close_store(store: &EmbeddedStore) {
-    if let Err(e) = store.close().await {
-        tracing::error!("closing the store failed: {e}");
-    }
-}
-
-/// Opens the store, loads the subscriptions and binds the HTTP server; the returned server is
-/// already running. Must be called within a tokio runtime (notification delivery runs on it).
+/// Opens the store, loads the subscriptions and binds the API and admin servers; the returned
+/// server is already running. Must be called within an actix system (tokio runtime).
 pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
+    let started = Instant::now();
+    let mut metrics = Metrics::new();
     let store = Arc::new(
-        EmbeddedStore::open_with(&config.data_dir, store_options(config)).map_err(|source| {
-            StartError::Store {
+        EmbeddedStore::open_with(&config.data_dir, store_options(config, &metrics)).map_err(
+            |source| StartError::Store {
                 dir: config.data_dir.display().to_string(),
                 source,
-            }
-        })?,
+            },
+        )?,
     );
     let resolver = ContextResolver::new(ResolverConfig {
         fetch_timeout: config.context_timeout(),
@@ -99,6 +101,17 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     if loaded > 0 {
         tracing::info!(subscriptions = loaded, "subscriptions loaded");
     }
+    metrics.watch(LiveState {
+        store: store.clone(),
+        subscriptions: subscriptions.clone(),
+        resolver: resolver.clone(),
+        build: BuildInfo::current(),
+        started,
+    });
+    let operations = web::Data::new(Operations {
+        health: Health::new(store.clone()),
+        metrics,
+    });
     let broker = Broker::new(store.clone(), clock).with_subscriptions(subscriptions.clone());
     let limits = Limits {
         max_body_bytes: config.max_body_bytes,
@@ -107,30 +120,80 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         max_page_size: config.max_page_size,
     };
     let state = web::Data::new(AppState::new(broker, resolver, limits));
-    let mut server = HttpServer::new(move || {
-        App::new()
+    let started_at = web::Data::new(Started(started));
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let log = AccessLog {
+        enabled: config.request_log,
+    };
+    let api_health = config.api_health;
+    let api_ops = operations.clone();
+    let mut api = HttpServer::new(move || {
+        let app = App::new()
             .app_data(state.clone())
+            .app_data(api_ops.clone())
+            .app_data(started_at.clone())
             .wrap(middleware::from_fn(move |req, next| {
                 rigel_http_api::edge(limits, req, next)
             }))
-            .configure(rigel_http_api::configure)
-    });
+            .wrap(middleware::from_fn(move |req, next| {
+                access::observe(log, req, next)
+            }))
+            .route("/version", web::get().to(version::version))
+            .route("/statistics", web::get().to(version::statistics));
+        let app = if api_health {
+            app.service(health::health_scope())
+        } else {
+            app
+        };
+        app.configure(rigel_http_api::configure)
+    })
+    .disable_signals()
+    .shutdown_timeout(config.shutdown_grace_secs);
     if let Some(workers) = config.workers {
-        server = server.workers(workers);
+        api = api.workers(workers);
     }
     let addr = SocketAddr::new(config.bind, config.port);
-    let server = server.bind(addr).map_err(|source| StartError::Bind {
+    let api = api.bind(addr).map_err(|source| StartError::Bind {
         addr: addr.to_string(),
         source,
     })?;
-    let bound = server.addrs().first().copied().unwrap_or(addr);
-    let server = server.run();
+    let bound = api.addrs().first().copied().unwrap_or(addr);
+
+    let admin_ops = operations.clone();
+    let admin_addr = SocketAddr::new(config.admin_bind, config.admin_port);
+    let admin = HttpServer::new(move || {
+        App::new()
+            .app_data(admin_ops.clone())
+            .configure(health::configure_admin)
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .bind(admin_addr)
+    .map_err(|source| StartError::Bind {
+        addr: admin_addr.to_string(),
+        source,
+    })?;
+    let admin_bound = admin.addrs().first().copied().unwrap_or(admin_addr);
+
+    let api = api.run();
+    let api_handle = api.handle();
+    let api = actix_web::rt::spawn(api);
+    let admin = admin.run();
+    let admin_handle = admin.handle();
+    actix_web::rt::spawn(admin);
     tracing::info!(addr = %bound, data_dir = %config.data_dir.display(), "NGSI-LD API listening at http://{bound}/ngsi-ld/v1");
+    tracing::info!(addr = %admin_bound, "health probes and metrics at http://{admin_bound}/health/ready and /metrics");
     Ok(RunningServer {
         addr: bound,
-        server,
+        admin_addr: admin_bound,
+        api,
+        api_handle,
+        admin_handle,
         store,
         subscriptions,
+        operations,
+        grace,
     })
 }
 
@@ -144,8 +207,9 @@ fn subscription_options(config: &Config) -> ServiceOptions {
 }
 
 /// The embedded store's tuning from the configuration.
-fn store_options(config: &Config) -> EmbeddedOptions {
+fn store_options(config: &Config, metrics: &Metrics) -> EmbeddedOptions {
     let mut options = EmbeddedOptions::default();
     options.entity_cache_bytes = config.entity_cache_bytes;
+    options.observer = Some(metrics.store_observer());
     options
 }

@@ -1,7 +1,7 @@
-//! The `rigel` binary: parses configuration, sets up logging, runs the server.
+//! The `rigel` binary: reads the configuration, sets up logging, runs the server until
+//! SIGTERM or SIGINT and exits 0 after a graceful shutdown.
 
-use clap::Parser;
-use rigel_server::{start, Config};
+use rigel_server::{start, Config, LogFormat};
 
 /// mimalloc instead of the system allocator: a request allocates many small objects (parsed
 /// JSON, rendered entities), and glibc's malloc spent a quarter of the CPU on them.
@@ -10,10 +10,20 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
-    let config = Config::parse();
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("rigel: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     let server = match start(&config).await {
         Ok(s) => s,
         Err(e) => {
@@ -22,7 +32,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     match server.wait().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(_) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("server error: {e}");
             std::process::ExitCode::FAILURE

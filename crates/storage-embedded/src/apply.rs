@@ -9,10 +9,11 @@
 //! committer refuses every later batch: the state of a file whose sync failed is unknown.
 
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, Table};
-use rigel_storage::{Expect, StorageError, WriteOutcome};
+use rigel_storage::{Expect, StorageError, StoreObserver, WriteOutcome};
 
 use crate::error::db_err;
 use crate::layout::{self, ENTITIES, LAST_VERSION_KEY, META, TENANTS, TYPES, WAL_LSN_KEY};
@@ -38,6 +39,15 @@ pub(crate) struct CheckpointPolicy {
     pub wal_bytes: u64,
 }
 
+/// What the committer shares with the rest of the store: why it refuses writes, if it does,
+/// and who is told about its commits.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CommitterReport {
+    /// Set once, by the first log or checkpoint failure.
+    pub refused: Arc<OnceLock<String>>,
+    pub observer: Option<Arc<dyn StoreObserver>>,
+}
+
 /// The writer thread's side of the store: redb plus the log.
 pub(crate) struct Committer {
     db: std::sync::Arc<Database>,
@@ -48,6 +58,9 @@ pub(crate) struct Committer {
     last_checkpoint: Instant,
     /// Set by a log or checkpoint failure; every later batch fails with it.
     broken: Option<String>,
+    report: CommitterReport,
+    /// How long the last batch's log append (with its fsync) took.
+    last_sync: Duration,
 }
 
 impl Committer {
@@ -57,6 +70,7 @@ impl Committer {
         db: std::sync::Arc<Database>,
         dir: &Path,
         policy: CheckpointPolicy,
+        report: CommitterReport,
     ) -> Result<Self, StorageError> {
         let durable_lsn = {
             let txn = db.begin_read().map_err(db_err)?;
@@ -82,6 +96,8 @@ impl Committer {
             next_lsn: last_lsn + 1,
             last_checkpoint: Instant::now(),
             broken: None,
+            report,
+            last_sync: Duration::ZERO,
         })
     }
 
@@ -125,11 +141,14 @@ impl Committer {
             };
             (outcomes, frame)
         };
+        self.last_sync = Duration::ZERO;
         if let Some(frame) = frame {
+            let started = Instant::now();
             if let Err(err) = self.wal.append(&frame) {
-                self.broken = Some(format!("the write-ahead log failed earlier: {err}"));
+                self.refuse(format!("the write-ahead log failed earlier: {err}"));
                 return Err(err);
             }
+            self.last_sync = started.elapsed();
             self.next_lsn += 1;
         }
         txn.commit().map_err(db_err)?;
@@ -140,7 +159,7 @@ impl Committer {
             // The batch is durable in the log whatever happens here.
             if let Err(err) = self.checkpoint() {
                 tracing::error!(error = %err, "checkpoint failed; the store refuses writes");
-                self.broken = Some(format!("a checkpoint failed earlier: {err}"));
+                self.refuse(format!("a checkpoint failed earlier: {err}"));
             }
         }
         Ok(outcomes)
@@ -149,6 +168,7 @@ impl Committer {
     /// Commits redb durably (everything committed before is then on disk) and empties the
     /// log.
     fn checkpoint(&mut self) -> Result<(), StorageError> {
+        let started = Instant::now();
         let mut txn = self.db.begin_write().map_err(db_err)?;
         txn.set_durability(Durability::Immediate).map_err(db_err)?;
         {
@@ -159,13 +179,36 @@ impl Committer {
         txn.commit().map_err(db_err)?;
         self.wal.reset()?;
         self.last_checkpoint = Instant::now();
+        if let Some(observer) = &self.report.observer {
+            observer.checkpointed(started.elapsed());
+        }
         Ok(())
+    }
+
+    /// From now on every batch fails with `reason`; readiness reports it.
+    fn refuse(&mut self, reason: String) {
+        let _ = self.report.refused.set(reason.clone());
+        self.broken = Some(reason);
     }
 }
 
 impl CommitBatch for Committer {
     fn commit_batch(&mut self, jobs: &mut [Job]) -> Result<Vec<Vec<WriteOutcome>>, StorageError> {
-        self.apply(jobs)
+        let result = self.apply(jobs);
+        if let Some(observer) = &self.report.observer {
+            match &result {
+                Ok(outcomes) => {
+                    let writes = outcomes
+                        .iter()
+                        .flatten()
+                        .filter(|o| matches!(o, WriteOutcome::Applied { .. }))
+                        .count();
+                    observer.group_committed(jobs.len(), writes, self.last_sync);
+                }
+                Err(_) => observer.group_failed(jobs.len()),
+            }
+        }
+        result
     }
 
     /// A clean close leaves an empty log.

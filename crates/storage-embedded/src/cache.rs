@@ -19,7 +19,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use rigel_model::Entity;
@@ -113,6 +113,8 @@ impl Shard {
 pub(crate) struct DecodedCache {
     shards: Vec<RwLock<Shard>>,
     shard_budget: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl DecodedCache {
@@ -121,6 +123,8 @@ impl DecodedCache {
         Self {
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             shard_budget: budget_bytes / SHARDS,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -132,6 +136,14 @@ impl DecodedCache {
         self.shards
             .get((hash as usize) % SHARDS)
             .map(|shard| (shard, hash))
+    }
+
+    /// Reads served from the cache, and reads that decoded a record, since the start.
+    pub(crate) fn hits_and_misses(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     /// An owned entity of a stored record for a single read: copied from the cache when it
@@ -147,10 +159,12 @@ impl DecodedCache {
             if let Ok(guard) = shard.read() {
                 if let Some(slot) = guard.slots.get(key).filter(|s| s.version == version) {
                     slot.referenced.store(true, Ordering::Relaxed);
+                    self.hits.fetch_add(1, Ordering::Relaxed);
                     return Ok((version, (*slot.entity).clone()));
                 }
             }
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         Ok((version, body.decode()?))
     }
 
@@ -170,10 +184,12 @@ impl DecodedCache {
             if let Some(slot) = guard.slots.get(key) {
                 if slot.version == version {
                     slot.referenced.store(true, Ordering::Relaxed);
+                    self.hits.fetch_add(1, Ordering::Relaxed);
                     return Ok((version, Arc::clone(&slot.entity)));
                 }
             }
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let entity = Arc::new(body.decode()?);
         let cost = key.len() + decoded_cost(&body);
         if cost > self.shard_budget {

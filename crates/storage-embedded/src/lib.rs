@@ -35,7 +35,7 @@ use rigel_storage::{
     EntityStore, Selected, Selection, StorageError, Versioned, WriteOp, WriteOutcome,
 };
 
-use crate::apply::{CheckpointPolicy, Committer};
+use crate::apply::{CheckpointPolicy, Committer, CommitterReport};
 use crate::cache::DecodedCache;
 use crate::error::db_err;
 use crate::layout::{
@@ -65,6 +65,8 @@ pub struct EmbeddedOptions {
     pub checkpoint_interval: std::time::Duration,
     /// A checkpoint also runs once the log holds this many bytes. Default 64 MiB.
     pub checkpoint_wal_bytes: u64,
+    /// Told about every group commit and checkpoint (for metrics). Default none.
+    pub observer: Option<Arc<dyn rigel_storage::StoreObserver>>,
 }
 
 impl Default for EmbeddedOptions {
@@ -77,6 +79,7 @@ impl Default for EmbeddedOptions {
             entity_cache_bytes: 32 * 1024 * 1024,
             checkpoint_interval: std::time::Duration::from_secs(1),
             checkpoint_wal_bytes: 64 * 1024 * 1024,
+            observer: None,
         }
     }
 }
@@ -93,6 +96,8 @@ pub struct EmbeddedStore {
     read_permits: Arc<tokio::sync::Semaphore>,
     /// Decoded entities, validated by version on every use (see the `cache` module).
     cache: Arc<DecodedCache>,
+    /// Why the writer refuses writes, once it does.
+    refused: Arc<std::sync::OnceLock<String>>,
 }
 
 /// Reads running at once; more wait for a permit. Twice the cores keeps both busy while a
@@ -143,7 +148,12 @@ impl EmbeddedStore {
             interval: options.checkpoint_interval,
             wal_bytes: options.checkpoint_wal_bytes,
         };
-        let committer = Committer::open(Arc::clone(&db), dir, policy)?;
+        let report = CommitterReport {
+            refused: Arc::default(),
+            observer: options.observer.clone(),
+        };
+        let refused = Arc::clone(&report.refused);
+        let committer = Committer::open(Arc::clone(&db), dir, policy, report)?;
         let writer = Writer::spawn(options.queue_capacity, limits, committer)?;
         let read_permits = Arc::new(tokio::sync::Semaphore::new(read_concurrency()));
         let cache = Arc::new(DecodedCache::new(options.entity_cache_bytes));
@@ -153,7 +163,28 @@ impl EmbeddedStore {
             path,
             read_permits,
             cache,
+            refused,
         })
+    }
+
+    /// Whether the store serves reads and writes (readiness).
+    pub fn health(&self) -> rigel_storage::BackendHealth {
+        if !self.writer.is_open() {
+            return rigel_storage::BackendHealth::Closed;
+        }
+        match self.refused.get() {
+            Some(reason) => rigel_storage::BackendHealth::WritesRefused(reason.clone()),
+            None => rigel_storage::BackendHealth::Ready,
+        }
+    }
+
+    /// The store's counters (for metrics).
+    pub fn counters(&self) -> rigel_storage::BackendCounters {
+        let (cache_hits, cache_misses) = self.cache.hits_and_misses();
+        rigel_storage::BackendCounters {
+            cache_hits,
+            cache_misses,
+        }
     }
 
     /// The database file.

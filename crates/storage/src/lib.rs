@@ -11,11 +11,13 @@ use async_trait::async_trait;
 use rigel_model::{Entity, ErrorKind, Tenant};
 
 mod changes;
+mod observe;
 mod subscriptions;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use changes::{ChangeEvent, ChangeListener};
+pub use observe::{BackendCounters, BackendHealth, StoreObserver};
 pub use subscriptions::SubscriptionStore;
 
 /// A stored entity with the version it was read at.

@@ -6,6 +6,7 @@ mod change;
 mod compile;
 mod deleted;
 pub mod deliver;
+mod drain;
 mod join;
 mod notification;
 mod registry;
@@ -21,6 +22,7 @@ use rigel_query::QueryError;
 use rigel_storage::StorageError;
 
 pub use compile::Compiled;
+pub use drain::{DeliveryReport, QueueDepth};
 pub use service::{ServiceOptions, SubscriptionService};
 
 /// Errors of subscription management.

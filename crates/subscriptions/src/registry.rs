@@ -24,6 +24,8 @@ pub struct Shared {
     pub retired: std::sync::atomic::AtomicBool,
     /// How it renders changes ([`crate::notification::render_key`]).
     pub render_key: u64,
+    /// Changes in its queue or being notified right now.
+    pub queued: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {

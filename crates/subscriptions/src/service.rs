@@ -3,7 +3,7 @@
 //! periodic save.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -59,6 +59,21 @@ pub(crate) struct Inner {
     dirty: Mutex<HashSet<(Tenant, String)>>,
     runtime: DeliveryRuntime,
     stop: Notify,
+    /// Notifications sent, failed and changes lost since the start, and changes queued.
+    pub(crate) totals: DeliveryTotals,
+    /// Signalled whenever the last queued change has been dealt with.
+    pub(crate) settled: Notify,
+}
+
+/// Counters over every subscription since the service started (for metrics: unlike the
+/// per-subscription counters, they never go down when a subscription is deleted).
+#[derive(Default)]
+pub(crate) struct DeliveryTotals {
+    pub(crate) sent: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) lost: AtomicU64,
+    /// Changes queued for some subscription and not yet dealt with.
+    pub(crate) pending: AtomicUsize,
 }
 
 /// The threads notification workers run on: their own multi-threaded runtime, so rendering
@@ -107,6 +122,21 @@ impl Inner {
         self.registry.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A worker dealt with `n` changes of its queue (notified, or skipped by throttling).
+    pub(crate) fn settle(&self, shared: &Shared, n: usize) {
+        shared.queued.fetch_sub(n, Ordering::AcqRel);
+        if self.totals.pending.fetch_sub(n, Ordering::AcqRel) == n {
+            self.settled.notify_waiters();
+        }
+    }
+
+    pub(crate) fn registry_snapshot(&self) -> Vec<Arc<Entry>> {
+        self.registry()
+            .values()
+            .flat_map(|index| index.by_id.values().cloned())
+            .collect()
+    }
+
     pub(crate) fn mark_dirty(&self, shared: &Shared) {
         self.dirty
             .lock()
@@ -144,6 +174,8 @@ impl SubscriptionService {
                 dirty: Mutex::new(HashSet::new()),
                 runtime,
                 stop: Notify::new(),
+                totals: DeliveryTotals::default(),
+                settled: Notify::new(),
             }),
         })
     }
@@ -248,6 +280,10 @@ impl SubscriptionService {
         registry.get(tenant).is_some_and(|index| !index.is_empty())
     }
 
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
     fn entry(&self, tenant: &Tenant, id: &str) -> Option<Arc<Entry>> {
         let registry = self.inner.registry();
         registry.get(tenant)?.by_id.get(id).cloned()
@@ -263,6 +299,7 @@ impl SubscriptionService {
             compiled,
             delivery: Mutex::new(delivery),
             retired: Default::default(),
+            queued: Default::default(),
         });
         self.inner
             .runtime
@@ -330,7 +367,15 @@ impl ChangeListener for SubscriptionService {
                     change: change.clone(),
                     cache: cache.clone(),
                 };
-                if let Err(mpsc::error::TrySendError::Full(_)) = entry.queue.try_send(pending) {
+                // Counted before it is queued, so the worker never settles more than was counted.
+                shared.queued.fetch_add(1, Ordering::AcqRel);
+                self.inner.totals.pending.fetch_add(1, Ordering::AcqRel);
+                if let Err(e) = entry.queue.try_send(pending) {
+                    self.inner.settle(shared, 1);
+                    if matches!(e, mpsc::error::TrySendError::Closed(_)) {
+                        continue;
+                    }
+                    self.inner.totals.lost.fetch_add(1, Ordering::Relaxed);
                     let lost = {
                         let mut delivery =
                             shared.delivery.lock().unwrap_or_else(|p| p.into_inner());

@@ -165,6 +165,7 @@ fn entry(sub: Subscription) -> Arc<Entry> {
             compiled,
             retired: Default::default(),
             render_key: 0,
+            queued: Default::default(),
         }),
         queue,
     })

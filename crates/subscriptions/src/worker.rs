@@ -46,6 +46,7 @@ pub(crate) async fn run(
                     }
                 }
                 notify_changes(&inner, &shared, &batch).await;
+                inner.settle(&shared, batch.len());
             }
             _ = tick(&mut ticker) => notify_periodically(&inner, &shared).await,
         }
@@ -222,6 +223,11 @@ async fn send(
         let mut delivery = shared.delivery.lock().unwrap_or_else(|p| p.into_inner());
         delivery.times_sent += 1;
         delivery.last_notification = Some(now);
+        let total = match &result {
+            Ok(()) => &inner.totals.sent,
+            Err(_) => &inner.totals.failed,
+        };
+        total.fetch_add(1, Ordering::Relaxed);
         match &result {
             Ok(()) => {
                 delivery.last_success = Some(done);

@@ -76,6 +76,7 @@ pub fn parse_subscription(
     now: DateTime<Utc>,
     new_id: impl FnOnce() -> String,
 ) -> Result<Subscription, ModelError> {
+    let body = &*current_member_names(body);
     match member(body, "type", "@type") {
         Some(t) => check_type(t)?,
         None => {
@@ -155,6 +156,7 @@ pub fn apply_fragment(
     terms: &dyn TermMap,
     now: DateTime<Utc>,
 ) -> Result<Subscription, ModelError> {
+    let fragment = &*current_member_names(fragment);
     if let Some(t) = member(fragment, "type", "@type") {
         check_type(t)?;
     }
@@ -192,6 +194,31 @@ pub fn apply_fragment(
     check_whole(&sub)?;
     sub.modified_at = now;
     Ok(sub)
+}
+
+/// Older spellings of members that clients still send, and the member each stands for.
+const OLDER_NAMES: &[(&str, &str)] = &[("expires", "expiresAt"), ("name", "subscriptionName")];
+
+/// The body with older member names read as the current ones (`expires` as `expiresAt`,
+/// `name` as `subscriptionName`);
+/// when both are given, the current one wins. Borrowed when nothing needs renaming.
+fn current_member_names(body: &Map<String, Value>) -> std::borrow::Cow<'_, Map<String, Value>> {
+    if !OLDER_NAMES.iter().any(|(old, _)| body.contains_key(*old)) {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut renamed = Map::with_capacity(body.len());
+    for (name, value) in body {
+        match OLDER_NAMES.iter().find(|(old, _)| old == name) {
+            Some((_, current)) if body.contains_key(*current) => {}
+            Some((_, current)) => {
+                renamed.insert((*current).to_owned(), value.clone());
+            }
+            None => {
+                renamed.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    std::borrow::Cow::Owned(renamed)
 }
 
 /// Sets one top-level member from its (non-null) JSON value; unknown and read-only members

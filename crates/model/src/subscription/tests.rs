@@ -330,6 +330,51 @@ fn a_comma_may_separate_the_fraction_of_seconds_in_expires_at() {
     );
 }
 
+#[test]
+fn the_older_member_expires_is_read_as_expires_at() {
+    let s = sub(with("expires", Some(json!("2030-01-01T00:00:00Z"))));
+    assert_eq!(
+        s.expires_at,
+        Some(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap())
+    );
+    refused(
+        with("expires", Some(json!("2020-01-01T00:00:00Z"))),
+        "expiresAt",
+    );
+}
+
+#[test]
+fn the_older_member_name_is_read_as_subscription_name() {
+    let s = sub(with("name", Some(json!("parking"))));
+    assert_eq!(s.subscription_name.as_deref(), Some("parking"));
+}
+
+#[test]
+fn an_empty_notification_attributes_list_means_every_attribute() {
+    let s = sub(with_notification("attributes", json!([])));
+    assert!(s.notification.attributes.is_none());
+}
+
+#[test]
+fn expires_at_wins_over_the_older_expires() {
+    let mut body = with("expires", Some(json!("2031-01-01T00:00:00Z")));
+    body["expiresAt"] = json!("2030-01-01T00:00:00Z");
+    assert_eq!(
+        sub(body).expires_at,
+        Some(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap())
+    );
+}
+
+#[test]
+fn a_fragment_with_the_older_expires_updates_expires_at() {
+    let current = sub(minimal());
+    let s = patched(&current, json!({"expires": "2030-01-01T00:00:00Z"})).unwrap();
+    assert_eq!(
+        s.expires_at,
+        Some(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap())
+    );
+}
+
 // ---- rules of clause 5.2.12 ------------------------------------------------------------
 
 #[test]
@@ -641,9 +686,11 @@ fn notification_attributes_cannot_name_entity_members() {
     refused(with_notification("attributes", json!(["id"])), "attributes");
 }
 
+/// An empty `attributes` is tolerated (read as absent, see
+/// `an_empty_notification_attributes_list_means_every_attribute`); empty pick and omit are not.
 #[test]
-fn empty_notification_attribute_lists_are_bad_request_data() {
-    for member in ["attributes", "pick", "omit"] {
+fn empty_notification_pick_and_omit_lists_are_bad_request_data() {
+    for member in ["pick", "omit"] {
         refused(with_notification(member, json!([])), member);
     }
 }

@@ -37,6 +37,9 @@ pub(super) fn parse_notification(
     for (name, value) in obj {
         let path = format!("notification.{name}");
         match name.as_str() {
+            // The spec forbids an empty list; the FIWARE IoT Agent library always sends one
+            // when it wants every attribute, so it is read as absent (docs/conformance.md).
+            "attributes" if value.as_array().is_some_and(Vec::is_empty) => {}
             "attributes" => params.attributes = Some(notified_attributes(value, terms)?),
             "pick" => params.pick = Some(strings(value, &path)?),
             "omit" => params.omit = Some(strings(value, &path)?),

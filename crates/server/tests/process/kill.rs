@@ -1,54 +1,11 @@
 //! Durability end to end: entities and subscriptions acknowledged with 201 by a real `rigel`
 //! process survive a SIGKILL of that process, and subscriptions keep firing afterwards.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn_rigel(dir: &std::path::Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_rigel"))
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--log-level",
-            "warn",
-        ])
-        .arg("--data-dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("rigel starts")
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if client
-            .get(format!("{base}/entities/urn:ngsi-ld:Probe:0"))
-            .send()
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("rigel did not start listening");
-}
+use crate::common::{free_port, spawn_rigel, start_receiver, wait_ready};
 
 /// Clause 5.6.1 and the durability promise: a 201 means the entity is on disk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,52 +82,6 @@ async fn entities_acknowledged_before_sigkill_survive_restart() {
     );
 }
 
-/// A notification receiver for the restart test: counts the notifications (HTTP POSTs) it
-/// answers with 200 and keeps the entity ids they carried.
-async fn start_receiver() -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let sink = received.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let sink = sink.clone();
-            tokio::spawn(async move {
-                let mut stream = BufReader::new(stream);
-                loop {
-                    let mut length = 0usize;
-                    loop {
-                        let mut line = String::new();
-                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        let lower = line.to_ascii_lowercase();
-                        if let Some(v) = lower.strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if stream.read_exact(&mut body).await.is_err() {
-                        return;
-                    }
-                    sink.lock()
-                        .unwrap()
-                        .push(serde_json::from_slice(&body).unwrap());
-                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-                    if stream.get_mut().write_all(ok).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (port, received)
-}
-
 async fn wait_for_notifications(received: &Mutex<Vec<serde_json::Value>>, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while received.lock().unwrap().len() < n {
@@ -202,7 +113,7 @@ async fn subscriptions_and_their_counters_survive_a_restart_and_keep_firing() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
     let client = reqwest::Client::new();
-    let (receiver_port, received) = start_receiver().await;
+    let (receiver_port, received) = start_receiver(Duration::ZERO).await;
     let mut child = spawn_rigel(dir.path(), port);
     wait_ready(&client, &base).await;
 

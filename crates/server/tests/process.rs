@@ -1,0 +1,16 @@
+//! Black-box tests of the real `rigel` binary as a process: durability across SIGKILL,
+//! graceful shutdown on SIGTERM, the admin port, the request log, configuration by flag and
+//! environment (Orion-LD's variables too), and the deployment files against what the binary
+//! serves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "process/common.rs"]
+mod common;
+#[path = "process/configuration.rs"]
+mod configuration;
+#[path = "process/kill.rs"]
+mod kill;
+#[path = "process/operations.rs"]
+mod operations;
+#[path = "process/shutdown.rs"]
+mod shutdown;

@@ -1,0 +1,126 @@
+//! Starting, signalling and waiting for `rigel` processes, and a notification receiver.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The `rigel` command on loopback ports with `dir` as data directory; the admin server
+/// on `admin_port`.
+pub fn rigel_command(dir: &Path, port: u16, admin_port: u16) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rigel"));
+    command
+        .args(["--bind", "127.0.0.1", "--admin-bind", "127.0.0.1"])
+        .args(["--port", &port.to_string()])
+        .args(["--admin-port", &admin_port.to_string()])
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    command
+}
+
+/// Starts `rigel` with warnings only in its log (and a free admin port).
+pub fn spawn_rigel(dir: &Path, port: u16) -> Child {
+    rigel_command(dir, port, free_port())
+        .args(["--log-level", "warn"])
+        .spawn()
+        .expect("rigel starts")
+}
+
+pub async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if client
+            .get(format!("{base}/entities/urn:ngsi-ld:Probe:0"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("rigel did not start listening");
+}
+
+/// Sends SIGTERM to the process.
+pub fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -TERM failed");
+}
+
+/// Waits for the process to exit, at most `limit`; its exit code.
+pub async fn exit_code(child: &mut Child, limit: Duration) -> Option<i32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() >= deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("rigel did not exit within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A notification receiver: keeps the body of every notification (HTTP POST) it answers
+/// with 200, after `delay` (a slow endpoint lets notifications queue up).
+pub async fn start_receiver(delay: Duration) -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let sink = received.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let sink = sink.clone();
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if stream.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(delay).await;
+                    sink.lock()
+                        .unwrap()
+                        .push(serde_json::from_slice(&body).unwrap());
+                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if stream.get_mut().write_all(ok).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, received)
+}

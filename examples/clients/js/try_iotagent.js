@@ -102,8 +102,15 @@ async function cleanup() {
         const r = await broker(`/entities?type=ParkingSpot&count=true&q=${encodeURIComponent('status=="occupied"')}`);
         return { count: r.count, ids: r.body.map((e) => e.id) };
     });
-    await step("iotAgentLib.query (GET entity ?attrs=status)", () =>
-        p((cb) => iotAgentLib.query(device.name, device.type, APIKEY, ["status"], device, cb)));
+    // iotagent-node-lib 4.14.0 sendQueryValueNgsiLD always prepends "urn:ngsi-ld:<type>:" to
+    // the entity name (the update path only does so when the name is not already a URN), so
+    // passing device.name ("urn:ngsi-ld:ParkingSpot:iota:001") would request
+    // /entities/urn:ngsi-ld:ParkingSpot:urn:ngsi-ld:ParkingSpot:iota:001 and get a 404 from any
+    // broker -- a library bug. Pass the name without the URN prefix instead.
+    const shortName = device.name.startsWith(`urn:ngsi-ld:${device.type}:`)
+        ? device.name.slice(`urn:ngsi-ld:${device.type}:`.length) : device.name;
+    await step("iotAgentLib.query (GET entity ?attrs=status; name without urn prefix, library bug)", () =>
+        p((cb) => iotAgentLib.query(shortName, device.type, APIKEY, ["status"], device, cb)));
 
     // subscription created by the IoT Agent, notifications delivered to <providerUrl>/notify
     // content=null -> the library sends notification.attributes: [] and stores the subscription in the device

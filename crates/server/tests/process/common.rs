@@ -124,3 +124,58 @@ pub async fn start_receiver(delay: Duration) -> (u16, Arc<Mutex<Vec<serde_json::
     });
     (port, received)
 }
+
+/// POSTs a JSON body; the response status.
+pub async fn post_json(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> u16 {
+    let r = client.post(url).json(body).send().await.unwrap();
+    r.status().as_u16()
+}
+
+/// GETs a JSON document.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// Creates a subscription `id` to every Meter, notifying the receiver on `receiver_port`.
+pub async fn subscribe_to_meters(
+    client: &reqwest::Client,
+    base: &str,
+    id: &str,
+    receiver_port: u16,
+) {
+    let subscription = serde_json::json!({
+        "id": id,
+        "type": "Subscription",
+        "entities": [{"type": "Meter"}],
+        "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver_port}/notify")}}
+    });
+    let status = post_json(client, &format!("{base}/subscriptions"), &subscription).await;
+    assert_eq!(status, 201);
+}
+
+/// A Meter entity with a reading.
+pub fn meter(id: &str, reading: u64) -> serde_json::Value {
+    serde_json::json!({"id": id, "type": "Meter", "reading": {"type": "Property", "value": reading}})
+}
+
+/// Stops the process with SIGTERM and expects a clean exit (0) within 30 s.
+pub async fn terminate_cleanly(child: &mut Child) {
+    terminate(child);
+    assert_eq!(exit_code(child, Duration::from_secs(30)).await, Some(0));
+}
+
+/// The ids of `ids` that the broker does not have.
+pub async fn missing_entities(client: &reqwest::Client, base: &str, ids: &[String]) -> Vec<String> {
+    let mut missing = Vec::new();
+    for id in ids {
+        let r = client
+            .get(format!("{base}/entities/{id}"))
+            .send()
+            .await
+            .unwrap();
+        if r.status() != 200 {
+            missing.push(id.clone());
+        }
+    }
+    missing
+}

@@ -4,9 +4,8 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use crate::common::{exit_code, free_port, rigel_command, terminate, wait_ready};
+use crate::common::{free_port, rigel_command, terminate_cleanly, wait_ready};
 
 fn repo_file(path: &str) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -141,11 +140,7 @@ async fn the_kubernetes_manifests_probe_what_the_binary_serves() {
             .unwrap();
         assert_eq!(r.status(), 200, "{path}");
     }
-    terminate(&child);
-    assert_eq!(
-        exit_code(&mut child, Duration::from_secs(30)).await,
-        Some(0)
-    );
+    terminate_cleanly(&mut child).await;
 }
 
 /// The systemd unit stops rigel with SIGTERM and waits longer than its shutdown grace.

@@ -5,7 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{free_port, spawn_rigel, start_receiver, wait_ready};
+use crate::common::{
+    free_port, get_json, meter, missing_entities, post_json, spawn_rigel, start_receiver,
+    subscribe_to_meters, wait_ready,
+};
 
 /// Clause 5.6.1 and the durability promise: a 201 means the entity is on disk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,17 +63,7 @@ async fn entities_acknowledged_before_sigkill_survive_restart() {
 
     let mut child = spawn_rigel(dir.path(), port);
     wait_ready(&client, &base).await;
-    let mut missing = Vec::new();
-    for id in &acked {
-        let r = client
-            .get(format!("{base}/entities/{id}"))
-            .send()
-            .await
-            .unwrap();
-        if r.status() != 200 {
-            missing.push(id.clone());
-        }
-    }
+    let missing = missing_entities(&client, &base, &acked).await;
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
@@ -117,28 +110,20 @@ async fn subscriptions_and_their_counters_survive_a_restart_and_keep_firing() {
     let mut child = spawn_rigel(dir.path(), port);
     wait_ready(&client, &base).await;
 
-    let subscription = serde_json::json!({
-        "id": "urn:ngsi-ld:Subscription:restart",
-        "type": "Subscription",
-        "entities": [{"type": "Meter"}],
-        "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver_port}/notify")}}
-    });
-    let r = client
-        .post(format!("{base}/subscriptions"))
-        .json(&subscription)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let meter = serde_json::json!({"id": "urn:ngsi-ld:Meter:1", "type": "Meter",
-        "reading": {"type": "Property", "value": 0}});
-    let r = client
-        .post(format!("{base}/entities"))
-        .json(&meter)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    subscribe_to_meters(
+        &client,
+        &base,
+        "urn:ngsi-ld:Subscription:restart",
+        receiver_port,
+    )
+    .await;
+    let status = post_json(
+        &client,
+        &format!("{base}/entities"),
+        &meter("urn:ngsi-ld:Meter:1", 0),
+    )
+    .await;
+    assert_eq!(status, 201);
     set_reading(&client, &base, 1).await;
     wait_for_notifications(&received, 2).await;
     // Longer than the counters' save interval, then no chance to shut down cleanly.
@@ -148,16 +133,11 @@ async fn subscriptions_and_their_counters_survive_a_restart_and_keep_firing() {
 
     let mut child = spawn_rigel(dir.path(), port);
     wait_ready(&client, &base).await;
-    let stored: serde_json::Value = client
-        .get(format!(
-            "{base}/subscriptions/urn:ngsi-ld:Subscription:restart"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stored = get_json(
+        &client,
+        &format!("{base}/subscriptions/urn:ngsi-ld:Subscription:restart"),
+    )
+    .await;
     assert_eq!(stored["notification"]["timesSent"], 2, "{stored}");
     assert_eq!(stored["notification"]["status"], "ok", "{stored}");
     set_reading(&client, &base, 2).await;

@@ -3,9 +3,10 @@
 
 use std::io::Read;
 use std::process::Stdio;
-use std::time::Duration;
 
-use crate::common::{exit_code, free_port, rigel_command, terminate, wait_ready};
+use crate::common::{
+    free_port, meter, post_json, rigel_command, subscribe_to_meters, terminate_cleanly, wait_ready,
+};
 
 async fn get_text(client: &reqwest::Client, url: &str) -> (u16, String) {
     let r = client.get(url).send().await.unwrap();
@@ -37,24 +38,15 @@ async fn the_admin_port_serves_probes_and_metrics() {
         "--api-health false keeps the probes off the API port"
     );
 
-    let entity = serde_json::json!({"id": "urn:ngsi-ld:Meter:m", "type": "Meter"});
-    let r = client
-        .post(format!("{base}/entities"))
-        .json(&entity)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let sub = serde_json::json!({"id": "urn:ngsi-ld:Subscription:m", "type": "Subscription",
-        "entities": [{"type": "Meter"}],
-        "notification": {"endpoint": {"uri": "http://127.0.0.1:9/never"}}});
-    let r = client
-        .post(format!("{base}/subscriptions"))
-        .json(&sub)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    let status = post_json(
+        &client,
+        &format!("{base}/entities"),
+        &meter("urn:ngsi-ld:Meter:m", 0),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // Port 9 (discard) has no listener here: deliveries fail, the subscription stays.
+    subscribe_to_meters(&client, &base, "urn:ngsi-ld:Subscription:m", 9).await;
     for _ in 0..2 {
         let (status, _) = get_text(&client, &format!("{base}/entities/urn:ngsi-ld:Meter:m")).await;
         assert_eq!(status, 200);
@@ -82,11 +74,7 @@ async fn the_admin_port_serves_probes_and_metrics() {
             "{expected} missing in:\n{metrics}"
         );
     }
-    terminate(&child);
-    assert_eq!(
-        exit_code(&mut child, Duration::from_secs(30)).await,
-        Some(0)
-    );
+    terminate_cleanly(&mut child).await;
 }
 
 /// One JSON line per request with method, path, tenant, status, latency, bytes and the
@@ -114,11 +102,7 @@ async fn the_request_log_has_one_json_line_per_request() {
     assert_eq!(r.headers()["x-request-id"], "operator-trace-1");
     let r = client.get(format!("{base}/types")).send().await.unwrap();
     let generated = r.headers()["x-request-id"].to_str().unwrap().to_owned();
-    terminate(&child);
-    assert_eq!(
-        exit_code(&mut child, Duration::from_secs(30)).await,
-        Some(0)
-    );
+    terminate_cleanly(&mut child).await;
     let mut out = String::new();
     child
         .stdout
@@ -146,55 +130,52 @@ async fn the_request_log_has_one_json_line_per_request() {
     );
 }
 
+/// `rigel` on loopback with a free admin port, its own port left to the environment `env`.
+fn spawn_with_env(dir: &std::path::Path, env: &[(&str, String)]) -> std::process::Child {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rigel"));
+    command
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--admin-port",
+            &free_port().to_string(),
+        ])
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.spawn().unwrap()
+}
+
 /// Orion-LD's variables configure Rigel where it has the same option; Rigel's own win.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orion_ld_environment_variables_are_synonyms() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rigel"))
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--admin-port",
-            &free_port().to_string(),
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("ORIONLD_PORT", port.to_string())
-        .env("ORIONLD_LOG_LEVEL", "WARN")
-        .env("ORIONLD_HTTP_TIMEOUT", "-1")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
     let client = reqwest::Client::new();
-    wait_ready(&client, &format!("http://127.0.0.1:{port}/ngsi-ld/v1")).await;
-    terminate(&child);
-    assert_eq!(
-        exit_code(&mut child, Duration::from_secs(30)).await,
-        Some(0)
+    let port = free_port();
+    let mut child = spawn_with_env(
+        dir.path(),
+        &[
+            ("ORIONLD_PORT", port.to_string()),
+            ("ORIONLD_LOG_LEVEL", "WARN".to_owned()),
+            ("ORIONLD_HTTP_TIMEOUT", "-1".to_owned()),
+        ],
     );
+    wait_ready(&client, &format!("http://127.0.0.1:{port}/ngsi-ld/v1")).await;
+    terminate_cleanly(&mut child).await;
 
     let other = free_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rigel"))
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--admin-port",
-            &free_port().to_string(),
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("ORIONLD_PORT", free_port().to_string())
-        .env("RIGEL_PORT", other.to_string())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_ready(&client, &format!("http://127.0.0.1:{other}/ngsi-ld/v1")).await;
-    terminate(&child);
-    assert_eq!(
-        exit_code(&mut child, Duration::from_secs(30)).await,
-        Some(0)
+    let mut child = spawn_with_env(
+        dir.path(),
+        &[
+            ("ORIONLD_PORT", free_port().to_string()),
+            ("RIGEL_PORT", other.to_string()),
+        ],
     );
+    wait_ready(&client, &format!("http://127.0.0.1:{other}/ngsi-ld/v1")).await;
+    terminate_cleanly(&mut child).await;
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rigel"))
         .env("ORIONLD_PORT", "not-a-port")

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    exit_code, free_port, rigel_command, spawn_rigel, start_receiver, terminate, wait_ready,
+    exit_code, free_port, get_json, meter, missing_entities, post_json, rigel_command, spawn_rigel,
+    start_receiver, subscribe_to_meters, terminate, terminate_cleanly, wait_ready,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,19 +23,13 @@ async fn sigterm_during_a_write_and_notification_burst_loses_nothing() {
     let (receiver_port, received) = start_receiver(Duration::from_millis(250)).await;
     let mut child = spawn_rigel(dir.path(), port);
     wait_ready(&client, &base).await;
-    let subscription = serde_json::json!({
-        "id": "urn:ngsi-ld:Subscription:burst",
-        "type": "Subscription",
-        "entities": [{"type": "Meter"}],
-        "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver_port}/notify")}}
-    });
-    let r = client
-        .post(format!("{base}/subscriptions"))
-        .json(&subscription)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    subscribe_to_meters(
+        &client,
+        &base,
+        "urn:ngsi-ld:Subscription:burst",
+        receiver_port,
+    )
+    .await;
 
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -47,8 +42,7 @@ async fn sigterm_during_a_write_and_notification_burst_loses_nothing() {
             while !stop.load(Ordering::Relaxed) {
                 let id = format!("urn:ngsi-ld:Meter:w{w}-{n}");
                 n += 1;
-                let body = serde_json::json!({"id": id, "type": "Meter",
-                    "reading": {"type": "Property", "value": n}});
+                let body = meter(&id, n);
                 match client
                     .post(format!("{base}/entities"))
                     .json(&body)
@@ -95,32 +89,13 @@ async fn sigterm_during_a_write_and_notification_burst_loses_nothing() {
 
     let mut child = spawn_rigel(dir.path(), port);
     wait_ready(&client, &base).await;
-    let mut missing = Vec::new();
-    for id in &acked {
-        let r = client
-            .get(format!("{base}/entities/{id}"))
-            .send()
-            .await
-            .unwrap();
-        if r.status() != 200 {
-            missing.push(id.clone());
-        }
-    }
-    let stored: serde_json::Value = client
-        .get(format!(
-            "{base}/subscriptions/urn:ngsi-ld:Subscription:burst"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    terminate(&child);
-    assert_eq!(
-        exit_code(&mut child, Duration::from_secs(30)).await,
-        Some(0)
-    );
+    let missing = missing_entities(&client, &base, &acked).await;
+    let stored = get_json(
+        &client,
+        &format!("{base}/subscriptions/urn:ngsi-ld:Subscription:burst"),
+    )
+    .await;
+    terminate_cleanly(&mut child).await;
 
     assert!(
         missing.is_empty(),
@@ -162,37 +137,21 @@ async fn changes_left_undelivered_at_the_end_of_the_grace_are_counted_as_lost() 
         .spawn()
         .unwrap();
     wait_ready(&client, &base).await;
-    let subscription = serde_json::json!({
-        "id": "urn:ngsi-ld:Subscription:slow",
-        "type": "Subscription",
-        "entities": [{"type": "Meter"}],
-        "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver_port}/notify")}}
-    });
-    let r = client
-        .post(format!("{base}/subscriptions"))
-        .json(&subscription)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let acked = 200;
+    subscribe_to_meters(
+        &client,
+        &base,
+        "urn:ngsi-ld:Subscription:slow",
+        receiver_port,
+    )
+    .await;
+    let acked: usize = 200;
     for n in 0..acked {
-        let body = serde_json::json!({"id": format!("urn:ngsi-ld:Meter:{n}"), "type": "Meter",
-            "reading": {"type": "Property", "value": n}});
-        let r = client
-            .post(format!("{base}/entities"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
+        let body = meter(&format!("urn:ngsi-ld:Meter:{n}"), n as u64);
+        let status = post_json(&client, &format!("{base}/entities"), &body).await;
+        assert_eq!(status, 201);
     }
     let started = Instant::now();
-    terminate(&child);
-    assert_eq!(
-        exit_code(&mut child, Duration::from_secs(30)).await,
-        Some(0)
-    );
+    terminate_cleanly(&mut child).await;
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "the grace period bounds the stop"
@@ -203,21 +162,12 @@ async fn changes_left_undelivered_at_the_end_of_the_grace_are_counted_as_lost() 
         .spawn()
         .unwrap();
     wait_ready(&client, &base).await;
-    let stored: serde_json::Value = client
-        .get(format!(
-            "{base}/subscriptions/urn:ngsi-ld:Subscription:slow"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    terminate(&child);
-    assert_eq!(
-        exit_code(&mut child, Duration::from_secs(30)).await,
-        Some(0)
-    );
+    let stored = get_json(
+        &client,
+        &format!("{base}/subscriptions/urn:ngsi-ld:Subscription:slow"),
+    )
+    .await;
+    terminate_cleanly(&mut child).await;
     let lost = stored["notification"]["lostNotifications"]
         .as_u64()
         .unwrap_or(0);

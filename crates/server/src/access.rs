@@ -25,7 +25,25 @@ pub struct AccessLog {
     pub enabled: bool,
 }
 
-/// The client's request id when it is usable (printable ASCII, bounded), else a new UUID.
+/// A new request id: a random UUID drawn once per process with a counter in its last 64 bits,
+/// so ids are unique across restarts and replicas without a random draw (a system call) per
+/// request.
+fn new_request_id() -> HeaderValue {
+    static BASE: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| uuid::Uuid::new_v4().as_u128() & !u128::from(u64::MAX));
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // The RFC 4122 variant bits (10) stay in place above the 62-bit counter.
+    let low = (n & (u64::MAX >> 2)) | (1 << 63);
+    let id = uuid::Uuid::from_u128(base | u128::from(low));
+    HeaderValue::from_str(
+        id.hyphenated()
+            .encode_lower(&mut uuid::Uuid::encode_buffer()),
+    )
+    .unwrap_or(HeaderValue::from_static("unknown"))
+}
+
+/// The client's request id when it is usable (printable ASCII, bounded), else a new one.
 fn request_id(req: &ServiceRequest) -> HeaderValue {
     req.headers()
         .get(&REQUEST_ID)
@@ -34,10 +52,7 @@ fn request_id(req: &ServiceRequest) -> HeaderValue {
             !b.is_empty() && b.len() <= MAX_REQUEST_ID && b.iter().all(|c| c.is_ascii_graphic())
         })
         .cloned()
-        .unwrap_or_else(|| {
-            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-                .unwrap_or(HeaderValue::from_static("unknown"))
-        })
+        .unwrap_or_else(new_request_id)
 }
 
 fn header_text<'a>(req: &'a ServiceRequest, name: &str) -> Option<&'a str> {

@@ -230,23 +230,22 @@ pub async fn edge(
         *response.status_mut() = actix_web::http::StatusCode::URI_TOO_LONG;
         return Ok(req.into_response(response));
     }
-    let tenant = req.headers().get("NGSILD-Tenant").cloned();
-    let service = req.headers().get("Fiware-Service").cloned();
-    let mut response = next.call(req).await?.map_into_boxed_body();
-    use actix_web::http::header::HeaderName;
-    if let Some(tenant) = tenant {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("ngsild-tenant"), tenant);
-    }
     // Orion-LD users name the tenant with Fiware-Service and get it back the same way.
-    if let Some(service) = service {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("fiware-service"), service);
+    let echoed = ECHOED_TENANT_HEADERS.map(|name| (name, req.headers().get(name).cloned()));
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    for (name, value) in echoed {
+        if let Some(value) = value {
+            response.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static(name),
+                value,
+            );
+        }
     }
     Ok(response)
 }
+
+/// The tenant headers a response repeats (lower case, as `HeaderName::from_static` wants).
+const ECHOED_TENANT_HEADERS: [&str; 2] = ["ngsild-tenant", "fiware-service"];
 
 /// Where a trailing slash belongs to the resource name: a @context named by its URL.
 const CONTEXT_PREFIX: &str = "/ngsi-ld/v1/jsonldContexts/";

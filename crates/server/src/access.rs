@@ -110,12 +110,16 @@ pub async fn observe(
     response.headers_mut().insert(REQUEST_ID, id.clone());
     let took = started.elapsed();
     let status = response.status().as_u16();
-    let route = response
-        .request()
-        .match_pattern()
-        .map_or_else(|| "unmatched".to_owned(), |p| route_template(&p));
+    let labels = RequestLabels {
+        route: response
+            .request()
+            .match_pattern()
+            .map_or_else(|| "unmatched".to_owned(), |p| route_template(&p)),
+        method: method.as_str().to_owned(),
+        status,
+    };
     if let Some(ops) = ops {
-        record(&ops, &route, method.as_str(), status, took);
+        ops.metrics.request(&labels, took);
         if ops.health.is_draining() {
             // Shutting down: keep-alive clients must reconnect (and be refused) rather than
             // keep the connection, and the shutdown, going.
@@ -134,7 +138,7 @@ pub async fn observe(
             target: "rigel::request",
             method = %method,
             path = %path,
-            route = %route,
+            route = %labels.route,
             tenant = %tenant,
             status,
             latency_ms = took.as_secs_f64() * 1000.0,
@@ -145,15 +149,4 @@ pub async fn observe(
         );
     }
     Ok(response)
-}
-
-fn record(ops: &Operations, route: &str, method: &str, status: u16, took: std::time::Duration) {
-    ops.metrics.request(
-        RequestLabels {
-            route: route.to_owned(),
-            method: method.to_owned(),
-            status,
-        },
-        took,
-    );
 }

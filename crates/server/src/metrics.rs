@@ -87,11 +87,11 @@ impl Metrics {
     }
 
     /// Records one answered request.
-    pub fn request(&self, labels: RequestLabels, took: Duration) {
+    pub fn request(&self, labels: &RequestLabels, took: Duration) {
         self.latency
-            .get_or_create(&labels)
+            .get_or_create(labels)
             .observe(took.as_secs_f64());
-        self.requests.get_or_create(&labels).inc();
+        self.requests.get_or_create(labels).inc();
     }
 
     /// Adds the metrics read from live components at scrape time.

@@ -70,10 +70,9 @@ impl SubscriptionService {
             if self.pending() == 0 {
                 return 0;
             }
+            // `settled` was created before the check, so the last settle cannot be missed.
             tokio::select! {
                 _ = settled => {}
-                // A wake-up may race with the last settle: look again now and then.
-                _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
                 _ = tokio::time::sleep_until(deadline) => break,
             }
         }
@@ -85,13 +84,7 @@ impl SubscriptionService {
                 continue;
             }
             undelivered += left;
-            shared
-                .delivery
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .lost += left as u64;
-            inner.totals.lost.fetch_add(left as u64, Ordering::Relaxed);
-            inner.mark_dirty(shared);
+            inner.count_lost(shared, left as u64);
             tracing::warn!(
                 subscription = %shared.config.id,
                 undelivered = left,

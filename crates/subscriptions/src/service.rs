@@ -130,6 +130,19 @@ impl Inner {
         }
     }
 
+    /// Counts `n` changes that will never be notified on the subscription and in the totals;
+    /// the subscription's lost count afterwards.
+    pub(crate) fn count_lost(&self, shared: &Shared, n: u64) -> u64 {
+        self.totals.lost.fetch_add(n, Ordering::Relaxed);
+        let lost = {
+            let mut delivery = shared.delivery.lock().unwrap_or_else(|p| p.into_inner());
+            delivery.lost += n;
+            delivery.lost
+        };
+        self.mark_dirty(shared);
+        lost
+    }
+
     pub(crate) fn registry_snapshot(&self) -> Vec<Arc<Entry>> {
         self.registry()
             .values()
@@ -375,14 +388,7 @@ impl ChangeListener for SubscriptionService {
                     if matches!(e, mpsc::error::TrySendError::Closed(_)) {
                         continue;
                     }
-                    self.inner.totals.lost.fetch_add(1, Ordering::Relaxed);
-                    let lost = {
-                        let mut delivery =
-                            shared.delivery.lock().unwrap_or_else(|p| p.into_inner());
-                        delivery.lost += 1;
-                        delivery.lost
-                    };
-                    self.inner.mark_dirty(shared);
+                    let lost = self.inner.count_lost(shared, 1);
                     if lost.is_power_of_two() {
                         tracing::warn!(
                             subscription = %config.id,

@@ -179,3 +179,68 @@ pub async fn missing_entities(client: &reqwest::Client, base: &str, ids: &[Strin
     }
     missing
 }
+
+/// Concurrent writers creating Meters as fast as the broker acknowledges them, until stopped
+/// or until the broker goes away; they keep the ids acknowledged with 201.
+pub struct Burst {
+    acked: Arc<Mutex<Vec<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    writers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Burst {
+    pub fn start(client: &reqwest::Client, base: &str, writers: usize) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers = (0..writers)
+            .map(|w| {
+                let (client, url) = (client.clone(), format!("{base}/entities"));
+                let (acked, stop) = (acked.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let id = format!("urn:ngsi-ld:Meter:w{w}-{n}");
+                        n += 1;
+                        match client.post(&url).json(&meter(&id, n)).send().await {
+                            Ok(r) if r.status() == 201 => acked.lock().unwrap().push(id),
+                            Ok(r) => panic!("unexpected status {}", r.status()),
+                            Err(_) => break, // refused or cut off: not acknowledged
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self {
+            acked,
+            stop,
+            writers,
+        }
+    }
+
+    /// Waits (at most a minute) until `n` writes are acknowledged, the writers still going.
+    pub async fn wait_for(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.acked.lock().unwrap().len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{n} writes not acknowledged in time"
+            );
+            assert!(
+                self.writers.iter().any(|w| !w.is_finished()),
+                "every writer stopped early"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Stops the writers; the ids acknowledged.
+    pub async fn finish(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for w in self.writers {
+            w.await.unwrap();
+        }
+        let acked = self.acked.lock().unwrap().clone();
+        acked
+    }
+}

@@ -1,13 +1,12 @@
 //! Durability end to end: entities and subscriptions acknowledged with 201 by a real `rigel`
 //! process survive a SIGKILL of that process, and subscriptions keep firing afterwards.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::common::{
     free_port, get_json, meter, missing_entities, post_json, spawn_rigel, start_receiver,
-    subscribe_to_meters, wait_ready,
+    subscribe_to_meters, wait_ready, Burst,
 };
 
 /// Clause 5.6.1 and the durability promise: a 201 means the entity is on disk.
@@ -20,46 +19,12 @@ async fn entities_acknowledged_before_sigkill_survive_restart() {
     let mut child = spawn_rigel(dir.path(), port);
     wait_ready(&client, &base).await;
 
-    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut writers = Vec::new();
-    for w in 0..16 {
-        let (client, base, acked, stop) =
-            (client.clone(), base.clone(), acked.clone(), stop.clone());
-        writers.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let id = format!("urn:ngsi-ld:Sensor:w{w}-{n}");
-                n += 1;
-                let body = serde_json::json!({"id": id, "type": "Sensor", "reading": {"type": "Property", "value": n}});
-                match client.post(format!("{base}/entities")).json(&body).send().await {
-                    Ok(r) if r.status() == 201 => acked.lock().unwrap().push(id),
-                    Ok(r) => panic!("unexpected status {}", r.status()),
-                    Err(_) => break, // the process is gone
-                }
-            }
-        }));
-    }
+    let burst = Burst::start(&client, &base, 16);
     // Kill while writes are in full flight, right after at least 500 acknowledgements.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while acked.lock().unwrap().len() < 500 {
-        assert!(
-            Instant::now() < deadline,
-            "the writers did not get 500 acknowledgements in time"
-        );
-        assert!(
-            writers.iter().any(|w| !w.is_finished()),
-            "every writer stopped early"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    burst.wait_for(500).await;
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        w.await.unwrap();
-    }
-    let acked = acked.lock().unwrap().clone();
+    let acked = burst.finish().await;
 
     let mut child = spawn_rigel(dir.path(), port);
     wait_ready(&client, &base).await;

@@ -4,13 +4,11 @@
 //! delivery counters were saved.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::{
     exit_code, free_port, get_json, meter, missing_entities, post_json, rigel_command, spawn_rigel,
-    start_receiver, subscribe_to_meters, terminate, terminate_cleanly, wait_ready,
+    start_receiver, subscribe_to_meters, terminate, terminate_cleanly, wait_ready, Burst,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,45 +29,11 @@ async fn sigterm_during_a_write_and_notification_burst_loses_nothing() {
     )
     .await;
 
-    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut writers = Vec::new();
-    for w in 0..16 {
-        let (client, base, acked, stop) =
-            (client.clone(), base.clone(), acked.clone(), stop.clone());
-        writers.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let id = format!("urn:ngsi-ld:Meter:w{w}-{n}");
-                n += 1;
-                let body = meter(&id, n);
-                match client
-                    .post(format!("{base}/entities"))
-                    .json(&body)
-                    .send()
-                    .await
-                {
-                    Ok(r) if r.status() == 201 => acked.lock().unwrap().push(id),
-                    // Refused or cut off by the shutdown: not acknowledged.
-                    Ok(_) | Err(_) => break,
-                }
-            }
-        }));
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while acked.lock().unwrap().len() < 300 {
-        assert!(
-            Instant::now() < deadline,
-            "300 writes not acknowledged in time"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let burst = Burst::start(&client, &base, 16);
+    burst.wait_for(300).await;
     terminate(&child);
     let code = exit_code(&mut child, Duration::from_secs(30)).await;
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        w.await.unwrap();
-    }
+    let acked = burst.finish().await;
     assert_eq!(code, Some(0), "a graceful shutdown exits 0");
     let wal = std::fs::metadata(dir.path().join("rigel.wal")).unwrap();
     assert_eq!(
@@ -77,7 +41,6 @@ async fn sigterm_during_a_write_and_notification_burst_loses_nothing() {
         0,
         "a clean close leaves an empty write-ahead log"
     );
-    let acked: Vec<String> = acked.lock().unwrap().clone();
     let notified: HashSet<String> = received
         .lock()
         .unwrap()

@@ -137,7 +137,7 @@ impl StoreMetrics {
     fn register(&self, registry: &mut Registry) {
         registry.register(
             "rigel_store_commits",
-            "Commit calls made durable (each answered after its group's sync)",
+            "Entity commit calls made durable (each answered after its group's sync)",
             self.commits.clone(),
         );
         registry.register(

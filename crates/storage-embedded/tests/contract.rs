@@ -543,3 +543,66 @@ async fn tiny_queue_and_batch_limits_still_apply_every_commit() {
     let store = Arc::new(EmbeddedStore::open_with(dir.path(), options).expect("open"));
     testkit::concurrent_commits_all_apply(store).await;
 }
+
+/// What the store reports about itself as it commits and closes.
+#[derive(Debug, Default)]
+struct Recorder {
+    groups: std::sync::Mutex<Vec<(usize, usize, Duration)>>,
+}
+
+impl rigel_storage::StoreObserver for Recorder {
+    fn group_committed(&self, requests: usize, writes: usize, sync: Duration) {
+        self.groups.lock().unwrap().push((requests, writes, sync));
+    }
+    fn group_failed(&self, _requests: usize) {}
+    fn checkpointed(&self, _took: Duration) {}
+}
+
+/// The observer hears of every durable group commit with its applied writes (conflicts are
+/// not writes); health is Ready while open and Closed after a close; reads count as cache
+/// hits or misses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_reports_commits_health_and_cache_use() {
+    use rigel_storage::BackendHealth;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let recorder = Arc::new(Recorder::default());
+    let mut options = EmbeddedOptions::default();
+    options.observer = Some(recorder.clone());
+    let store = EmbeddedStore::open_with(dir.path(), options).expect("open");
+    let tenant = Tenant::default_tenant();
+    assert_eq!(store.health(), BackendHealth::Ready);
+    let entity = sample_entity("urn:ngsi-ld:Room:observed", &[T_KILL]);
+    let put = |expect| WriteOp::Put {
+        entity: entity.clone(),
+        expect,
+    };
+    store
+        .commit(&tenant, vec![put(Expect::Absent), put(Expect::Absent)])
+        .await
+        .expect("commit");
+    let groups = recorder.groups.lock().unwrap().clone();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(
+        (groups[0].0, groups[0].1),
+        (1, 1),
+        "one call, one applied write"
+    );
+    assert!(
+        groups[0].2 > Duration::ZERO,
+        "a logged group has a sync time"
+    );
+    for _ in 0..3 {
+        store
+            .get(&tenant, "urn:ngsi-ld:Room:observed")
+            .await
+            .expect("get");
+    }
+    let counters = store.counters();
+    assert_eq!(
+        counters.cache_hits + counters.cache_misses,
+        3,
+        "{counters:?}"
+    );
+    store.close().await.expect("close");
+    assert_eq!(store.health(), BackendHealth::Closed);
+}

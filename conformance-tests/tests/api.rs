@@ -39,5 +39,7 @@ mod representations;
 mod retrieve_entity;
 #[path = "api/subscriptions.rs"]
 mod subscriptions;
+#[path = "api/temporal.rs"]
+mod temporal;
 #[path = "api/tenancy.rs"]
 mod tenancy;

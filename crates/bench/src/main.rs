@@ -15,6 +15,7 @@ mod scenario;
 mod seed;
 mod stats;
 mod template;
+mod temporal;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -28,7 +29,8 @@ use crate::error::BenchError;
 use crate::load::{Load, Probe, UNSUPPORTED};
 use crate::procstat::Proc;
 use crate::report::{Measured, Report, RunInfo, ScenarioReport, Verdict};
-use crate::scenario::{Plan, Scenario};
+use crate::scenario::{Plan, Scenario, Seeding};
+use crate::seed::SeedError;
 
 /// Load generator for NGSI-LD brokers (standard NGSI-LD requests only).
 #[derive(Debug, Parser)]
@@ -39,8 +41,9 @@ struct Cli {
     url: String,
 
     /// Scenario to run: create, retrieve, update-partial, update-attrs, query-value,
-    /// query-relationship, batch-upsert, notify, a comma-separated list of them, or `all`
-    /// (every one but notify).
+    /// query-relationship, batch-upsert, notify, temporal-lastn, temporal-range,
+    /// temporal-aggregate, a comma-separated list of them, or `all` (every one but notify and
+    /// the temporal ones).
     #[arg(long, default_value = "all")]
     scenario: String,
 
@@ -52,7 +55,8 @@ struct Cli {
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     duration: Duration,
 
-    /// Entities seeded (untimed) for retrieve, updates and queries.
+    /// Entities seeded (untimed) for retrieve, updates and queries; with a temporal-* scenario
+    /// also the number of temporal entities seeded.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     seed_count: u64,
 
@@ -66,9 +70,27 @@ struct Cli {
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1000))]
     seed_batch: u64,
 
-    /// Give up seeding after this long (default: 10 min + 2 ms per seeded entity).
+    /// Give up seeding after this long (default: 10 min + 2 ms per seeded entity; temporal
+    /// seeding: 10 min + 50 µs per instance).
     #[arg(long, value_parser = parse_duration)]
     seed_timeout: Option<Duration>,
+
+    /// temporal-*: instances of each of the 5 numeric attributes (speed, fuelLevel,
+    /// temperature, mileage, rpm) of every temporal entity, observedAt one second apart from
+    /// 2026-01-01T00:00:00Z (seeded untimed, POST /temporal/entities).
+    #[arg(long, default_value_t = temporal::DEFAULT_INSTANCES,
+        value_parser = clap::value_parser!(u64).range(1..=temporal::MAX_INSTANCES))]
+    temporal_instances: u64,
+
+    /// temporal-*: instances of each attribute per seeding request (5 × this many per POST).
+    #[arg(long, default_value_t = temporal::DEFAULT_CHUNK,
+        value_parser = clap::value_parser!(u64).range(1..=temporal::MAX_CHUNK))]
+    temporal_chunk: u64,
+
+    /// temporal-lastn and temporal-range: ask for `format=temporalValues` (default: the
+    /// normalized temporal representation).
+    #[arg(long)]
+    temporal_values: bool,
 
     /// Broker process id: report its peak RSS, RssAnon and CPU from /proc.
     #[arg(long)]
@@ -245,11 +267,17 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
         Plan::new(run_id(), cli.seed_count, cli.batch_size)
             .with_types(cli.types)
             .with_seed_batch(cli.seed_batch)
-            .with_subscriptions(cli.subscriptions),
+            .with_subscriptions(cli.subscriptions)
+            .with_temporal(cli.temporal_instances, cli.temporal_chunk)
+            .with_temporal_values(cli.temporal_values),
     );
     let seed_limit = cli
         .seed_timeout
         .unwrap_or_else(|| seed::time_limit(cli.seed_count));
+    let temporal_limit = cli
+        .seed_timeout
+        .unwrap_or_else(|| seed::temporal_time_limit(plan.temporal_total()));
+    let with_temporal = scenarios.iter().any(|s| s.seeding() == Seeding::Temporal);
     let ticks = procstat::ticks_per_sec();
     let broker = cli.pid.map(Proc::Pid);
     if let Some(b) = broker {
@@ -268,7 +296,8 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
     };
     eprintln!("run {} against {} ({})", plan.run_id, cli.url, target.addr);
 
-    let mut seeded: Option<Result<(), seed::SeedError>> = None;
+    let mut seeded: Option<Result<(), SeedError>> = None;
+    let mut temporal_seeded: Option<Result<(), SeedError>> = None;
     let mut reports = Vec::with_capacity(scenarios.len());
     for (i, &scenario) in scenarios.iter().enumerate() {
         if i > 0 {
@@ -276,32 +305,28 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
         }
         let request = scenario.describe(&plan);
         eprintln!("== {}: {request}", scenario.name());
-        if scenario.needs_seed() && seeded.is_none() {
-            eprintln!(
-                "   seeding {} entities of {} type(s), {} per request ...",
-                plan.seed_count, plan.types, plan.seed_batch
-            );
-            let result =
-                seed::seed(&target, &plan, load.connections, seed_limit, load.progress).await;
-            match &result {
-                Ok(s) => eprintln!(
-                    "   seeded in {:.1} s ({:.0}/s) with {}",
-                    s.took.as_secs_f64(),
-                    plan.seed_count as f64 / s.took.as_secs_f64().max(1e-9),
-                    s.via.line()
-                ),
-                Err((status, msg)) => eprintln!("   seeding failed ({status}): {msg}"),
-            }
-            seeded = Some(result.map(|_| ()));
-        }
-        let verdict = match (scenario.needs_seed(), &seeded) {
-            (true, Some(Err((status, msg)))) if UNSUPPORTED.contains(status) => {
-                Verdict::Unsupported {
-                    status: *status,
-                    detail: format!("seeding: {msg}"),
+        let seeding = match scenario.seeding() {
+            Seeding::Nothing => None,
+            Seeding::Entities => {
+                if seeded.is_none() {
+                    seeded = Some(seed_entities(&target, &plan, &load, seed_limit).await);
                 }
+                seeded.as_ref()
             }
-            (true, Some(Err((status, msg)))) => Verdict::Failed {
+            Seeding::Temporal => {
+                if temporal_seeded.is_none() {
+                    let result = seed_temporal(&target, &plan, &load, temporal_limit).await;
+                    temporal_seeded = Some(result);
+                }
+                temporal_seeded.as_ref()
+            }
+        };
+        let verdict = match seeding {
+            Some(Err((status, msg))) if UNSUPPORTED.contains(status) => Verdict::Unsupported {
+                status: *status,
+                detail: format!("seeding: {msg}"),
+            },
+            Some(Err((status, msg))) => Verdict::Failed {
                 reason: format!("seeding failed (status {status}): {msg}"),
             },
             _ if scenario == Scenario::Notify => {
@@ -311,8 +336,12 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
         };
         match &verdict {
             Verdict::Measured(m) => {
+                let instances = m
+                    .instances_per_sec
+                    .map(|i| format!(" ({i:.0} instances/s)"))
+                    .unwrap_or_default();
                 eprintln!(
-                    "   {:.0} req/s, p99 {:.2} ms, {} errors",
+                    "   {:.0} req/s{instances}, p99 {:.2} ms, {} errors",
                     m.requests_per_sec, m.latency.p99_ms, m.errors
                 );
                 if let Some(n) = &m.notifications {
@@ -350,9 +379,74 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
             tenant: cli.tenant.clone(),
             link_core_context: cli.link_core_context,
             rate: cli.rate,
+            temporal_instances: with_temporal.then_some(plan.temporal_instances),
+            temporal_chunk: with_temporal.then_some(plan.temporal_chunk),
         },
         scenarios: reports,
     })
+}
+
+/// Seeds the template entities, saying how it went on stderr.
+async fn seed_entities(
+    target: &Arc<Target>,
+    plan: &Arc<Plan>,
+    load: &Load,
+    limit: Duration,
+) -> Result<(), SeedError> {
+    eprintln!(
+        "   seeding {} entities of {} type(s), {} per request ...",
+        plan.seed_count, plan.types, plan.seed_batch
+    );
+    let result = seed::seed(target, plan, load.connections, limit, load.progress).await;
+    match &result {
+        Ok(s) => eprintln!(
+            "   seeded in {:.1} s ({:.0}/s) with {}",
+            s.took.as_secs_f64(),
+            plan.seed_count as f64 / s.took.as_secs_f64().max(1e-9),
+            s.via.line()
+        ),
+        Err((status, msg)) => eprintln!("   seeding failed ({status}): {msg}"),
+    }
+    result.map(|_| ())
+}
+
+/// Seeds the temporal entities and reads the last one back, saying how it went on stderr
+/// (a read-back that does not match is a warning: the scenarios still run).
+async fn seed_temporal(
+    target: &Arc<Target>,
+    plan: &Arc<Plan>,
+    load: &Load,
+    limit: Duration,
+) -> Result<(), SeedError> {
+    eprintln!(
+        "   seeding {} temporal entities × {} attributes × {} instances ({} instances in {} requests of up to {} per attribute) ...",
+        plan.seed_count,
+        temporal::ATTRIBUTES.len(),
+        plan.temporal_instances,
+        plan.temporal_total(),
+        plan.temporal_requests(),
+        plan.temporal_chunk
+    );
+    let result = seed::seed_temporal(target, plan, load.connections, limit, load.progress).await;
+    match &result {
+        Ok(s) => {
+            let secs = s.took.as_secs_f64().max(1e-9);
+            eprintln!(
+                "   seeded in {:.1} s ({:.0} {}/s, {:.0} requests/s) with {}",
+                s.took.as_secs_f64(),
+                s.via.total(plan) as f64 / secs,
+                s.via.unit(),
+                plan.temporal_requests() as f64 / secs,
+                s.via.line()
+            );
+            match seed::check_temporal(target, plan).await {
+                Ok(found) => eprintln!("   read back {found}"),
+                Err(wrong) => eprintln!("   warning: read back {wrong}"),
+            }
+        }
+        Err((status, msg)) => eprintln!("   seeding failed ({status}): {msg}"),
+    }
+    result.map(|_| ())
 }
 
 /// Probes the scenario, then runs it timed while sampling the broker and ourselves.
@@ -403,7 +497,10 @@ async fn measure(
         _ => None,
     };
     let per_request = (scenario == Scenario::BatchUpsert).then_some(plan.batch_size);
-    let measured = Measured::new(&outcome, elapsed, per_request, broker_usage, own_usage);
+    let mut measured = Measured::new(&outcome, elapsed, per_request, broker_usage, own_usage);
+    measured.instances_per_sec = scenario
+        .instances_per_request(plan)
+        .map(|n| measured.requests_per_sec * n as f64);
     Verdict::Measured(Box::new(measured))
 }
 
@@ -451,6 +548,67 @@ mod tests {
         );
         assert!(parse_scenarios("create,bogus").is_err());
         assert_eq!(parse_scenarios("notify").ok(), Some(vec![Scenario::Notify]));
+    }
+
+    #[test]
+    fn temporal_scenarios_run_by_name_only() {
+        let all = parse_scenarios("all").unwrap_or_default();
+        assert!(all.iter().all(|s| s.seeding() != Seeding::Temporal));
+        assert_eq!(
+            parse_scenarios("temporal-lastn,temporal-range,temporal-aggregate").ok(),
+            Some(Scenario::TEMPORAL.to_vec())
+        );
+        let refused = parse_scenarios("temporal").err().map(|e| e.to_string());
+        let refused = refused.unwrap_or_default();
+        assert!(
+            refused.contains("temporal-lastn, temporal-range, temporal-aggregate"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn temporal_options_default_to_100_instances_in_chunks_of_1000() {
+        let cli = Cli::try_parse_from(["rigel-bench", "--scenario", "temporal-lastn"]);
+        let got = cli
+            .map(|c| (c.temporal_instances, c.temporal_chunk, c.temporal_values))
+            .ok();
+        assert_eq!(got, Some((100, 1_000, false)));
+        let cli = Cli::try_parse_from([
+            "rigel-bench",
+            "--temporal-instances",
+            "100000",
+            "--temporal-chunk",
+            "3000",
+            "--temporal-values",
+        ]);
+        let got = cli
+            .map(|c| (c.temporal_instances, c.temporal_chunk, c.temporal_values))
+            .ok();
+        assert_eq!(got, Some((100_000, 3_000, true)));
+        for bad in [
+            ["--temporal-instances", "0"],
+            ["--temporal-chunk", "0"],
+            ["--temporal-chunk", "3001"],
+        ] {
+            let args = ["rigel-bench", bad[0], bad[1]];
+            assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_help_lists_the_temporal_scenarios_and_options() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        for word in [
+            "temporal-lastn",
+            "temporal-range",
+            "temporal-aggregate",
+            "--temporal-instances",
+            "--temporal-chunk",
+            "--temporal-values",
+        ] {
+            assert!(help.contains(word), "{word} missing from --help");
+        }
     }
 
     #[test]

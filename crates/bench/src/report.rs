@@ -28,6 +28,12 @@ pub struct RunInfo {
     pub link_core_context: bool,
     /// Requests per second across all connections (none: closed loop, as fast as answered).
     pub rate: Option<f64>,
+    /// Instances of each attribute of every temporal entity, when a temporal scenario ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temporal_instances: Option<u64>,
+    /// Instances of each attribute per temporal seeding request, when a temporal scenario ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temporal_chunk: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -96,6 +102,9 @@ pub struct Measured {
     /// Entities written per second, for scenarios that write several per request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entities_per_sec: Option<f64>,
+    /// Temporal instances read (returned or aggregated) per second, for the temporal scenarios.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances_per_sec: Option<f64>,
     pub latency: Latency,
     /// Non-2xx answers by status.
     pub errors_by_status: BTreeMap<u16, u64>,
@@ -130,6 +139,7 @@ impl Measured {
             ok: outcome.ok,
             requests_per_sec: rate,
             entities_per_sec: entities_per_request.map(|n| rate * n as f64),
+            instances_per_sec: None,
             latency: Latency::of(h),
             errors_by_status: outcome.errors.by_status.clone(),
             transport_errors: outcome.errors.transport,
@@ -177,7 +187,7 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "rigel-bench run {} against {}: {} connections{}, {:.0} s per scenario, {} seeded entities{}{}{}",
+            "rigel-bench run {} against {}: {} connections{}, {:.0} s per scenario, {} seeded entities{}{}{}{}",
             r.run_id,
             r.url,
             r.connections,
@@ -185,6 +195,14 @@ impl Report {
             r.duration_s,
             r.seed_count,
             if r.types > 1 { format!(" of {} types", r.types) } else { String::new() },
+            r.temporal_instances
+                .map(|m| format!(
+                    " (temporal: {} instances of each of {} attributes, {} per request)",
+                    thousands(m as f64),
+                    crate::temporal::ATTRIBUTES.len(),
+                    thousands(r.temporal_chunk.unwrap_or(m) as f64)
+                ))
+                .unwrap_or_default(),
             r.tenant.as_ref().map(|t| format!(", tenant {t}")).unwrap_or_default(),
             if r.link_core_context { ", Link: core context" } else { "" },
         );
@@ -205,13 +223,18 @@ impl Report {
             let _ = write!(out, "| {} ", s.scenario);
             match &s.verdict {
                 Verdict::Measured(m) => {
-                    let rate = match m.entities_per_sec {
-                        Some(e) => format!(
+                    let rate = match (m.entities_per_sec, m.instances_per_sec) {
+                        (Some(e), _) => format!(
                             "{} ({} entities/s)",
                             thousands(m.requests_per_sec),
                             thousands(e)
                         ),
-                        None => thousands(m.requests_per_sec),
+                        (None, Some(i)) => format!(
+                            "{} ({} instances/s)",
+                            thousands(m.requests_per_sec),
+                            thousands(i)
+                        ),
+                        (None, None) => thousands(m.requests_per_sec),
                     };
                     let l = &m.latency;
                     let _ = write!(
@@ -428,6 +451,8 @@ mod tests {
                 tenant: None,
                 link_core_context: false,
                 rate: None,
+                temporal_instances: None,
+                temporal_chunk: None,
             },
             scenarios: vec![
                 ScenarioReport {
@@ -512,6 +537,8 @@ mod tests {
                 tenant: None,
                 link_core_context: false,
                 rate: Some(1_000.0),
+                temporal_instances: None,
+                temporal_chunk: None,
             },
             scenarios: vec![ScenarioReport {
                 scenario: "notify",
@@ -544,5 +571,52 @@ mod tests {
         assert_eq!(n["expected"], 20);
         assert_eq!(n["delay"]["p99_ms"], 9.0);
         assert_eq!(json["run"]["rate"], 1000.0);
+    }
+
+    #[test]
+    fn a_temporal_report_shows_instances_read_per_second_and_the_seeded_history() {
+        let mut o = Outcome::default();
+        for v in [1_000, 2_000, 3_000] {
+            o.latency.record_micros(v);
+        }
+        o.ok = 3;
+        let mut m = Measured::new(&o, Duration::from_secs(1), None, None, None);
+        m.instances_per_sec = Some(m.requests_per_sec * 100_000.0);
+        let report = Report {
+            run: RunInfo {
+                url: "http://127.0.0.1:1026/ngsi-ld/v1".into(),
+                run_id: "r1".into(),
+                connections: 2,
+                duration_s: 1.0,
+                seed_count: 20,
+                types: 1,
+                seed_batch: 100,
+                batch_size: 100,
+                pid: None,
+                tenant: None,
+                link_core_context: false,
+                rate: None,
+                temporal_instances: Some(100_000),
+                temporal_chunk: Some(2_000),
+            },
+            scenarios: vec![ScenarioReport {
+                scenario: "temporal-aggregate",
+                request: "GET".into(),
+                verdict: Verdict::Measured(Box::new(m)),
+            }],
+        };
+        let text = report.to_text();
+        assert!(
+            text.contains("20 seeded entities (temporal: 100,000 instances of each of 5 attributes, 2,000 per request)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| temporal-aggregate | ok | 3 (300,000 instances/s) | 2.02 | 3.00 | 3.00 | 3.00 | 3 | 0 |"),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap_or_default();
+        assert_eq!(json["run"]["temporal_instances"], 100_000);
+        assert_eq!(json["scenarios"][0]["instances_per_sec"], 300_000.0);
+        assert!(json["scenarios"][0].get("entities_per_sec").is_none());
     }
 }

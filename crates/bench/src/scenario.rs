@@ -8,6 +8,7 @@ use hyper::Method;
 use crate::client::Request;
 use crate::rng::Rng;
 use crate::template::{self, ENTITY_TYPE, MILEAGE_MAX};
+use crate::temporal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
@@ -21,6 +22,23 @@ pub enum Scenario {
     /// Partial updates of entities that subscriptions watch; the notifications are received,
     /// counted and timed (see `notify`).
     Notify,
+    /// The last 100 instances of every attribute of a temporal entity.
+    TemporalLastN,
+    /// One attribute of a temporal entity over a 10-minute window.
+    TemporalRange,
+    /// avg, min, max and sum per hour over one attribute's whole seeded history.
+    TemporalAggregate,
+}
+
+/// What a scenario needs created before it is timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seeding {
+    Nothing,
+    /// The `--seed-count` template entities.
+    Entities,
+    /// The `--seed-count` temporal entities, with `--temporal-instances` instances of each
+    /// of their attributes.
+    Temporal,
 }
 
 impl Scenario {
@@ -36,13 +54,26 @@ impl Scenario {
         Scenario::BatchUpsert,
     ];
 
-    /// Every scenario: those of `all`, then `notify`.
-    pub const EVERY: [Scenario; 8] = {
-        let mut every = [Scenario::Notify; 8];
+    /// The temporal API scenarios, run by name only (not part of `all`: they seed a history
+    /// of their own, which can be large).
+    pub const TEMPORAL: [Scenario; 3] = [
+        Scenario::TemporalLastN,
+        Scenario::TemporalRange,
+        Scenario::TemporalAggregate,
+    ];
+
+    /// Every scenario: those of `all`, then `notify`, then the temporal ones.
+    pub const EVERY: [Scenario; 11] = {
+        let mut every = [Scenario::Notify; 11];
         let mut i = 0;
         while i < Scenario::ALL.len() {
             every[i] = Scenario::ALL[i];
             i += 1;
+        }
+        let mut k = 0;
+        while k < Scenario::TEMPORAL.len() {
+            every[Scenario::ALL.len() + 1 + k] = Scenario::TEMPORAL[k];
+            k += 1;
         }
         every
     };
@@ -57,6 +88,9 @@ impl Scenario {
             Scenario::QueryRelationship => "query-relationship",
             Scenario::BatchUpsert => "batch-upsert",
             Scenario::Notify => "notify",
+            Scenario::TemporalLastN => "temporal-lastn",
+            Scenario::TemporalRange => "temporal-range",
+            Scenario::TemporalAggregate => "temporal-aggregate",
         }
     }
 
@@ -64,9 +98,29 @@ impl Scenario {
         Self::EVERY.into_iter().find(|s| s.name() == name)
     }
 
-    /// Whether the scenario works on the seeded entities.
-    pub fn needs_seed(self) -> bool {
-        !matches!(self, Scenario::Create | Scenario::BatchUpsert)
+    /// What the scenario works on: nothing seeded, the seeded entities or the temporal ones.
+    pub fn seeding(self) -> Seeding {
+        match self {
+            Scenario::Create | Scenario::BatchUpsert => Seeding::Nothing,
+            Scenario::TemporalLastN | Scenario::TemporalRange | Scenario::TemporalAggregate => {
+                Seeding::Temporal
+            }
+            _ => Seeding::Entities,
+        }
+    }
+
+    /// Temporal instances one request of the scenario reads (returns or aggregates), when the
+    /// broker holds what was seeded; `None` for the other scenarios.
+    pub fn instances_per_request(self, plan: &Plan) -> Option<u64> {
+        let m = plan.temporal_instances;
+        match self {
+            Scenario::TemporalLastN => {
+                Some(temporal::LAST_N.min(m) * temporal::ATTRIBUTES.len() as u64)
+            }
+            Scenario::TemporalRange => Some(temporal::WINDOW_SECS.min(m)),
+            Scenario::TemporalAggregate => Some(m),
+            _ => None,
+        }
     }
 
     /// The request line, for reports: queries name the type they ask for and, when the seeded
@@ -98,6 +152,32 @@ impl Scenario {
                 plan.subscriptions,
                 plan.notified_count()
             ),
+            Scenario::TemporalLastN => format!(
+                "GET {} ({} entities, {} instances per attribute)",
+                temporal::last_n_path("{id}", plan.temporal_values),
+                plan.seed_count,
+                plan.temporal_instances
+            ),
+            Scenario::TemporalRange => format!(
+                concat!(
+                    "GET /temporal/entities/{{id}}?timerel=between&timeAt=T&endTimeAt=T+10min",
+                    "&attrs=A{} ({} of {} instances per attribute, {} entities)"
+                ),
+                if plan.temporal_values {
+                    "&format=temporalValues"
+                } else {
+                    ""
+                },
+                temporal::WINDOW_SECS.min(plan.temporal_instances),
+                plan.temporal_instances,
+                plan.seed_count
+            ),
+            Scenario::TemporalAggregate => format!(
+                "GET {} (all {} instances, {} entities)",
+                temporal::aggregate_path("{id}", "A", plan.temporal_instances),
+                plan.temporal_instances,
+                plan.seed_count
+            ),
         }
     }
 }
@@ -121,6 +201,12 @@ pub struct Plan {
     /// seeded value (so each update is a change) and different for every run id (so values
     /// of concurrent runs on one broker do not collide).
     pub value_base: u64,
+    /// Instances of each attribute of every temporal entity (one per second).
+    pub temporal_instances: u64,
+    /// Instances of each attribute per temporal seeding request.
+    pub temporal_chunk: u64,
+    /// Whether the temporal lastN and range scenarios ask for `format=temporalValues`.
+    pub temporal_values: bool,
 }
 
 impl Plan {
@@ -133,7 +219,28 @@ impl Plan {
             seed_batch: 1,
             subscriptions: 1,
             value_base: value_base(&run_id),
+            temporal_instances: temporal::DEFAULT_INSTANCES,
+            temporal_chunk: temporal::DEFAULT_CHUNK,
+            temporal_values: false,
             run_id,
+        }
+    }
+
+    /// Seeds `instances` instances of each attribute of every temporal entity, `chunk` of
+    /// them per request.
+    pub fn with_temporal(self, instances: u64, chunk: u64) -> Self {
+        Self {
+            temporal_instances: instances.max(1),
+            temporal_chunk: chunk.max(1),
+            ..self
+        }
+    }
+
+    /// Has the temporal lastN and range scenarios ask for `format=temporalValues`.
+    pub fn with_temporal_values(self, temporal_values: bool) -> Self {
+        Self {
+            temporal_values,
+            ..self
         }
     }
 
@@ -230,6 +337,44 @@ impl Plan {
         )
     }
 
+    /// The id of temporal entity `i`.
+    pub fn temporal_id(&self, i: u64) -> String {
+        template::entity_id(&self.run_id, "t", i)
+    }
+
+    /// Seeding requests per temporal entity.
+    pub fn temporal_chunks(&self) -> u64 {
+        self.temporal_instances.div_ceil(self.temporal_chunk.max(1))
+    }
+
+    /// Seeding requests of all temporal entities.
+    pub fn temporal_requests(&self) -> u64 {
+        self.seed_count.saturating_mul(self.temporal_chunks())
+    }
+
+    /// Instances of all temporal entities, over all attributes.
+    pub fn temporal_total(&self) -> u64 {
+        self.seed_count
+            .saturating_mul(self.temporal_instances)
+            .saturating_mul(temporal::ATTRIBUTES.len() as u64)
+    }
+
+    /// Temporal seeding request `n` (`0..temporal_requests()`): for entity `n % seed_count`
+    /// its chunk `n / seed_count`, so the first requests create every entity and concurrent
+    /// requests mostly go to different entities; returns it with the instances it carries.
+    pub fn temporal_seed_request(&self, n: u64, rng: &mut Rng) -> (Request, u64) {
+        let entities = self.seed_count.max(1);
+        let (entity, chunk) = (n % entities, n / entities);
+        let from = chunk.saturating_mul(self.temporal_chunk);
+        let to = from
+            .saturating_add(self.temporal_chunk)
+            .min(self.temporal_instances);
+        let id = self.temporal_id(entity);
+        let body = temporal::body((&id, ENTITY_TYPE), from, to, rng);
+        let instances = to.saturating_sub(from) * temporal::ATTRIBUTES.len() as u64;
+        (post("/temporal/entities", body), instances)
+    }
+
     /// The `seq`-th request of `scenario` sent by `worker` (`None`: the probe).
     pub fn request(
         &self,
@@ -284,6 +429,21 @@ impl Plan {
                 let body = template::vehicles(entities, rng, self.owners);
                 post("/entityOperations/upsert", body)
             }
+            Scenario::TemporalLastN => {
+                let id = self.temporal_id(rng.below(self.seed_count));
+                get(temporal::last_n_path(&id, self.temporal_values))
+            }
+            Scenario::TemporalRange => {
+                let id = self.temporal_id(rng.below(self.seed_count));
+                let attr = random_attribute(rng);
+                let from = temporal::window_start(self.temporal_instances, rng);
+                get(temporal::range_path(&id, attr, from, self.temporal_values))
+            }
+            Scenario::TemporalAggregate => {
+                let id = self.temporal_id(rng.below(self.seed_count));
+                let attr = random_attribute(rng);
+                get(temporal::aggregate_path(&id, attr, self.temporal_instances))
+            }
         }
     }
 }
@@ -295,6 +455,12 @@ fn value_base(run_id: &str) -> u64 {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     (1 + hash % 8_000) * 1_000_000_000
+}
+
+/// One of the temporal entities' attributes, at random.
+fn random_attribute(rng: &mut Rng) -> &'static str {
+    let i = rng.below(temporal::ATTRIBUTES.len() as u64) as usize;
+    temporal::ATTRIBUTES.get(i).copied().unwrap_or("speed")
 }
 
 fn query_path(ty: &str, q: &str) -> String {

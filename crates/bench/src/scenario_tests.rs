@@ -201,10 +201,28 @@ fn the_queried_type_gets_varied_mileage_and_mostly_ok_status() {
 }
 
 #[test]
-fn all_is_every_scenario_but_notify() {
+fn all_is_every_scenario_but_notify_and_the_temporal_ones() {
     assert!(!Scenario::ALL.contains(&Scenario::Notify));
-    assert_eq!(Scenario::ALL.len() + 1, Scenario::EVERY.len());
+    assert!(Scenario::TEMPORAL
+        .iter()
+        .all(|t| !Scenario::ALL.contains(t)));
+    assert_eq!(
+        Scenario::ALL.len() + 1 + Scenario::TEMPORAL.len(),
+        Scenario::EVERY.len()
+    );
     assert_eq!(Scenario::from_name("notify"), Some(Scenario::Notify));
+    let names: Vec<&str> = Scenario::TEMPORAL.map(Scenario::name).to_vec();
+    assert_eq!(
+        names,
+        ["temporal-lastn", "temporal-range", "temporal-aggregate"]
+    );
+    for t in Scenario::TEMPORAL {
+        assert!(Scenario::EVERY.contains(&t));
+        assert_eq!(t.seeding(), Seeding::Temporal);
+    }
+    assert_eq!(Scenario::Create.seeding(), Seeding::Nothing);
+    assert_eq!(Scenario::Retrieve.seeding(), Seeding::Entities);
+    assert_eq!(Scenario::Notify.seeding(), Seeding::Entities);
 }
 
 #[test]
@@ -271,4 +289,164 @@ fn a_subscription_watches_the_queried_type_and_notifies_its_own_path() {
         Scenario::Notify.describe(&p),
         "PATCH /entities/{id}/attrs/mileage, 10 subscription(s) on type BenchVehicle0, 250 entities"
     );
+}
+
+fn temporal_plan() -> Plan {
+    Plan::new("rtest".into(), 20, 100).with_temporal(100_000, 2_000)
+}
+
+#[test]
+fn temporal_seeding_posts_every_chunk_of_every_entity_once() {
+    let p = Plan::new("rtest".into(), 3, 100).with_temporal(2_500, 1_000);
+    assert_eq!(p.temporal_chunks(), 3);
+    assert_eq!(p.temporal_requests(), 9);
+    assert_eq!(p.temporal_total(), 3 * 2_500 * 5);
+    let mut rng = Rng::new(1);
+    let mut seen = std::collections::BTreeMap::new();
+    let mut instances = 0;
+    for n in 0..p.temporal_requests() {
+        let (r, carried) = p.temporal_seed_request(n, &mut rng);
+        assert_eq!(
+            (r.method.clone(), r.path.as_str()),
+            (Method::POST, "/temporal/entities")
+        );
+        let e = json(&r);
+        assert_eq!(e["type"], "BenchVehicle");
+        let id = e["id"].as_str().unwrap_or_default().to_owned();
+        let speed = e["speed"].as_array().cloned().unwrap_or_default();
+        assert_eq!(carried, speed.len() as u64 * 5);
+        instances += carried;
+        let first = speed
+            .first()
+            .and_then(|i| i["observedAt"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        seen.entry(id)
+            .or_insert_with(Vec::new)
+            .push((first, speed.len()));
+    }
+    assert_eq!(instances, p.temporal_total());
+    assert_eq!(seen.len(), 3);
+    for (id, mut chunks) in seen {
+        assert!(id.starts_with("urn:ngsi-ld:BenchVehicle:rtest-t"), "{id}");
+        chunks.sort();
+        assert_eq!(
+            chunks,
+            [
+                (temporal::instant(0), 1_000),
+                (temporal::instant(1_000), 1_000),
+                (temporal::instant(2_000), 500)
+            ]
+        );
+    }
+}
+
+#[test]
+fn the_first_temporal_seeding_requests_create_every_entity() {
+    let p = Plan::new("rtest".into(), 4, 100).with_temporal(10, 5);
+    let mut rng = Rng::new(2);
+    let ids: Vec<serde_json::Value> = (0..4)
+        .map(|n| json(&p.temporal_seed_request(n, &mut rng).0)["id"].clone())
+        .collect();
+    let want: Vec<String> = (0..4).map(|i| p.temporal_id(i)).collect();
+    assert_eq!(ids, want);
+}
+
+#[test]
+fn temporal_lastn_reads_the_last_100_instances_of_every_attribute() {
+    let p = temporal_plan();
+    let mut rng = Rng::new(3);
+    let r = p.request(Scenario::TemporalLastN, &mut rng, Some(0), 0);
+    assert_eq!(r.method, Method::GET);
+    assert!(r.body.is_none());
+    assert!(
+        r.path
+            .starts_with("/temporal/entities/urn:ngsi-ld:BenchVehicle:rtest-t"),
+        "{}",
+        r.path
+    );
+    assert!(
+        r.path
+            .ends_with("?lastN=100&attrs=speed,fuelLevel,temperature,mileage,rpm"),
+        "{}",
+        r.path
+    );
+    let values = p.with_temporal_values(true);
+    let r = values.request(Scenario::TemporalLastN, &mut rng, Some(0), 0);
+    assert!(r.path.ends_with("&format=temporalValues"), "{}", r.path);
+    assert_eq!(
+        Scenario::TemporalLastN.instances_per_request(&values),
+        Some(500)
+    );
+}
+
+#[test]
+fn temporal_range_reads_one_attribute_over_a_ten_minute_window_of_the_seeded_range() {
+    let p = temporal_plan();
+    let mut rng = Rng::new(4);
+    let mut attrs = std::collections::HashSet::new();
+    for seq in 0..200 {
+        let r = p.request(Scenario::TemporalRange, &mut rng, Some(1), seq);
+        let (_, query) = r.path.split_once('?').unwrap_or_default();
+        let params: std::collections::HashMap<&str, &str> = query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .collect();
+        assert_eq!(params.get("timerel"), Some(&"between"));
+        let at = |name: &str| {
+            params
+                .get(name)
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.timestamp())
+                .unwrap_or_default()
+        };
+        let (from, to) = (at("timeAt"), at("endTimeAt"));
+        assert_eq!(to - from, 600, "{}", r.path);
+        assert!(from >= temporal::START_SECS, "{}", r.path);
+        assert!(to <= temporal::START_SECS + 100_000, "{}", r.path);
+        attrs.insert(params.get("attrs").copied().unwrap_or_default().to_owned());
+    }
+    assert_eq!(attrs.len(), 5, "{attrs:?}");
+    assert_eq!(Scenario::TemporalRange.instances_per_request(&p), Some(600));
+    let short = p.clone().with_temporal(100, 100);
+    assert_eq!(
+        Scenario::TemporalRange.instances_per_request(&short),
+        Some(100)
+    );
+}
+
+#[test]
+fn temporal_aggregate_covers_one_attributes_whole_seeded_range_per_hour() {
+    let p = temporal_plan();
+    let mut rng = Rng::new(5);
+    let r = p.request(Scenario::TemporalAggregate, &mut rng, Some(0), 0);
+    assert!(
+        r.path.contains(concat!(
+            "?format=aggregatedValues&aggrMethods=avg,min,max,sum&aggrPeriodDuration=PT1H",
+            "&timerel=between&timeAt=2026-01-01T00:00:00Z&endTimeAt=2026-01-02T03:46:40Z&attrs="
+        )),
+        "{}",
+        r.path
+    );
+    assert_eq!(
+        Scenario::TemporalAggregate.instances_per_request(&p),
+        Some(100_000)
+    );
+    assert_eq!(Scenario::Retrieve.instances_per_request(&p), None);
+}
+
+#[test]
+fn temporal_descriptions_name_the_request_and_the_seeded_history() {
+    let p = temporal_plan();
+    assert_eq!(
+        Scenario::TemporalLastN.describe(&p),
+        "GET /temporal/entities/{id}?lastN=100&attrs=speed,fuelLevel,temperature,mileage,rpm (20 entities, 100000 instances per attribute)"
+    );
+    assert_eq!(
+        Scenario::TemporalRange.describe(&p),
+        "GET /temporal/entities/{id}?timerel=between&timeAt=T&endTimeAt=T+10min&attrs=A (600 of 100000 instances per attribute, 20 entities)"
+    );
+    assert!(Scenario::TemporalAggregate
+        .describe(&p)
+        .ends_with("&attrs=A (all 100000 instances, 20 entities)"));
 }

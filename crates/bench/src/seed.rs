@@ -1,6 +1,7 @@
 //! Seeding (untimed): creates the entities the scenarios on existing entities work on, in
 //! Batch Entity Creations of `--seed-batch` entities, or one POST /entities each when batches
-//! are not wanted or the broker does not offer them.
+//! are not wanted or the broker does not offer them; and the temporal entities the temporal
+//! scenarios read, `--temporal-chunk` instances per attribute per POST /temporal/entities.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,13 +12,17 @@ use serde_json::Value;
 use crate::client::{Connection, Request, Target};
 use crate::load::{progress, UNSUPPORTED};
 use crate::rng::Rng;
-use crate::scenario::Plan;
+use crate::scenario::{self, Plan};
+use crate::temporal;
 
 /// Seeding gives up after this long plus [`SEED_TIME_PER_ENTITY`] per entity.
 const SEED_TIME_BASE: Duration = Duration::from_secs(600);
 
 /// Time allowed per seeded entity on top of the base (1,000,000 entities: 10 + 33 minutes).
 const SEED_TIME_PER_ENTITY: Duration = Duration::from_millis(2);
+
+/// Time allowed per temporal instance on top of the base (10,000,000 instances: 10 + 8 minutes).
+const SEED_TIME_PER_INSTANCE: Duration = Duration::from_micros(50);
 
 /// How many characters of an error body are kept for the report.
 const SNIPPET: usize = 300;
@@ -28,6 +33,13 @@ pub fn time_limit(count: u64) -> Duration {
     SEED_TIME_BASE.saturating_add(per)
 }
 
+/// The default temporal seeding time limit for `instances` instances (over all entities and
+/// attributes): it scales with the count.
+pub fn temporal_time_limit(instances: u64) -> Duration {
+    let per = SEED_TIME_PER_INSTANCE.saturating_mul(u32::try_from(instances).unwrap_or(u32::MAX));
+    SEED_TIME_BASE.saturating_add(per)
+}
+
 /// How the seeding requests are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
@@ -35,6 +47,9 @@ pub enum Via {
     Single,
     /// POST /entityOperations/create with `plan.seed_batch` entities.
     Batch,
+    /// POST /temporal/entities with `plan.temporal_chunk` instances of each attribute of one
+    /// temporal entity.
+    Temporal,
 }
 
 impl Via {
@@ -43,22 +58,56 @@ impl Via {
         match self {
             Via::Single => "POST /entities",
             Via::Batch => "POST /entityOperations/create",
+            Via::Temporal => "POST /temporal/entities",
         }
     }
 
-    /// Entities per request.
+    /// What seeding counts: entities, or temporal instances.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Via::Single | Via::Batch => "entities",
+            Via::Temporal => "instances",
+        }
+    }
+
+    /// The rate unit of the progress lines.
+    fn rate_unit(self) -> &'static str {
+        match self {
+            Via::Single | Via::Batch => "entities/s",
+            Via::Temporal => "instances/s",
+        }
+    }
+
+    /// Work items per request: entities, or one temporal seeding request.
     fn step(self, plan: &Plan) -> u64 {
         match self {
-            Via::Single => 1,
+            Via::Single | Via::Temporal => 1,
             Via::Batch => plan.seed_batch,
         }
     }
 
-    /// The request creating the entities from `start` on, and how many it carries.
+    /// The end of the work items: the seeded entities, or the temporal seeding requests.
+    fn items(self, plan: &Plan) -> u64 {
+        match self {
+            Via::Single | Via::Batch => plan.seed_count,
+            Via::Temporal => plan.temporal_requests(),
+        }
+    }
+
+    /// How many [`Via::unit`]s a complete seeding creates.
+    pub fn total(self, plan: &Plan) -> u64 {
+        match self {
+            Via::Single | Via::Batch => plan.seed_count,
+            Via::Temporal => plan.temporal_total(),
+        }
+    }
+
+    /// The request for the work items from `start` on, and how many units it creates.
     fn request(self, plan: &Plan, start: u64, rng: &mut Rng) -> (Request, u64) {
         match self {
             Via::Single => (plan.seed_request(start, rng), 1),
             Via::Batch => plan.seed_batch_request(start, rng),
+            Via::Temporal => plan.temporal_seed_request(start, rng),
         }
     }
 }
@@ -129,7 +178,6 @@ pub async fn seed(
     every: Option<Duration>,
 ) -> Result<Seeded, SeedError> {
     let started = Instant::now();
-    let deadline = started + limit;
     let (via, first) = if plan.seed_batch > 1 {
         match first_batch(target, plan).await? {
             Some(n) => (Via::Batch, n),
@@ -138,17 +186,67 @@ pub async fn seed(
     } else {
         (Via::Single, 0)
     };
+    let effort = Effort {
+        connections,
+        limit,
+        every,
+    };
+    finish(target, plan, via, first, started, effort).await
+}
+
+/// Creates the `plan.seed_count` temporal entities, each with `plan.temporal_instances`
+/// instances of every attribute, `plan.temporal_chunk` per attribute and request, with
+/// `connections` concurrent workers. Stops at the first failure or after `limit`; prints the
+/// rate of every `every` when given.
+pub async fn seed_temporal(
+    target: &Arc<Target>,
+    plan: &Arc<Plan>,
+    connections: usize,
+    limit: Duration,
+    every: Option<Duration>,
+) -> Result<Seeded, SeedError> {
+    let effort = Effort {
+        connections,
+        limit,
+        every,
+    };
+    finish(target, plan, Via::Temporal, 0, Instant::now(), effort).await
+}
+
+/// How hard and how long seeding goes on.
+#[derive(Debug, Clone, Copy)]
+struct Effort {
+    connections: usize,
+    limit: Duration,
+    every: Option<Duration>,
+}
+
+/// Seeds what is left once `first` units are done (seeding began at `started`).
+async fn finish(
+    target: &Arc<Target>,
+    plan: &Arc<Plan>,
+    via: Via,
+    first: u64,
+    started: Instant,
+    effort: Effort,
+) -> Result<Seeded, SeedError> {
+    let Effort {
+        connections,
+        limit,
+        every,
+    } = effort;
+    let deadline = started + limit;
     let done = Arc::new(AtomicU64::new(first));
     let ticker = every.map(|e| {
         let done = Arc::clone(&done);
-        tokio::spawn(progress(done, started, deadline, e, "entities/s"))
+        tokio::spawn(progress(done, started, deadline, e, via.rate_unit()))
     });
     let result = workers(target, plan, via, connections, deadline, &done).await;
     if let Some(t) = ticker {
         t.abort();
     }
     result?;
-    if done.load(Ordering::Relaxed) < plan.seed_count {
+    if done.load(Ordering::Relaxed) < via.total(plan) {
         return Err((
             0,
             format!(
@@ -208,8 +306,9 @@ impl Shared {
     }
 }
 
-/// Runs the workers until every entity from `done`'s count on is created, one fails, or the
-/// deadline passes; `done` counts the entities created.
+/// Runs the workers until every work item from `done`'s count on is created, one fails, or
+/// the deadline passes; `done` counts the units created (entities, or temporal instances, in
+/// which case the work items start from 0).
 async fn workers(
     target: &Arc<Target>,
     plan: &Arc<Plan>,
@@ -218,8 +317,12 @@ async fn workers(
     deadline: Instant,
     done: &Arc<AtomicU64>,
 ) -> Result<(), SeedError> {
+    let first = match via {
+        Via::Temporal => 0,
+        Via::Single | Via::Batch => done.load(Ordering::Relaxed),
+    };
     let shared = Arc::new(Shared {
-        next: AtomicU64::new(done.load(Ordering::Relaxed)),
+        next: AtomicU64::new(first),
         failed: AtomicBool::new(false),
         first_failure: Mutex::new(None),
     });
@@ -237,7 +340,7 @@ async fn workers(
             let mut rng = Rng::new(0xA11CE ^ w as u64);
             while !shared.failed.load(Ordering::Relaxed) && Instant::now() < deadline {
                 let start = shared.next.fetch_add(step, Ordering::Relaxed);
-                if start >= plan.seed_count {
+                if start >= via.items(&plan) {
                     break;
                 }
                 let (request, n) = via.request(&plan, start, &mut rng);
@@ -264,6 +367,27 @@ async fn workers(
         Some(f) => Err(f),
         None => Ok(()),
     }
+}
+
+/// Reads back the last temporal entity's lastN after temporal seeding and says whether the
+/// broker holds what was sent: `Ok` what was found, `Err` what is missing (worth a warning,
+/// not a failure: the timed scenarios still measure what the broker answers).
+pub async fn check_temporal(target: &Arc<Target>, plan: &Plan) -> Result<String, String> {
+    let last = plan.seed_count.saturating_sub(1);
+    let path = temporal::last_n_path(&plan.temporal_id(last), false);
+    let mut conn = Connection::open(Arc::clone(target)).await?;
+    let r = conn.send(scenario::get(path)).await?;
+    if !(200..300).contains(&r.status) {
+        return Err(format!(
+            "GET lastN of {} answered {}: {}",
+            plan.temporal_id(last),
+            r.status,
+            snippet(&r.body)
+        ));
+    }
+    temporal::check_last_n(&r.body, plan.temporal_instances)
+        .map(|found| format!("{}: {found}", plan.temporal_id(last)))
+        .map_err(|wrong| format!("{}: {wrong}", plan.temporal_id(last)))
 }
 
 #[cfg(test)]
@@ -326,5 +450,33 @@ mod tests {
         let (r, n) = Via::Single.request(&plan, 3, &mut rng);
         assert_eq!((r.path.as_str(), n), ("/entities", 1));
         assert_eq!(Via::Batch.line(), "POST /entityOperations/create");
+    }
+
+    #[test]
+    fn temporal_seeding_hands_out_one_chunk_per_request_and_counts_instances() {
+        let plan = Plan::new("r".into(), 3, 100).with_temporal(2_500, 1_000);
+        assert_eq!(Via::Temporal.step(&plan), 1);
+        assert_eq!(Via::Temporal.items(&plan), 9, "3 entities × 3 chunks");
+        assert_eq!(Via::Temporal.total(&plan), 3 * 2_500 * 5);
+        assert_eq!(Via::Temporal.line(), "POST /temporal/entities");
+        assert_eq!(Via::Temporal.unit(), "instances");
+        let mut rng = Rng::new(2);
+        let (r, n) = Via::Temporal.request(&plan, 8, &mut rng);
+        assert_eq!((r.path.as_str(), n), ("/temporal/entities", 500 * 5));
+        assert_eq!(judge(Via::Temporal, 204, b""), Answer::Created);
+        assert_eq!(
+            judge(Via::Temporal, 404, b"no"),
+            Answer::Unsupported("no".into())
+        );
+    }
+
+    #[test]
+    fn the_temporal_seed_time_limit_grows_with_the_instances() {
+        assert_eq!(temporal_time_limit(0), SEED_TIME_BASE);
+        assert_eq!(
+            temporal_time_limit(10_000_000),
+            Duration::from_secs(600 + 500)
+        );
+        assert!(temporal_time_limit(u64::MAX) > temporal_time_limit(10_000_000));
     }
 }

@@ -233,7 +233,7 @@ impl Broker {
             }
             let names: Vec<String> = pending.iter().map(|&g| groups[g].0.clone()).collect();
             let found = self.store.get_many(tenant, &names).await?;
-            let observed = self.observer(tenant).is_some();
+            let observed = self.wants_previous(tenant);
             let (mut ops, mut written, mut previous) = (Vec::new(), Vec::new(), Vec::new());
             for (&g, current) in pending.iter().zip(found) {
                 let (id, elements) = &groups[g];

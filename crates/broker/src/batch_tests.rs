@@ -33,6 +33,8 @@ struct Mem {
     commits: usize,
     /// Entities "another client" writes (default tenant) just before each of the next commits.
     racing: VecDeque<Entity>,
+    /// The history changes applied, in order (reads of the history are not modelled).
+    history: Vec<(Tenant, rigel_storage::HistoryChange)>,
 }
 
 impl Mem {
@@ -101,9 +103,21 @@ impl EntityStore for MemStore {
         if let Some(racer) = mem.racing.pop_front() {
             mem.put(&Tenant::default_tenant(), racer);
         }
-        let mut outcomes = Vec::new();
+        let mut outcomes: Vec<WriteOutcome> = Vec::new();
         for op in ops {
+            let previous_applied = matches!(outcomes.last(), Some(WriteOutcome::Applied { .. }));
             let outcome = match op {
+                WriteOp::Record {
+                    change,
+                    with_previous,
+                } => {
+                    if with_previous && !previous_applied {
+                        WriteOutcome::Conflict
+                    } else {
+                        mem.history.push((tenant.clone(), change));
+                        WriteOutcome::Applied { version: 0 }
+                    }
+                }
                 WriteOp::Put { entity, expect } => {
                     if mem.holds(&(tenant.clone(), entity.id.clone()), expect) {
                         WriteOutcome::Applied {
@@ -195,6 +209,71 @@ impl EntityStore for MemStore {
         Self: 'at,
     {
         Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn tenants<'l0, 'at>(&'l0 self) -> Fut<'at, Vec<Tenant>>
+    where
+        'l0: 'at,
+        Self: 'at,
+    {
+        let mut all: Vec<Tenant> = self.lock().tenants.iter().cloned().collect();
+        all.retain(|t| !t.is_default());
+        all.insert(0, Tenant::default_tenant());
+        Box::pin(async move { Ok(all) })
+    }
+
+    fn history_header<'l0, 'l1, 'l2, 'at>(
+        &'l0 self,
+        _tenant: &'l1 Tenant,
+        _id: &'l2 str,
+    ) -> Fut<'at, Option<rigel_storage::HistoryHeader>>
+    where
+        'l0: 'at,
+        'l1: 'at,
+        'l2: 'at,
+        Self: 'at,
+    {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn history<'l0, 'l1, 'l2, 'l3, 'at>(
+        &'l0 self,
+        _tenant: &'l1 Tenant,
+        _id: &'l2 str,
+        _query: &'l3 rigel_storage::HistoryQuery,
+    ) -> Fut<'at, Option<rigel_storage::EntityHistory>>
+    where
+        'l0: 'at,
+        'l1: 'at,
+        'l2: 'at,
+        'l3: 'at,
+        Self: 'at,
+    {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn history_headers<'l0, 'l1, 'l2, 'l3, 'at>(
+        &'l0 self,
+        _tenant: &'l1 Tenant,
+        _source: &'l2 rigel_storage::Source,
+        _after: Option<&'l3 str>,
+        _limit: usize,
+    ) -> Fut<'at, Vec<rigel_storage::HistoryHeader>>
+    where
+        'l0: 'at,
+        'l1: 'at,
+        'l2: 'at,
+        'l3: 'at,
+        Self: 'at,
+    {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+impl MemStore {
+    /// The history changes applied so far.
+    pub(crate) fn history(&self) -> Vec<(Tenant, rigel_storage::HistoryChange)> {
+        self.lock().history.clone()
     }
 }
 

@@ -6,9 +6,11 @@ mod batch;
 pub mod discovery;
 mod entities;
 mod error;
+mod history;
 pub mod merge;
 pub mod query;
 mod subscriptions;
+pub mod temporal;
 
 use std::sync::Arc;
 
@@ -22,6 +24,7 @@ pub use attributes::{AttributeUpdate, EntityMerge, UpdateResult};
 pub use batch::{BatchEntityError, BatchResult, UpsertMode};
 pub use error::BrokerError;
 pub use rigel_model::{Clock, SystemClock};
+pub use temporal::{TemporalPage, TemporalQuery};
 
 /// How many times a read-modify-write is retried when another writer got there first.
 const MAX_WRITE_ATTEMPTS: usize = 64;
@@ -39,6 +42,8 @@ pub struct Broker {
     clock: Arc<dyn Clock>,
     subscriptions: Option<SubscriptionService>,
     changes: Option<Arc<dyn ChangeListener>>,
+    /// Whether entity writes are recorded in the history (the temporal API).
+    history: bool,
 }
 
 impl Broker {
@@ -48,7 +53,19 @@ impl Broker {
             clock,
             subscriptions: None,
             changes: None,
+            history: true,
         }
+    }
+
+    /// The broker recording (the default) or not recording entity writes in the history.
+    pub fn with_history(mut self, on: bool) -> Self {
+        self.history = on;
+        self
+    }
+
+    /// Whether entity writes are recorded in the history.
+    pub fn keeps_history(&self) -> bool {
+        self.history
     }
 
     /// The broker with subscriptions: every committed change is reported to them.
@@ -106,8 +123,8 @@ impl Broker {
                 return Err(BrokerError::EntityNotFound(id.to_owned()));
             }
             let previous = self
-                .observer(tenant)
-                .map(|_| Arc::new(current.value.clone()));
+                .wants_previous(tenant)
+                .then(|| Arc::new(current.value.clone()));
             let (next, result) = change(current.value)?;
             let expect = Expect::Version(current.version);
             let op = match next {
@@ -139,14 +156,21 @@ impl Broker {
         ))
     }
 
+    /// Whether writers must pass the state each write replaces to [`Self::commit`]: for the
+    /// history or for an interested change listener.
+    fn wants_previous(&self, tenant: &Tenant) -> bool {
+        self.history || self.observer(tenant).is_some()
+    }
+
     /// The listener to report changes of this tenant to, if it is interested.
     fn observer(&self, tenant: &Tenant) -> Option<&Arc<dyn ChangeListener>> {
         self.changes.as_ref().filter(|l| l.wants(tenant))
     }
 
-    /// Every write goes through here: commits, then reports each applied write as a change
-    /// (before the write is acknowledged, so no acknowledged change escapes subscriptions).
-    /// `previous[i]` is the state write `i` replaces (only needed while observed).
+    /// Every write goes through here: commits (with what each write adds to the history, in
+    /// the same commit), then reports each applied write as a change (before the write is
+    /// acknowledged, so no acknowledged change escapes subscriptions). `previous[i]` is the
+    /// state write `i` replaces (needed when [`Self::wants_previous`]).
     async fn commit(
         &self,
         tenant: &Tenant,
@@ -154,16 +178,17 @@ impl Broker {
         previous: Vec<Option<Arc<Entity>>>,
     ) -> Result<Vec<WriteOutcome>, BrokerError> {
         let Some(observer) = self.observer(tenant) else {
-            return Ok(self.store.commit(tenant, ops).await?);
+            return self.commit_with_history(tenant, ops, &previous).await;
         };
         let written: Vec<(String, Option<Arc<Entity>>)> = ops
             .iter()
             .map(|op| match op {
                 WriteOp::Put { entity, .. } => (entity.id.clone(), Some(Arc::new(entity.clone()))),
                 WriteOp::Delete { id, .. } => (id.clone(), None),
+                WriteOp::Record { change, .. } => (change.entity_id().to_owned(), None),
             })
             .collect();
-        let outcomes = self.store.commit(tenant, ops).await?;
+        let outcomes = self.commit_with_history(tenant, ops, &previous).await?;
         let at = self.clock.now();
         let mut previous = previous.into_iter();
         let events: Vec<ChangeEvent> = written
@@ -185,10 +210,45 @@ impl Broker {
         }
         Ok(outcomes)
     }
+
+    /// Commits `ops`, each followed by its history record when the history is kept; the
+    /// outcomes are those of `ops` alone.
+    async fn commit_with_history(
+        &self,
+        tenant: &Tenant,
+        ops: Vec<WriteOp>,
+        previous: &[Option<Arc<Entity>>],
+    ) -> Result<Vec<WriteOutcome>, BrokerError> {
+        if !self.history {
+            return Ok(self.store.commit(tenant, ops).await?);
+        }
+        let now = self.clock.now();
+        let mut mine = Vec::with_capacity(ops.len());
+        let mut all = Vec::with_capacity(ops.len() * 2);
+        for (i, op) in ops.into_iter().enumerate() {
+            let before = previous.get(i).and_then(Option::as_deref);
+            let record = history::record(&op, before, now);
+            mine.push(all.len());
+            all.push(op);
+            if let Some(change) = record {
+                all.push(WriteOp::Record {
+                    change,
+                    with_previous: true,
+                });
+            }
+        }
+        let outcomes = self.store.commit(tenant, all).await?;
+        Ok(mine
+            .into_iter()
+            .map(|i| outcomes.get(i).copied().unwrap_or(WriteOutcome::Conflict))
+            .collect())
+    }
 }
 
 #[cfg(test)]
 mod batch_tests;
+#[cfg(test)]
+mod history_tests;
 #[cfg(test)]
 mod merge_tests;
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub struct EntitySelector {
 }
 
 impl EntitySelector {
-    fn matches(&self, entity: &Entity) -> bool {
+    pub(crate) fn matches(&self, entity: &Entity) -> bool {
         self.ids.as_ref().is_none_or(|ids| ids.contains(&entity.id))
             && self
                 .id_pattern
@@ -34,7 +34,7 @@ impl EntitySelector {
     }
 
     /// The candidates of this selector alone.
-    fn source(&self) -> Source {
+    pub(crate) fn source(&self) -> Source {
         if let Some(ids) = &self.ids {
             return Source::Ids(ids.clone());
         }
@@ -74,7 +74,7 @@ impl EntityQuery {
     }
 
     /// The cheapest candidate source that still covers every match.
-    fn source(&self) -> Source {
+    pub(crate) fn source(&self) -> Source {
         match self.selectors.as_slice() {
             [] => Source::All,
             [one] => one.source(),
@@ -264,7 +264,7 @@ impl Broker {
             let now = self.now();
             let mut ids = Vec::new();
             let mut previous = Vec::new();
-            let observed = self.observer(tenant).is_some();
+            let observed = self.wants_previous(tenant);
             let ops: Vec<WriteOp> = batch
                 .entities
                 .into_iter()
@@ -319,8 +319,8 @@ impl Broker {
             }
             let expect = Expect::Version(current.version);
             let previous = self
-                .observer(tenant)
-                .map(|_| Arc::new(current.value.clone()));
+                .wants_previous(tenant)
+                .then(|| Arc::new(current.value.clone()));
             let op = match purge.apply(&current.value, self.now()) {
                 Purged::Deleted => WriteOp::Delete {
                     id: id.to_owned(),

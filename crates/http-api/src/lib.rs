@@ -11,6 +11,7 @@ pub mod projection;
 pub mod representation;
 pub mod request;
 pub mod routes;
+pub mod temporal;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -22,7 +23,7 @@ use rigel_jsonld::ContextResolver;
 pub use problem::ApiError;
 use routes::{
     attributes as attr, batch, contexts as ctx, discovery, entities as ent, query,
-    subscriptions as subs, unsupported,
+    subscriptions as subs, temporal as tmp, unsupported,
 };
 
 /// Request limits enforced before any parsing.
@@ -196,6 +197,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::resource("/types/{type}")
                         .route(web::get().to(discovery::retrieve_entity_type_info))
                         .default_service(allow("GET")),
+                )
+                .service(
+                    web::resource("/temporal/entities")
+                        .route(web::post().to(tmp::upsert_temporal))
+                        .route(web::get().to(tmp::query_temporal))
+                        .default_service(allow("GET, POST")),
+                )
+                .service(
+                    web::resource(format!("/temporal/entities/{ID}"))
+                        .route(web::get().to(tmp::retrieve_temporal))
+                        .route(web::delete().to(tmp::delete_temporal))
+                        .default_service(allow("GET, DELETE")),
+                )
+                .service(
+                    web::resource(format!("/temporal/entities/{ID}/attrs"))
+                        .route(web::post().to(tmp::add_temporal_attributes))
+                        .default_service(allow("POST")),
+                )
+                .service(
+                    web::resource(format!("/temporal/entities/{ID}/attrs/{ATTR}"))
+                        .route(web::delete().to(tmp::delete_temporal_attribute))
+                        .default_service(allow("DELETE")),
+                )
+                .service(
+                    web::resource(format!(
+                        "/temporal/entities/{ID}/attrs/{ATTR}/{{instanceId}}"
+                    ))
+                    .route(web::patch().to(tmp::modify_temporal_instance))
+                    .route(web::delete().to(tmp::delete_temporal_instance))
+                    .default_service(allow("PATCH, DELETE")),
+                )
+                .service(
+                    web::resource("/temporal/entityOperations/query")
+                        .route(web::post().to(tmp::query_temporal_post))
+                        .default_service(allow("POST")),
                 )
                 .service(
                     web::resource("/attributes")

@@ -19,6 +19,10 @@ pub enum Language {
     OrderBy,
     /// `idPattern`.
     IdPattern,
+    /// `aggrMethods` (clause 4.5.19).
+    AggrMethods,
+    /// `aggrPeriodDuration` (clause 4.5.19).
+    AggrPeriod,
 }
 
 impl fmt::Display for Language {
@@ -30,6 +34,8 @@ impl fmt::Display for Language {
             Self::Geo => "geoQ",
             Self::OrderBy => "orderBy",
             Self::IdPattern => "idPattern",
+            Self::AggrMethods => "aggrMethods",
+            Self::AggrPeriod => "aggrPeriodDuration",
         })
     }
 }

@@ -6,6 +6,7 @@
 //! parse time, and everything evaluation needs (regexes, numbers, instants, geometries) is
 //! precompiled, so `matches` allocates nothing on its hot path for scalar comparisons.
 
+pub mod aggregate;
 pub mod error;
 pub mod geo;
 pub mod id_pattern;

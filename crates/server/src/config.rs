@@ -98,6 +98,24 @@ pub struct Config {
     #[arg(long, env = "RIGEL_NOTIFICATION_TIMEOUT_MS", default_value_t = 10_000)]
     pub notification_timeout_ms: u64,
 
+    /// Keep the history of every entity change for the temporal API (`false`: entity writes
+    /// record nothing; the temporal API still serves what was recorded or provided).
+    #[arg(long, env = "RIGEL_HISTORY", default_value_t = true, action = ArgAction::Set)]
+    pub history: bool,
+
+    /// Forget history instances older than this many seconds (0: keep them forever). The
+    /// age is that of the instance's observedAt, or of when it was recorded.
+    #[arg(long, env = "RIGEL_HISTORY_MAX_AGE_SECS", default_value_t = 0)]
+    pub history_max_age_secs: u64,
+
+    /// Keep at most this many instances per attribute of an entity (0: no bound).
+    #[arg(long, env = "RIGEL_HISTORY_MAX_INSTANCES", default_value_t = 0)]
+    pub history_max_instances: usize,
+
+    /// How often the retention sweep runs, in seconds.
+    #[arg(long, env = "RIGEL_HISTORY_SWEEP_SECS", default_value_t = 60)]
+    pub history_sweep_secs: u64,
+
     /// HTTP worker threads (default: one per core; Orion-LD: ORIONLD_TRQ_POOL_SIZE).
     #[arg(long, env = "RIGEL_WORKERS")]
     pub workers: Option<usize>,

@@ -6,6 +6,7 @@ mod access;
 pub mod config;
 mod health;
 mod metrics;
+mod retention;
 mod shutdown;
 mod version;
 
@@ -112,7 +113,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         health: Health::new(store.clone()),
         metrics,
     });
-    let broker = Broker::new(store.clone(), clock).with_subscriptions(subscriptions.clone());
+    let broker = Broker::new(store.clone(), clock)
+        .with_subscriptions(subscriptions.clone())
+        .with_history(config.history);
+    if let Some(retention) = retention::Retention::from_config(config) {
+        actix_web::rt::spawn(retention::run(broker.clone(), retention));
+    }
     let limits = Limits {
         max_body_bytes: config.max_body_bytes,
         max_uri_bytes: config.max_uri_bytes,

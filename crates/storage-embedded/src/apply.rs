@@ -16,7 +16,10 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, Table};
 use rigel_storage::{Expect, StorageError, StoreObserver, WriteOutcome};
 
 use crate::error::db_err;
-use crate::layout::{self, ENTITIES, LAST_VERSION_KEY, META, TENANTS, TYPES, WAL_LSN_KEY};
+use crate::history::HistoryTables;
+use crate::layout::{
+    self, ENTITIES, HISTORY, HISTORY_ENTITIES, LAST_VERSION_KEY, META, TENANTS, TYPES, WAL_LSN_KEY,
+};
 use crate::wal::{Frame, LoggedJob, LoggedOp, Wal};
 use crate::writer::{CommitBatch, Job, PreparedOp};
 
@@ -25,6 +28,7 @@ struct Tables<'txn> {
     entities: Table<'txn, &'static [u8], &'static [u8]>,
     types: Table<'txn, &'static [u8], ()>,
     tenants: Table<'txn, &'static str, ()>,
+    history: HistoryTables<'txn>,
     /// The store-wide version counter: every applied put takes the next value, so a version
     /// is never reused, not even by an entity deleted and created again.
     last_version: u64,
@@ -120,6 +124,10 @@ impl Committer {
                 entities: txn.open_table(ENTITIES).map_err(db_err)?,
                 types: txn.open_table(TYPES).map_err(db_err)?,
                 tenants: txn.open_table(TENANTS).map_err(db_err)?,
+                history: HistoryTables {
+                    instances: txn.open_table(HISTORY).map_err(db_err)?,
+                    headers: txn.open_table(HISTORY_ENTITIES).map_err(db_err)?,
+                },
                 last_version,
             };
             let outcomes = jobs
@@ -240,6 +248,9 @@ fn logged_jobs(jobs: &[Job], outcomes: &[Vec<WriteOutcome>]) -> Vec<LoggedJob> {
                         record: record.clone(),
                     },
                     PreparedOp::Delete { id, .. } => LoggedOp::Delete { id: id.clone() },
+                    PreparedOp::Record { effects, .. } => LoggedOp::History {
+                        writes: effects.clone(),
+                    },
                 })
                 .collect();
             (!ops.is_empty()).then(|| LoggedJob {
@@ -261,6 +272,10 @@ fn replay(db: &Database, frames: &[Frame]) -> Result<(), StorageError> {
             entities: txn.open_table(ENTITIES).map_err(db_err)?,
             types: txn.open_table(TYPES).map_err(db_err)?,
             tenants: txn.open_table(TENANTS).map_err(db_err)?,
+            history: HistoryTables {
+                instances: txn.open_table(HISTORY).map_err(db_err)?,
+                headers: txn.open_table(HISTORY_ENTITIES).map_err(db_err)?,
+            },
             last_version: meta
                 .get(LAST_VERSION_KEY)
                 .map_err(db_err)?
@@ -282,6 +297,11 @@ fn replay(db: &Database, frames: &[Frame]) -> Result<(), StorageError> {
                         }
                         LoggedOp::Delete { id } => {
                             delete(&mut tables, prefix, id, Expect::Any)?;
+                        }
+                        LoggedOp::History { writes } => {
+                            for w in writes {
+                                tables.history.raw(w)?;
+                            }
                         }
                     }
                 }
@@ -306,9 +326,10 @@ fn stored_types(tables: &Tables<'_>, key: &[u8]) -> Result<Vec<String>, StorageE
 }
 
 fn apply_job(tables: &mut Tables<'_>, job: &mut Job) -> Result<Vec<WriteOutcome>, StorageError> {
-    let mut outcomes = Vec::with_capacity(job.ops.len());
+    let mut outcomes: Vec<WriteOutcome> = Vec::with_capacity(job.ops.len());
     let mut put_applied = false;
     for op in &mut job.ops {
+        let previous_applied = matches!(outcomes.last(), Some(WriteOutcome::Applied { .. }));
         let outcome = match op {
             PreparedOp::Put {
                 id,
@@ -317,10 +338,33 @@ fn apply_job(tables: &mut Tables<'_>, job: &mut Job) -> Result<Vec<WriteOutcome>
                 expect,
             } => put(tables, &job.tenant_prefix, id, types, record, *expect)?,
             PreparedOp::Delete { id, expect } => delete(tables, &job.tenant_prefix, id, *expect)?,
+            PreparedOp::Record {
+                change,
+                with_previous,
+                effects,
+            } => {
+                if *with_previous && !previous_applied {
+                    WriteOutcome::Conflict
+                } else {
+                    tables.last_version += 1;
+                    let seq = tables.last_version;
+                    if tables
+                        .history
+                        .apply(&job.tenant_prefix, change, seq, effects)?
+                    {
+                        WriteOutcome::Applied { version: 0 }
+                    } else {
+                        WriteOutcome::Conflict
+                    }
+                }
+            }
         };
         put_applied |= matches!(
             (&*op, outcome),
-            (PreparedOp::Put { .. }, WriteOutcome::Applied { .. })
+            (
+                PreparedOp::Put { .. } | PreparedOp::Record { .. },
+                WriteOutcome::Applied { .. }
+            )
         );
         outcomes.push(outcome);
     }

@@ -153,7 +153,7 @@ pub(crate) fn decode_types(body: &[u8]) -> Result<Vec<String>, StorageError> {
     r.iri_list()
 }
 
-fn put_attribute(out: &mut Vec<u8>, a: &Attribute) {
+pub(crate) fn put_attribute(out: &mut Vec<u8>, a: &Attribute) {
     out.push(kind_of(&a.value));
     let mut flags = 0;
     for (flag, present) in [
@@ -308,7 +308,7 @@ pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-fn put_iri(out: &mut Vec<u8>, iri: &str) {
+pub(crate) fn put_iri(out: &mut Vec<u8>, iri: &str) {
     for (i, prefix) in PREFIXES.iter().enumerate() {
         if let Some(rest) = iri.strip_prefix(prefix) {
             out.push(i as u8 + 1);
@@ -320,7 +320,7 @@ fn put_iri(out: &mut Vec<u8>, iri: &str) {
     put_str(out, iri);
 }
 
-fn put_time(out: &mut Vec<u8>, t: &DateTime<Utc>) {
+pub(crate) fn put_time(out: &mut Vec<u8>, t: &DateTime<Utc>) {
     out.extend_from_slice(&t.timestamp().to_le_bytes());
     out.extend_from_slice(&t.timestamp_subsec_nanos().to_le_bytes());
 }
@@ -391,7 +391,7 @@ impl<'a> Reader<'a> {
         self.take(n).map(|_| ())
     }
 
-    fn iri(&mut self) -> Result<String, StorageError> {
+    pub(crate) fn iri(&mut self) -> Result<String, StorageError> {
         let prefix = match self.byte()? {
             0 => "",
             i => PREFIXES
@@ -414,7 +414,7 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    fn time(&mut self) -> Result<DateTime<Utc>, StorageError> {
+    pub(crate) fn time(&mut self) -> Result<DateTime<Utc>, StorageError> {
         let secs = i64::from_le_bytes(self.fixed()?);
         let nanos = u32::from_le_bytes(self.fixed()?);
         DateTime::from_timestamp(secs, nanos).ok_or_else(|| corrupt("time out of range".into()))
@@ -469,7 +469,7 @@ impl<'a> Reader<'a> {
         Ok(map)
     }
 
-    fn attribute(&mut self, depth: usize) -> Result<Attribute, StorageError> {
+    pub(crate) fn attribute(&mut self, depth: usize) -> Result<Attribute, StorageError> {
         if depth > MAX_DEPTH {
             return Err(corrupt("sub-attributes nested too deep".into()));
         }

@@ -12,6 +12,8 @@
 //! | `tenants` | tenant name (`&str`, named tenants only) | `()` |
 //! | `subscriptions` | tenant ‖ id | serde_json of `rigel_model::subscription::Subscription` |
 //! | `subscription_status` | tenant ‖ id | serde_json of `DeliveryStatus` (the counters) |
+//! | `history` | tenant ‖ id ‖ attribute IRI ‖ time ‖ seq ‖ index | one attribute instance (`history` module) |
+//! | `history_entities` | tenant ‖ id | the history's header: types, scope, times |
 //! | `meta` | `&str` | `u64`: `schema_version`, `last_version`, `wal_lsn` |
 //!
 //! A subscription's counters change on every notification, so they have their own small row
@@ -19,7 +21,7 @@
 //! `delivery`. Create and replace write both rows from the document, delete removes both,
 //! and a counter save writes only rows whose document exists. The two subscription tables
 //! came after layout version 1 without a version bump: opening creates missing tables, and
-//! older builds never open them.
+//! older builds never open them. The two history tables came the same way.
 //!
 //! # Key encoding
 //!
@@ -40,9 +42,6 @@
 //! * **Geospatial index** `geo`: tenant ‖ attribute IRI ‖ cell id (`u64` BE of a geohash /
 //!   S2 cell covering the geometry) ‖ id -> `()`, maintained like `types` (the old cells are
 //!   derived from the old body, which a replace reads anyway).
-//! * **Attribute history** `history` (append-only, for the temporal API): tenant ‖ entity id ‖
-//!   attribute IRI ‖ time (`i64` BE microseconds, sign bit flipped so order is numeric) ‖
-//!   seq (`u64` BE, the commit's version) -> encoded attribute instance.
 //!
 //! Entity bodies live only on disk; there is no in-memory index. The only RAM the store
 //! holds is redb's page cache, bounded by [`crate::EmbeddedOptions::cache_size_bytes`].
@@ -64,6 +63,12 @@ pub(crate) const SUBSCRIPTIONS: TableDefinition<&[u8], &[u8]> =
 /// (tenant, subscription id) -> delivery status JSON.
 pub(crate) const SUBSCRIPTION_STATUS: TableDefinition<&[u8], &[u8]> =
     TableDefinition::new("subscription_status");
+/// (tenant, entity id as a component, attribute IRI as a component, time, seq, index) ->
+/// one recorded attribute instance (see the `history` module).
+pub(crate) const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history");
+/// (tenant, entity id) -> the header of the entity's history.
+pub(crate) const HISTORY_ENTITIES: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("history_entities");
 /// Store-wide counters and the schema version.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
@@ -94,7 +99,7 @@ const TERMINATOR: u8 = 0x00;
 const ESCAPE: u8 = 0x01;
 
 /// Appends one escaped, terminated key component.
-fn push_component(buf: &mut Vec<u8>, s: &str) {
+pub(crate) fn push_component(buf: &mut Vec<u8>, s: &str) {
     for &b in s.as_bytes() {
         match b {
             0x00 => buf.extend_from_slice(&[ESCAPE, 0x01]),

@@ -19,6 +19,7 @@ mod apply;
 mod cache;
 mod codec;
 mod error;
+mod history;
 mod layout;
 mod select;
 mod subscriptions;
@@ -264,6 +265,9 @@ fn prepare_schema(db: &Database) -> Result<(), StorageError> {
         // Also for files written before subscriptions were stored (same layout version).
         txn.open_table(SUBSCRIPTIONS).map_err(db_err)?;
         txn.open_table(SUBSCRIPTION_STATUS).map_err(db_err)?;
+        // And before the history was kept.
+        txn.open_table(layout::HISTORY).map_err(db_err)?;
+        txn.open_table(layout::HISTORY_ENTITIES).map_err(db_err)?;
     }
     txn.commit().map_err(db_err)
 }
@@ -282,6 +286,14 @@ fn prepare(tenant: &Tenant, ops: Vec<WriteOp>) -> Result<Job, StorageError> {
                 })
             }
             WriteOp::Delete { id, expect } => Ok(PreparedOp::Delete { id, expect }),
+            WriteOp::Record {
+                change,
+                with_previous,
+            } => Ok(PreparedOp::Record {
+                change,
+                with_previous,
+                effects: Vec::new(),
+            }),
         })
         .collect::<Result<Vec<_>, StorageError>>()?;
     Ok(Job {
@@ -367,6 +379,22 @@ impl EntityStore for EmbeddedStore {
         .await
     }
 
+    async fn tenants(&self) -> Result<Vec<Tenant>, StorageError> {
+        self.read(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(TENANTS).map_err(db_err)?;
+            let mut out = vec![Tenant::default_tenant()];
+            for item in table.iter().map_err(db_err)? {
+                let (name, _) = item.map_err(db_err)?;
+                let tenant = Tenant::named(name.value())
+                    .map_err(|e| StorageError::Corrupt(format!("stored tenant name: {e}")))?;
+                out.push(tenant);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn ids_by_type(
         &self,
         tenant: &Tenant,
@@ -423,6 +451,46 @@ impl EntityStore for EmbeddedStore {
         let tenant_prefix = layout::tenant_prefix(tenant);
         self.read(move |db| select::types_in_use(db, &tenant_prefix))
             .await
+    }
+
+    async fn history_header(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<Option<rigel_storage::HistoryHeader>, StorageError> {
+        let tenant_prefix = layout::tenant_prefix(tenant);
+        let id = id.to_owned();
+        self.read(move |db| history::read_header(db, &tenant_prefix, &id))
+            .await
+    }
+
+    async fn history(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        query: &rigel_storage::HistoryQuery,
+    ) -> Result<Option<rigel_storage::EntityHistory>, StorageError> {
+        let tenant_prefix = layout::tenant_prefix(tenant);
+        let id = id.to_owned();
+        let query = query.clone();
+        self.read(move |db| history::read_history(db, &tenant_prefix, &id, &query))
+            .await
+    }
+
+    async fn history_headers(
+        &self,
+        tenant: &Tenant,
+        source: &rigel_storage::Source,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<rigel_storage::HistoryHeader>, StorageError> {
+        let tenant_prefix = layout::tenant_prefix(tenant);
+        let source = source.clone();
+        let after = after.map(str::to_owned);
+        self.read(move |db| {
+            history::read_headers(db, &tenant_prefix, &source, after.as_deref(), limit)
+        })
+        .await
     }
 }
 

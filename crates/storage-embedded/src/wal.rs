@@ -51,6 +51,10 @@ pub(crate) enum LoggedOp {
     Delete {
         id: String,
     },
+    /// The key-level writes of a history change.
+    History {
+        writes: Vec<crate::history::RawWrite>,
+    },
 }
 
 /// The applied writes of one job (one tenant).
@@ -181,6 +185,7 @@ fn next_frame(bytes: &[u8]) -> Option<(Frame, &[u8])> {
 
 const OP_PUT: u8 = 1;
 const OP_DELETE: u8 = 2;
+const OP_HISTORY: u8 = 3;
 
 pub(crate) fn encode_frame(frame: &Frame) -> Vec<u8> {
     let mut out = vec![0u8; FRAME_HEADER_LEN];
@@ -211,6 +216,21 @@ pub(crate) fn encode_frame(frame: &Frame) -> Vec<u8> {
                 LoggedOp::Delete { id } => {
                     out.push(OP_DELETE);
                     put_str(&mut out, id);
+                }
+                LoggedOp::History { writes } => {
+                    out.push(OP_HISTORY);
+                    put_len(&mut out, writes.len());
+                    for w in writes {
+                        out.push(w.table as u8);
+                        put_bytes(&mut out, &w.key);
+                        match &w.value {
+                            None => out.push(0),
+                            Some(v) => {
+                                out.push(1);
+                                put_bytes(&mut out, v);
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -244,6 +264,12 @@ fn decode_payload(payload: &[u8]) -> Result<Frame, StorageError> {
         let mut ops = Vec::with_capacity(k);
         for _ in 0..k {
             let tag = r.byte()?;
+            if tag == OP_HISTORY {
+                ops.push(LoggedOp::History {
+                    writes: decode_history_writes(&mut r)?,
+                });
+                continue;
+            }
             let id = r.string()?;
             ops.push(match tag {
                 OP_PUT => {
@@ -280,6 +306,27 @@ fn decode_payload(payload: &[u8]) -> Result<Frame, StorageError> {
         last_version,
         jobs,
     })
+}
+
+fn decode_history_writes(
+    r: &mut Reader<'_>,
+) -> Result<Vec<crate::history::RawWrite>, StorageError> {
+    let n = r.count()?;
+    let mut writes = Vec::with_capacity(n);
+    for _ in 0..n {
+        let table = crate::history::RawTable::from_tag(r.byte()?)?;
+        let len = r.count()?;
+        let key = r.take(len)?.to_vec();
+        let value = match r.byte()? {
+            0 => None,
+            _ => {
+                let len = r.count()?;
+                Some(r.take(len)?.to_vec())
+            }
+        };
+        writes.push(crate::history::RawWrite { table, key, value });
+    }
+    Ok(writes)
 }
 
 fn io_err(path: &Path, what: &str, e: &std::io::Error) -> StorageError {

@@ -19,6 +19,7 @@ use crate::error::duplicate;
 
 /// One write, prepared on the caller's task (the entity already encoded into a record).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum PreparedOp {
     Put {
         id: String,
@@ -30,6 +31,12 @@ pub(crate) enum PreparedOp {
     Delete {
         id: String,
         expect: Expect,
+    },
+    /// A history change; `effects` collects its key-level writes as applied, for the log.
+    Record {
+        change: rigel_storage::HistoryChange,
+        with_previous: bool,
+        effects: Vec<crate::history::RawWrite>,
     },
 }
 
@@ -49,8 +56,17 @@ impl Job {
             .map(|op| match op {
                 PreparedOp::Put { record, id, .. } => record.len() + id.len(),
                 PreparedOp::Delete { id, .. } => id.len(),
+                PreparedOp::Record { change, .. } => record_weight(change),
             })
             .sum()
+    }
+}
+
+/// Approximate bytes a history change writes.
+fn record_weight(change: &rigel_storage::HistoryChange) -> usize {
+    match change {
+        rigel_storage::HistoryChange::Append { instances, .. } => 64 + instances.len() * 96,
+        _ => 64,
     }
 }
 

@@ -79,6 +79,13 @@ contract_tests!(
     delivery_statuses_of_several_subscriptions_save_at_once,
     replacing_after_a_status_save_keeps_the_replacements_counters,
     creating_a_subscription_registers_its_tenant,
+    history_reads_by_time_range_and_last_n,
+    a_bound_record_follows_the_fate_of_its_write,
+    appends_add_types_to_the_header,
+    instances_are_replaced_and_forgotten_by_id,
+    attributes_and_entities_are_forgotten,
+    history_headers_list_by_source_and_tenant,
+    trimming_keeps_the_latest_and_the_recent,
 );
 
 /// `run_all` and `run_subscription_checks` cover the same checks in one go, all sharing one
@@ -92,6 +99,7 @@ async fn the_whole_contract_passes_on_one_shared_store() {
     };
     testkit::run_all(shared).await;
     testkit::run_subscription_checks(shared).await;
+    testkit::run_history_checks(shared).await;
 }
 
 const T_KILL: &str = "https://example.org/ns#KillTest";

@@ -11,12 +11,17 @@ use async_trait::async_trait;
 use rigel_model::{Entity, ErrorKind, Tenant};
 
 mod changes;
+mod history;
 mod observe;
 mod subscriptions;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use changes::{ChangeEvent, ChangeListener};
+pub use history::{
+    DatasetSelector, EntityHistory, HistoryChange, HistoryHeader, HistoryQuery, Instance,
+    NewInstance, TimeProperty, TimeRange,
+};
 pub use observe::{BackendCounters, BackendHealth, StoreObserver};
 pub use subscriptions::SubscriptionStore;
 
@@ -39,11 +44,27 @@ pub enum Expect {
 }
 
 /// One write in a commit. Writes in one commit are applied in order, each checked on its
-/// own; they share one durable sync.
+/// own; they share one durable sync. Ops live briefly in small vectors, so the size gap
+/// between variants does not matter.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum WriteOp {
-    Put { entity: Entity, expect: Expect },
-    Delete { id: String, expect: Expect },
+    Put {
+        entity: Entity,
+        expect: Expect,
+    },
+    Delete {
+        id: String,
+        expect: Expect,
+    },
+    /// A change to the history of an entity. With `with_previous`, it applies only if the op
+    /// just before it in the commit applied (the entity write it records), and is a
+    /// `Conflict` otherwise. A change that finds nothing to act on (no history to forget, no
+    /// such attribute or instance) is a `Conflict` too, and writes nothing.
+    Record {
+        change: HistoryChange,
+        with_previous: bool,
+    },
 }
 
 /// The outcome of one write.
@@ -147,6 +168,9 @@ pub trait EntityStore: Send + Sync + 'static {
     /// Whether the tenant has ever been written to. The default tenant always exists.
     async fn tenant_exists(&self, tenant: &Tenant) -> Result<bool, StorageError>;
 
+    /// Every tenant that exists: the default tenant first, then the named ones by name.
+    async fn tenants(&self) -> Result<Vec<Tenant>, StorageError>;
+
     /// Ids of the entities of a tenant having one of the given (expanded) types, in id order,
     /// starting after `after`, at most `limit`. The basis of type-driven queries.
     async fn ids_by_type(
@@ -178,4 +202,29 @@ pub trait EntityStore: Send + Sync + 'static {
 
     /// The distinct entity types in use in a tenant, in IRI order.
     async fn types_in_use(&self, tenant: &Tenant) -> Result<Vec<String>, StorageError>;
+
+    /// The header of an entity's history, if it has one.
+    async fn history_header(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<Option<HistoryHeader>, StorageError>;
+
+    /// An entity's history as the query selects it; `None` when it has none.
+    async fn history(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        query: &HistoryQuery,
+    ) -> Result<Option<EntityHistory>, StorageError>;
+
+    /// The headers of the entities having a history, drawn from `source`, in id order after
+    /// `after`, at most `limit`.
+    async fn history_headers(
+        &self,
+        tenant: &Tenant,
+        source: &Source,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<HistoryHeader>, StorageError>;
 }

@@ -24,6 +24,7 @@ use serde_json::json;
 use crate::{EntityStore, Expect, WriteOp, WriteOutcome};
 
 mod commits;
+mod history;
 mod selection;
 mod subscriptions;
 mod tenancy;
@@ -31,6 +32,7 @@ mod type_index;
 mod versions;
 
 pub use commits::*;
+pub use history::*;
 pub use selection::*;
 pub use subscriptions::*;
 pub use tenancy::*;

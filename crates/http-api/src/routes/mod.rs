@@ -8,5 +8,6 @@ pub mod entities;
 pub mod query;
 mod query_body;
 pub mod subscriptions;
+pub mod temporal;
 pub mod unsupported;
 mod write;

@@ -3,6 +3,7 @@
 pub mod linked;
 pub mod parse;
 pub mod render;
+pub mod temporal;
 mod values;
 pub mod write;
 

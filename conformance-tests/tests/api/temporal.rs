@@ -1,0 +1,290 @@
+//! The temporal API (clauses 5.6.11-5.6.16, 5.7.3, 5.7.4, 6.18-6.24): what entity writes
+//! record, temporal provision, retrieval and query in every representation, timerel edges,
+//! aggregation and paging.
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+/// Speeds observed one minute apart from 12:00, as a temporal attribute.
+fn speeds(values: &[i64]) -> Value {
+    Value::Array(
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                json!({"type": "Property", "value": v, "observedAt": format!("2020-08-01T12:{i:02}:00Z")})
+            })
+            .collect(),
+    )
+}
+
+async fn upsert(body: &Value) -> Reply {
+    send(post("/temporal/entities").json(body)).await
+}
+
+async fn temporal(id: &str, query: &str) -> Value {
+    send(get(&format!("/temporal/entities/{id}?{query}")))
+        .await
+        .expect_status(200)
+        .json()
+}
+
+fn values_of(attr: &Value) -> Vec<Value> {
+    attr.as_array()
+        .map(|all| all.iter().map(|i| i["value"].clone()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn entity_writes_are_kept_as_instances_with_deletions_as_null() {
+    let id = unique_id("history-writes");
+    create(&json!({"id": id, "type": "Car", "speed": {"type": "Property", "value": 1}})).await;
+    send(patch(&format!("/entities/{id}/attrs/speed")).json(&json!({"value": 2})))
+        .await
+        .expect_status(204);
+    send(delete(&format!("/entities/{id}/attrs/speed")))
+        .await
+        .expect_status(204);
+    let found = temporal(
+        &id,
+        "timeproperty=modifiedAt&timerel=after&timeAt=2000-01-01T00:00:00Z",
+    )
+    .await;
+    let speed = &found["speed"];
+    assert_eq!(
+        values_of(speed),
+        [json!(1), json!(2), json!("urn:ngsi-ld:null")],
+        "{found}"
+    );
+    assert!(speed[2]["deletedAt"].is_string(), "{found}");
+    for instance in speed.as_array().unwrap() {
+        assert!(
+            instance["instanceId"].as_str().unwrap().starts_with("urn:"),
+            "{found}"
+        );
+    }
+    send(delete(&format!("/entities/{id}")))
+        .await
+        .expect_status(204);
+    let after = temporal(&id, "options=sysAttrs").await;
+    assert!(
+        after["deletedAt"].is_string(),
+        "the history outlives the entity: {after}"
+    );
+}
+
+#[tokio::test]
+async fn upsert_creates_then_adds_instances_and_types() {
+    let id = unique_id("temporal-upsert");
+    let first = json!({"id": id, "type": "Vehicle", "speed": speeds(&[120, 80])});
+    let reply = upsert(&first).await.expect_status(201);
+    assert_eq!(
+        reply.header("Location"),
+        Some(format!("/ngsi-ld/v1/temporal/entities/{id}").as_str())
+    );
+    let second = json!({"id": id, "type": ["Vehicle", "Truck"], "speed": [{"type": "Property", "value": 100, "observedAt": "2020-08-01T12:05:00Z"}]});
+    upsert(&second).await.expect_status(204);
+    let found = temporal(&id, "").await;
+    assert_eq!(
+        values_of(&found["speed"]),
+        [json!(120), json!(80), json!(100)]
+    );
+    assert_eq!(found["type"], json!(["Vehicle", "Truck"]));
+    send(get(&format!("/entities/{id}")))
+        .await
+        .expect_status(404);
+    send(delete(&format!("/temporal/entities/{id}")))
+        .await
+        .expect_status(204);
+    send(get(&format!("/temporal/entities/{id}")))
+        .await
+        .expect_status(404);
+}
+
+#[tokio::test]
+async fn timerel_bounds_are_inclusive_at_the_start_and_exclusive_at_the_end() {
+    let id = unique_id("timerel");
+    upsert(&json!({"id": id, "type": "Vehicle", "speed": speeds(&[0, 1, 2, 3])}))
+        .await
+        .expect_status(201);
+    let at = |m: u32| format!("2020-08-01T12:{m:02}:00Z");
+    let before = temporal(&id, &format!("timerel=before&timeAt={}", at(1))).await;
+    assert_eq!(values_of(&before["speed"]), [json!(0)]);
+    let after = temporal(&id, &format!("timerel=after&timeAt={}", at(2))).await;
+    assert_eq!(values_of(&after["speed"]), [json!(2), json!(3)]);
+    let between = temporal(
+        &id,
+        &format!("timerel=between&timeAt={}&endTimeAt={}", at(1), at(3)),
+    )
+    .await;
+    assert_eq!(values_of(&between["speed"]), [json!(1), json!(2)]);
+    let last = temporal(&id, "lastN=2").await;
+    assert_eq!(values_of(&last["speed"]), [json!(2), json!(3)]);
+    for bad in [
+        "timerel=before",
+        "timerel=around&timeAt=2020-08-01T12:00:00Z",
+        "timerel=between&timeAt=2020-08-01T12:00:00Z",
+        "lastN=0",
+        "timeproperty=seenAt",
+    ] {
+        let reply = send(get(&format!("/temporal/entities/{id}?{bad}"))).await;
+        assert_problem(&reply, 400, "BadRequestData");
+    }
+}
+
+#[tokio::test]
+async fn temporal_values_pair_each_value_with_its_time() {
+    let id = unique_id("temporal-values");
+    let body = json!({
+        "id": id, "type": "Vehicle", "speed": speeds(&[5, 6]),
+        "owner": {"type": "Relationship", "object": "urn:ngsi-ld:Person:1", "observedAt": "2020-08-01T12:00:00Z"},
+        "label": {"type": "LanguageProperty", "languageMap": {"en": "car"}, "observedAt": "2020-08-01T12:00:00Z"},
+    });
+    upsert(&body).await.expect_status(201);
+    let found = temporal(&id, "format=temporalValues").await;
+    assert_eq!(
+        found["speed"],
+        json!({"type": "Property", "values": [[5, "2020-08-01T12:00:00Z"], [6, "2020-08-01T12:01:00Z"]]})
+    );
+    assert_eq!(
+        found["owner"],
+        json!({"type": "Relationship", "objects": [["urn:ngsi-ld:Person:1", "2020-08-01T12:00:00Z"]]})
+    );
+    assert_eq!(
+        found["label"],
+        json!({"type": "LanguageProperty", "languageMaps": [[{"languageMap": {"en": "car"}}, "2020-08-01T12:00:00Z"]]})
+    );
+    let deprecated = temporal(&id, "options=temporalValues").await;
+    assert_eq!(deprecated["speed"], found["speed"]);
+}
+
+#[tokio::test]
+async fn aggregated_values_apply_every_method_per_period() {
+    let id = unique_id("aggregated");
+    upsert(&json!({"id": id, "type": "Vehicle", "speed": speeds(&[1, 2, 3, 3])}))
+        .await
+        .expect_status(201);
+    let found = temporal(&id, "format=aggregatedValues&aggrMethods=totalCount,distinctCount,sum,avg,min,max,stddev,sumsq&aggrPeriodDuration=PT2M&timerel=between&timeAt=2020-08-01T12:00:00Z&endTimeAt=2020-08-01T12:04:00Z").await;
+    let speed = &found["speed"];
+    let first = |m: &str| speed[m][0][0].clone();
+    let second = |m: &str| speed[m][1][0].clone();
+    assert_eq!(
+        (first("totalCount"), second("totalCount")),
+        (json!(2), json!(2)),
+        "{found}"
+    );
+    assert_eq!(
+        (first("distinctCount"), second("distinctCount")),
+        (json!(2), json!(1))
+    );
+    assert_eq!(
+        (first("sum").as_f64(), second("sum").as_f64()),
+        (Some(3.0), Some(6.0))
+    );
+    assert_eq!(
+        (first("min").as_f64(), first("max").as_f64()),
+        (Some(1.0), Some(2.0))
+    );
+    assert_eq!(first("avg").as_f64(), Some(1.5));
+    assert_eq!(first("stddev").as_f64(), Some(0.5));
+    assert_eq!(second("stddev").as_f64(), Some(0.0));
+    assert_eq!(first("sumsq").as_f64(), Some(5.0));
+    assert_eq!(speed["sum"][0][1], json!("2020-08-01T12:00:00Z"));
+    assert_eq!(speed["sum"][0][2], json!("2020-08-01T12:02:00Z"));
+    let reply = send(get(&format!(
+        "/temporal/entities/{id}?format=aggregatedValues&aggrMethods=median"
+    )))
+    .await;
+    assert_problem(&reply, 400, "BadRequestData");
+}
+
+#[tokio::test]
+async fn attributes_and_instances_are_deleted_and_modified() {
+    let id = unique_id("temporal-edit");
+    let ds = "urn:ngsi-ld:dataset:b";
+    let mut fuel = speeds(&[10, 20]);
+    fuel.as_array_mut().unwrap()[1]["datasetId"] = json!(ds);
+    upsert(&json!({"id": id, "type": "Vehicle", "speed": speeds(&[1, 2]), "fuel": fuel}))
+        .await
+        .expect_status(201);
+    send(delete(&format!(
+        "/temporal/entities/{id}/attrs/fuel?datasetId={ds}"
+    )))
+    .await
+    .expect_status(204);
+    assert_eq!(values_of(&temporal(&id, "").await["fuel"]), [json!(10)]);
+    send(delete(&format!(
+        "/temporal/entities/{id}/attrs/fuel?deleteAll=true"
+    )))
+    .await
+    .expect_status(204);
+    assert!(temporal(&id, "").await.get("fuel").is_none());
+    send(delete(&format!("/temporal/entities/{id}/attrs/fuel")))
+        .await
+        .expect_status(404);
+    let found = temporal(&id, "").await;
+    let first = found["speed"][0]["instanceId"].as_str().unwrap().to_owned();
+    let second = found["speed"][1]["instanceId"].as_str().unwrap().to_owned();
+    let fix =
+        json!({"speed": [{"type": "Property", "value": 9, "observedAt": "2020-08-01T12:00:00Z"}]});
+    send(patch(&format!("/temporal/entities/{id}/attrs/speed/{first}")).json(&fix))
+        .await
+        .expect_status(204);
+    send(delete(&format!(
+        "/temporal/entities/{id}/attrs/speed/{second}"
+    )))
+    .await
+    .expect_status(204);
+    let left = temporal(&id, "").await;
+    assert_eq!(values_of(&left["speed"]), [json!(9)]);
+    assert_eq!(
+        left["speed"][0]["instanceId"],
+        json!(first),
+        "the id survives a change"
+    );
+    send(delete(&format!(
+        "/temporal/entities/{id}/attrs/speed/{second}"
+    )))
+    .await
+    .expect_status(404);
+}
+
+#[tokio::test]
+async fn query_combines_type_time_and_q_on_the_instances_in_range() {
+    let kind = unique_type("TemporalQuery");
+    let fast = unique_id("tq-fast");
+    let slow = unique_id("tq-slow");
+    upsert(&json!({"id": fast, "type": kind, "speed": speeds(&[10, 90])}))
+        .await
+        .expect_status(201);
+    upsert(&json!({"id": slow, "type": kind, "speed": speeds(&[10, 20])}))
+        .await
+        .expect_status(201);
+    let query = |q: &str| {
+        format!("/temporal/entities?type={kind}&timerel=after&timeAt=2020-08-01T12:00:00Z&{q}")
+    };
+    let all = send(get(&query("count=true"))).await.expect_status(200);
+    assert_eq!(all.header("NGSILD-Results-Count"), Some("2"));
+    let found = send(get(&query("q=speed>50")))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(found[0]["id"], json!(fast));
+    let early = send(get(&format!(
+        "/temporal/entities?type={kind}&timerel=before&timeAt=2020-08-01T12:01:00Z&q=speed>50"
+    )))
+    .await
+    .expect_status(200)
+    .json();
+    assert_eq!(early, json!([]), "q sees only the instances in range");
+    let body = json!({"type": "Query", "entities": [{"type": kind}], "q": "speed>50", "temporalQ": {"timerel": "after", "timeAt": "2020-08-01T12:00:00Z"}});
+    let posted = send(post("/temporal/entityOperations/query").json(&body))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(posted, found);
+    let reply = send(get(&format!("/temporal/entities?type={kind}"))).await;
+    assert_problem(&reply, 400, "BadRequestData");
+}

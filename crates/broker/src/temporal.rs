@@ -1,0 +1,367 @@
+//! The temporal API's use cases (clauses 5.6.11-5.6.16, 5.7.3, 5.7.4): provision of the
+//! Temporal Evolution of an Entity (upsert, add attributes, delete the entity, an attribute
+//! or an instance, modify an instance) and its retrieval and query. Provision writes only the
+//! history; the current state of entities is the core API's. Selection reuses the entity
+//! query's selectors, q, geoQ and scopeQ, evaluated on the instances within the time range.
+
+use std::collections::BTreeMap;
+
+use rigel_model::{Attribute, Entity, Tenant};
+use rigel_storage::{DatasetSelector, HistoryChange, WriteOp, WriteOutcome};
+
+use crate::query::EntityQuery;
+
+use crate::{Broker, BrokerError};
+pub use rigel_storage::{
+    DatasetSelector as TemporalDatasets, EntityHistory, HistoryHeader, HistoryQuery,
+    Instance as HistoryInstance, NewInstance, TimeProperty, TimeRange,
+};
+
+/// How many headers a temporal query reads from the store at a time.
+const HEADER_CHUNK: usize = 256;
+
+/// A query over temporal evolutions: which entities, and which instances of them.
+pub struct TemporalQuery {
+    /// Selectors, `attrs`, q, geoQ and scopeQ; q and geoQ are tested on the instances
+    /// within the time range.
+    pub entities: EntityQuery,
+    /// The attributes, time range and `lastN` of the instances returned.
+    pub history: HistoryQuery,
+    pub offset: usize,
+    pub limit: usize,
+    pub count: bool,
+}
+
+/// A page of temporal evolutions.
+#[derive(Debug, Default)]
+pub struct TemporalPage {
+    pub entities: Vec<EntityHistory>,
+    /// Every match, when counted.
+    pub total: Option<usize>,
+}
+
+/// The entity the query languages see for a history: its header, and every instance within
+/// the range as an instance of its attribute.
+fn as_entity(history: &EntityHistory) -> Entity {
+    let h = &history.header;
+    let attributes: BTreeMap<String, Vec<Attribute>> = history
+        .attributes
+        .iter()
+        .map(|(name, instances)| {
+            (
+                name.clone(),
+                instances.iter().map(|i| i.value.clone()).collect(),
+            )
+        })
+        .collect();
+    Entity {
+        id: h.id.clone(),
+        types: h.types.clone(),
+        scope: h.scope.clone(),
+        attributes,
+        created_at: h.created_at,
+        modified_at: h.modified_at,
+    }
+}
+
+/// Keeps only the last `n` instances of each attribute.
+fn keep_last(history: &mut EntityHistory, n: Option<usize>) {
+    if let Some(n) = n {
+        for instances in history.attributes.values_mut() {
+            let skip = instances.len().saturating_sub(n);
+            instances.drain(..skip);
+        }
+    }
+}
+
+impl Broker {
+    /// Commits one history change on its own; `false` when it found nothing to act on.
+    async fn record(&self, tenant: &Tenant, change: HistoryChange) -> Result<bool, BrokerError> {
+        let outcomes = self
+            .store
+            .commit(
+                tenant,
+                vec![WriteOp::Record {
+                    change,
+                    with_previous: false,
+                }],
+            )
+            .await?;
+        Ok(matches!(
+            outcomes.first(),
+            Some(WriteOutcome::Applied { .. })
+        ))
+    }
+
+    /// The header of an existing temporal evolution, or the not-found error.
+    async fn history_of(&self, tenant: &Tenant, id: &str) -> Result<HistoryHeader, BrokerError> {
+        match self.store.history_header(tenant, id).await? {
+            Some(h) => Ok(h),
+            None => Err(self.missing(tenant, id).await),
+        }
+    }
+
+    /// Create or Update (Upsert) Temporal Evolution of an Entity (5.6.11): `true` when it
+    /// was created.
+    pub async fn upsert_temporal(
+        &self,
+        tenant: &Tenant,
+        mut header: HistoryHeader,
+        instances: Vec<NewInstance>,
+    ) -> Result<bool, BrokerError> {
+        let existing = self.store.history_header(tenant, &header.id).await?;
+        let now = self.now();
+        header.created_at = existing.as_ref().map_or(now, |h| h.created_at);
+        header.modified_at = now;
+        header.deleted_at = None;
+        self.record(tenant, HistoryChange::Append { header, instances })
+            .await?;
+        Ok(existing.is_none())
+    }
+
+    /// Add Attributes to Temporal Evolution of an Entity (5.6.12).
+    pub async fn add_temporal_attributes(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        types: Vec<String>,
+        instances: Vec<NewInstance>,
+    ) -> Result<(), BrokerError> {
+        let mut header = self.history_of(tenant, id).await?;
+        for t in types {
+            if !header.types.contains(&t) {
+                header.types.push(t);
+            }
+        }
+        header.modified_at = self.now();
+        self.record(tenant, HistoryChange::Append { header, instances })
+            .await?;
+        Ok(())
+    }
+
+    /// Delete Temporal Evolution of an Entity (5.6.16).
+    pub async fn delete_temporal(&self, tenant: &Tenant, id: &str) -> Result<(), BrokerError> {
+        if self
+            .record(tenant, HistoryChange::Forget { id: id.to_owned() })
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(self.missing(tenant, id).await)
+        }
+    }
+
+    /// Delete Attribute from Temporal Evolution of an Entity (5.6.13).
+    pub async fn delete_temporal_attribute(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        attribute: &str,
+        datasets: DatasetSelector,
+    ) -> Result<(), BrokerError> {
+        self.history_of(tenant, id).await?;
+        let change = HistoryChange::ForgetAttribute {
+            id: id.to_owned(),
+            attribute: attribute.to_owned(),
+            datasets,
+        };
+        if self.record(tenant, change).await? {
+            Ok(())
+        } else {
+            Err(attribute_not_found(id, attribute))
+        }
+    }
+
+    /// Modify Attribute instance in Temporal Evolution of an Entity (5.6.14).
+    pub async fn modify_temporal_instance(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        attribute: &str,
+        instance_id: &str,
+        value: Attribute,
+    ) -> Result<(), BrokerError> {
+        self.history_of(tenant, id).await?;
+        let change = HistoryChange::ReplaceInstance {
+            id: id.to_owned(),
+            attribute: attribute.to_owned(),
+            instance_id: instance_id.to_owned(),
+            value,
+        };
+        if self.record(tenant, change).await? {
+            Ok(())
+        } else {
+            Err(attribute_not_found(id, attribute))
+        }
+    }
+
+    /// Delete Attribute instance from Temporal Evolution of an Entity (5.6.15).
+    pub async fn delete_temporal_instance(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        attribute: &str,
+        instance_id: &str,
+    ) -> Result<(), BrokerError> {
+        self.history_of(tenant, id).await?;
+        let change = HistoryChange::ForgetInstance {
+            id: id.to_owned(),
+            attribute: attribute.to_owned(),
+            instance_id: instance_id.to_owned(),
+        };
+        if self.record(tenant, change).await? {
+            Ok(())
+        } else {
+            Err(attribute_not_found(id, attribute))
+        }
+    }
+
+    /// Retrieve Temporal Evolution of an Entity (5.7.3).
+    pub async fn retrieve_temporal(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        query: &HistoryQuery,
+    ) -> Result<EntityHistory, BrokerError> {
+        match self.store.history(tenant, id, query).await? {
+            Some(h) => Ok(h),
+            None => Err(self.missing(tenant, id).await),
+        }
+    }
+
+    /// Query Temporal Evolution of Entities (5.7.4): the matches in id order, paged.
+    pub async fn query_temporal(
+        &self,
+        tenant: &Tenant,
+        query: &TemporalQuery,
+    ) -> Result<TemporalPage, BrokerError> {
+        let source = query.entities.source();
+        let q = &query.entities;
+        let needs_instances =
+            q.attrs.is_some() || q.q.is_some() || q.geo.is_some() || q.projected.is_some();
+        let range_only = HistoryQuery {
+            last_n: None,
+            ..query.history.clone()
+        };
+        let mut page = TemporalPage::default();
+        let mut matched = 0usize;
+        let mut after: Option<String> = None;
+        loop {
+            let headers = self
+                .store
+                .history_headers(tenant, &source, after.as_deref(), HEADER_CHUNK)
+                .await?;
+            let Some(last) = headers.last() else {
+                break;
+            };
+            after = Some(last.id.clone());
+            let full = headers.len() == HEADER_CHUNK;
+            for header in headers {
+                let bare = EntityHistory {
+                    header,
+                    attributes: BTreeMap::new(),
+                };
+                let shell = as_entity(&bare);
+                if !(q.selectors.is_empty() || q.selectors.iter().any(|s| s.matches(&shell)))
+                    || !q
+                        .scope
+                        .as_ref()
+                        .is_none_or(|s| s.matches(shell.scope.as_deref()))
+                {
+                    continue;
+                }
+                let Some(mut history) = self
+                    .store
+                    .history(tenant, &bare.header.id, &range_only)
+                    .await?
+                else {
+                    continue;
+                };
+                // Entities without any instance in the range are not part of the result
+                // (5.7.4.4, S1).
+                if history.attributes.is_empty() {
+                    continue;
+                }
+                if needs_instances && !q.matches(&as_entity(&history)) {
+                    continue;
+                }
+                matched += 1;
+                if matched > query.offset && page.entities.len() < query.limit {
+                    keep_last(&mut history, query.history.last_n);
+                    page.entities.push(history);
+                } else if !query.count && page.entities.len() >= query.limit {
+                    return Ok(page);
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        if query.count {
+            page.total = Some(matched);
+        }
+        Ok(page)
+    }
+}
+
+fn attribute_not_found(id: &str, attribute: &str) -> BrokerError {
+    BrokerError::AttributeNotFound {
+        entity: id.to_owned(),
+        attribute: attribute.to_owned(),
+    }
+}
+
+/// How many history changes one retention commit carries.
+const TRIM_BATCH: usize = 64;
+
+impl Broker {
+    /// Retention: in every tenant, forgets the history instances filed before `older_than`
+    /// and all but the latest `keep_last` of each attribute, a few entities per commit so
+    /// writers are never held up for long. Returns how many entities lost instances.
+    pub async fn sweep_history(
+        &self,
+        older_than: Option<chrono::DateTime<chrono::Utc>>,
+        keep_last: Option<usize>,
+    ) -> Result<usize, BrokerError> {
+        let mut trimmed = 0;
+        for tenant in self.store.tenants().await? {
+            let mut after: Option<String> = None;
+            loop {
+                let headers = self
+                    .store
+                    .history_headers(
+                        &tenant,
+                        &rigel_storage::Source::All,
+                        after.as_deref(),
+                        TRIM_BATCH,
+                    )
+                    .await?;
+                let Some(last) = headers.last() else {
+                    break;
+                };
+                after = Some(last.id.clone());
+                let full = headers.len() == TRIM_BATCH;
+                let ops = headers
+                    .into_iter()
+                    .map(|h| WriteOp::Record {
+                        change: HistoryChange::Trim {
+                            id: h.id,
+                            older_than,
+                            keep_last,
+                        },
+                        with_previous: false,
+                    })
+                    .collect();
+                let outcomes = self.store.commit(&tenant, ops).await?;
+                trimmed += outcomes
+                    .iter()
+                    .filter(|o| matches!(o, WriteOutcome::Applied { .. }))
+                    .count();
+                if !full {
+                    break;
+                }
+            }
+        }
+        Ok(trimmed)
+    }
+}

@@ -1,0 +1,466 @@
+//! Temporal Evolution of Entities (clauses 6.18-6.24): provision (upsert, add attributes,
+//! delete the entity, an attribute or an instance, modify an instance) and consumption
+//! (retrieve, query by GET and by POST /temporal/entityOperations/query).
+
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use rigel_broker::temporal::{HistoryHeader, NewInstance, TemporalDatasets};
+use rigel_broker::TemporalQuery;
+use rigel_model::codec::temporal::{parse_temporal, TemporalBody, TemporalInstance};
+use rigel_model::validate::{is_uri, is_valid_name};
+use rigel_model::TermMap;
+use serde_json::{Map, Value};
+
+use crate::context::{self, RequestContext};
+use crate::filters;
+use crate::negotiation::{negotiate, request_media};
+use crate::representation::{render_options, respond, respond_array};
+use crate::request::{has_declared_length, read_json, tenant, Params};
+use crate::routes::entities::{entity_id, object_body};
+use crate::temporal::{render_history, temporal_params, TemporalParams};
+use crate::{ApiError, AppState};
+
+/// Parameters of Retrieve Temporal Evolution of an Entity (6.19.3.1).
+const RETRIEVE_PARAMS: &[&str] = &[
+    "aggrMethods",
+    "aggrPeriodDuration",
+    "attrs",
+    "datasetId",
+    "endTimeAt",
+    "format",
+    "lang",
+    "lastN",
+    "local",
+    "omit",
+    "options",
+    "pick",
+    "timeAt",
+    "timeproperty",
+    "timerel",
+    "via",
+];
+
+/// Parameters of Query Temporal Evolution of Entities (6.18.3.2).
+const QUERY_PARAMS: &[&str] = &[
+    "aggrMethods",
+    "aggrPeriodDuration",
+    "attrs",
+    "coordinates",
+    "count",
+    "csf",
+    "datasetId",
+    "endTimeAt",
+    "expandValues",
+    "format",
+    "geometry",
+    "geoproperty",
+    "georel",
+    "id",
+    "idPattern",
+    "jsonKeys",
+    "lang",
+    "lastN",
+    "limit",
+    "local",
+    "offset",
+    "omit",
+    "options",
+    "pick",
+    "q",
+    "scopeQ",
+    "timeAt",
+    "timeproperty",
+    "timerel",
+    "type",
+    "via",
+];
+
+/// Response header carrying the total number of matches (clause 6.3.13).
+const RESULTS_COUNT: HeaderName = HeaderName::from_static("ngsild-results-count");
+
+/// The instances of a temporal body as the store records them.
+fn new_instances(body: TemporalBody, now: DateTime<Utc>) -> Vec<NewInstance> {
+    body.instances
+        .into_iter()
+        .map(
+            |TemporalInstance {
+                 attribute,
+                 value,
+                 deleted,
+             }| {
+                let deleted_at = deleted.then(|| {
+                    value
+                        .observed_at
+                        .as_deref()
+                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                        .map_or(now, |t| t.with_timezone(&Utc))
+                });
+                NewInstance {
+                    attribute,
+                    value,
+                    deleted_at,
+                }
+            },
+        )
+        .collect()
+}
+
+/// An attribute name of a path, expanded.
+fn attribute_name(raw: &str, ctx: &RequestContext) -> Result<String, ApiError> {
+    if !is_valid_name(raw) {
+        return Err(ApiError::bad_data(format!(
+            "{raw:?} is not a valid attribute name"
+        )));
+    }
+    Ok(ctx.terms.expand(raw).into_owned())
+}
+
+/// POST /temporal/entities — Create or Update Temporal Evolution of an Entity (5.6.11).
+pub async fn upsert_temporal(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(&req, &["local"])?;
+    let tenant = tenant(&req)?;
+    let (body, ctx) = object_body(&req, payload, &state).await?;
+    let now = state.broker_now();
+    let parsed = parse_temporal(&body, ctx.terms.as_ref(), true, now)?;
+    let id = parsed.id.clone().unwrap_or_default();
+    let header = HistoryHeader {
+        id: id.clone(),
+        types: parsed.types.clone(),
+        scope: parsed.scope.clone(),
+        created_at: now,
+        modified_at: now,
+        deleted_at: None,
+    };
+    let created = state
+        .broker
+        .upsert_temporal(&tenant, header, new_instances(parsed, now))
+        .await?;
+    Ok(if created {
+        HttpResponse::Created()
+            .insert_header((
+                header::LOCATION,
+                format!("/ngsi-ld/v1/temporal/entities/{id}"),
+            ))
+            .finish()
+    } else {
+        HttpResponse::NoContent().finish()
+    })
+}
+
+/// POST /temporal/entities/{entityId}/attrs — Add Attributes to Temporal Evolution of an
+/// Entity (5.6.12).
+pub async fn add_temporal_attributes(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(&req, &["local"])?;
+    let id = entity_id(&path)?.to_owned();
+    let tenant = tenant(&req)?;
+    let (body, ctx) = object_body(&req, payload, &state).await?;
+    let now = state.broker_now();
+    let parsed = parse_temporal(&body, ctx.terms.as_ref(), false, now)?;
+    if parsed.id.as_ref().is_some_and(|i| *i != id) {
+        return Err(ApiError::bad_data(
+            "the body's id is not the id in the path",
+        ));
+    }
+    let types = parsed.types.clone();
+    state
+        .broker
+        .add_temporal_attributes(&tenant, &id, types, new_instances(parsed, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// DELETE /temporal/entities/{entityId} — Delete Temporal Evolution of an Entity (5.6.16).
+pub async fn delete_temporal(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(&req, &["local", "via"])?;
+    let id = entity_id(&path)?;
+    let tenant = tenant(&req)?;
+    context::from_link(&req, &state.resolver).await?;
+    state.broker.delete_temporal(&tenant, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// DELETE /temporal/entities/{entityId}/attrs/{attrId} — Delete Attribute from Temporal
+/// Evolution of an Entity (5.6.13).
+pub async fn delete_temporal_attribute(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::parse(&req, &["datasetId", "deleteAll", "local", "via"])?;
+    let (id, attr) = path.into_inner();
+    let id = entity_id(&id)?;
+    let tenant = tenant(&req)?;
+    let ctx = context::from_link(&req, &state.resolver).await?;
+    let attr = attribute_name(&attr, &ctx)?;
+    let datasets = if params.flag("deleteAll")? {
+        TemporalDatasets::All
+    } else {
+        let dataset = params.get("datasetId").map(str::to_owned);
+        if dataset.as_deref().is_some_and(|d| !is_uri(d)) {
+            return Err(ApiError::bad_data("datasetId must be a URI"));
+        }
+        TemporalDatasets::One(dataset)
+    };
+    state
+        .broker
+        .delete_temporal_attribute(&tenant, id, &attr, datasets)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The instance id of a path, which must be a URI.
+fn instance_id(raw: &str) -> Result<&str, ApiError> {
+    if is_uri(raw) {
+        Ok(raw)
+    } else {
+        Err(ApiError::bad_data(format!(
+            "the instance id {raw:?} is not a URI"
+        )))
+    }
+}
+
+/// PATCH /temporal/entities/{entityId}/attrs/{attrId}/{instanceId} — Modify Attribute
+/// instance in Temporal Evolution of an Entity (5.6.14).
+pub async fn modify_temporal_instance(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(&req, &["local"])?;
+    let (id, attr, instance) = path.into_inner();
+    let id = entity_id(&id)?.to_owned();
+    let instance = instance_id(&instance)?.to_owned();
+    let tenant = tenant(&req)?;
+    let (body, ctx) = object_body(&req, payload, &state).await?;
+    let attr = attribute_name(&attr, &ctx)?;
+    let parsed = parse_temporal(&body, ctx.terms.as_ref(), false, state.broker_now())?;
+    let mut mine = parsed.instances.into_iter().filter(|i| i.attribute == attr);
+    let (Some(first), None) = (mine.next(), mine.next()) else {
+        return Err(ApiError::bad_data(
+            "the body must hold exactly one instance of the attribute in the path",
+        ));
+    };
+    state
+        .broker
+        .modify_temporal_instance(&tenant, &id, &attr, &instance, first.value)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// DELETE /temporal/entities/{entityId}/attrs/{attrId}/{instanceId} — Delete Attribute
+/// instance from Temporal Evolution of an Entity (5.6.15).
+pub async fn delete_temporal_instance(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Params::parse(&req, &["local", "via"])?;
+    let (id, attr, instance) = path.into_inner();
+    let id = entity_id(&id)?;
+    let instance = instance_id(&instance)?;
+    let tenant = tenant(&req)?;
+    let ctx = context::from_link(&req, &state.resolver).await?;
+    let attr = attribute_name(&attr, &ctx)?;
+    state
+        .broker
+        .delete_temporal_instance(&tenant, id, &attr, instance)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The history query's attributes and datasets, from `attrs` and the projection.
+fn narrow(temporal: &mut TemporalParams, attrs: Option<Vec<String>>) {
+    temporal.history.attrs = attrs;
+}
+
+/// GET /temporal/entities/{entityId} — Retrieve Temporal Evolution of an Entity (5.7.3).
+pub async fn retrieve_temporal(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let media = negotiate(&req, false)?;
+    let params = Params::parse(&req, RETRIEVE_PARAMS)?;
+    let id = entity_id(&path)?;
+    let tenant = tenant(&req)?;
+    let ctx = context::from_link(&req, &state.resolver).await?;
+    let terms = ctx.terms.as_ref();
+    let mut temporal = temporal_params(params, false)?;
+    let opts = render_options(&temporal.rest, terms)?;
+    let attrs = temporal
+        .rest
+        .list("attrs")?
+        .map(|names| filters::attribute_names(&names, terms))
+        .transpose()?;
+    narrow(&mut temporal, attrs);
+    let datasets = crate::representation::dataset_ids(&temporal.rest)?;
+    let mut history = state
+        .broker
+        .retrieve_temporal(&tenant, id, &temporal.history)
+        .await?;
+    if let Some(datasets) = &datasets {
+        for instances in history.attributes.values_mut() {
+            instances.retain(|i| datasets.contains(&i.value.dataset_id));
+        }
+        history.attributes.retain(|_, v| !v.is_empty());
+    }
+    let body = render_history(&history, &temporal, terms, &opts);
+    Ok(respond(&req, media, &ctx, body))
+}
+
+/// GET /temporal/entities — Query Temporal Evolution of Entities (5.7.4).
+pub async fn query_temporal(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let media = negotiate(&req, false)?;
+    let params = Params::parse(&req, QUERY_PARAMS)?;
+    let tenant = tenant(&req)?;
+    let ctx = context::from_link(&req, &state.resolver).await?;
+    let temporal = temporal_params(params, true)?;
+    let filters = filters::from_params(&temporal.rest, ctx.terms.as_ref())?;
+    run_query(&req, media, &ctx, &state, tenant, temporal, filters).await
+}
+
+/// POST /temporal/entityOperations/query — Query Temporal Evolution of Entities (6.24).
+pub async fn query_temporal_post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let media = negotiate(&req, false)?;
+    let url = Params::parse(
+        &req,
+        &["count", "limit", "offset", "options", "format", "local"],
+    )?;
+    let tenant = tenant(&req)?;
+    request_media(&req)?;
+    if !has_declared_length(&req) {
+        return Err(ApiError::LengthRequired);
+    }
+    let body = read_json(payload, state.limits.max_body_bytes).await?;
+    let ctx = context::from_body(&req, request_media(&req)?, &body, &state.resolver).await?;
+    let Value::Object(mut body) = body else {
+        return Err(ApiError::invalid_request(
+            "the request body must be a JSON object",
+        ));
+    };
+    let mut pairs = url.into_pairs();
+    for (name, value) in temporal_members(&mut body)? {
+        if pairs.iter().any(|(n, _)| *n == name) {
+            return Err(ApiError::bad_data(format!(
+                "{name} is given both in the URL and in the body"
+            )));
+        }
+        pairs.push((name, value));
+    }
+    let (params, filters) =
+        crate::routes::query_body::filters(body, Params::from_pairs(pairs), ctx.terms.as_ref())?;
+    let temporal = temporal_params(params, true)?;
+    run_query(&req, media, &ctx, &state, tenant, temporal, filters).await
+}
+
+/// The members of `temporalQ` (TemporalQuery, 5.2.21) and `aggrParams`, taken out of a
+/// Query body as the parameters of the GET binding.
+fn temporal_members(body: &mut Map<String, Value>) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out = Vec::new();
+    for member in ["temporalQ", "aggrParams"] {
+        let Some(value) = body.remove(member) else {
+            continue;
+        };
+        let Value::Object(members) = value else {
+            return Err(ApiError::bad_data(format!("{member} must be an object")));
+        };
+        for (name, v) in members {
+            let known = [
+                "timerel",
+                "timeAt",
+                "endTimeAt",
+                "timeproperty",
+                "lastN",
+                "aggrMethods",
+                "aggrPeriodDuration",
+            ];
+            if !known.contains(&name.as_str()) {
+                return Err(ApiError::bad_data(format!(
+                    "{name:?} is not a member of {member}"
+                )));
+            }
+            let text = match v {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                _ => {
+                    return Err(ApiError::bad_data(format!(
+                        "{member}.{name} has the wrong type"
+                    )))
+                }
+            };
+            out.push((name, text));
+        }
+    }
+    Ok(out)
+}
+
+async fn run_query(
+    req: &HttpRequest,
+    media: crate::negotiation::ResponseMedia,
+    ctx: &RequestContext,
+    state: &AppState,
+    tenant: rigel_model::Tenant,
+    mut temporal: TemporalParams,
+    filters: filters::Filters,
+) -> Result<HttpResponse, ApiError> {
+    filters.require_restriction()?;
+    let terms = ctx.terms.as_ref();
+    let opts = render_options(&temporal.rest, terms)?;
+    let paging = filters::paging(&temporal.rest, &state.limits)?;
+    narrow(&mut temporal, filters.query.attrs.clone());
+    let datasets = crate::representation::dataset_ids(&temporal.rest)?;
+    let query = TemporalQuery {
+        entities: filters.query,
+        history: temporal.history.clone(),
+        offset: paging.offset,
+        limit: paging.limit,
+        count: paging.count,
+    };
+    let page = state.broker.query_temporal(&tenant, &query).await?;
+    let items: Vec<Value> = page
+        .entities
+        .into_iter()
+        .map(|mut history| {
+            if let Some(datasets) = &datasets {
+                for instances in history.attributes.values_mut() {
+                    instances.retain(|i| datasets.contains(&i.value.dataset_id));
+                }
+            }
+            Value::Object(render_history(&history, &temporal, terms, &opts))
+        })
+        .collect();
+    let mut response = respond_array(req, media, ctx, Value::Array(items));
+    if let Some(total) = page.total {
+        if let Ok(v) = HeaderValue::from_str(&total.to_string()) {
+            response.headers_mut().insert(RESULTS_COUNT, v);
+        }
+    }
+    Ok(response)
+}

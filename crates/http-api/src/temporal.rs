@@ -1,0 +1,375 @@
+//! The temporal API's parameters and representations (clauses 4.5.6-4.5.9, 4.5.19, 4.11,
+//! 6.3.12): the temporal query (`timerel`, `timeAt`, `endTimeAt`, `timeproperty`, `lastN`),
+//! the representation (`format`/`options`: normalized, `temporalValues`,
+//! `aggregatedValues`) and the rendering of an entity's history in each.
+
+use chrono::{DateTime, Utc};
+use rigel_broker::temporal::{
+    EntityHistory, HistoryInstance, HistoryQuery, TimeProperty, TimeRange,
+};
+use rigel_model::codec::render::{format_time, render_attribute, RenderOptions};
+use rigel_model::{AttributeValue, TermMap};
+use rigel_query::aggregate::{self, AggrMethod, PeriodDuration};
+use serde_json::{json, Map, Value};
+
+use crate::request::Params;
+use crate::ApiError;
+
+/// How a temporal evolution is represented.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    Normalized,
+    /// `temporalValues` (4.5.9).
+    Simplified,
+    /// `aggregatedValues` (4.5.19).
+    Aggregated {
+        methods: Vec<AggrMethod>,
+        period: PeriodDuration,
+    },
+}
+
+/// The temporal query of a request (4.11) and the representation asked for.
+pub struct TemporalParams {
+    pub history: HistoryQuery,
+    pub shape: Shape,
+    /// `timerel` and its instants as given: the aggregation's overall range.
+    pub timerel: Option<(String, DateTime<Utc>, Option<DateTime<Utc>>)>,
+    /// The parameters with the temporal representation keywords taken out of `options`
+    /// and `format`, for the common representation parsing.
+    pub rest: Params,
+}
+
+fn instant(params: &Params, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    params
+        .get(name)
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| ApiError::bad_data(format!("{name} {v:?} is not a DateTime")))
+        })
+        .transpose()
+}
+
+/// Reads the temporal query and representation parameters. `required`: whether a
+/// `timerel` must be given (Query Temporal Evolution of Entities, 5.7.4.4).
+pub fn temporal_params(params: Params, required: bool) -> Result<TemporalParams, ApiError> {
+    let property = match params.get("timeproperty") {
+        None | Some("observedAt") => TimeProperty::ObservedAt,
+        Some("createdAt") => TimeProperty::CreatedAt,
+        Some("modifiedAt") => TimeProperty::ModifiedAt,
+        Some("deletedAt") => TimeProperty::DeletedAt,
+        Some(other) => {
+            return Err(ApiError::bad_data(format!(
+                "timeproperty {other:?} is not one of observedAt, createdAt, modifiedAt, deletedAt"
+            )))
+        }
+    };
+    let time_at = instant(&params, "timeAt")?;
+    let end_time_at = instant(&params, "endTimeAt")?;
+    let (range, timerel) = match params.get("timerel") {
+        None if required => {
+            return Err(ApiError::bad_data(
+                "a temporal query needs timerel and timeAt (clause 4.11)",
+            ))
+        }
+        None => {
+            if time_at.is_some() || end_time_at.is_some() {
+                return Err(ApiError::bad_data("timeAt and endTimeAt need a timerel"));
+            }
+            (TimeRange::default(), None)
+        }
+        Some(rel) => {
+            let at =
+                time_at.ok_or_else(|| ApiError::bad_data(format!("timerel={rel} needs timeAt")))?;
+            let range = match rel {
+                "before" => TimeRange {
+                    from: None,
+                    to: Some(at),
+                },
+                "after" => TimeRange {
+                    from: Some(at),
+                    to: None,
+                },
+                "between" => {
+                    let end = end_time_at
+                        .ok_or_else(|| ApiError::bad_data("timerel=between needs endTimeAt"))?;
+                    if end <= at {
+                        return Err(ApiError::bad_data("endTimeAt must be after timeAt"));
+                    }
+                    TimeRange {
+                        from: Some(at),
+                        to: Some(end),
+                    }
+                }
+                other => {
+                    return Err(ApiError::bad_data(format!(
+                        "timerel {other:?} is not one of before, after, between"
+                    )))
+                }
+            };
+            (range, Some((rel.to_owned(), at, end_time_at)))
+        }
+    };
+    let last_n = params
+        .get("lastN")
+        .map(|v| match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ApiError::bad_data(format!(
+                "lastN must be a whole number above 0, not {v:?}"
+            ))),
+        })
+        .transpose()?;
+    let (shape, rest) = shape(params)?;
+    Ok(TemporalParams {
+        history: HistoryQuery {
+            attrs: None,
+            property,
+            range,
+            last_n,
+        },
+        shape,
+        timerel,
+        rest,
+    })
+}
+
+/// The representation, from `format` (which wins) or `options`, with the keywords removed.
+fn shape(params: Params) -> Result<(Shape, Params), ApiError> {
+    let mut simplified = false;
+    let mut aggregated = false;
+    let mut pairs = params.into_pairs();
+    for (name, value) in pairs.iter_mut() {
+        if name == "options" || name == "format" {
+            let items: Vec<&str> = value.split(',').map(str::trim).collect();
+            let from_format = name == "format";
+            let mut kept = Vec::new();
+            for item in items {
+                match item {
+                    "temporalValues" => {
+                        if from_format || !aggregated {
+                            simplified = true;
+                            aggregated &= !from_format;
+                        }
+                    }
+                    "aggregatedValues" => {
+                        if from_format || !simplified {
+                            aggregated = true;
+                            simplified &= !from_format;
+                        }
+                    }
+                    other => kept.push(other),
+                }
+            }
+            *value = kept.join(",");
+        }
+    }
+    pairs.retain(|(n, v)| !((n == "options" || n == "format") && v.is_empty()));
+    let rest = Params::from_pairs(pairs);
+    let shape = if aggregated {
+        let methods = rest
+            .get("aggrMethods")
+            .ok_or_else(|| ApiError::bad_data("aggregatedValues needs aggrMethods"))
+            .and_then(|m| aggregate::parse_methods(m).map_err(ApiError::from))?;
+        let period = match rest.get("aggrPeriodDuration") {
+            Some(p) => PeriodDuration::parse(p)?,
+            None => PeriodDuration::parse("PT0S")?,
+        };
+        Shape::Aggregated { methods, period }
+    } else if simplified {
+        Shape::Simplified
+    } else {
+        Shape::Normalized
+    };
+    Ok((shape, rest))
+}
+
+/// Renders one entity's history (without `@context`).
+pub fn render_history(
+    history: &EntityHistory,
+    params: &TemporalParams,
+    terms: &dyn TermMap,
+    opts: &RenderOptions,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let p = &opts.projection;
+    let h = &history.header;
+    if !p.drop_id {
+        out.insert("id".into(), Value::String(h.id.clone()));
+    }
+    if !p.drop_type {
+        let types: Vec<Value> = h
+            .types
+            .iter()
+            .map(|t| Value::String(terms.compact(t).into_owned()))
+            .collect();
+        out.insert("type".into(), one_or_many(types));
+    }
+    if let Some(scope) = &h.scope {
+        if p.keeps("https://uri.etsi.org/ngsi-ld/scope") {
+            let scopes = scope.iter().cloned().map(Value::String).collect();
+            out.insert("scope".into(), one_or_many(scopes));
+        }
+    }
+    for (name, instances) in &history.attributes {
+        if instances.is_empty() || !p.keeps(name) {
+            continue;
+        }
+        let rendered = match &params.shape {
+            Shape::Normalized => normalized(instances, terms, opts),
+            Shape::Simplified => simplified(instances, params.history.property, terms),
+            Shape::Aggregated { methods, period } => aggregated(instances, params, methods, period),
+        };
+        out.insert(terms.compact(name).into_owned(), rendered);
+    }
+    if opts.sys_attrs {
+        out.insert(
+            "createdAt".into(),
+            Value::String(format_time(&h.created_at)),
+        );
+        out.insert(
+            "modifiedAt".into(),
+            Value::String(format_time(&h.modified_at)),
+        );
+        if let Some(t) = &h.deleted_at {
+            out.insert("deletedAt".into(), Value::String(format_time(t)));
+        }
+    }
+    out
+}
+
+fn one_or_many(mut items: Vec<Value>) -> Value {
+    if items.len() == 1 {
+        items.swap_remove(0)
+    } else {
+        Value::Array(items)
+    }
+}
+
+/// 4.5.7, 4.5.8: each instance as an attribute, with its `instanceId` (and `deletedAt`).
+fn normalized(instances: &[HistoryInstance], terms: &dyn TermMap, opts: &RenderOptions) -> Value {
+    let items = instances
+        .iter()
+        .map(|i| {
+            let mut v = render_attribute(&i.value, terms, opts);
+            if let Value::Object(m) = &mut v {
+                m.insert("instanceId".into(), Value::String(i.instance_id.clone()));
+                if let Some(t) = &i.deleted_at {
+                    m.insert("deletedAt".into(), Value::String(format_time(t)));
+                }
+            }
+            v
+        })
+        .collect();
+    Value::Array(items)
+}
+
+/// The instant `property` names on an instance, as rendered in simplified pairs.
+fn time_of(instance: &HistoryInstance, property: TimeProperty) -> Value {
+    match property {
+        TimeProperty::ObservedAt => instance
+            .value
+            .observed_at
+            .clone()
+            .map_or(Value::Null, Value::String),
+        other => other
+            .of(instance)
+            .map_or(Value::Null, |t| Value::String(format_time(&t))),
+    }
+}
+
+/// The member name and payload of an instance in the simplified representation (4.5.9).
+fn simplified_payload(value: &AttributeValue, terms: &dyn TermMap) -> (&'static str, Value) {
+    match value {
+        AttributeValue::Property(v) => ("values", v.clone()),
+        AttributeValue::GeoProperty(v) => ("values", v.clone()),
+        AttributeValue::Relationship { object, .. } => ("objects", object.clone()),
+        AttributeValue::LanguageProperty(m) => (
+            "languageMaps",
+            json!({ "languageMap": Value::Object(m.clone()) }),
+        ),
+        AttributeValue::VocabProperty(v) => {
+            let v = match v {
+                Value::String(s) => Value::String(terms.compact(s).into_owned()),
+                other => other.clone(),
+            };
+            ("vocabs", json!({ "vocab": v }))
+        }
+        AttributeValue::JsonProperty(v) => ("jsons", json!({ "json": v })),
+        AttributeValue::ListProperty(items) => ("valueLists", Value::Array(items.clone())),
+        AttributeValue::ListRelationship { object_list, .. } => (
+            "objectLists",
+            Value::Array(object_list.iter().cloned().map(Value::String).collect()),
+        ),
+    }
+}
+
+fn simplified(instances: &[HistoryInstance], property: TimeProperty, terms: &dyn TermMap) -> Value {
+    let kind = instances
+        .first()
+        .map_or("Property", |i| i.value.value.type_name());
+    let mut member = "values";
+    let pairs: Vec<Value> = instances
+        .iter()
+        .map(|i| {
+            let (m, payload) = simplified_payload(&i.value.value, terms);
+            member = m;
+            json!([payload, time_of(i, property)])
+        })
+        .collect();
+    let mut out = Map::new();
+    out.insert("type".into(), Value::String(kind.into()));
+    out.insert(member.into(), Value::Array(pairs));
+    Value::Object(out)
+}
+
+/// The value aggregation works on: a Property's value, a Relationship's object.
+fn aggregatable(value: &AttributeValue) -> Option<&Value> {
+    match value {
+        AttributeValue::Property(v) | AttributeValue::GeoProperty(v) => Some(v),
+        AttributeValue::Relationship { object, .. } => Some(object),
+        AttributeValue::VocabProperty(v) | AttributeValue::JsonProperty(v) => Some(v),
+        _ => None,
+    }
+}
+
+fn aggregated(
+    instances: &[HistoryInstance],
+    params: &TemporalParams,
+    methods: &[AggrMethod],
+    period: &PeriodDuration,
+) -> Value {
+    let property = params.history.property;
+    let samples: Vec<(DateTime<Utc>, &Value)> = instances
+        .iter()
+        .filter(|i| i.deleted_at.is_none())
+        .filter_map(|i| Some((property.of(i)?, aggregatable(&i.value.value)?)))
+        .collect();
+    let kind = instances
+        .first()
+        .map_or("Property", |i| i.value.value.type_name());
+    let mut out = Map::new();
+    out.insert("type".into(), Value::String(kind.into()));
+    let first = samples.first().map(|(t, _)| *t);
+    let last = samples.last().map(|(t, _)| *t);
+    let (start, end) = match (&params.timerel, first, last) {
+        (Some((rel, at, end)), first, last) => match rel.as_str() {
+            "before" => (first.unwrap_or(*at).min(*at), *at),
+            "after" => (
+                *at,
+                last.map_or(*at, |l| l.max(*at) + chrono::Duration::microseconds(1)),
+            ),
+            _ => (*at, end.unwrap_or(*at)),
+        },
+        (None, Some(f), Some(l)) => (f, l + chrono::Duration::microseconds(1)),
+        _ => {
+            for m in methods {
+                out.insert(m.name().into(), Value::Array(Vec::new()));
+            }
+            return Value::Object(out);
+        }
+    };
+    for (method, periods) in aggregate::aggregate(&samples, methods, start, end, period) {
+        out.insert(method.name().into(), Value::Array(periods));
+    }
+    Value::Object(out)
+}

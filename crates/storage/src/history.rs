@@ -1,0 +1,176 @@
+//! The history part of the storage contract (the temporal API, clause 4.5.6-4.5.8): attribute
+//! instances appended in the same durable commit as the entity change that made them, read
+//! back per entity and attribute over a time range, and corrected or deleted one by one.
+
+use chrono::{DateTime, Utc};
+use rigel_model::Attribute;
+
+/// The temporal evolution of one entity as a whole: what its temporal representation shows
+/// besides the attribute instances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryHeader {
+    pub id: String,
+    /// Expanded type IRIs; appends add to them (5.6.11.4), never remove.
+    pub types: Vec<String>,
+    /// The entity's scopes as last written, if any.
+    pub scope: Option<Vec<String>>,
+    pub created_at: DateTime<Utc>,
+    pub modified_at: DateTime<Utc>,
+    /// When the entity was deleted through the core API (its history stays).
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// One attribute instance to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewInstance {
+    /// Expanded attribute name.
+    pub attribute: String,
+    /// The instance as it was (value, datasetId, observedAt, createdAt/modifiedAt,
+    /// sub-attributes). A deletion carries the NGSI-LD Null as its value.
+    pub value: Attribute,
+    /// Set on the instance that records a deletion (4.5.7).
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// One recorded attribute instance, as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    /// Assigned by the backend when the instance was recorded; unique in the store and kept
+    /// when the instance is modified.
+    pub instance_id: String,
+    pub value: Attribute,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The temporal property a time range is tested on (4.8, `timeproperty`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeProperty {
+    #[default]
+    ObservedAt,
+    CreatedAt,
+    ModifiedAt,
+    DeletedAt,
+}
+
+impl TimeProperty {
+    /// The instant of `instance` this property names; instances without it never match.
+    pub fn of(self, instance: &Instance) -> Option<DateTime<Utc>> {
+        match self {
+            Self::ObservedAt => instance
+                .value
+                .observed_at
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc)),
+            Self::CreatedAt => instance.value.created_at,
+            Self::ModifiedAt => instance.value.modified_at,
+            Self::DeletedAt => instance.deleted_at,
+        }
+    }
+}
+
+/// A half-open time interval (4.11): `from` inclusive, `to` exclusive, either unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimeRange {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl TimeRange {
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|e| t < e)
+    }
+}
+
+/// Which instances of an entity's history a read returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistoryQuery {
+    /// Only these (expanded) attributes; `None` for all.
+    pub attrs: Option<Vec<String>>,
+    /// The property the range tests.
+    pub property: TimeProperty,
+    pub range: TimeRange,
+    /// Per attribute, only the last `n` instances by `property` within the range.
+    pub last_n: Option<usize>,
+}
+
+/// An entity's history as read: the header and, per attribute, its instances in ascending
+/// order of the query's time property (instances lacking it, for `observedAt`, are left out).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityHistory {
+    pub header: HistoryHeader,
+    pub attributes: std::collections::BTreeMap<String, Vec<Instance>>,
+}
+
+/// Which instances of an attribute a removal takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatasetSelector {
+    /// Every instance whatever its datasetId (`deleteAll`).
+    All,
+    /// The instances of one dataset; `None` is the default instance (no datasetId).
+    One(Option<String>),
+}
+
+impl DatasetSelector {
+    pub fn selects(&self, dataset_id: Option<&str>) -> bool {
+        match self {
+            Self::All => true,
+            Self::One(d) => d.as_deref() == dataset_id,
+        }
+    }
+}
+
+/// A change to the history, applied in a commit like an entity write. Changes live briefly
+/// in small vectors, so the size gap between variants does not matter.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
+pub enum HistoryChange {
+    /// Records instances and merges the header: types are added, scope and `modifiedAt`
+    /// replaced, the earliest `createdAt` kept, `deletedAt` replaced.
+    Append {
+        header: HistoryHeader,
+        instances: Vec<NewInstance>,
+    },
+    /// Forgets the entity's whole history.
+    Forget { id: String },
+    /// Forgets the instances of one attribute.
+    ForgetAttribute {
+        id: String,
+        attribute: String,
+        datasets: DatasetSelector,
+    },
+    /// Replaces one instance (its id is kept).
+    ReplaceInstance {
+        id: String,
+        attribute: String,
+        instance_id: String,
+        value: Attribute,
+    },
+    /// Forgets one instance.
+    ForgetInstance {
+        id: String,
+        attribute: String,
+        instance_id: String,
+    },
+    /// Retention: forgets, in every attribute, the instances filed before `older_than` (by
+    /// their observedAt, or when they were recorded) and all but the latest `keep_last`.
+    Trim {
+        id: String,
+        older_than: Option<DateTime<Utc>>,
+        keep_last: Option<usize>,
+    },
+}
+
+impl HistoryChange {
+    /// The entity the change is about.
+    pub fn entity_id(&self) -> &str {
+        match self {
+            Self::Append { header, .. } => &header.id,
+            Self::Forget { id }
+            | Self::ForgetAttribute { id, .. }
+            | Self::ReplaceInstance { id, .. }
+            | Self::ForgetInstance { id, .. }
+            | Self::Trim { id, .. } => id,
+        }
+    }
+}

@@ -231,6 +231,15 @@ async fn attributes_and_instances_are_deleted_and_modified() {
     send(patch(&format!("/temporal/entities/{id}/attrs/speed/{first}")).json(&fix))
         .await
         .expect_status(204);
+    let bare = json!({"type": "Property", "value": 8, "observedAt": "2020-08-01T12:01:00Z"});
+    send(patch(&format!("/temporal/entities/{id}/attrs/speed/{second}")).json(&bare))
+        .await
+        .expect_status(204);
+    assert_eq!(
+        values_of(&temporal(&id, "").await["speed"]),
+        [json!(9), json!(8)],
+        "the instance alone is a body too"
+    );
     send(delete(&format!(
         "/temporal/entities/{id}/attrs/speed/{second}"
     )))

@@ -246,8 +246,19 @@ pub async fn modify_temporal_instance(
     let id = entity_id(&id)?.to_owned();
     let instance = instance_id(&instance)?.to_owned();
     let tenant = tenant(&req)?;
-    let (body, ctx) = object_body(&req, payload, &state).await?;
+    let (mut body, ctx) = object_body(&req, payload, &state).await?;
+    let short = attr.clone();
     let attr = attribute_name(&attr, &ctx)?;
+    // Clients send the instance itself as often as the fragment holding it (5.6.14.3).
+    if is_instance_object(&body) {
+        let context = body.remove("@context");
+        let mut wrapped = Map::new();
+        wrapped.insert(short, Value::Object(body));
+        if let Some(context) = context {
+            wrapped.insert("@context".into(), context);
+        }
+        body = wrapped;
+    }
     let parsed = parse_temporal(&body, ctx.terms.as_ref(), false, state.broker_now())?;
     let mut mine = parsed.instances.into_iter().filter(|i| i.attribute == attr);
     let (Some(first), None) = (mine.next(), mine.next()) else {
@@ -260,6 +271,36 @@ pub async fn modify_temporal_instance(
         .modify_temporal_instance(&tenant, &id, &attr, &instance, first.value)
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Whether a body is one attribute instance rather than a fragment of attributes.
+fn is_instance_object(body: &Map<String, Value>) -> bool {
+    let kinds = [
+        "Property",
+        "Relationship",
+        "GeoProperty",
+        "LanguageProperty",
+        "VocabProperty",
+        "JsonProperty",
+        "ListProperty",
+        "ListRelationship",
+    ];
+    let typed = body
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| kinds.contains(&t));
+    typed
+        || [
+            "value",
+            "object",
+            "languageMap",
+            "vocab",
+            "json",
+            "valueList",
+            "objectList",
+        ]
+        .iter()
+        .any(|m| body.contains_key(*m))
 }
 
 /// DELETE /temporal/entities/{entityId}/attrs/{attrId}/{instanceId} — Delete Attribute
@@ -320,6 +361,12 @@ pub async fn retrieve_temporal(
         history.attributes.retain(|_, v| !v.is_empty());
     }
     let body = render_history(&history, &temporal, terms, &opts);
+    let asked_attrs = temporal.history.attrs.is_some() && history.attributes.is_empty();
+    if asked_attrs || body.is_empty() {
+        return Err(ApiError::Broker(rigel_broker::BrokerError::EntityNotFound(
+            format!("{id} (nothing of it matches attrs, pick or omit)"),
+        )));
+    }
     Ok(respond(&req, media, &ctx, body))
 }
 

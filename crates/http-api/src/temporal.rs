@@ -288,9 +288,13 @@ fn simplified_payload(value: &AttributeValue, terms: &dyn TermMap) -> (&'static 
             json!({ "languageMap": Value::Object(m.clone()) }),
         ),
         AttributeValue::VocabProperty(v) => {
-            let v = match v {
+            let compact = |v: &Value| match v {
                 Value::String(s) => Value::String(terms.compact(s).into_owned()),
                 other => other.clone(),
+            };
+            let v = match v {
+                Value::Array(items) => Value::Array(items.iter().map(compact).collect()),
+                other => compact(other),
             };
             ("vocabs", json!({ "vocab": v }))
         }

@@ -379,6 +379,13 @@ fn sort_time(instance: &NewInstance) -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
+/// The time an instance is filed under, read back from its key.
+fn filed_time(key: &[u8], prefix_len: usize) -> Option<DateTime<Utc>> {
+    let bytes: [u8; 8] = key.get(prefix_len..prefix_len + 8)?.try_into().ok()?;
+    let micros = (u64::from_be_bytes(bytes) ^ (1 << 63)) as i64;
+    DateTime::from_timestamp_micros(micros)
+}
+
 fn suffix(key: &[u8]) -> Result<&[u8], StorageError> {
     key.len()
         .checked_sub(SUFFIX_LEN)
@@ -603,13 +610,17 @@ fn read_attribute(
     let range = instances
         .range(start.as_slice()..stop.as_slice())
         .map_err(db_err)?;
+    let unbounded = query.range.from.is_none() && query.range.to.is_none();
     let selected = |item: Result<RangeItem<'_>, redb::StorageError>|
      -> Result<Option<(DateTime<Utc>, Instance)>, StorageError> {
         let (k, v) = item.map_err(db_err)?;
         let instance = decode_instance(k.value(), v.value())?;
-        Ok(query
-            .property
-            .of(&instance)
+        let time = query.property.of(&instance).or_else(|| {
+            // Without a time range nothing is filtered out: an instance lacking the
+            // property sorts by the time it is filed under.
+            unbounded.then(|| filed_time(k.value(), prefix.len())).flatten()
+        });
+        Ok(time
             .filter(|t| query.range.contains(*t))
             .map(|t| (t, instance)))
     };

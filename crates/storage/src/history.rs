@@ -95,7 +95,8 @@ pub struct HistoryQuery {
 }
 
 /// An entity's history as read: the header and, per attribute, its instances in ascending
-/// order of the query's time property (instances lacking it, for `observedAt`, are left out).
+/// order of the query's time property. With a time range, instances lacking the property
+/// are left out (4.11); without one they are kept, ordered by their other times.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityHistory {
     pub header: HistoryHeader,

@@ -1,4 +1,4 @@
-//! Durability end to end: entities and subscriptions acknowledged with 201 by a real `rigel`
+//! Durability end to end: entities (with their history) and subscriptions acknowledged with 201 by a real `rigel`
 //! process survive a SIGKILL of that process, and subscriptions keep firing afterwards.
 
 use std::sync::Mutex;
@@ -9,7 +9,8 @@ use crate::common::{
     subscribe_to_meters, wait_ready, Burst,
 };
 
-/// Clause 5.6.1 and the durability promise: a 201 means the entity is on disk.
+/// Clause 5.6.1 and the durability promise: a 201 means the entity is on disk, and so is the
+/// instance its creation added to the history (5.7.3).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entities_acknowledged_before_sigkill_survive_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -29,6 +30,14 @@ async fn entities_acknowledged_before_sigkill_survive_restart() {
     let mut child = spawn_rigel(dir.path(), port);
     wait_ready(&client, &base).await;
     let missing = missing_entities(&client, &base, &acked).await;
+    let mut no_history = Vec::new();
+    for id in &acked {
+        let history = get_json(&client, &format!("{base}/temporal/entities/{id}")).await;
+        let kept = history["reading"][0]["value"].is_u64();
+        if !kept {
+            no_history.push(id.clone());
+        }
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
@@ -37,6 +46,13 @@ async fn entities_acknowledged_before_sigkill_survive_restart() {
         missing.len(),
         acked.len(),
         &missing[..missing.len().min(5)]
+    );
+    assert!(
+        no_history.is_empty(),
+        "{} of {} acknowledged creations missing from the history: {:?}",
+        no_history.len(),
+        acked.len(),
+        &no_history[..no_history.len().min(5)]
     );
 }
 

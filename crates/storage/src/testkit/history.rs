@@ -132,12 +132,16 @@ pub async fn history_reads_by_time_range_and_last_n<S: EntityStore>(store: Arc<S
     );
     let by_creation = HistoryQuery {
         property: TimeProperty::DeletedAt,
+        range: TimeRange {
+            from: Some(at(0)),
+            to: None,
+        },
         ..HistoryQuery::default()
     };
     let none_deleted = read(&*store, &tenant, id, &by_creation).await;
     assert!(
         none_deleted.attributes.is_empty(),
-        "no instance has a deletedAt"
+        "with a range, instances without a deletedAt do not match"
     );
 }
 

@@ -5,7 +5,7 @@
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use rigel_broker::temporal::{HistoryHeader, NewInstance, TemporalDatasets};
+use rigel_broker::temporal::{EntityHistory, HistoryHeader, NewInstance, TemporalDatasets};
 use rigel_broker::TemporalQuery;
 use rigel_model::codec::temporal::{parse_temporal, TemporalBody, TemporalInstance};
 use rigel_model::validate::{is_uri, is_valid_name};
@@ -324,9 +324,15 @@ pub async fn delete_temporal_instance(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The history query's attributes and datasets, from `attrs` and the projection.
-fn narrow(temporal: &mut TemporalParams, attrs: Option<Vec<String>>) {
-    temporal.history.attrs = attrs;
+/// Keeps only the instances of the requested datasets (`datasetId`), and the attributes
+/// left with some.
+fn keep_datasets(history: &mut EntityHistory, datasets: Option<&Vec<Option<String>>>) {
+    if let Some(datasets) = datasets {
+        for instances in history.attributes.values_mut() {
+            instances.retain(|i| datasets.contains(&i.value.dataset_id));
+        }
+        history.attributes.retain(|_, v| !v.is_empty());
+    }
 }
 
 /// GET /temporal/entities/{entityId} — Retrieve Temporal Evolution of an Entity (5.7.3).
@@ -343,23 +349,17 @@ pub async fn retrieve_temporal(
     let terms = ctx.terms.as_ref();
     let mut temporal = temporal_params(params, false)?;
     let opts = render_options(&temporal.rest, terms)?;
-    let attrs = temporal
+    temporal.history.attrs = temporal
         .rest
         .list("attrs")?
         .map(|names| filters::attribute_names(&names, terms))
         .transpose()?;
-    narrow(&mut temporal, attrs);
     let datasets = crate::representation::dataset_ids(&temporal.rest)?;
     let mut history = state
         .broker
         .retrieve_temporal(&tenant, id, &temporal.history)
         .await?;
-    if let Some(datasets) = &datasets {
-        for instances in history.attributes.values_mut() {
-            instances.retain(|i| datasets.contains(&i.value.dataset_id));
-        }
-        history.attributes.retain(|_, v| !v.is_empty());
-    }
+    keep_datasets(&mut history, datasets.as_ref());
     let body = render_history(&history, &temporal, terms, &opts);
     let asked_attrs = temporal.history.attrs.is_some() && history.attributes.is_empty();
     if asked_attrs || body.is_empty() {
@@ -481,7 +481,7 @@ async fn run_query(
     let terms = ctx.terms.as_ref();
     let opts = render_options(&temporal.rest, terms)?;
     let paging = filters::paging(&temporal.rest, &state.limits)?;
-    narrow(&mut temporal, filters.query.attrs.clone());
+    temporal.history.attrs = filters.query.attrs.clone();
     let datasets = crate::representation::dataset_ids(&temporal.rest)?;
     let query = TemporalQuery {
         entities: filters.query,
@@ -495,11 +495,7 @@ async fn run_query(
         .entities
         .into_iter()
         .map(|mut history| {
-            if let Some(datasets) = &datasets {
-                for instances in history.attributes.values_mut() {
-                    instances.retain(|i| datasets.contains(&i.value.dataset_id));
-                }
-            }
+            keep_datasets(&mut history, datasets.as_ref());
             Value::Object(render_history(&history, &temporal, terms, &opts))
         })
         .collect();

@@ -6,7 +6,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::parse::{parse_entity_id, parse_instances, parse_scope, parse_types, NullPolicy, Patch};
+use super::parse::{
+    parse_entity_id, parse_instances, parse_scope, parse_types, NullPolicy, Patch,
+    RESERVED_ATTRIBUTE_NAMES,
+};
 use super::values::is_null;
 use crate::validate::is_valid_name;
 use crate::{Attribute, AttributeValue, ModelError, TermMap};
@@ -47,25 +50,6 @@ const ENTITY_MEMBERS: &[&str] = &[
     "modifiedAt",
     "deletedAt",
 ];
-/// Core terms that cannot name an attribute (clause 4.5.1).
-const RESERVED: &[&str] = &[
-    "instanceId",
-    "datasetId",
-    "observedAt",
-    "unitCode",
-    "valueType",
-    "value",
-    "object",
-    "objectType",
-    "objectList",
-    "valueList",
-    "languageMap",
-    "vocab",
-    "json",
-    "lang",
-    "entity",
-    "expiresAt",
-];
 
 /// Parses a temporal body; `id` and `type` are required when `whole` (an upsert), optional
 /// otherwise (Add Attributes).
@@ -91,7 +75,9 @@ pub fn parse_temporal(
         if ENTITY_MEMBERS.contains(&key.as_str()) {
             continue;
         }
-        if RESERVED.contains(&key.as_str()) || !is_valid_name(key) {
+        // expiresAt is an entity member of the core API, never part of a temporal body.
+        let reserved = RESERVED_ATTRIBUTE_NAMES.contains(&key.as_str()) || key == "expiresAt";
+        if reserved || !is_valid_name(key) {
             return Err(ModelError::bad_data(format!(
                 "{key:?} cannot name an attribute of a temporal entity"
             )));

@@ -297,3 +297,98 @@ async fn query_combines_type_time_and_q_on_the_instances_in_range() {
     let reply = send(get(&format!("/temporal/entities?type={kind}"))).await;
     assert_problem(&reply, 400, "BadRequestData");
 }
+
+/// `n` numbered instances observed `step` seconds apart from `2020-08-01T12:00:00Z`.
+fn every(n: usize, step: usize) -> Value {
+    Value::Array(
+        (0..n)
+            .map(|i| {
+                let s = step * i;
+                let t = format!(
+                    "2020-08-01T{:02}:{:02}:{:02}Z",
+                    12 + s / 3600,
+                    (s / 60) % 60,
+                    s % 60
+                );
+                json!({"type": "Property", "value": i, "observedAt": t})
+            })
+            .collect(),
+    )
+}
+
+fn count(attr: &Value) -> usize {
+    attr.as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn long_ranges_are_paged_with_content_range_forwards_and_backwards() {
+    // More instances than the default page of 1,000 per attribute: 1,500 speeds one second
+    // apart from 12:00:00, and fuel at 12:00, 12:30 and 13:00.
+    let kind = unique_type("Paged");
+    let id = unique_id("history-paged");
+    upsert(&json!({"id": id, "type": kind, "speed": every(1500, 1), "fuel": every(3, 1800)}))
+        .await
+        .expect_status(201);
+
+    // Forwards: the first 1,000 speeds (up to 12:16:39), every attribute cut there.
+    let first = send(get(&format!("/temporal/entities/{id}"))).await;
+    let first = first.expect_status(206);
+    assert_eq!(
+        first.header("content-range"),
+        Some("DateTime 2020-08-01T12:00:00.000Z-2020-08-01T12:16:39.000Z/*")
+    );
+    let body = first.json();
+    assert_eq!(count(&body["speed"]), 1000);
+    assert_eq!(count(&body["fuel"]), 1, "fuel is cut at the same instant");
+
+    // The next page starts where the first ended and holds the rest.
+    let next = send(get(&format!(
+        "/temporal/entities/{id}?timerel=after&timeAt=2020-08-01T12:16:40Z"
+    )))
+    .await
+    .expect_status(200);
+    assert!(next.header("content-range").is_none());
+    let rest = next.json();
+    assert_eq!(count(&rest["speed"]), 500);
+    assert_eq!(count(&rest["fuel"]), 2);
+
+    // Backwards with lastN: the most recent 1,000 speeds, fuel cut at 12:08:20 too.
+    let last = send(get(&format!(
+        "/temporal/entities/{id}?lastN=1200&options=temporalValues"
+    )))
+    .await
+    .expect_status(206);
+    assert_eq!(
+        last.header("content-range"),
+        Some("DateTime 2020-08-01T13:00:00.000Z-2020-08-01T12:08:20.000Z/1200")
+    );
+    let body = last.json();
+    assert_eq!(count(&body["speed"]["values"]), 1000);
+    assert_eq!(count(&body["fuel"]["values"]), 2);
+
+    // lastN within the page is not a cut.
+    send(get(&format!("/temporal/entities/{id}?lastN=10")))
+        .await
+        .expect_status(200);
+
+    // A query is cut the same way, from its timeAt.
+    let query = send(get(&format!(
+        "/temporal/entities?type={kind}&timerel=after&timeAt=2020-08-01T11:00:00Z"
+    )))
+    .await
+    .expect_status(206);
+    assert_eq!(
+        query.header("content-range"),
+        Some("DateTime 2020-08-01T11:00:00.000Z-2020-08-01T12:16:39.000Z/*")
+    );
+    assert_eq!(count(&query.json()[0]["speed"]), 1000);
+
+    // An aggregation covers the whole range at once.
+    let aggregated = send(get(&format!(
+        "/temporal/entities/{id}?options=aggregatedValues&aggrMethods=totalCount&aggrPeriodDuration=P1D"
+    )))
+    .await
+    .expect_status(200)
+    .json();
+    assert_eq!(aggregated["speed"]["totalCount"][0][0], json!(1500));
+}

@@ -11,6 +11,7 @@ pub mod merge;
 pub mod query;
 mod subscriptions;
 pub mod temporal;
+mod temporal_page;
 
 use std::sync::Arc;
 
@@ -44,6 +45,8 @@ pub struct Broker {
     changes: Option<Arc<dyn ChangeListener>>,
     /// Whether entity writes are recorded in the history (the temporal API).
     history: bool,
+    /// At most this many instances per attribute in one temporal response (6.3.10).
+    instance_page: usize,
 }
 
 impl Broker {
@@ -54,7 +57,15 @@ impl Broker {
             subscriptions: None,
             changes: None,
             history: true,
+            instance_page: temporal_page::DEFAULT_INSTANCE_PAGE,
         }
+    }
+
+    /// The broker answering temporal retrievals and queries with at most `n` instances per
+    /// attribute at a time (a larger range is paged, 6.3.10).
+    pub fn with_instance_page(mut self, n: usize) -> Self {
+        self.instance_page = n.max(1);
+        self
     }
 
     /// The broker recording (the default) or not recording entity writes in the history.

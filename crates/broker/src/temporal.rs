@@ -10,6 +10,8 @@ use rigel_model::{Attribute, Entity, Tenant};
 use rigel_storage::{DatasetSelector, HistoryChange, WriteOp, WriteOutcome};
 
 use crate::query::EntityQuery;
+use crate::temporal_page;
+pub use crate::temporal_page::{InstanceCut, DEFAULT_INSTANCE_PAGE};
 
 use crate::{Broker, BrokerError};
 pub use rigel_storage::{
@@ -30,6 +32,8 @@ pub struct TemporalQuery {
     pub offset: usize,
     pub limit: usize,
     pub count: bool,
+    /// Whether the instances are paged (6.3.10); an aggregation takes the whole range.
+    pub paged: bool,
 }
 
 /// A page of temporal evolutions.
@@ -38,6 +42,16 @@ pub struct TemporalPage {
     pub entities: Vec<EntityHistory>,
     /// Every match, when counted.
     pub total: Option<usize>,
+    /// Set when the instances were cut to a page.
+    pub cut: Option<InstanceCut>,
+}
+
+/// One entity's temporal evolution as retrieved.
+#[derive(Debug)]
+pub struct TemporalRead {
+    pub history: EntityHistory,
+    /// Set when the instances were cut to a page.
+    pub cut: Option<InstanceCut>,
 }
 
 /// The entity the query languages see for a history: its header, and every instance within
@@ -61,16 +75,6 @@ fn as_entity(history: &EntityHistory) -> Entity {
         attributes,
         created_at: h.created_at,
         modified_at: h.modified_at,
-    }
-}
-
-/// Keeps only the last `n` instances of each attribute.
-fn keep_last(history: &mut EntityHistory, n: Option<usize>) {
-    if let Some(n) = n {
-        for instances in history.attributes.values_mut() {
-            let skip = instances.len().saturating_sub(n);
-            instances.drain(..skip);
-        }
     }
 }
 
@@ -216,17 +220,31 @@ impl Broker {
         }
     }
 
-    /// Retrieve Temporal Evolution of an Entity (5.7.3).
+    /// Retrieve Temporal Evolution of an Entity (5.7.3); `paged`: at most a page of
+    /// instances per attribute (else the whole range, as an aggregation needs).
     pub async fn retrieve_temporal(
         &self,
         tenant: &Tenant,
         id: &str,
         query: &HistoryQuery,
-    ) -> Result<EntityHistory, BrokerError> {
-        match self.store.history(tenant, id, query).await? {
-            Some(h) => Ok(h),
-            None => Err(self.missing(tenant, id).await),
-        }
+        paged: bool,
+    ) -> Result<TemporalRead, BrokerError> {
+        let read = if paged {
+            temporal_page::probe(query, self.instance_page)
+        } else {
+            query.clone()
+        };
+        let Some(history) = self.store.history(tenant, id, &read).await? else {
+            return Err(self.missing(tenant, id).await);
+        };
+        let mut histories = [history];
+        let cut = if paged {
+            temporal_page::cut(&mut histories, query, self.instance_page)
+        } else {
+            None
+        };
+        let [history] = histories;
+        Ok(TemporalRead { history, cut })
     }
 
     /// Query Temporal Evolution of Entities (5.7.4): the matches in id order, paged.
@@ -239,9 +257,17 @@ impl Broker {
         let q = &query.entities;
         let needs_instances =
             q.attrs.is_some() || q.q.is_some() || q.geo.is_some() || q.projected.is_some();
-        let range_only = HistoryQuery {
-            last_n: None,
-            ..query.history.clone()
+        // With q or geoQ, an entity matches on every instance in the range; else only what
+        // is returned is read.
+        let read = if needs_instances {
+            HistoryQuery {
+                last_n: None,
+                ..query.history.clone()
+            }
+        } else if query.paged {
+            temporal_page::probe(&query.history, self.instance_page)
+        } else {
+            query.history.clone()
         };
         let mut page = TemporalPage::default();
         let mut matched = 0usize;
@@ -270,10 +296,7 @@ impl Broker {
                 {
                     continue;
                 }
-                let Some(mut history) = self
-                    .store
-                    .history(tenant, &bare.header.id, &range_only)
-                    .await?
+                let Some(mut history) = self.store.history(tenant, &bare.header.id, &read).await?
                 else {
                     continue;
                 };
@@ -287,10 +310,12 @@ impl Broker {
                 }
                 matched += 1;
                 if matched > query.offset && page.entities.len() < query.limit {
-                    keep_last(&mut history, query.history.last_n);
+                    if needs_instances {
+                        self.narrow(&mut history, query);
+                    }
                     page.entities.push(history);
                 } else if !query.count && page.entities.len() >= query.limit {
-                    return Ok(page);
+                    return Ok(self.finish(page, query));
                 }
             }
             if !full {
@@ -300,7 +325,27 @@ impl Broker {
         if query.count {
             page.total = Some(matched);
         }
-        Ok(page)
+        Ok(self.finish(page, query))
+    }
+
+    /// Narrows a history read over the whole range to the instances the query returns.
+    fn narrow(&self, history: &mut EntityHistory, query: &TemporalQuery) {
+        if query.paged {
+            temporal_page::narrow_to_probe(history, &query.history, self.instance_page);
+        } else if let Some(n) = query.history.last_n {
+            for instances in history.attributes.values_mut() {
+                let skip = instances.len().saturating_sub(n);
+                instances.drain(..skip);
+            }
+        }
+    }
+
+    /// Cuts a page of a query's results to the instance page.
+    fn finish(&self, mut page: TemporalPage, query: &TemporalQuery) -> TemporalPage {
+        if query.paged {
+            page.cut = temporal_page::cut(&mut page.entities, &query.history, self.instance_page);
+        }
+        page
     }
 }
 

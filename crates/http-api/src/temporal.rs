@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use rigel_broker::temporal::{
-    EntityHistory, HistoryInstance, HistoryQuery, TimeProperty, TimeRange,
+    EntityHistory, HistoryInstance, HistoryQuery, InstanceCut, TimeProperty, TimeRange,
 };
 use rigel_model::codec::render::{format_time, render_attribute, RenderOptions};
 use rigel_model::{AttributeValue, TermMap};
@@ -126,6 +126,7 @@ pub fn temporal_params(params: Params, required: bool) -> Result<TemporalParams,
             property,
             range,
             last_n,
+            ..HistoryQuery::default()
         },
         shape,
         timerel,
@@ -183,6 +184,47 @@ fn shape(params: Params) -> Result<(Shape, Params), ApiError> {
     Ok((shape, rest))
 }
 
+impl TemporalParams {
+    /// Whether the instances are paged: an aggregation covers the whole range.
+    pub fn paged(&self) -> bool {
+        !matches!(self.shape, Shape::Aggregated { .. })
+    }
+}
+
+/// The range unit of a temporal `Content-Range` (6.3.10).
+const RANGE_UNIT: &str = "DateTime";
+
+/// The `Content-Range` of a response cut to a page (6.3.10): backwards (with `lastN`) from
+/// `timeAt` (before), `endTimeAt` (between) or the most recent instance returned, down to the
+/// least recent, sized `lastN`; forwards from `timeAt` (after, between) or the least recent
+/// instance up to the most recent, sized `*`.
+pub fn content_range(cut: &InstanceCut, params: &TemporalParams) -> String {
+    let rel = params.timerel.as_ref();
+    let (start, end, size) = if cut.backwards {
+        let start = match rel {
+            Some((r, at, _)) if r == "before" => *at,
+            Some((r, _, Some(end))) if r == "between" => *end,
+            _ => cut.latest,
+        };
+        let size = params
+            .history
+            .last_n
+            .map_or_else(|| "*".to_owned(), |n| n.to_string());
+        (start, cut.earliest, size)
+    } else {
+        let start = match rel {
+            Some((r, at, _)) if r == "after" || r == "between" => *at,
+            _ => cut.earliest,
+        };
+        (start, cut.latest, "*".to_owned())
+    };
+    format!(
+        "{RANGE_UNIT} {}-{}/{size}",
+        format_time(&start),
+        format_time(&end)
+    )
+}
+
 /// Renders one entity's history (without `@context`).
 pub fn render_history(
     history: &EntityHistory,
@@ -211,13 +253,18 @@ pub fn render_history(
         }
     }
     for (name, instances) in &history.attributes {
-        if instances.is_empty() || !p.keeps(name) {
+        // An attribute left empty by a page cut is kept: the next page has its instances.
+        if !p.keeps(name) {
             continue;
         }
         let rendered = match &params.shape {
             Shape::Normalized => normalized(instances, terms, opts),
-            Shape::Simplified => simplified(instances, params.history.property, terms),
-            Shape::Aggregated { methods, period } => aggregated(instances, params, methods, period),
+            Shape::Simplified => per_dataset(instances, |group| {
+                simplified(group, params.history.property, terms)
+            }),
+            Shape::Aggregated { methods, period } => per_dataset(instances, |group| {
+                aggregated(group, params, methods, period)
+            }),
         };
         out.insert(terms.compact(name).into_owned(), rendered);
     }
@@ -243,6 +290,45 @@ fn one_or_many(mut items: Vec<Value>) -> Value {
     } else {
         Value::Array(items)
     }
+}
+
+/// The simplified or aggregated representation of each dataset of an attribute: one object
+/// (with its `datasetId`, if any) per dataset, the default instances first; a single
+/// object when there is one dataset.
+fn per_dataset(
+    instances: &[HistoryInstance],
+    render: impl Fn(&[HistoryInstance]) -> Map<String, Value>,
+) -> Value {
+    let datasets: std::collections::BTreeSet<Option<&str>> = instances
+        .iter()
+        .map(|i| i.value.dataset_id.as_deref())
+        .collect();
+    if datasets.len() <= 1 {
+        let mut out = render(instances);
+        if let Some(Some(d)) = datasets.first() {
+            out.insert("datasetId".into(), Value::String((*d).to_owned()));
+        }
+        return Value::Object(out);
+    }
+    let groups = datasets.into_iter().map(|d| {
+        let group: Vec<HistoryInstance> = instances
+            .iter()
+            .filter(|i| i.value.dataset_id.as_deref() == d)
+            .cloned()
+            .collect();
+        (d, group)
+    });
+    let rendered = groups
+        .into_iter()
+        .map(|(dataset, group)| {
+            let mut out = render(&group);
+            if let Some(d) = dataset {
+                out.insert("datasetId".into(), Value::String(d.to_owned()));
+            }
+            Value::Object(out)
+        })
+        .collect();
+    Value::Array(rendered)
 }
 
 /// 4.5.7, 4.5.8: each instance as an attribute, with its `instanceId` (and `deletedAt`).
@@ -307,7 +393,11 @@ fn simplified_payload(value: &AttributeValue, terms: &dyn TermMap) -> (&'static 
     }
 }
 
-fn simplified(instances: &[HistoryInstance], property: TimeProperty, terms: &dyn TermMap) -> Value {
+fn simplified(
+    instances: &[HistoryInstance],
+    property: TimeProperty,
+    terms: &dyn TermMap,
+) -> Map<String, Value> {
     let kind = instances
         .first()
         .map_or("Property", |i| i.value.value.type_name());
@@ -323,7 +413,7 @@ fn simplified(instances: &[HistoryInstance], property: TimeProperty, terms: &dyn
     let mut out = Map::new();
     out.insert("type".into(), Value::String(kind.into()));
     out.insert(member.into(), Value::Array(pairs));
-    Value::Object(out)
+    out
 }
 
 /// The value aggregation works on: a Property's value, a Relationship's object.
@@ -341,7 +431,7 @@ fn aggregated(
     params: &TemporalParams,
     methods: &[AggrMethod],
     period: &PeriodDuration,
-) -> Value {
+) -> Map<String, Value> {
     let property = params.history.property;
     let samples: Vec<(DateTime<Utc>, &Value)> = instances
         .iter()
@@ -369,11 +459,11 @@ fn aggregated(
             for m in methods {
                 out.insert(m.name().into(), Value::Array(Vec::new()));
             }
-            return Value::Object(out);
+            return out;
         }
     };
     for (method, periods) in aggregate::aggregate(&samples, methods, start, end, period) {
         out.insert(method.name().into(), Value::Array(periods));
     }
-    Value::Object(out)
+    out
 }

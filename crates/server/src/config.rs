@@ -116,6 +116,11 @@ pub struct Config {
     #[arg(long, env = "RIGEL_HISTORY_SWEEP_SECS", default_value_t = 60)]
     pub history_sweep_secs: u64,
 
+    /// At most this many instances per attribute in one temporal response; a larger range
+    /// is answered 206 Partial Content with a Content-Range saying where to go on (6.3.10).
+    #[arg(long, env = "RIGEL_TEMPORAL_PAGE_SIZE", default_value_t = rigel_broker::temporal::DEFAULT_INSTANCE_PAGE, value_parser = clap::value_parser!(usize))]
+    pub temporal_page_size: usize,
+
     /// HTTP worker threads (default: one per core; Orion-LD: ORIONLD_TRQ_POOL_SIZE).
     #[arg(long, env = "RIGEL_WORKERS")]
     pub workers: Option<usize>,

@@ -115,7 +115,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     });
     let broker = Broker::new(store.clone(), clock)
         .with_subscriptions(subscriptions.clone())
-        .with_history(config.history);
+        .with_history(config.history)
+        .with_instance_page(config.temporal_page_size);
     if let Some(retention) = retention::Retention::from_config(config) {
         actix_web::rt::spawn(retention::run(broker.clone(), retention));
     }

@@ -610,14 +610,20 @@ fn read_attribute(
     let range = instances
         .range(start.as_slice()..stop.as_slice())
         .map_err(db_err)?;
-    let unbounded = query.range.from.is_none() && query.range.to.is_none();
+    // Without a time range nothing is filtered out by observedAt (core writes have none); an
+    // explicit deletedAt, createdAt or modifiedAt still selects the instances that have it.
+    let unbounded = query.range.from.is_none()
+        && query.range.to.is_none()
+        && query.property == TimeProperty::ObservedAt;
     let selected = |item: Result<RangeItem<'_>, redb::StorageError>|
      -> Result<Option<(DateTime<Utc>, Instance)>, StorageError> {
         let (k, v) = item.map_err(db_err)?;
         let instance = decode_instance(k.value(), v.value())?;
+        if !query.takes_dataset(instance.value.dataset_id.as_deref()) {
+            return Ok(None);
+        }
         let time = query.property.of(&instance).or_else(|| {
-            // Without a time range nothing is filtered out: an instance lacking the
-            // property sorts by the time it is filed under.
+            // An instance lacking observedAt sorts by the time it is filed under.
             unbounded.then(|| filed_time(k.value(), prefix.len())).flatten()
         });
         Ok(time
@@ -638,7 +644,11 @@ fn read_attribute(
             out.reverse();
         }
         _ => {
+            let first_n = query.first_n.filter(|_| keyed && query.last_n.is_none());
             for item in range {
+                if first_n.is_some_and(|n| out.len() >= n) {
+                    break;
+                }
                 if let Some(found) = selected(item)? {
                     out.push(found);
                 }
@@ -649,6 +659,8 @@ fn read_attribute(
             if let Some(n) = query.last_n {
                 let skip = out.len().saturating_sub(n);
                 out.drain(..skip);
+            } else if let Some(n) = query.first_n {
+                out.truncate(n);
             }
         }
     }

@@ -92,11 +92,26 @@ pub struct HistoryQuery {
     pub range: TimeRange,
     /// Per attribute, only the last `n` instances by `property` within the range.
     pub last_n: Option<usize>,
+    /// Per attribute, only the first `n` instances by `property` within the range (a page
+    /// read forwards); ignored when `last_n` is set.
+    pub first_n: Option<usize>,
+    /// Only the instances of these datasets (`None`: the default instance); `None` for all.
+    pub datasets: Option<Vec<Option<String>>>,
+}
+
+impl HistoryQuery {
+    /// Whether the query takes an instance with this datasetId.
+    pub fn takes_dataset(&self, dataset_id: Option<&str>) -> bool {
+        self.datasets
+            .as_ref()
+            .is_none_or(|d| d.iter().any(|x| x.as_deref() == dataset_id))
+    }
 }
 
 /// An entity's history as read: the header and, per attribute, its instances in ascending
-/// order of the query's time property. With a time range, instances lacking the property
-/// are left out (4.11); without one they are kept, ordered by their other times.
+/// order of the query's time property. Instances lacking the property are left out (4.11),
+/// except in reads on observedAt without a time range, which keep them ordered by their
+/// other times.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityHistory {
     pub header: HistoryHeader,

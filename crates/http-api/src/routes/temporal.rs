@@ -3,9 +3,10 @@
 //! (retrieve, query by GET and by POST /temporal/entityOperations/query).
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use rigel_broker::temporal::{EntityHistory, HistoryHeader, NewInstance, TemporalDatasets};
+use rigel_broker::temporal::{HistoryHeader, InstanceCut, NewInstance, TemporalDatasets};
 use rigel_broker::TemporalQuery;
 use rigel_model::codec::temporal::{parse_temporal, TemporalBody, TemporalInstance};
 use rigel_model::validate::{is_uri, is_valid_name};
@@ -18,7 +19,7 @@ use crate::negotiation::{negotiate, request_media};
 use crate::representation::{render_options, respond, respond_array};
 use crate::request::{has_declared_length, read_json, tenant, Params};
 use crate::routes::entities::{entity_id, object_body};
-use crate::temporal::{render_history, temporal_params, TemporalParams};
+use crate::temporal::{content_range, render_history, temporal_params, TemporalParams};
 use crate::{ApiError, AppState};
 
 /// Parameters of Retrieve Temporal Evolution of an Entity (6.19.3.1).
@@ -324,14 +325,13 @@ pub async fn delete_temporal_instance(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Keeps only the instances of the requested datasets (`datasetId`), and the attributes
-/// left with some.
-fn keep_datasets(history: &mut EntityHistory, datasets: Option<&Vec<Option<String>>>) {
-    if let Some(datasets) = datasets {
-        for instances in history.attributes.values_mut() {
-            instances.retain(|i| datasets.contains(&i.value.dataset_id));
+/// Marks a response cut to a page: 206 Partial Content with its `Content-Range` (6.3.10).
+fn partial(response: &mut HttpResponse, cut: Option<&InstanceCut>, params: &TemporalParams) {
+    if let Some(cut) = cut {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = HeaderValue::from_str(&content_range(cut, params)) {
+            response.headers_mut().insert(header::CONTENT_RANGE, v);
         }
-        history.attributes.retain(|_, v| !v.is_empty());
     }
 }
 
@@ -354,12 +354,12 @@ pub async fn retrieve_temporal(
         .list("attrs")?
         .map(|names| filters::attribute_names(&names, terms))
         .transpose()?;
-    let datasets = crate::representation::dataset_ids(&temporal.rest)?;
-    let mut history = state
+    temporal.history.datasets = crate::representation::dataset_ids(&temporal.rest)?;
+    let read = state
         .broker
-        .retrieve_temporal(&tenant, id, &temporal.history)
+        .retrieve_temporal(&tenant, id, &temporal.history, temporal.paged())
         .await?;
-    keep_datasets(&mut history, datasets.as_ref());
+    let history = read.history;
     let body = render_history(&history, &temporal, terms, &opts);
     let asked_attrs = temporal.history.attrs.is_some() && history.attributes.is_empty();
     if asked_attrs || body.is_empty() {
@@ -367,7 +367,9 @@ pub async fn retrieve_temporal(
             format!("{id} (nothing of it matches attrs, pick or omit)"),
         )));
     }
-    Ok(respond(&req, media, &ctx, body))
+    let mut response = respond(&req, media, &ctx, body);
+    partial(&mut response, read.cut.as_ref(), &temporal);
+    Ok(response)
 }
 
 /// GET /temporal/entities — Query Temporal Evolution of Entities (5.7.4).
@@ -482,24 +484,23 @@ async fn run_query(
     let opts = render_options(&temporal.rest, terms)?;
     let paging = filters::paging(&temporal.rest, &state.limits)?;
     temporal.history.attrs = filters.query.attrs.clone();
-    let datasets = crate::representation::dataset_ids(&temporal.rest)?;
+    temporal.history.datasets = crate::representation::dataset_ids(&temporal.rest)?;
     let query = TemporalQuery {
         entities: filters.query,
         history: temporal.history.clone(),
         offset: paging.offset,
         limit: paging.limit,
         count: paging.count,
+        paged: temporal.paged(),
     };
     let page = state.broker.query_temporal(&tenant, &query).await?;
     let items: Vec<Value> = page
         .entities
         .into_iter()
-        .map(|mut history| {
-            keep_datasets(&mut history, datasets.as_ref());
-            Value::Object(render_history(&history, &temporal, terms, &opts))
-        })
+        .map(|history| Value::Object(render_history(&history, &temporal, terms, &opts)))
         .collect();
     let mut response = respond_array(req, media, ctx, Value::Array(items));
+    partial(&mut response, page.cut.as_ref(), &temporal);
     if let Some(total) = page.total {
         if let Ok(v) = HeaderValue::from_str(&total.to_string()) {
             response.headers_mut().insert(RESULTS_COUNT, v);

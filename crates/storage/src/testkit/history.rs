@@ -130,6 +130,31 @@ pub async fn history_reads_by_time_range_and_last_n<S: EntityStore>(store: Arc<S
         !read_last.attributes.contains_key(A_FUEL),
         "attrs narrows the read"
     );
+    let first = HistoryQuery {
+        first_n: Some(2),
+        ..HistoryQuery::default()
+    };
+    let read_first = read(&*store, &tenant, id, &first).await;
+    assert_eq!(
+        values(&read_first, A_SPEED),
+        [10, 20],
+        "first_n pages forwards"
+    );
+    let default_only = HistoryQuery {
+        datasets: Some(vec![None]),
+        ..HistoryQuery::default()
+    };
+    let read_default = read(&*store, &tenant, id, &default_only).await;
+    assert_eq!(values(&read_default, A_SPEED), [10, 20, 30]);
+    let other_dataset = HistoryQuery {
+        datasets: Some(vec![Some("urn:ngsi-ld:Dataset:none".to_owned())]),
+        ..HistoryQuery::default()
+    };
+    let read_other = read(&*store, &tenant, id, &other_dataset).await;
+    assert!(
+        read_other.attributes.is_empty(),
+        "datasets narrows the read to the instances of those datasets"
+    );
     let by_creation = HistoryQuery {
         property: TimeProperty::DeletedAt,
         range: TimeRange {

@@ -15,8 +15,8 @@ pub use crate::temporal_page::{InstanceCut, DEFAULT_INSTANCE_PAGE};
 
 use crate::{Broker, BrokerError};
 pub use rigel_storage::{
-    DatasetSelector as TemporalDatasets, EntityHistory, HistoryHeader, HistoryQuery,
-    Instance as HistoryInstance, NewInstance, TimeProperty, TimeRange,
+    DatasetSelector as TemporalDatasets, EntityHistory, EntitySamples, HistoryHeader, HistoryQuery,
+    Instance as HistoryInstance, NewInstance, Sample, TimeProperty, TimeRange,
 };
 
 /// How many headers a temporal query reads from the store at a time.
@@ -245,6 +245,20 @@ impl Broker {
         };
         let [history] = histories;
         Ok(TemporalRead { history, cut })
+    }
+
+    /// Retrieve Temporal Evolution of an Entity (5.7.3) for an aggregation (4.5.19): every
+    /// instance in the range, reduced to samples.
+    pub async fn retrieve_temporal_samples(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        query: &HistoryQuery,
+    ) -> Result<EntitySamples, BrokerError> {
+        match self.store.history_samples(tenant, id, query).await? {
+            Some(samples) => Ok(samples),
+            None => Err(self.missing(tenant, id).await),
+        }
     }
 
     /// Query Temporal Evolution of Entities (5.7.4): the matches in id order, paged.

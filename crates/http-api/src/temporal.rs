@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use rigel_broker::temporal::{
-    EntityHistory, HistoryInstance, HistoryQuery, InstanceCut, TimeProperty, TimeRange,
+    EntityHistory, EntitySamples, HistoryHeader, HistoryInstance, HistoryQuery, InstanceCut,
+    Sample, TimeProperty, TimeRange,
 };
 use rigel_model::codec::render::{format_time, render_attribute, RenderOptions};
 use rigel_model::{AttributeValue, TermMap};
@@ -225,16 +226,14 @@ pub fn content_range(cut: &InstanceCut, params: &TemporalParams) -> String {
     )
 }
 
-/// Renders one entity's history (without `@context`).
-pub fn render_history(
-    history: &EntityHistory,
-    params: &TemporalParams,
+/// The members of a temporal representation besides the attributes: `id`, `type`, `scope`.
+fn header_members(
+    h: &HistoryHeader,
     terms: &dyn TermMap,
     opts: &RenderOptions,
 ) -> Map<String, Value> {
     let mut out = Map::new();
     let p = &opts.projection;
-    let h = &history.header;
     if !p.drop_id {
         out.insert("id".into(), Value::String(h.id.clone()));
     }
@@ -252,22 +251,11 @@ pub fn render_history(
             out.insert("scope".into(), one_or_many(scopes));
         }
     }
-    for (name, instances) in &history.attributes {
-        // An attribute left empty by a page cut is kept: the next page has its instances.
-        if !p.keeps(name) {
-            continue;
-        }
-        let rendered = match &params.shape {
-            Shape::Normalized => normalized(instances, terms, opts),
-            Shape::Simplified => per_dataset(instances, |group| {
-                simplified(group, params.history.property, terms)
-            }),
-            Shape::Aggregated { methods, period } => per_dataset(instances, |group| {
-                aggregated(group, params, methods, period)
-            }),
-        };
-        out.insert(terms.compact(name).into_owned(), rendered);
-    }
+    out
+}
+
+/// `createdAt`, `modifiedAt` and `deletedAt` of the evolution, with `sysAttrs`.
+fn system_members(out: &mut Map<String, Value>, h: &HistoryHeader, opts: &RenderOptions) {
     if opts.sys_attrs {
         out.insert(
             "createdAt".into(),
@@ -281,6 +269,61 @@ pub fn render_history(
             out.insert("deletedAt".into(), Value::String(format_time(t)));
         }
     }
+}
+
+/// Renders one entity's history (without `@context`); an aggregation reduces it to samples.
+pub fn render_history(
+    history: EntityHistory,
+    params: &TemporalParams,
+    terms: &dyn TermMap,
+    opts: &RenderOptions,
+) -> Map<String, Value> {
+    if let Shape::Aggregated { .. } = params.shape {
+        let samples = EntitySamples::from_history(history, params.history.property);
+        return render_samples(&samples, params, terms, opts);
+    }
+    let mut out = header_members(&history.header, terms, opts);
+    for (name, instances) in &history.attributes {
+        // An attribute left empty by a page cut is kept: the next page has its instances.
+        if !opts.projection.keeps(name) {
+            continue;
+        }
+        let rendered = match &params.shape {
+            Shape::Simplified => per_dataset(
+                instances,
+                |i| i.value.dataset_id.as_deref(),
+                |group| simplified(group, params.history.property, terms),
+            ),
+            _ => normalized(instances, terms, opts),
+        };
+        out.insert(terms.compact(name).into_owned(), rendered);
+    }
+    system_members(&mut out, &history.header, opts);
+    out
+}
+
+/// Renders the aggregated representation (4.5.19) of an entity's samples.
+pub fn render_samples(
+    samples: &EntitySamples,
+    params: &TemporalParams,
+    terms: &dyn TermMap,
+    opts: &RenderOptions,
+) -> Map<String, Value> {
+    let mut out = header_members(&samples.header, terms, opts);
+    if let Shape::Aggregated { methods, period } = &params.shape {
+        for (name, all) in &samples.attributes {
+            if !opts.projection.keeps(name) {
+                continue;
+            }
+            let rendered = per_dataset(
+                all,
+                |s| s.dataset_id.as_deref(),
+                |group| aggregated(group, params, methods, period),
+            );
+            out.insert(terms.compact(name).into_owned(), rendered);
+        }
+    }
+    system_members(&mut out, &samples.header, opts);
     out
 }
 
@@ -295,34 +338,26 @@ fn one_or_many(mut items: Vec<Value>) -> Value {
 /// The simplified or aggregated representation of each dataset of an attribute: one object
 /// (with its `datasetId`, if any) per dataset, the default instances first; a single
 /// object when there is one dataset.
-fn per_dataset(
-    instances: &[HistoryInstance],
-    render: impl Fn(&[HistoryInstance]) -> Map<String, Value>,
+fn per_dataset<T: Clone>(
+    items: &[T],
+    dataset: impl Fn(&T) -> Option<&str>,
+    render: impl Fn(&[T]) -> Map<String, Value>,
 ) -> Value {
-    let datasets: std::collections::BTreeSet<Option<&str>> = instances
-        .iter()
-        .map(|i| i.value.dataset_id.as_deref())
-        .collect();
-    if datasets.len() <= 1 {
-        let mut out = render(instances);
-        if let Some(Some(d)) = datasets.first() {
-            out.insert("datasetId".into(), Value::String((*d).to_owned()));
+    let first = items.first().and_then(&dataset);
+    if items.iter().all(|i| dataset(i) == first) {
+        let mut out = render(items);
+        if let Some(d) = first {
+            out.insert("datasetId".into(), Value::String(d.to_owned()));
         }
         return Value::Object(out);
     }
-    let groups = datasets.into_iter().map(|d| {
-        let group: Vec<HistoryInstance> = instances
-            .iter()
-            .filter(|i| i.value.dataset_id.as_deref() == d)
-            .cloned()
-            .collect();
-        (d, group)
-    });
-    let rendered = groups
+    let datasets: std::collections::BTreeSet<Option<&str>> = items.iter().map(&dataset).collect();
+    let rendered = datasets
         .into_iter()
-        .map(|(dataset, group)| {
+        .map(|d| {
+            let group: Vec<T> = items.iter().filter(|i| dataset(i) == d).cloned().collect();
             let mut out = render(&group);
-            if let Some(d) = dataset {
+            if let Some(d) = d {
                 out.insert("datasetId".into(), Value::String(d.to_owned()));
             }
             Value::Object(out)
@@ -427,20 +462,16 @@ fn aggregatable(value: &AttributeValue) -> Option<&Value> {
 }
 
 fn aggregated(
-    instances: &[HistoryInstance],
+    all: &[Sample],
     params: &TemporalParams,
     methods: &[AggrMethod],
     period: &PeriodDuration,
 ) -> Map<String, Value> {
-    let property = params.history.property;
-    let samples: Vec<(DateTime<Utc>, &Value)> = instances
+    let samples: Vec<(DateTime<Utc>, &Value)> = all
         .iter()
-        .filter(|i| i.deleted_at.is_none())
-        .filter_map(|i| Some((property.of(i)?, aggregatable(&i.value.value)?)))
+        .filter_map(|s| Some((s.at, aggregatable(&s.value)?)))
         .collect();
-    let kind = instances
-        .first()
-        .map_or("Property", |i| i.value.value.type_name());
+    let kind = all.first().map_or("Property", |s| s.value.type_name());
     let mut out = Map::new();
     out.insert("type".into(), Value::String(kind.into()));
     let first = samples.first().map(|(t, _)| *t);

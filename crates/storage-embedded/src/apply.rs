@@ -18,7 +18,8 @@ use rigel_storage::{Expect, StorageError, StoreObserver, WriteOutcome};
 use crate::error::db_err;
 use crate::history::HistoryTables;
 use crate::layout::{
-    self, ENTITIES, HISTORY, HISTORY_ENTITIES, LAST_VERSION_KEY, META, TENANTS, TYPES, WAL_LSN_KEY,
+    self, ENTITIES, HISTORY, HISTORY_ENTITIES, HISTORY_SERIES, LAST_VERSION_KEY, META, TENANTS,
+    TYPES, WAL_LSN_KEY,
 };
 use crate::wal::{Frame, LoggedJob, LoggedOp, Wal};
 use crate::writer::{CommitBatch, Job, PreparedOp};
@@ -127,6 +128,7 @@ impl Committer {
                 history: HistoryTables {
                     instances: txn.open_table(HISTORY).map_err(db_err)?,
                     headers: txn.open_table(HISTORY_ENTITIES).map_err(db_err)?,
+                    series: txn.open_table(HISTORY_SERIES).map_err(db_err)?,
                 },
                 last_version,
             };
@@ -275,6 +277,7 @@ fn replay(db: &Database, frames: &[Frame]) -> Result<(), StorageError> {
             history: HistoryTables {
                 instances: txn.open_table(HISTORY).map_err(db_err)?,
                 headers: txn.open_table(HISTORY_ENTITIES).map_err(db_err)?,
+                series: txn.open_table(HISTORY_SERIES).map_err(db_err)?,
             },
             last_version: meta
                 .get(LAST_VERSION_KEY)

@@ -329,6 +329,21 @@ fn corrupt(what: String) -> StorageError {
     StorageError::Corrupt(format!("stored entity cannot be decoded: {what}"))
 }
 
+/// The kind-specific part of an encoded attribute.
+struct AttributeHead {
+    flags: u8,
+    value: AttributeValue,
+}
+
+/// An attribute as a history sample reads it.
+pub(crate) struct AttributeSummary<'a> {
+    pub value: AttributeValue,
+    pub dataset_id: Option<&'a str>,
+    pub observed_at: Option<&'a str>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub modified_at: Option<DateTime<Utc>>,
+}
+
 /// A cursor over a body; every read checks what is left.
 pub(crate) struct Reader<'a> {
     pub(crate) bytes: &'a [u8],
@@ -469,7 +484,8 @@ impl<'a> Reader<'a> {
         Ok(map)
     }
 
-    pub(crate) fn attribute(&mut self, depth: usize) -> Result<Attribute, StorageError> {
+    /// The kind, flags and value of an encoded attribute.
+    fn attribute_head(&mut self, depth: usize) -> Result<AttributeHead, StorageError> {
         if depth > MAX_DEPTH {
             return Err(corrupt("sub-attributes nested too deep".into()));
         }
@@ -506,6 +522,44 @@ impl<'a> Reader<'a> {
             }
             other => return Err(corrupt(format!("attribute kind {other}"))),
         };
+        Ok(AttributeHead { flags, value })
+    }
+
+    /// An encoded attribute without its sub-attributes and with its text members borrowed:
+    /// what a history sample needs.
+    pub(crate) fn attribute_summary(&mut self) -> Result<AttributeSummary<'a>, StorageError> {
+        let head = self.attribute_head(0)?;
+        let flags = head.flags;
+        let mut text = |flag: u8| -> Result<Option<&'a str>, StorageError> {
+            if flags & flag != 0 {
+                self.str_ref().map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let dataset_id = text(FLAG_DATASET_ID)?;
+        let observed_at = text(FLAG_OBSERVED_AT)?;
+        for flag in [FLAG_UNIT_CODE, FLAG_VALUE_TYPE, FLAG_EXPIRES_AT] {
+            text(flag)?;
+        }
+        let created_at = (flags & FLAG_CREATED_AT != 0)
+            .then(|| self.time())
+            .transpose()?;
+        let modified_at = (flags & FLAG_MODIFIED_AT != 0)
+            .then(|| self.time())
+            .transpose()?;
+        Ok(AttributeSummary {
+            value: head.value,
+            dataset_id,
+            observed_at,
+            created_at,
+            modified_at,
+        })
+    }
+
+    pub(crate) fn attribute(&mut self, depth: usize) -> Result<Attribute, StorageError> {
+        let head = self.attribute_head(depth)?;
+        let flags = head.flags;
         let text = |flag: u8, r: &mut Self| -> Result<Option<String>, StorageError> {
             if flags & flag != 0 {
                 r.string().map(Some)
@@ -524,6 +578,7 @@ impl<'a> Reader<'a> {
         let modified_at = (flags & FLAG_MODIFIED_AT != 0)
             .then(|| self.time())
             .transpose()?;
+        let value = head.value;
         let mut sub_attributes = std::collections::BTreeMap::new();
         if flags & FLAG_SUB_ATTRIBUTES != 0 {
             let n = self.count()?;

@@ -4,18 +4,25 @@
 //! readers' side.
 //!
 //! ```text
-//! history          tenant ‖ id ‖ attribute ‖ time i64 BE (sign flipped) ‖ seq u64 BE ‖ index u32 BE
-//!                  -> flags u8 (1: deletion) · [time(deletedAt)] · attribute (codec)
-//! history_entities tenant ‖ id -> iri_list(types) · scope · time(createdAt) · time(modifiedAt)
-//!                  · 0 | 1 time(deletedAt)
+//! history_series    tenant ‖ id ‖ attribute -> series u64 BE
+//!                   (empty key)             -> the last series handed out, u64 BE
+//! history_instances series u64 BE ‖ time i64 BE (sign flipped) ‖ seq u64 BE ‖ index u32 BE
+//!                   -> flags u8 · [time(deletedAt)] · attribute (codec)
+//! history_headers   tenant ‖ id -> iri_list(types) · scope · time(createdAt)
+//!                   · time(modifiedAt) · 0 | 1 time(deletedAt)
 //! ```
 //!
-//! `id` and `attribute` are escaped components, so an entity's and an attribute's instances
-//! are key ranges. `time` is the instance's `observedAt` when it has one (else its
-//! `modifiedAt`, `createdAt`, `deletedAt`), in microseconds: a time range on `observedAt` is a
-//! range scan and `lastN` a reverse scan. `seq` is the store-wide version taken by the append
-//! and `index` the instance's place in it; together they are the instance id
-//! (`urn:ngsi-ld:instance:<seq>-<index>`), which survives a modification of the instance.
+//! Each (entity, attribute) of a tenant gets a series number the first time an instance of
+//! it is recorded, so an instance key is 28 bytes whatever the length of the entity id and
+//! attribute IRI, and one attribute's instances are one key range. `id` and `attribute` are
+//! escaped components, so an entity's series are a key range too. `time` is the instance's
+//! `observedAt` when it has one (else its `modifiedAt`, `createdAt`, `deletedAt`), in
+//! microseconds: a time range on `observedAt` is a range scan and `lastN` a reverse scan.
+//! An `observedAt` that is the key's time written in one of the usual forms (whole seconds,
+//! or milliseconds, in UTC with `Z`) is not stored again but rebuilt from the key (flags).
+//! `seq` is the store-wide version taken by the append and `index` the instance's place in
+//! it; together they are the instance id (`urn:ngsi-ld:instance:<seq>-<index>`), which
+//! survives a modification of the instance.
 
 use std::collections::BTreeMap;
 
@@ -23,23 +30,32 @@ use chrono::{DateTime, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable, Table};
 use rigel_model::Attribute;
 use rigel_storage::{
-    EntityHistory, HistoryChange, HistoryHeader, HistoryQuery, Instance, NewInstance, Source,
-    StorageError, TimeProperty,
+    EntityHistory, EntitySamples, HistoryChange, HistoryHeader, HistoryQuery, Instance,
+    NewInstance, Sample, Source, StorageError, TimeProperty,
 };
 
 use crate::codec::{put_iri, put_len, put_str, put_time, Reader};
 use crate::error::db_err;
-use crate::layout::{self, HISTORY, HISTORY_ENTITIES};
+use crate::layout::{self, HISTORY, HISTORY_ENTITIES, HISTORY_SERIES};
 
-/// Bytes after the attribute component in an instance key: time, seq, index.
+/// Bytes of the series number that starts an instance key.
+const SERIES_LEN: usize = 8;
+/// Bytes after the series in an instance key: time, seq, index.
 const SUFFIX_LEN: usize = 8 + 8 + 4;
 const FLAG_DELETION: u8 = 1;
+/// `observedAt` is the key's time written with whole seconds (`...:05Z`).
+const FLAG_OBSERVED_SECS: u8 = 2;
+/// `observedAt` is the key's time written with milliseconds (`...:05.000Z`).
+const FLAG_OBSERVED_MILLIS: u8 = 4;
 const INSTANCE_ID_PREFIX: &str = "urn:ngsi-ld:instance:";
+/// The `history_series` key of the series counter.
+const SERIES_COUNTER_KEY: &[u8] = b"";
 
-/// The two history tables, open in the writer's transaction.
+/// The history tables, open in the writer's transaction.
 pub(crate) struct HistoryTables<'txn> {
     pub instances: Table<'txn, &'static [u8], &'static [u8]>,
     pub headers: Table<'txn, &'static [u8], &'static [u8]>,
+    pub series: Table<'txn, &'static [u8], &'static [u8]>,
 }
 
 /// Which history table a logged raw write is for.
@@ -47,6 +63,7 @@ pub(crate) struct HistoryTables<'txn> {
 pub(crate) enum RawTable {
     Instances = 1,
     Headers = 2,
+    Series = 3,
 }
 
 impl RawTable {
@@ -54,6 +71,7 @@ impl RawTable {
         match tag {
             1 => Ok(Self::Instances),
             2 => Ok(Self::Headers),
+            3 => Ok(Self::Series),
             other => Err(StorageError::Corrupt(format!("history table tag {other}"))),
         }
     }
@@ -74,6 +92,7 @@ impl HistoryTables<'_> {
         let table = match w.table {
             RawTable::Instances => &mut self.instances,
             RawTable::Headers => &mut self.headers,
+            RawTable::Series => &mut self.series,
         };
         match &w.value {
             Some(v) => table.insert(w.key.as_slice(), v.as_slice()).map(|_| ()),
@@ -86,6 +105,43 @@ impl HistoryTables<'_> {
         self.raw(&w)?;
         log.push(w);
         Ok(())
+    }
+
+    /// The series of an attribute of an entity, if any instance of it was ever recorded.
+    fn series_of(&self, key: &[u8]) -> Result<Option<u64>, StorageError> {
+        match self.series.get(key).map_err(db_err)? {
+            Some(v) => decode_series(v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The series of an attribute, numbered now if it has none.
+    fn series_or_new(&mut self, key: &[u8], log: &mut Vec<RawWrite>) -> Result<u64, StorageError> {
+        if let Some(series) = self.series_of(key)? {
+            return Ok(series);
+        }
+        let next = self.series_of(SERIES_COUNTER_KEY)?.unwrap_or(0) + 1;
+        let bytes = next.to_be_bytes().to_vec();
+        self.write(
+            log,
+            insert(RawTable::Series, SERIES_COUNTER_KEY.to_vec(), bytes.clone()),
+        )?;
+        self.write(log, insert(RawTable::Series, key.to_vec(), bytes))?;
+        Ok(next)
+    }
+
+    /// The keys of one series' instances.
+    fn series_keys(&self, series: u64) -> Result<Vec<Vec<u8>>, StorageError> {
+        let (start, end) = series_range(series);
+        let mut keys = Vec::new();
+        for item in self
+            .instances
+            .range(start.as_slice()..end.as_slice())
+            .map_err(db_err)?
+        {
+            keys.push(item.map_err(db_err)?.0.value().to_vec());
+        }
+        Ok(keys)
     }
 
     /// Applies `change`, taking `seq` for the instances it records; `false` when it found
@@ -108,18 +164,28 @@ impl HistoryTables<'_> {
                 attribute,
                 datasets,
             } => {
-                let prefix = attribute_prefix(&entity_prefix(tenant_prefix, id), attribute);
+                let key = series_key(&entity_prefix(tenant_prefix, id), attribute);
+                let Some(series) = self.series_of(&key)? else {
+                    return Ok(false);
+                };
+                let (start, end) = series_range(series);
                 let mut doomed = Vec::new();
+                let mut kept = 0usize;
                 for item in self
                     .instances
-                    .range(prefix.as_slice()..layout::prefix_end(&prefix).as_slice())
+                    .range(start.as_slice()..end.as_slice())
                     .map_err(db_err)?
                 {
                     let (k, v) = item.map_err(db_err)?;
                     let instance = decode_instance(k.value(), v.value())?;
                     if datasets.selects(instance.value.dataset_id.as_deref()) {
                         doomed.push(k.value().to_vec());
+                    } else {
+                        kept += 1;
                     }
+                }
+                if kept == 0 {
+                    self.write(log, remove(RawTable::Series, key))?;
                 }
                 self.remove_keys(doomed, log)
             }
@@ -129,8 +195,11 @@ impl HistoryTables<'_> {
                 instance_id,
                 value,
             } => {
-                let prefix = attribute_prefix(&entity_prefix(tenant_prefix, id), attribute);
-                let Some((key, old)) = self.find_instance(&prefix, instance_id)? else {
+                let key = series_key(&entity_prefix(tenant_prefix, id), attribute);
+                let Some(series) = self.series_of(&key)? else {
+                    return Ok(false);
+                };
+                let Some((key, old)) = self.find_instance(series, instance_id)? else {
                     return Ok(false);
                 };
                 let (seq, index) = seq_and_index(&key)?;
@@ -140,10 +209,11 @@ impl HistoryTables<'_> {
                     value: value.clone(),
                     deleted_at: old.deleted_at,
                 };
-                let new_key = instance_key(&prefix, sort_time(&fresh), seq, index);
+                let time = sort_time(&fresh);
+                let new_key = instance_key(series, time, seq, index);
                 self.write(
                     log,
-                    insert(RawTable::Instances, new_key, encode_instance(&fresh)),
+                    insert(RawTable::Instances, new_key, encode_instance(&fresh, time)),
                 )?;
                 Ok(true)
             }
@@ -157,8 +227,11 @@ impl HistoryTables<'_> {
                 attribute,
                 instance_id,
             } => {
-                let prefix = attribute_prefix(&entity_prefix(tenant_prefix, id), attribute);
-                match self.find_instance(&prefix, instance_id)? {
+                let key = series_key(&entity_prefix(tenant_prefix, id), attribute);
+                let Some(series) = self.series_of(&key)? else {
+                    return Ok(false);
+                };
+                match self.find_instance(series, instance_id)? {
                     Some((key, _)) => self.remove_keys(vec![key], log),
                     None => Ok(false),
                 }
@@ -185,16 +258,22 @@ impl HistoryTables<'_> {
             insert(RawTable::Headers, header_key, encode_header(&merged)),
         )?;
         let entity = entity_prefix(tenant_prefix, &header.id);
-        let mut prefixes: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
+        let mut series: BTreeMap<&str, u64> = BTreeMap::new();
         for (index, instance) in instances.iter().enumerate() {
-            let prefix = prefixes
-                .entry(instance.attribute.as_str())
-                .or_insert_with(|| attribute_prefix(&entity, &instance.attribute));
+            let number = match series.get(instance.attribute.as_str()) {
+                Some(n) => *n,
+                None => {
+                    let n = self.series_or_new(&series_key(&entity, &instance.attribute), log)?;
+                    series.insert(instance.attribute.as_str(), n);
+                    n
+                }
+            };
             let index = u32::try_from(index).unwrap_or(u32::MAX);
-            let key = instance_key(prefix, sort_time(instance), seq, index);
+            let time = sort_time(instance);
+            let key = instance_key(number, time, seq, index);
             self.write(
                 log,
-                insert(RawTable::Instances, key, encode_instance(instance)),
+                insert(RawTable::Instances, key, encode_instance(instance, time)),
             )?;
         }
         Ok(())
@@ -216,14 +295,10 @@ impl HistoryTables<'_> {
             return Ok(false);
         }
         self.write(log, remove(RawTable::Headers, header_key))?;
-        let prefix = entity_prefix(tenant_prefix, id);
         let mut doomed = Vec::new();
-        for item in self
-            .instances
-            .range(prefix.as_slice()..layout::prefix_end(&prefix).as_slice())
-            .map_err(db_err)?
-        {
-            doomed.push(item.map_err(db_err)?.0.value().to_vec());
+        for (key, series) in entity_series(&self.series, &entity_prefix(tenant_prefix, id))? {
+            self.write(log, remove(RawTable::Series, key))?;
+            doomed.extend(self.series_keys(series)?);
         }
         self.remove_keys(doomed, log)?;
         Ok(true)
@@ -237,24 +312,14 @@ impl HistoryTables<'_> {
         keep_last: Option<usize>,
         log: &mut Vec<RawWrite>,
     ) -> Result<bool, StorageError> {
-        let entity = entity_prefix(tenant_prefix, id);
         let mut doomed = Vec::new();
-        for name in attribute_names(&self.instances, &entity)? {
-            let prefix = attribute_prefix(&entity, &name);
-            let end = layout::prefix_end(&prefix);
-            let mut keys = Vec::new();
-            for item in self
-                .instances
-                .range(prefix.as_slice()..end.as_slice())
-                .map_err(db_err)?
-            {
-                keys.push(item.map_err(db_err)?.0.value().to_vec());
-            }
-            let cutoff = older_than.map(time_bytes);
+        let cutoff = older_than.map(time_bytes);
+        for (_, series) in entity_series(&self.series, &entity_prefix(tenant_prefix, id))? {
+            let keys = self.series_keys(series)?;
             let excess = keep_last.map_or(0, |n| keys.len().saturating_sub(n));
             for (i, key) in keys.into_iter().enumerate() {
                 let old =
-                    cutoff.is_some_and(|c| key.get(prefix.len()..prefix.len() + 8) < Some(&c[..]));
+                    cutoff.is_some_and(|c| key.get(SERIES_LEN..SERIES_LEN + 8) < Some(&c[..]));
                 if i < excess || old {
                     doomed.push(key);
                 }
@@ -275,18 +340,19 @@ impl HistoryTables<'_> {
         Ok(any)
     }
 
-    /// The key and instance with this id among the keys under `prefix`.
+    /// The key and instance with this id in `series`.
     fn find_instance(
         &self,
-        prefix: &[u8],
+        series: u64,
         instance_id: &str,
     ) -> Result<Option<(Vec<u8>, Instance)>, StorageError> {
         let Some(wanted) = parse_instance_id(instance_id) else {
             return Ok(None);
         };
+        let (start, end) = series_range(series);
         for item in self
             .instances
-            .range(prefix..layout::prefix_end(prefix).as_slice())
+            .range(start.as_slice()..end.as_slice())
             .map_err(db_err)?
         {
             let (k, v) = item.map_err(db_err)?;
@@ -344,12 +410,43 @@ fn entity_prefix(tenant_prefix: &[u8], id: &str) -> Vec<u8> {
     buf
 }
 
-/// The key prefix of one attribute's instances.
-fn attribute_prefix(entity_prefix: &[u8], attribute: &str) -> Vec<u8> {
+/// The `history_series` key of one attribute of an entity.
+fn series_key(entity_prefix: &[u8], attribute: &str) -> Vec<u8> {
     let mut buf = Vec::with_capacity(entity_prefix.len() + attribute.len() + 1);
     buf.extend_from_slice(entity_prefix);
     layout::push_component(&mut buf, attribute);
     buf
+}
+
+fn decode_series(bytes: &[u8]) -> Result<u64, StorageError> {
+    let array: [u8; SERIES_LEN] = bytes
+        .try_into()
+        .map_err(|_| StorageError::Corrupt("history series number".into()))?;
+    Ok(u64::from_be_bytes(array))
+}
+
+/// The instance keys of one series: `[start, end)`.
+fn series_range(series: u64) -> ([u8; SERIES_LEN], Vec<u8>) {
+    let start = series.to_be_bytes();
+    let end = match series.checked_add(1) {
+        Some(next) => next.to_be_bytes().to_vec(),
+        None => vec![0xff; SERIES_LEN + 1],
+    };
+    (start, end)
+}
+
+/// The series of an entity's attributes, with their keys, in attribute order.
+fn entity_series(
+    series: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    entity: &[u8],
+) -> Result<Vec<(Vec<u8>, u64)>, StorageError> {
+    let end = layout::prefix_end(entity);
+    let mut out = Vec::new();
+    for item in series.range(entity..end.as_slice()).map_err(db_err)? {
+        let (k, v) = item.map_err(db_err)?;
+        out.push((k.value().to_vec(), decode_series(v.value())?));
+    }
+    Ok(out)
 }
 
 /// Microseconds with the sign bit flipped, big-endian: byte order is time order.
@@ -357,9 +454,9 @@ fn time_bytes(t: DateTime<Utc>) -> [u8; 8] {
     ((t.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-fn instance_key(attribute_prefix: &[u8], time: DateTime<Utc>, seq: u64, index: u32) -> Vec<u8> {
-    let mut key = Vec::with_capacity(attribute_prefix.len() + SUFFIX_LEN);
-    key.extend_from_slice(attribute_prefix);
+fn instance_key(series: u64, time: DateTime<Utc>, seq: u64, index: u32) -> Vec<u8> {
+    let mut key = Vec::with_capacity(SERIES_LEN + SUFFIX_LEN);
+    key.extend_from_slice(&series.to_be_bytes());
     key.extend_from_slice(&time_bytes(time));
     key.extend_from_slice(&seq.to_be_bytes());
     key.extend_from_slice(&index.to_be_bytes());
@@ -380,8 +477,8 @@ fn sort_time(instance: &NewInstance) -> DateTime<Utc> {
 }
 
 /// The time an instance is filed under, read back from its key.
-fn filed_time(key: &[u8], prefix_len: usize) -> Option<DateTime<Utc>> {
-    let bytes: [u8; 8] = key.get(prefix_len..prefix_len + 8)?.try_into().ok()?;
+fn filed_time(key: &[u8]) -> Option<DateTime<Utc>> {
+    let bytes: [u8; 8] = key.get(SERIES_LEN..SERIES_LEN + 8)?.try_into().ok()?;
     let micros = (u64::from_be_bytes(bytes) ^ (1 << 63)) as i64;
     DateTime::from_timestamp_micros(micros)
 }
@@ -411,31 +508,69 @@ fn parse_instance_id(id: &str) -> Option<(u64, u32)> {
     Some((seq.parse().ok()?, index.parse().ok()?))
 }
 
-fn encode_instance(instance: &NewInstance) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
-    match &instance.deleted_at {
-        Some(t) => {
-            out.push(FLAG_DELETION);
-            put_time(&mut out, t);
-        }
-        None => out.push(0),
+/// How `observedAt` is rebuilt from the key's time, when it is written in a usual form.
+fn observed_form(observed_at: &str, time: DateTime<Utc>) -> u8 {
+    if observed_at == time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) {
+        FLAG_OBSERVED_SECS
+    } else if observed_at == time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true) {
+        FLAG_OBSERVED_MILLIS
+    } else {
+        0
     }
-    crate::codec::put_attribute(&mut out, &instance.value);
+}
+
+/// Encodes an instance filed under `time`.
+fn encode_instance(instance: &NewInstance, time: DateTime<Utc>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48);
+    let observed = instance
+        .value
+        .observed_at
+        .as_deref()
+        .map_or(0, |o| observed_form(o, time));
+    let mut flags = observed;
+    if instance.deleted_at.is_some() {
+        flags |= FLAG_DELETION;
+    }
+    out.push(flags);
+    if let Some(t) = &instance.deleted_at {
+        put_time(&mut out, t);
+    }
+    if observed == 0 {
+        crate::codec::put_attribute(&mut out, &instance.value);
+    } else {
+        let mut value = instance.value.clone();
+        value.observed_at = None;
+        crate::codec::put_attribute(&mut out, &value);
+    }
     out
 }
 
 fn decode_instance(key: &[u8], value: &[u8]) -> Result<Instance, StorageError> {
     let mut r = Reader { bytes: value };
-    let deleted_at = match r.byte()? {
-        0 => None,
-        FLAG_DELETION => Some(r.time()?),
-        other => {
-            return Err(StorageError::Corrupt(format!(
-                "history instance flags {other}"
-            )))
-        }
+    let flags = r.byte()?;
+    if flags & !(FLAG_DELETION | FLAG_OBSERVED_SECS | FLAG_OBSERVED_MILLIS) != 0 {
+        return Err(StorageError::Corrupt(format!(
+            "history instance flags {flags}"
+        )));
+    }
+    let deleted_at = if flags & FLAG_DELETION != 0 {
+        Some(r.time()?)
+    } else {
+        None
     };
-    let value: Attribute = r.attribute(0)?;
+    let mut value: Attribute = r.attribute(0)?;
+    let form = if flags & FLAG_OBSERVED_SECS != 0 {
+        Some(chrono::SecondsFormat::Secs)
+    } else if flags & FLAG_OBSERVED_MILLIS != 0 {
+        Some(chrono::SecondsFormat::Millis)
+    } else {
+        None
+    };
+    if let Some(form) = form {
+        let time =
+            filed_time(key).ok_or_else(|| StorageError::Corrupt("history key too short".into()))?;
+        value.observed_at = Some(time.to_rfc3339_opts(form, true));
+    }
     let (seq, index) = seq_and_index(key)?;
     Ok(Instance {
         instance_id: instance_id(seq, index),
@@ -524,6 +659,19 @@ pub(crate) fn read_history(
     id: &str,
     query: &HistoryQuery,
 ) -> Result<Option<EntityHistory>, StorageError> {
+    Ok(read_entity::<Instance>(db, tenant_prefix, id, query)?
+        .map(|(header, attributes)| EntityHistory { header, attributes }))
+}
+
+/// An entity's header and, per attribute with some in the query's range, what `T` collects.
+type EntityRead<T> = (HistoryHeader, BTreeMap<String, Vec<T>>);
+
+fn read_entity<T: Collected>(
+    db: &Database,
+    tenant_prefix: &[u8],
+    id: &str,
+    query: &HistoryQuery,
+) -> Result<Option<EntityRead<T>>, StorageError> {
     let txn = db.begin_read().map_err(db_err)?;
     let headers = txn.open_table(HISTORY_ENTITIES).map_err(db_err)?;
     let key = layout::entity_key(tenant_prefix, id);
@@ -532,105 +680,209 @@ pub(crate) fn read_history(
         None => return Ok(None),
     };
     let instances = txn.open_table(HISTORY).map_err(db_err)?;
+    let series_table = txn.open_table(HISTORY_SERIES).map_err(db_err)?;
     let entity = entity_prefix(tenant_prefix, id);
-    let names = match &query.attrs {
-        Some(attrs) => attrs.clone(),
-        None => attribute_names(&instances, &entity)?,
-    };
+    let mut series = Vec::new();
+    match &query.attrs {
+        Some(attrs) => {
+            for name in attrs {
+                let key = series_key(&entity, name);
+                if let Some(v) = series_table.get(key.as_slice()).map_err(db_err)? {
+                    series.push((name.clone(), decode_series(v.value())?));
+                }
+            }
+        }
+        None => {
+            for (key, number) in entity_series(&series_table, &entity)? {
+                let rest = key.get(entity.len()..).unwrap_or_default();
+                series.push((layout::first_component(rest)?, number));
+            }
+        }
+    }
     let mut attributes = BTreeMap::new();
-    for name in names {
-        let prefix = attribute_prefix(&entity, &name);
-        let found = read_attribute(&instances, &prefix, query)?;
+    for (name, number) in series {
+        let found = read_attribute::<T>(&instances, number, query)?;
         if !found.is_empty() {
             attributes.insert(name, found);
         }
     }
-    Ok(Some(EntityHistory { header, attributes }))
+    Ok(Some((header, attributes)))
 }
 
-/// The attributes an entity's history has, by skipping from one attribute's range to the
-/// next.
-fn attribute_names(
-    instances: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    entity: &[u8],
-) -> Result<Vec<String>, StorageError> {
-    let end = layout::prefix_end(entity);
-    let mut names = Vec::new();
-    let mut from = entity.to_vec();
-    loop {
-        let next = instances
-            .range(from.as_slice()..end.as_slice())
-            .map_err(db_err)?
-            .next();
-        let Some(item) = next else {
-            return Ok(names);
-        };
-        let (k, _) = item.map_err(db_err)?;
-        let rest = k.value().get(entity.len()..).unwrap_or_default();
-        let name = layout::first_component(rest)?;
-        from = layout::prefix_end(&attribute_prefix(entity, &name));
-        names.push(name);
+/// An item read with the instant of the query's time property (`None` when it lacks it).
+type Timed<T> = (T, Option<DateTime<Utc>>);
+
+/// What a history read collects from each instance in its range: whole instances, or
+/// samples for an aggregation.
+trait Collected: Sized {
+    /// Decodes the instance under `key`, with the instant of the query's time property
+    /// (`None` when it lacks it); `None` when the read leaves it out whatever its time
+    /// (another dataset; a deletion, for samples).
+    fn decode(
+        key: &[u8],
+        value: &[u8],
+        query: &HistoryQuery,
+    ) -> Result<Option<Timed<Self>>, StorageError>;
+
+    /// The item as returned, ordered by `at`.
+    fn at(self, at: DateTime<Utc>) -> Self;
+
+    /// The instant of `property` (reads not on observedAt are sorted by it).
+    fn time(&self, property: TimeProperty) -> Option<DateTime<Utc>>;
+}
+
+impl Collected for Instance {
+    fn decode(
+        key: &[u8],
+        value: &[u8],
+        query: &HistoryQuery,
+    ) -> Result<Option<Timed<Self>>, StorageError> {
+        let instance = decode_instance(key, value)?;
+        if !query.takes_dataset(instance.value.dataset_id.as_deref()) {
+            return Ok(None);
+        }
+        let time =
+            if query.property == TimeProperty::ObservedAt && instance.value.observed_at.is_some() {
+                // Filed under its observedAt: the key holds it already.
+                filed_time(key)
+            } else {
+                query.property.of(&instance)
+            };
+        Ok(Some((instance, time)))
+    }
+
+    fn at(self, _: DateTime<Utc>) -> Self {
+        self
+    }
+
+    fn time(&self, property: TimeProperty) -> Option<DateTime<Utc>> {
+        property.of(self)
     }
 }
 
-/// One key and value of a range scan.
-type RangeItem<'a> = (
-    redb::AccessGuard<'a, &'static [u8]>,
-    redb::AccessGuard<'a, &'static [u8]>,
-);
+/// A sample as read: deletions take their place among the instances (for `lastN`) and are
+/// dropped afterwards.
+struct ReadSample {
+    sample: Sample,
+    deleted: bool,
+}
 
-/// The instances of one attribute in the query's range, ascending by its time property.
-fn read_attribute(
-    instances: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    prefix: &[u8],
+impl Collected for ReadSample {
+    fn decode(
+        key: &[u8],
+        value: &[u8],
+        query: &HistoryQuery,
+    ) -> Result<Option<Timed<Self>>, StorageError> {
+        let mut r = Reader { bytes: value };
+        let flags = r.byte()?;
+        let deleted_at = if flags & FLAG_DELETION != 0 {
+            Some(r.time()?)
+        } else {
+            None
+        };
+        let a = r.attribute_summary()?;
+        if !query.takes_dataset(a.dataset_id) {
+            return Ok(None);
+        }
+        let observed_in_key = flags & (FLAG_OBSERVED_SECS | FLAG_OBSERVED_MILLIS) != 0;
+        let time = match query.property {
+            TimeProperty::ObservedAt if observed_in_key || a.observed_at.is_some() => {
+                filed_time(key)
+            }
+            TimeProperty::ObservedAt => None,
+            TimeProperty::CreatedAt => a.created_at,
+            TimeProperty::ModifiedAt => a.modified_at,
+            TimeProperty::DeletedAt => deleted_at,
+        };
+        let sample = Sample {
+            at: time.unwrap_or_default(),
+            dataset_id: a.dataset_id.map(str::to_owned),
+            value: a.value,
+        };
+        let read = ReadSample {
+            sample,
+            deleted: deleted_at.is_some(),
+        };
+        Ok(Some((read, time)))
+    }
+
+    fn at(mut self, at: DateTime<Utc>) -> Self {
+        self.sample.at = at;
+        self
+    }
+
+    fn time(&self, _: TimeProperty) -> Option<DateTime<Utc>> {
+        Some(self.sample.at)
+    }
+}
+
+/// One entity's history reduced to samples, as `query` selects it.
+pub(crate) fn read_samples(
+    db: &Database,
+    tenant_prefix: &[u8],
+    id: &str,
     query: &HistoryQuery,
-) -> Result<Vec<Instance>, StorageError> {
-    let end = layout::prefix_end(prefix);
+) -> Result<Option<EntitySamples>, StorageError> {
+    let Some((header, read)) = read_entity::<ReadSample>(db, tenant_prefix, id, query)? else {
+        return Ok(None);
+    };
+    let attributes = read
+        .into_iter()
+        .map(|(name, all)| {
+            let samples: Vec<Sample> = all
+                .into_iter()
+                .filter(|r| !r.deleted)
+                .map(|r| r.sample)
+                .collect();
+            (name, samples)
+        })
+        .filter(|(_, samples)| !samples.is_empty())
+        .collect();
+    Ok(Some(EntitySamples { header, attributes }))
+}
+
+/// The instances of one series in the query's range, ascending by its time property.
+fn read_attribute<T: Collected>(
+    instances: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    series: u64,
+    query: &HistoryQuery,
+) -> Result<Vec<T>, StorageError> {
+    let (first, end) = series_range(series);
     let keyed = query.property == TimeProperty::ObservedAt;
+    let bound = |t: DateTime<Utc>| {
+        let mut k = first.to_vec();
+        k.extend_from_slice(&time_bytes(t));
+        k
+    };
     // Filed by observedAt: the range narrows the scan (instances without one are filed by
     // another time and dropped below).
     let (start, stop) = if keyed {
-        let lower = query.range.from.map(|t| {
-            let mut k = prefix.to_vec();
-            k.extend_from_slice(&time_bytes(t));
-            k
-        });
-        let upper = query.range.to.map(|t| {
-            let mut k = prefix.to_vec();
-            k.extend_from_slice(&time_bytes(t));
-            k
-        });
         (
-            lower.unwrap_or_else(|| prefix.to_vec()),
-            upper.unwrap_or(end),
+            query.range.from.map_or_else(|| first.to_vec(), bound),
+            query.range.to.map_or(end, bound),
         )
     } else {
-        (prefix.to_vec(), end)
+        (first.to_vec(), end)
     };
     let range = instances
         .range(start.as_slice()..stop.as_slice())
         .map_err(db_err)?;
     // Without a time range nothing is filtered out by observedAt (core writes have none); an
     // explicit deletedAt, createdAt or modifiedAt still selects the instances that have it.
-    let unbounded = query.range.from.is_none()
-        && query.range.to.is_none()
-        && query.property == TimeProperty::ObservedAt;
-    let selected = |item: Result<RangeItem<'_>, redb::StorageError>|
-     -> Result<Option<(DateTime<Utc>, Instance)>, StorageError> {
-        let (k, v) = item.map_err(db_err)?;
-        let instance = decode_instance(k.value(), v.value())?;
-        if !query.takes_dataset(instance.value.dataset_id.as_deref()) {
-            return Ok(None);
-        }
-        let time = query.property.of(&instance).or_else(|| {
+    let unbounded = query.range.from.is_none() && query.range.to.is_none() && keyed;
+    let selected =
+        |item: Result<RangeItem<'_>, redb::StorageError>| -> Result<Option<T>, StorageError> {
+            let (k, v) = item.map_err(db_err)?;
+            let Some((found, time)) = T::decode(k.value(), v.value(), query)? else {
+                return Ok(None);
+            };
             // An instance lacking observedAt sorts by the time it is filed under.
-            unbounded.then(|| filed_time(k.value(), prefix.len())).flatten()
-        });
-        Ok(time
-            .filter(|t| query.range.contains(*t))
-            .map(|t| (t, instance)))
-    };
-    let mut out: Vec<(DateTime<Utc>, Instance)> = Vec::new();
+            let time = time.or_else(|| unbounded.then(|| filed_time(k.value())).flatten());
+            Ok(time
+                .filter(|t| query.range.contains(*t))
+                .map(|t| found.at(t)))
+        };
+    let mut out: Vec<T> = Vec::new();
     match (keyed, query.last_n) {
         (true, Some(n)) => {
             for item in range.rev() {
@@ -654,7 +906,7 @@ fn read_attribute(
                 }
             }
             if !keyed {
-                out.sort_by_key(|(t, _)| *t);
+                out.sort_by_cached_key(|i| i.time(query.property));
             }
             if let Some(n) = query.last_n {
                 let skip = out.len().saturating_sub(n);
@@ -664,8 +916,14 @@ fn read_attribute(
             }
         }
     }
-    Ok(out.into_iter().map(|(_, i)| i).collect())
+    Ok(out)
 }
+
+/// One key and value of a range scan.
+type RangeItem<'a> = (
+    redb::AccessGuard<'a, &'static [u8]>,
+    redb::AccessGuard<'a, &'static [u8]>,
+);
 
 /// Headers of entities with a history, from `source`, in id order after `after`.
 pub(crate) fn read_headers(
@@ -754,14 +1012,44 @@ mod tests {
 
     #[test]
     fn instance_ids_round_trip_through_their_key_suffix() {
-        let key = instance_key(
-            b"p\0a\0",
-            DateTime::from_timestamp(5, 0).unwrap_or_default(),
-            42,
-            7,
-        );
+        let key = instance_key(3, DateTime::from_timestamp(5, 0).unwrap_or_default(), 42, 7);
         let (seq, index) = seq_and_index(&key).unwrap_or((0, 0));
         assert_eq!(parse_instance_id(&instance_id(seq, index)), Some((42, 7)));
+    }
+
+    #[test]
+    fn observed_at_is_rebuilt_from_the_key_only_when_written_in_a_usual_form() {
+        let time = DateTime::from_timestamp(1_600_000_005, 0).unwrap_or_default();
+        for (written, kept_in_value) in [
+            ("2020-09-13T12:26:45Z", false),
+            ("2020-09-13T12:26:45.000Z", false),
+            ("2020-09-13T12:26:45.000000Z", true),
+            ("2020-09-13T14:26:45+02:00", true),
+        ] {
+            let mut value = rigel_model::Attribute {
+                value: rigel_model::AttributeValue::Property(serde_json::json!(1)),
+                dataset_id: None,
+                observed_at: Some(written.to_owned()),
+                unit_code: None,
+                value_type: None,
+                expires_at: None,
+                sub_attributes: BTreeMap::new(),
+                created_at: None,
+                modified_at: None,
+            };
+            let instance = NewInstance {
+                attribute: "a".into(),
+                value: value.clone(),
+                deleted_at: None,
+            };
+            let key = instance_key(1, time, 9, 0);
+            let bytes = encode_instance(&instance, time);
+            let back = decode_instance(&key, &bytes).map(|i| i.value);
+            value.observed_at = Some(written.to_owned());
+            assert_eq!(back.ok(), Some(value), "{written}");
+            let stored = String::from_utf8_lossy(&bytes).contains("26:45");
+            assert_eq!(stored, kept_in_value, "{written}");
+        }
     }
 
     #[test]

@@ -63,12 +63,18 @@ pub(crate) const SUBSCRIPTIONS: TableDefinition<&[u8], &[u8]> =
 /// (tenant, subscription id) -> delivery status JSON.
 pub(crate) const SUBSCRIPTION_STATUS: TableDefinition<&[u8], &[u8]> =
     TableDefinition::new("subscription_status");
-/// (tenant, entity id as a component, attribute IRI as a component, time, seq, index) ->
-/// one recorded attribute instance (see the `history` module).
-pub(crate) const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history");
+/// (series, time, seq, index) -> one recorded attribute instance (see the `history` module).
+pub(crate) const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history_instances");
+/// (tenant, entity id as a component, attribute IRI as a component) -> the attribute's
+/// history series number.
+pub(crate) const HISTORY_SERIES: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("history_series");
 /// (tenant, entity id) -> the header of the entity's history.
 pub(crate) const HISTORY_ENTITIES: TableDefinition<&[u8], &[u8]> =
-    TableDefinition::new("history_entities");
+    TableDefinition::new("history_headers");
+/// The history tables of the first layout (keys holding the entity id and attribute IRI),
+/// dropped on open: nothing was released with them.
+pub(crate) const OBSOLETE_HISTORY_TABLES: [&str; 2] = ["history", "history_entities"];
 /// Store-wide counters and the schema version.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 

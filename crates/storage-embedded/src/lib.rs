@@ -268,6 +268,11 @@ fn prepare_schema(db: &Database) -> Result<(), StorageError> {
         // And before the history was kept.
         txn.open_table(layout::HISTORY).map_err(db_err)?;
         txn.open_table(layout::HISTORY_ENTITIES).map_err(db_err)?;
+        txn.open_table(layout::HISTORY_SERIES).map_err(db_err)?;
+    }
+    for name in layout::OBSOLETE_HISTORY_TABLES {
+        let obsolete: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new(name);
+        txn.delete_table(obsolete).map_err(db_err)?;
     }
     txn.commit().map_err(db_err)
 }
@@ -474,6 +479,19 @@ impl EntityStore for EmbeddedStore {
         let id = id.to_owned();
         let query = query.clone();
         self.read(move |db| history::read_history(db, &tenant_prefix, &id, &query))
+            .await
+    }
+
+    async fn history_samples(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        query: &rigel_storage::HistoryQuery,
+    ) -> Result<Option<rigel_storage::EntitySamples>, StorageError> {
+        let tenant_prefix = layout::tenant_prefix(tenant);
+        let id = id.to_owned();
+        let query = query.clone();
+        self.read(move |db| history::read_samples(db, &tenant_prefix, &id, &query))
             .await
     }
 

@@ -86,6 +86,7 @@ contract_tests!(
     attributes_and_entities_are_forgotten,
     history_headers_list_by_source_and_tenant,
     trimming_keeps_the_latest_and_the_recent,
+    samples_are_the_instances_reduced_to_time_dataset_and_value,
 );
 
 /// `run_all` and `run_subscription_checks` cover the same checks in one go, all sharing one

@@ -3,7 +3,7 @@
 //! back per entity and attribute over a time range, and corrected or deleted one by one.
 
 use chrono::{DateTime, Utc};
-use rigel_model::Attribute;
+use rigel_model::{Attribute, AttributeValue};
 
 /// The temporal evolution of one entity as a whole: what its temporal representation shows
 /// besides the attribute instances.
@@ -116,6 +116,58 @@ impl HistoryQuery {
 pub struct EntityHistory {
     pub header: HistoryHeader,
     pub attributes: std::collections::BTreeMap<String, Vec<Instance>>,
+}
+
+/// One instance reduced to what an aggregation reads (4.5.19): when it was, its dataset and
+/// its value. Deletion instances are not samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The instant of the query's time property (in reads on observedAt without a range,
+    /// the time an instance lacking it was recorded).
+    pub at: DateTime<Utc>,
+    pub dataset_id: Option<String>,
+    pub value: AttributeValue,
+}
+
+/// An entity's history as read for aggregation: per attribute, its samples ascending by
+/// time; attributes without any are left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntitySamples {
+    pub header: HistoryHeader,
+    pub attributes: std::collections::BTreeMap<String, Vec<Sample>>,
+}
+
+impl EntitySamples {
+    /// The samples of a history read with `property`.
+    pub fn from_history(history: EntityHistory, property: TimeProperty) -> Self {
+        let attributes = history
+            .attributes
+            .into_iter()
+            .map(|(name, instances)| {
+                let samples: Vec<Sample> = instances
+                    .into_iter()
+                    .filter(|i| i.deleted_at.is_none())
+                    .filter_map(|i| {
+                        let at = property
+                            .of(&i)
+                            .or(i.value.modified_at)
+                            .or(i.value.created_at)?;
+                        Some(Sample {
+                            at,
+                            dataset_id: i.value.dataset_id,
+                            value: i.value.value,
+                        })
+                    })
+                    .collect();
+                (name, samples)
+            })
+            .filter(|(_, samples)| !samples.is_empty())
+            .collect();
+        Self {
+            header: history.header,
+            attributes,
+        }
+    }
 }
 
 /// Which instances of an attribute a removal takes.

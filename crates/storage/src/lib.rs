@@ -19,8 +19,8 @@ pub mod testkit;
 
 pub use changes::{ChangeEvent, ChangeListener};
 pub use history::{
-    DatasetSelector, EntityHistory, HistoryChange, HistoryHeader, HistoryQuery, Instance,
-    NewInstance, TimeProperty, TimeRange,
+    DatasetSelector, EntityHistory, EntitySamples, HistoryChange, HistoryHeader, HistoryQuery,
+    Instance, NewInstance, Sample, TimeProperty, TimeRange,
 };
 pub use observe::{BackendCounters, BackendHealth, StoreObserver};
 pub use subscriptions::SubscriptionStore;
@@ -217,6 +217,20 @@ pub trait EntityStore: Send + Sync + 'static {
         id: &str,
         query: &HistoryQuery,
     ) -> Result<Option<EntityHistory>, StorageError>;
+
+    /// An entity's history as the query selects it, reduced to samples (deletions left
+    /// out): what an aggregation reads. Backends override it to decode only that.
+    async fn history_samples(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        query: &HistoryQuery,
+    ) -> Result<Option<EntitySamples>, StorageError> {
+        Ok(self
+            .history(tenant, id, query)
+            .await?
+            .map(|h| EntitySamples::from_history(h, query.property)))
+    }
 
     /// The headers of the entities having a history, drawn from `source`, in id order after
     /// `after`, at most `limit`.

@@ -19,7 +19,9 @@ use crate::negotiation::{negotiate, request_media};
 use crate::representation::{render_options, respond, respond_array};
 use crate::request::{has_declared_length, read_json, tenant, Params};
 use crate::routes::entities::{entity_id, object_body};
-use crate::temporal::{content_range, render_history, temporal_params, TemporalParams};
+use crate::temporal::{
+    content_range, render_history, render_samples, temporal_params, TemporalParams,
+};
 use crate::{ApiError, AppState};
 
 /// Parameters of Retrieve Temporal Evolution of an Entity (6.19.3.1).
@@ -355,20 +357,29 @@ pub async fn retrieve_temporal(
         .map(|names| filters::attribute_names(&names, terms))
         .transpose()?;
     temporal.history.datasets = crate::representation::dataset_ids(&temporal.rest)?;
-    let read = state
-        .broker
-        .retrieve_temporal(&tenant, id, &temporal.history, temporal.paged())
-        .await?;
-    let history = read.history;
-    let body = render_history(&history, &temporal, terms, &opts);
-    let asked_attrs = temporal.history.attrs.is_some() && history.attributes.is_empty();
-    if asked_attrs || body.is_empty() {
+    let (body, empty, cut) = if temporal.paged() {
+        let read = state
+            .broker
+            .retrieve_temporal(&tenant, id, &temporal.history, true)
+            .await?;
+        let empty = read.history.attributes.is_empty();
+        let body = render_history(read.history, &temporal, terms, &opts);
+        (body, empty, read.cut)
+    } else {
+        let samples = state
+            .broker
+            .retrieve_temporal_samples(&tenant, id, &temporal.history)
+            .await?;
+        let body = render_samples(&samples, &temporal, terms, &opts);
+        (body, samples.attributes.is_empty(), None)
+    };
+    if (temporal.history.attrs.is_some() && empty) || body.is_empty() {
         return Err(ApiError::Broker(rigel_broker::BrokerError::EntityNotFound(
             format!("{id} (nothing of it matches attrs, pick or omit)"),
         )));
     }
     let mut response = respond(&req, media, &ctx, body);
-    partial(&mut response, read.cut.as_ref(), &temporal);
+    partial(&mut response, cut.as_ref(), &temporal);
     Ok(response)
 }
 
@@ -497,7 +508,7 @@ async fn run_query(
     let items: Vec<Value> = page
         .entities
         .into_iter()
-        .map(|history| Value::Object(render_history(&history, &temporal, terms, &opts)))
+        .map(|history| Value::Object(render_history(history, &temporal, terms, &opts)))
         .collect();
     let mut response = respond_array(req, media, ctx, Value::Array(items));
     partial(&mut response, page.cut.as_ref(), &temporal);

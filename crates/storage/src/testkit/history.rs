@@ -383,6 +383,68 @@ where
     attributes_and_entities_are_forgotten(make().await).await;
     history_headers_list_by_source_and_tenant(make().await).await;
     trimming_keeps_the_latest_and_the_recent(make().await).await;
+    samples_are_the_instances_reduced_to_time_dataset_and_value(make().await).await;
+}
+
+/// A read of samples returns what the same read of instances holds, reduced: the time of
+/// the query's property, the dataset and the value, deletions left out.
+pub async fn samples_are_the_instances_reduced_to_time_dataset_and_value<S: EntityStore>(
+    store: Arc<S>,
+) {
+    let tenant = Tenant::default_tenant();
+    let id = "urn:ngsi-ld:Vehicle:history-samples";
+    let mut deletion = observed(A_SPEED, 0, 4, None);
+    deletion.deleted_at = Some(at(5));
+    let mut precise = observed(A_FUEL, 7, 0, None);
+    precise.value.observed_at = Some("2020-09-13T12:26:40.123456Z".into());
+    let mut created = observed(A_FUEL, 8, 0, None);
+    created.value.observed_at = None;
+    created.value.created_at = Some(at(9));
+    created.value.modified_at = Some(at(9));
+    let instances = vec![
+        observed(A_SPEED, 30, 3, None),
+        observed(A_SPEED, 10, 1, Some("urn:ngsi-ld:Dataset:x")),
+        deletion,
+        precise,
+        created,
+    ];
+    commit_one(&*store, &tenant, append(id, instances)).await;
+    let queries = [
+        HistoryQuery::default(),
+        HistoryQuery {
+            range: TimeRange {
+                from: Some(at(1)),
+                to: Some(at(4)),
+            },
+            ..HistoryQuery::default()
+        },
+        HistoryQuery {
+            last_n: Some(1),
+            datasets: Some(vec![None]),
+            ..HistoryQuery::default()
+        },
+        HistoryQuery {
+            property: TimeProperty::CreatedAt,
+            range: TimeRange {
+                from: Some(at(0)),
+                to: None,
+            },
+            ..HistoryQuery::default()
+        },
+    ];
+    for q in queries {
+        let instances = read(&*store, &tenant, id, &q).await;
+        let samples = store
+            .history_samples(&tenant, id, &q)
+            .await
+            .expect("samples")
+            .expect("the entity has a history");
+        assert_eq!(
+            samples,
+            crate::EntitySamples::from_history(instances, q.property),
+            "{q:?}"
+        );
+    }
 }
 
 /// Retention forgets instances filed before a time and beyond the latest N per attribute.

@@ -13,10 +13,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, Table};
-use rigel_storage::{Expect, StorageError, StoreObserver, WriteOutcome};
+use rigel_storage::{Expect, HistoryChange, StorageError, StoreObserver, WriteOutcome};
 
 use crate::error::db_err;
-use crate::history::HistoryTables;
+use crate::history::{HistoryTables, SeriesCache};
 use crate::layout::{
     self, ENTITIES, HISTORY, HISTORY_ENTITIES, HISTORY_SERIES, LAST_VERSION_KEY, META, TENANTS,
     TYPES, WAL_LSN_KEY,
@@ -66,6 +66,7 @@ pub(crate) struct Committer {
     report: CommitterReport,
     /// How long the last batch's log append (with its fsync) took.
     last_sync: Duration,
+    series_cache: SeriesCache,
 }
 
 impl Committer {
@@ -103,6 +104,7 @@ impl Committer {
             broken: None,
             report,
             last_sync: Duration::ZERO,
+            series_cache: SeriesCache::default(),
         })
     }
 
@@ -129,6 +131,7 @@ impl Committer {
                     instances: txn.open_table(HISTORY).map_err(db_err)?,
                     headers: txn.open_table(HISTORY_ENTITIES).map_err(db_err)?,
                     series: txn.open_table(HISTORY_SERIES).map_err(db_err)?,
+                    cache: &mut self.series_cache,
                 },
                 last_version,
             };
@@ -205,6 +208,10 @@ impl Committer {
 impl CommitBatch for Committer {
     fn commit_batch(&mut self, jobs: &mut [Job]) -> Result<Vec<Vec<WriteOutcome>>, StorageError> {
         let result = self.apply(jobs);
+        if result.is_err() {
+            // What the failed transaction numbered is not in the store.
+            self.series_cache.clear();
+        }
         if let Some(observer) = &self.report.observer {
             match &result {
                 Ok(outcomes) => {
@@ -266,6 +273,7 @@ fn logged_jobs(jobs: &[Job], outcomes: &[Vec<WriteOutcome>]) -> Vec<LoggedJob> {
 
 /// Sets every entity the frames name to the state they record, in one durable transaction.
 fn replay(db: &Database, frames: &[Frame]) -> Result<(), StorageError> {
+    let mut cache = SeriesCache::default();
     let mut txn = db.begin_write().map_err(db_err)?;
     txn.set_durability(Durability::Immediate).map_err(db_err)?;
     {
@@ -278,6 +286,7 @@ fn replay(db: &Database, frames: &[Frame]) -> Result<(), StorageError> {
                 instances: txn.open_table(HISTORY).map_err(db_err)?,
                 headers: txn.open_table(HISTORY_ENTITIES).map_err(db_err)?,
                 series: txn.open_table(HISTORY_SERIES).map_err(db_err)?,
+                cache: &mut cache,
             },
             last_version: meta
                 .get(LAST_VERSION_KEY)
@@ -331,7 +340,9 @@ fn stored_types(tables: &Tables<'_>, key: &[u8]) -> Result<Vec<String>, StorageE
 fn apply_job(tables: &mut Tables<'_>, job: &mut Job) -> Result<Vec<WriteOutcome>, StorageError> {
     let mut outcomes: Vec<WriteOutcome> = Vec::with_capacity(job.ops.len());
     let mut put_applied = false;
-    for op in &mut job.ops {
+    for i in 0..job.ops.len() {
+        let (before, rest) = job.ops.split_at_mut(i);
+        let Some(op) = rest.first_mut() else { break };
         let previous_applied = matches!(outcomes.last(), Some(WriteOutcome::Applied { .. }));
         let outcome = match op {
             PreparedOp::Put {
@@ -351,9 +362,14 @@ fn apply_job(tables: &mut Tables<'_>, job: &mut Job) -> Result<Vec<WriteOutcome>
                 } else {
                     tables.last_version += 1;
                     let seq = tables.last_version;
+                    let live = if previous_applied {
+                        live_modified(before.last(), change)?
+                    } else {
+                        None
+                    };
                     if tables
                         .history
-                        .apply(&job.tenant_prefix, change, seq, effects)?
+                        .apply(&job.tenant_prefix, change, seq, live, effects)?
                     {
                         WriteOutcome::Applied { version: 0 }
                     } else {
@@ -375,6 +391,22 @@ fn apply_job(tables: &mut Tables<'_>, job: &mut Job) -> Result<Vec<WriteOutcome>
         tables.tenants.insert(name, ()).map_err(db_err)?;
     }
     Ok(outcomes)
+}
+
+/// The `modifiedAt` of the entity `previous` just stored, when `change` appends to that
+/// entity's history: the history header need not repeat it.
+fn live_modified(
+    previous: Option<&PreparedOp>,
+    change: &HistoryChange,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, StorageError> {
+    match (previous, change) {
+        (Some(PreparedOp::Put { id, record, .. }), HistoryChange::Append { header, .. })
+            if *id == header.id =>
+        {
+            layout::split_record(record)?.1.modified_at().map(Some)
+        }
+        _ => Ok(None),
+    }
 }
 
 fn expectation_holds(expect: Expect, current: Option<u64>) -> bool {

@@ -146,6 +146,26 @@ pub(crate) fn decode_entity(body: &[u8]) -> Result<Entity, StorageError> {
     })
 }
 
+/// Only the `modifiedAt` of a body, for the history headers that do not repeat it.
+pub(crate) fn decode_modified_at(body: &[u8]) -> Result<DateTime<Utc>, StorageError> {
+    let mut r = Reader { bytes: body };
+    r.skip_str()?;
+    for _ in 0..r.count()? {
+        r.skip_str()?;
+    }
+    match r.byte()? {
+        0 => {}
+        1 => {
+            for _ in 0..r.count()? {
+                r.str_ref()?;
+            }
+        }
+        other => return Err(corrupt(format!("scope marker {other}"))),
+    }
+    r.time()?;
+    r.time()
+}
+
 /// Only the types of a body, for index maintenance on the writer thread.
 pub(crate) fn decode_types(body: &[u8]) -> Result<Vec<String>, StorageError> {
     let mut r = Reader { bytes: body };

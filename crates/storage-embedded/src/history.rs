@@ -23,11 +23,15 @@
 //! `seq` is the store-wide version taken by the append and `index` the instance's place in
 //! it; together they are the instance id (`urn:ngsi-ld:instance:<seq>-<index>`), which
 //! survives a modification of the instance.
+//!
+//! An append bound to a write of a live entity rewrites the header only when it changes
+//! more than `modifiedAt`; readers take the later of the header's and the live entity's
+//! `modifiedAt`. A partial update then adds one instance row and no header row.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use redb::{Database, ReadableDatabase, ReadableTable, Table};
+use redb::{Database, ReadOnlyTable, ReadableDatabase, ReadableTable, Table};
 use rigel_model::Attribute;
 use rigel_storage::{
     EntityHistory, EntitySamples, HistoryChange, HistoryHeader, HistoryQuery, Instance,
@@ -36,7 +40,7 @@ use rigel_storage::{
 
 use crate::codec::{put_iri, put_len, put_str, put_time, Reader};
 use crate::error::db_err;
-use crate::layout::{self, HISTORY, HISTORY_ENTITIES, HISTORY_SERIES};
+use crate::layout::{self, ENTITIES, HISTORY, HISTORY_ENTITIES, HISTORY_SERIES};
 
 /// Bytes of the series number that starts an instance key.
 const SERIES_LEN: usize = 8;
@@ -56,6 +60,41 @@ pub(crate) struct HistoryTables<'txn> {
     pub instances: Table<'txn, &'static [u8], &'static [u8]>,
     pub headers: Table<'txn, &'static [u8], &'static [u8]>,
     pub series: Table<'txn, &'static [u8], &'static [u8]>,
+    pub cache: &'txn mut SeriesCache,
+}
+
+/// Series numbers the writer looked up lately, so that an append to a known attribute does
+/// not search `history_series` again. Kept across transactions by the writer thread: a
+/// series key written or removed is dropped from it, and the whole cache is dropped when
+/// a transaction fails. Bounded: emptied when full.
+#[derive(Debug, Default)]
+pub(crate) struct SeriesCache {
+    known: HashMap<Vec<u8>, u64>,
+}
+
+impl SeriesCache {
+    /// At most this many series numbers (about 100 bytes each).
+    const CAPACITY: usize = 65_536;
+
+    fn get(&self, key: &[u8]) -> Option<u64> {
+        self.known.get(key).copied()
+    }
+
+    fn keep(&mut self, key: &[u8], series: u64) {
+        if self.known.len() >= Self::CAPACITY {
+            self.known.clear();
+        }
+        self.known.insert(key.to_vec(), series);
+    }
+
+    fn drop_key(&mut self, key: &[u8]) {
+        self.known.remove(key);
+    }
+
+    /// Forgets everything (after a failed transaction).
+    pub(crate) fn clear(&mut self) {
+        self.known.clear();
+    }
 }
 
 /// Which history table a logged raw write is for.
@@ -92,7 +131,10 @@ impl HistoryTables<'_> {
         let table = match w.table {
             RawTable::Instances => &mut self.instances,
             RawTable::Headers => &mut self.headers,
-            RawTable::Series => &mut self.series,
+            RawTable::Series => {
+                self.cache.drop_key(&w.key);
+                &mut self.series
+            }
         };
         match &w.value {
             Some(v) => table.insert(w.key.as_slice(), v.as_slice()).map(|_| ()),
@@ -108,11 +150,18 @@ impl HistoryTables<'_> {
     }
 
     /// The series of an attribute of an entity, if any instance of it was ever recorded.
-    fn series_of(&self, key: &[u8]) -> Result<Option<u64>, StorageError> {
-        match self.series.get(key).map_err(db_err)? {
-            Some(v) => decode_series(v.value()).map(Some),
-            None => Ok(None),
+    fn series_of(&mut self, key: &[u8]) -> Result<Option<u64>, StorageError> {
+        if let Some(series) = self.cache.get(key) {
+            return Ok(Some(series));
         }
+        let found = match self.series.get(key).map_err(db_err)? {
+            Some(v) => decode_series(v.value())?,
+            None => return Ok(None),
+        };
+        if !key.is_empty() {
+            self.cache.keep(key, found);
+        }
+        Ok(Some(found))
     }
 
     /// The series of an attribute, numbered now if it has none.
@@ -151,11 +200,12 @@ impl HistoryTables<'_> {
         tenant_prefix: &[u8],
         change: &HistoryChange,
         seq: u64,
+        live_modified: Option<DateTime<Utc>>,
         log: &mut Vec<RawWrite>,
     ) -> Result<bool, StorageError> {
         match change {
             HistoryChange::Append { header, instances } => {
-                self.append(tenant_prefix, header, instances, seq, log)?;
+                self.append(tenant_prefix, header, instances, seq, live_modified, log)?;
                 Ok(true)
             }
             HistoryChange::Forget { id } => self.forget(tenant_prefix, id, log),
@@ -245,6 +295,7 @@ impl HistoryTables<'_> {
         header: &HistoryHeader,
         instances: &[NewInstance],
         seq: u64,
+        live_modified: Option<DateTime<Utc>>,
         log: &mut Vec<RawWrite>,
     ) -> Result<(), StorageError> {
         let header_key = layout::entity_key(tenant_prefix, &header.id);
@@ -252,11 +303,22 @@ impl HistoryTables<'_> {
             Some(v) => Some(decode_header(&header.id, v.value())?),
             None => None,
         };
-        let merged = merge_header(old, header);
-        self.write(
-            log,
-            insert(RawTable::Headers, header_key, encode_header(&merged)),
-        )?;
+        let merged = merge_header(old.clone(), header);
+        // A header that differs only by a modifiedAt the live entity holds is not rewritten
+        // (the readers take the later of the two): most writes then touch one history row.
+        let unchanged = old.as_ref().is_some_and(|o| {
+            live_modified.is_some_and(|m| m >= merged.modified_at)
+                && o.types == merged.types
+                && o.scope == merged.scope
+                && o.created_at == merged.created_at
+                && o.deleted_at == merged.deleted_at
+        });
+        if !unchanged {
+            self.write(
+                log,
+                insert(RawTable::Headers, header_key, encode_header(&merged)),
+            )?;
+        }
         let entity = entity_prefix(tenant_prefix, &header.id);
         let mut series: BTreeMap<&str, u64> = BTreeMap::new();
         for (index, instance) in instances.iter().enumerate() {
@@ -645,11 +707,28 @@ pub(crate) fn read_header(
 ) -> Result<Option<HistoryHeader>, StorageError> {
     let txn = db.begin_read().map_err(db_err)?;
     let headers = txn.open_table(HISTORY_ENTITIES).map_err(db_err)?;
+    let entities = txn.open_table(ENTITIES).map_err(db_err)?;
     let key = layout::entity_key(tenant_prefix, id);
     match headers.get(key.as_slice()).map_err(db_err)? {
-        Some(v) => decode_header(id, v.value()).map(Some),
+        Some(v) => live_header(&entities, &key, decode_header(id, v.value())?).map(Some),
         None => Ok(None),
     }
+}
+
+/// `header` with the live entity's `modifiedAt` when that is later: an append bound to a
+/// write of the entity does not rewrite the header for its modifiedAt alone.
+fn live_header(
+    entities: &ReadOnlyTable<&'static [u8], &'static [u8]>,
+    key: &[u8],
+    mut header: HistoryHeader,
+) -> Result<HistoryHeader, StorageError> {
+    if header.deleted_at.is_none() {
+        if let Some(v) = entities.get(key).map_err(db_err)? {
+            let live = layout::split_record(v.value())?.1.modified_at()?;
+            header.modified_at = header.modified_at.max(live);
+        }
+    }
+    Ok(header)
 }
 
 /// One entity's history as `query` selects it.
@@ -674,9 +753,10 @@ fn read_entity<T: Collected>(
 ) -> Result<Option<EntityRead<T>>, StorageError> {
     let txn = db.begin_read().map_err(db_err)?;
     let headers = txn.open_table(HISTORY_ENTITIES).map_err(db_err)?;
+    let entities = txn.open_table(ENTITIES).map_err(db_err)?;
     let key = layout::entity_key(tenant_prefix, id);
     let header = match headers.get(key.as_slice()).map_err(db_err)? {
-        Some(v) => decode_header(id, v.value())?,
+        Some(v) => live_header(&entities, &key, decode_header(id, v.value())?)?,
         None => return Ok(None),
     };
     let instances = txn.open_table(HISTORY).map_err(db_err)?;
@@ -935,6 +1015,7 @@ pub(crate) fn read_headers(
 ) -> Result<Vec<HistoryHeader>, StorageError> {
     let txn = db.begin_read().map_err(db_err)?;
     let headers = txn.open_table(HISTORY_ENTITIES).map_err(db_err)?;
+    let entities = txn.open_table(ENTITIES).map_err(db_err)?;
     let mut out = Vec::new();
     if let Source::Ids(ids) = source {
         let mut ids: Vec<&String> = ids
@@ -949,7 +1030,7 @@ pub(crate) fn read_headers(
             }
             let key = layout::entity_key(tenant_prefix, id);
             if let Some(v) = headers.get(key.as_slice()).map_err(db_err)? {
-                out.push(decode_header(id, v.value())?);
+                out.push(live_header(&entities, &key, decode_header(id, v.value())?)?);
             }
         }
         return Ok(out);
@@ -989,7 +1070,7 @@ pub(crate) fn read_headers(
                 continue;
             }
         }
-        out.push(header);
+        out.push(live_header(&entities, k.value(), header)?);
     }
     Ok(out)
 }

@@ -247,6 +247,14 @@ impl Body<'_> {
         }
     }
 
+    /// Just the entity's `modifiedAt`.
+    pub(crate) fn modified_at(&self) -> Result<chrono::DateTime<chrono::Utc>, StorageError> {
+        match self {
+            Self::Json(_) => Ok(self.decode()?.modified_at),
+            Self::Binary(b) => crate::codec::decode_modified_at(b),
+        }
+    }
+
     /// Just the entity's types, to maintain the index on replace and delete.
     pub(crate) fn types(&self) -> Result<Vec<String>, StorageError> {
         match self {

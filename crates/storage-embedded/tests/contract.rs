@@ -87,6 +87,7 @@ contract_tests!(
     history_headers_list_by_source_and_tenant,
     trimming_keeps_the_latest_and_the_recent,
     samples_are_the_instances_reduced_to_time_dataset_and_value,
+    the_header_keeps_the_latest_modification_of_the_entity,
 );
 
 /// `run_all` and `run_subscription_checks` cover the same checks in one go, all sharing one

@@ -384,6 +384,71 @@ where
     history_headers_list_by_source_and_tenant(make().await).await;
     trimming_keeps_the_latest_and_the_recent(make().await).await;
     samples_are_the_instances_reduced_to_time_dataset_and_value(make().await).await;
+    the_header_keeps_the_latest_modification_of_the_entity(make().await).await;
+}
+
+/// Writes of an entity with their bound records: every read of the header shows the
+/// latest modifiedAt, and the deletion's once the entity is gone.
+pub async fn the_header_keeps_the_latest_modification_of_the_entity<S: EntityStore>(store: Arc<S>) {
+    let tenant = named("historymodified");
+    let id = "urn:ngsi-ld:Vehicle:history-modified";
+    for minute in [1, 2, 3] {
+        let mut entity = sample_entity(id, &[T_VEHICLE]);
+        entity.created_at = at(1);
+        entity.modified_at = at(minute);
+        let mut h = header(id);
+        h.created_at = at(1);
+        h.modified_at = at(minute);
+        let change = HistoryChange::Append {
+            header: h,
+            instances: vec![observed(A_SPEED, minute, minute, None)],
+        };
+        let outcomes = store
+            .commit(
+                &tenant,
+                vec![put(entity, Expect::Any), record(change, true)],
+            )
+            .await
+            .expect("commit");
+        assert_eq!(outcomes[1], WriteOutcome::Applied { version: 0 });
+    }
+    let modified = |h: &HistoryHeader| (h.modified_at, h.deleted_at);
+    let by_id = store.history_header(&tenant, id).await.expect("header");
+    assert_eq!(by_id.as_ref().map(modified), Some((at(3), None)));
+    let history = read(&*store, &tenant, id, &HistoryQuery::default()).await;
+    assert_eq!(modified(&history.header), (at(3), None));
+    let listed = store
+        .history_headers(&tenant, &crate::Source::All, None, 10)
+        .await
+        .expect("headers");
+    assert_eq!(
+        listed.iter().map(modified).collect::<Vec<_>>(),
+        [(at(3), None)]
+    );
+
+    let mut gone = header(id);
+    gone.created_at = at(1);
+    gone.modified_at = at(4);
+    gone.deleted_at = Some(at(4));
+    let change = HistoryChange::Append {
+        header: gone,
+        instances: vec![],
+    };
+    store
+        .commit(
+            &tenant,
+            vec![
+                WriteOp::Delete {
+                    id: id.to_owned(),
+                    expect: Expect::Any,
+                },
+                record(change, true),
+            ],
+        )
+        .await
+        .expect("delete");
+    let by_id = store.history_header(&tenant, id).await.expect("header");
+    assert_eq!(by_id.as_ref().map(modified), Some((at(4), Some(at(4)))));
 }
 
 /// A read of samples returns what the same read of instances holds, reduced: the time of

@@ -158,7 +158,7 @@ impl HistoryTables<'_> {
             Some(v) => decode_series(v.value())?,
             None => return Ok(None),
         };
-        if !key.is_empty() {
+        if key != SERIES_COUNTER_KEY {
             self.cache.keep(key, found);
         }
         Ok(Some(found))
@@ -706,29 +706,44 @@ pub(crate) fn read_header(
     id: &str,
 ) -> Result<Option<HistoryHeader>, StorageError> {
     let txn = db.begin_read().map_err(db_err)?;
-    let headers = txn.open_table(HISTORY_ENTITIES).map_err(db_err)?;
-    let entities = txn.open_table(ENTITIES).map_err(db_err)?;
-    let key = layout::entity_key(tenant_prefix, id);
-    match headers.get(key.as_slice()).map_err(db_err)? {
-        Some(v) => live_header(&entities, &key, decode_header(id, v.value())?).map(Some),
-        None => Ok(None),
-    }
+    HeaderReader::open(&txn)?.get(tenant_prefix, id)
 }
 
-/// `header` with the live entity's `modifiedAt` when that is later: an append bound to a
-/// write of the entity does not rewrite the header for its modifiedAt alone.
-fn live_header(
-    entities: &ReadOnlyTable<&'static [u8], &'static [u8]>,
-    key: &[u8],
-    mut header: HistoryHeader,
-) -> Result<HistoryHeader, StorageError> {
-    if header.deleted_at.is_none() {
-        if let Some(v) = entities.get(key).map_err(db_err)? {
-            let live = layout::split_record(v.value())?.1.modified_at()?;
-            header.modified_at = header.modified_at.max(live);
+/// Reads history headers as they are to be seen: with the live entity's `modifiedAt` when
+/// that is later, since an append bound to a write of the entity does not rewrite the
+/// header for its modifiedAt alone.
+struct HeaderReader {
+    headers: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    entities: ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl HeaderReader {
+    fn open(txn: &redb::ReadTransaction) -> Result<Self, StorageError> {
+        Ok(Self {
+            headers: txn.open_table(HISTORY_ENTITIES).map_err(db_err)?,
+            entities: txn.open_table(ENTITIES).map_err(db_err)?,
+        })
+    }
+
+    /// The header of `id`, if it has a history.
+    fn get(&self, tenant_prefix: &[u8], id: &str) -> Result<Option<HistoryHeader>, StorageError> {
+        let key = layout::entity_key(tenant_prefix, id);
+        match self.headers.get(key.as_slice()).map_err(db_err)? {
+            Some(v) => self.live(&key, decode_header(id, v.value())?).map(Some),
+            None => Ok(None),
         }
     }
-    Ok(header)
+
+    /// `header`, stored under `key`, with the live entity's `modifiedAt` when later.
+    fn live(&self, key: &[u8], mut header: HistoryHeader) -> Result<HistoryHeader, StorageError> {
+        if header.deleted_at.is_none() {
+            if let Some(v) = self.entities.get(key).map_err(db_err)? {
+                let live = layout::split_record(v.value())?.1.modified_at()?;
+                header.modified_at = header.modified_at.max(live);
+            }
+        }
+        Ok(header)
+    }
 }
 
 /// One entity's history as `query` selects it.
@@ -752,12 +767,8 @@ fn read_entity<T: Collected>(
     query: &HistoryQuery,
 ) -> Result<Option<EntityRead<T>>, StorageError> {
     let txn = db.begin_read().map_err(db_err)?;
-    let headers = txn.open_table(HISTORY_ENTITIES).map_err(db_err)?;
-    let entities = txn.open_table(ENTITIES).map_err(db_err)?;
-    let key = layout::entity_key(tenant_prefix, id);
-    let header = match headers.get(key.as_slice()).map_err(db_err)? {
-        Some(v) => live_header(&entities, &key, decode_header(id, v.value())?)?,
-        None => return Ok(None),
+    let Some(header) = HeaderReader::open(&txn)?.get(tenant_prefix, id)? else {
+        return Ok(None);
     };
     let instances = txn.open_table(HISTORY).map_err(db_err)?;
     let series_table = txn.open_table(HISTORY_SERIES).map_err(db_err)?;
@@ -1014,8 +1025,7 @@ pub(crate) fn read_headers(
     limit: usize,
 ) -> Result<Vec<HistoryHeader>, StorageError> {
     let txn = db.begin_read().map_err(db_err)?;
-    let headers = txn.open_table(HISTORY_ENTITIES).map_err(db_err)?;
-    let entities = txn.open_table(ENTITIES).map_err(db_err)?;
+    let reader = HeaderReader::open(&txn)?;
     let mut out = Vec::new();
     if let Source::Ids(ids) = source {
         let mut ids: Vec<&String> = ids
@@ -1028,9 +1038,8 @@ pub(crate) fn read_headers(
             if out.len() >= limit {
                 break;
             }
-            let key = layout::entity_key(tenant_prefix, id);
-            if let Some(v) = headers.get(key.as_slice()).map_err(db_err)? {
-                out.push(live_header(&entities, &key, decode_header(id, v.value())?)?);
+            if let Some(header) = reader.get(tenant_prefix, id)? {
+                out.push(header);
             }
         }
         return Ok(out);
@@ -1055,7 +1064,8 @@ pub(crate) fn read_headers(
     if start >= end {
         return Ok(out);
     }
-    for item in headers
+    for item in reader
+        .headers
         .range(start.as_slice()..end.as_slice())
         .map_err(db_err)?
     {
@@ -1070,7 +1080,7 @@ pub(crate) fn read_headers(
                 continue;
             }
         }
-        out.push(live_header(&entities, k.value(), header)?);
+        out.push(reader.live(k.value(), header)?);
     }
     Ok(out)
 }

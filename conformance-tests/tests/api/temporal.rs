@@ -103,6 +103,67 @@ async fn upsert_creates_then_adds_instances_and_types() {
 }
 
 #[tokio::test]
+async fn scope_changes_are_kept_as_a_property_observed_when_modified() {
+    let id = unique_id("scope-history");
+    create(&json!({"id": id, "type": "Car", "scope": "/Madrid"})).await;
+    send(patch(&format!("/entities/{id}/attrs")).json(&json!({"scope": ["/Madrid/Centro", "/A"]})))
+        .await
+        .expect_status(204);
+    send(delete(&format!("/entities/{id}/attrs/scope")))
+        .await
+        .expect_status(204);
+    let found = temporal(&id, "options=sysAttrs").await;
+    let scope = &found["scope"];
+    assert_eq!(
+        values_of(scope),
+        [
+            json!(["/Madrid"]),
+            json!(["/Madrid/Centro", "/A"]),
+            json!([])
+        ],
+        "{found}"
+    );
+    for instance in &scope.as_array().unwrap()[..2] {
+        assert_eq!(instance["type"], "Property", "{found}");
+        assert_eq!(instance["observedAt"], instance["modifiedAt"], "{found}");
+    }
+    assert!(scope[2]["deletedAt"].is_string(), "{found}");
+    let simplified = temporal(&id, "options=temporalValues").await;
+    assert_eq!(
+        simplified["scope"]["values"][1][0],
+        json!(["/Madrid/Centro", "/A"])
+    );
+
+    let temporal_id = unique_id("temporal-scope");
+    upsert(&json!({"id": temporal_id, "type": "Car", "scope": ["/B", "/C"]}))
+        .await
+        .expect_status(201);
+    let instances = json!([
+        {"type": "Property", "value": "/D", "observedAt": "2020-08-01T12:00:00Z"},
+        {"type": "Property", "value": ["/E", "/F"], "observedAt": "2020-08-01T13:00:00Z"}
+    ]);
+    upsert(&json!({"id": temporal_id, "type": "Car", "scope": instances}))
+        .await
+        .expect_status(204);
+    // In time order: the first scope was filed when written, without an observedAt.
+    let found = temporal(&temporal_id, "").await;
+    assert_eq!(
+        values_of(&found["scope"]),
+        [json!(["/D"]), json!(["/E", "/F"]), json!(["/B", "/C"])],
+        "{found}"
+    );
+    let selected = send(get(&format!(
+        "/temporal/entities?type=Car&scopeQ=/E&timerel=after&timeAt=2020-01-01T00:00:00Z&id={temporal_id}"
+    )))
+    .await
+    .expect_status(200)
+    .json();
+    assert_eq!(selected.as_array().map(Vec::len), Some(1), "{selected}");
+    let bad = json!({"id": temporal_id, "type": "Car", "scope": [{"type": "Property", "value": "no-slash"}]});
+    assert_problem(&upsert(&bad).await, 400, "BadRequestData");
+}
+
+#[tokio::test]
 async fn timerel_bounds_are_inclusive_at_the_start_and_exclusive_at_the_end() {
     let id = unique_id("timerel");
     upsert(&json!({"id": id, "type": "Vehicle", "speed": speeds(&[0, 1, 2, 3])}))

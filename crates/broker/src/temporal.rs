@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use rigel_model::{Attribute, Entity, Tenant};
+use rigel_model::{Attribute, Entity, Tenant, SCOPE_IRI};
 use rigel_storage::{DatasetSelector, HistoryChange, WriteOp, WriteOutcome};
 
 use crate::query::EntityQuery;
@@ -61,6 +61,7 @@ fn as_entity(history: &EntityHistory) -> Entity {
     let attributes: BTreeMap<String, Vec<Attribute>> = history
         .attributes
         .iter()
+        .filter(|(name, _)| name.as_str() != SCOPE_IRI)
         .map(|(name, instances)| {
             (
                 name.clone(),
@@ -106,7 +107,8 @@ impl Broker {
     }
 
     /// Create or Update (Upsert) Temporal Evolution of an Entity (5.6.11): `true` when it
-    /// was created.
+    /// was created. The types of `header` are added to those of an existing evolution; its
+    /// scope replaces theirs when set (empty: removed), else theirs stays.
     pub async fn upsert_temporal(
         &self,
         tenant: &Tenant,
@@ -115,6 +117,12 @@ impl Broker {
     ) -> Result<bool, BrokerError> {
         let existing = self.store.history_header(tenant, &header.id).await?;
         let now = self.now();
+        if let Some(old) = &existing {
+            let mut types = old.types.clone();
+            add_types(&mut types, std::mem::take(&mut header.types));
+            header.types = types;
+        }
+        header.scope = next_scope(existing.as_ref(), header.scope.take());
         header.created_at = existing.as_ref().map_or(now, |h| h.created_at);
         header.modified_at = now;
         header.deleted_at = None;
@@ -123,20 +131,19 @@ impl Broker {
         Ok(existing.is_none())
     }
 
-    /// Add Attributes to Temporal Evolution of an Entity (5.6.12).
+    /// Add Attributes to Temporal Evolution of an Entity (5.6.12); `scope` as
+    /// [`Broker::upsert_temporal`] takes it.
     pub async fn add_temporal_attributes(
         &self,
         tenant: &Tenant,
         id: &str,
         types: Vec<String>,
+        scope: Option<Vec<String>>,
         instances: Vec<NewInstance>,
     ) -> Result<(), BrokerError> {
         let mut header = self.history_of(tenant, id).await?;
-        for t in types {
-            if !header.types.contains(&t) {
-                header.types.push(t);
-            }
-        }
+        add_types(&mut header.types, types);
+        header.scope = next_scope(Some(&header), scope);
         header.modified_at = self.now();
         self.record(tenant, HistoryChange::Append { header, instances })
             .await?;
@@ -360,6 +367,25 @@ impl Broker {
             page.cut = temporal_page::cut(&mut page.entities, &query.history, self.instance_page);
         }
         page
+    }
+}
+
+/// Adds to `types` those of `more` it does not hold yet, in order.
+fn add_types(types: &mut Vec<String>, more: Vec<String>) {
+    for t in more {
+        if !types.contains(&t) {
+            types.push(t);
+        }
+    }
+}
+
+/// The scope of an evolution after a temporal write naming `scope` (see
+/// [`Broker::upsert_temporal`]).
+fn next_scope(existing: Option<&HistoryHeader>, scope: Option<Vec<String>>) -> Option<Vec<String>> {
+    match scope {
+        None => existing.and_then(|h| h.scope.clone()),
+        Some(s) if s.is_empty() => None,
+        Some(s) => Some(s),
     }
 }
 

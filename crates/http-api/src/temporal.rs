@@ -226,7 +226,7 @@ pub fn content_range(cut: &InstanceCut, params: &TemporalParams) -> String {
     )
 }
 
-/// The members of a temporal representation besides the attributes: `id`, `type`, `scope`.
+/// The members of a temporal representation besides the attributes: `id`, `type`.
 fn header_members(
     h: &HistoryHeader,
     terms: &dyn TermMap,
@@ -245,12 +245,7 @@ fn header_members(
             .collect();
         out.insert("type".into(), one_or_many(types));
     }
-    if let Some(scope) = &h.scope {
-        if p.keeps("https://uri.etsi.org/ngsi-ld/scope") {
-            let scopes = scope.iter().cloned().map(Value::String).collect();
-            out.insert("scope".into(), one_or_many(scopes));
-        }
-    }
+    // The scope is not the header's: its instances are rendered as a Property's (4.5.6).
     out
 }
 

@@ -9,6 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The IRI of an entity's `scope` (clause 4.18); the history files scope changes under it
+/// as instances of a Property (4.5.6).
+pub const SCOPE_IRI: &str = "https://uri.etsi.org/ngsi-ld/scope";
+
 /// Attribute name (full IRI) -> its instances, one per distinct `datasetId`
 /// (at most one instance without a datasetId: the default instance).
 pub type Attributes = BTreeMap<String, Vec<Attribute>>;
@@ -52,6 +56,23 @@ pub struct Attribute {
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_at: Option<DateTime<Utc>>,
+}
+
+impl Attribute {
+    /// An instance holding `value` and nothing else (no datasetId, no sub-attributes).
+    pub fn new(value: AttributeValue) -> Self {
+        Attribute {
+            value,
+            dataset_id: None,
+            observed_at: None,
+            unit_code: None,
+            value_type: None,
+            expires_at: None,
+            sub_attributes: BTreeMap::new(),
+            created_at: None,
+            modified_at: None,
+        }
+    }
 }
 
 /// The attribute kinds of clause 4.5 with their payloads.

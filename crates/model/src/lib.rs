@@ -11,7 +11,7 @@ pub mod terms;
 pub mod validate;
 
 pub use clock::{Clock, SystemClock};
-pub use entity::{Attribute, AttributeValue, Attributes, Entity};
+pub use entity::{Attribute, AttributeValue, Attributes, Entity, SCOPE_IRI};
 pub use error::{ErrorKind, ModelError};
 pub use tenant::Tenant;
 pub use terms::{IdentityTerms, TermMap};

@@ -175,9 +175,10 @@ pub async fn add_temporal_attributes(
         ));
     }
     let types = parsed.types.clone();
+    let scope = parsed.scope.clone();
     state
         .broker
-        .add_temporal_attributes(&tenant, &id, types, new_instances(parsed, now))
+        .add_temporal_attributes(&tenant, &id, types, scope, new_instances(parsed, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

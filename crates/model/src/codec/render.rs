@@ -131,7 +131,7 @@ pub fn render_entity(
         out.insert("type".into(), compact_list(&entity.types, terms));
     }
     if let Some(scope) = &entity.scope {
-        if p.keeps("https://uri.etsi.org/ngsi-ld/scope") {
+        if p.keeps(crate::SCOPE_IRI) {
             out.insert(
                 "scope".into(),
                 one_or_many(scope.iter().cloned().map(Value::String).collect()),
@@ -159,7 +159,7 @@ pub fn renders_nothing(entity: &Entity, opts: &RenderOptions) -> bool {
     let p = &opts.projection;
     p.drop_id
         && p.drop_type
-        && !(entity.scope.is_some() && p.keeps("https://uri.etsi.org/ngsi-ld/scope"))
+        && !(entity.scope.is_some() && p.keeps(crate::SCOPE_IRI))
         && !entity
             .attributes
             .iter()

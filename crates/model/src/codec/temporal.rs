@@ -12,7 +12,7 @@ use super::parse::{
 };
 use super::values::is_null;
 use crate::validate::is_valid_name;
-use crate::{Attribute, AttributeValue, ModelError, TermMap};
+use crate::{Attribute, AttributeValue, ModelError, TermMap, SCOPE_IRI};
 
 /// The NGSI-LD Null (clause 4.5.7).
 pub const NGSI_LD_NULL: &str = "urn:ngsi-ld:null";
@@ -34,6 +34,8 @@ pub struct TemporalBody {
     pub id: Option<String>,
     /// Expanded types; empty when the body names none.
     pub types: Vec<String>,
+    /// The scope the body leaves the evolution with: `None` when it names no scope,
+    /// empty when its last scope instance is a deletion.
     pub scope: Option<Vec<String>>,
     pub instances: Vec<TemporalInstance>,
 }
@@ -69,8 +71,11 @@ pub fn parse_temporal(
         None if whole => return Err(ModelError::bad_data("the entity has no \"type\" member")),
         None => Vec::new(),
     };
-    let scope = body.get("scope").map(parse_scope).transpose()?;
     let mut instances = Vec::new();
+    let scope = match body.get("scope") {
+        Some(v) => scope_instances(v, terms, &mut instances, now)?,
+        None => None,
+    };
     for (key, value) in body {
         if ENTITY_MEMBERS.contains(&key.as_str()) {
             continue;
@@ -104,6 +109,72 @@ pub fn parse_temporal(
         scope,
         instances,
     })
+}
+
+/// The scope of a temporal body (4.5.6) as instances of a Property filed under
+/// [`SCOPE_IRI`]: either scopes as the core API writes them (one instance) or temporal
+/// instances whose values are scopes. Returns the scopes of the last instance, the
+/// evolution's scope from now on (empty when that instance is a deletion).
+fn scope_instances(
+    v: &Value,
+    terms: &dyn TermMap,
+    out: &mut Vec<TemporalInstance>,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<String>>, ModelError> {
+    let temporal = match v {
+        Value::Object(_) => true,
+        Value::Array(items) => !items.is_empty() && items.iter().all(Value::is_object),
+        _ => false,
+    };
+    if !temporal {
+        let scopes = parse_scope(v)?;
+        let values = scopes.iter().cloned().map(Value::String).collect();
+        out.push(TemporalInstance {
+            attribute: SCOPE_IRI.to_owned(),
+            value: Attribute {
+                created_at: Some(now),
+                modified_at: Some(now),
+                ..Attribute::new(AttributeValue::Property(Value::Array(values)))
+            },
+            deleted: false,
+        });
+        return Ok(Some(scopes));
+    }
+    let items: Vec<&Value> = match v {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut latest = None;
+    for item in items {
+        let kind = item.get("type").and_then(Value::as_str);
+        if kind.is_some_and(|k| k != "Property") {
+            return Err(ModelError::bad_data(
+                "a temporal \"scope\" instance is a Property",
+            ));
+        }
+        let mut instance = parse_one("scope", SCOPE_IRI, item, terms, now)?;
+        if !instance.value.sub_attributes.is_empty() {
+            return Err(ModelError::bad_data(
+                "a temporal \"scope\" instance has no sub-attributes but its temporal properties",
+            ));
+        }
+        if !instance.deleted {
+            let AttributeValue::Property(value) = &instance.value.value else {
+                return Err(ModelError::bad_data(
+                    "a temporal \"scope\" instance is a Property",
+                ));
+            };
+            let scopes = parse_scope(value)?;
+            let values = scopes.iter().cloned().map(Value::String).collect();
+            instance.value.value = AttributeValue::Property(Value::Array(values));
+            latest = Some(scopes);
+        } else {
+            instance.value.value = AttributeValue::Property(Value::Array(Vec::new()));
+            latest = Some(Vec::new());
+        }
+        out.push(instance);
+    }
+    Ok(latest)
 }
 
 fn parse_one(

@@ -13,9 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::render::{concise_value_is_unambiguous, format_time, Format, RenderOptions};
-use crate::{Attribute, AttributeValue, Entity, TermMap};
-
-const SCOPE_IRI: &str = "https://uri.etsi.org/ngsi-ld/scope";
+use crate::{Attribute, AttributeValue, Entity, TermMap, SCOPE_IRI};
 
 /// Appends the rendering of `entity` as a JSON object; returns whether it has no member (a
 /// projection that leaves nothing).

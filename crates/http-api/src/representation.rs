@@ -177,6 +177,22 @@ pub fn respond_entities<'a>(
     terms: &dyn TermMap,
     opts: &RenderOptions,
 ) -> HttpResponse {
+    respond_written(req, media, ctx, entities, many, |out, entity| {
+        write_entity(out, entity, terms, opts)
+    })
+}
+
+/// Writes objects that `write` appends to the body as JSON (returning whether one has no
+/// member): one object, or an array when `many`; with the @context as each object's last
+/// member for JSON-LD, else in `Link`.
+pub fn respond_written<T>(
+    req: &HttpRequest,
+    media: ResponseMedia,
+    ctx: &RequestContext,
+    items: impl ExactSizeIterator<Item = T>,
+    many: bool,
+    mut write: impl FnMut(&mut Vec<u8>, T) -> bool,
+) -> HttpResponse {
     let mut builder = HttpResponse::Ok();
     builder.content_type(media.content_type());
     // Serializing a Value into a Vec cannot fail.
@@ -185,15 +201,15 @@ pub fn respond_entities<'a>(
     if context.is_none() {
         builder.insert_header((header::LINK, ctx.link_header()));
     }
-    let mut body = Vec::with_capacity(2048 * entities.len().max(1));
+    let mut body = Vec::with_capacity(2048 * items.len().max(1));
     if many {
         body.push(b'[');
     }
-    for (i, entity) in entities.enumerate() {
+    for (i, item) in items.enumerate() {
         if many && i > 0 {
             body.push(b',');
         }
-        let empty = write_entity(&mut body, entity, terms, opts);
+        let empty = write(&mut body, item);
         if let Some(context) = &context {
             body.pop(); // the object's closing brace
             if !empty {

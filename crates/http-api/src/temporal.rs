@@ -16,6 +16,9 @@ use serde_json::{json, Map, Value};
 use crate::request::Params;
 use crate::ApiError;
 
+mod write;
+pub use write::write_history;
+
 /// How a temporal evolution is represented.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Shape {

@@ -562,7 +562,52 @@ fn seq_and_index(key: &[u8]) -> Result<(u64, u32), StorageError> {
 }
 
 fn instance_id(seq: u64, index: u32) -> String {
-    format!("{INSTANCE_ID_PREFIX}{seq}-{index}")
+    let mut seq_digits = itoa::Buffer::new();
+    let mut index_digits = itoa::Buffer::new();
+    let (seq, index) = (seq_digits.format(seq), index_digits.format(index));
+    let mut id = String::with_capacity(INSTANCE_ID_PREFIX.len() + seq.len() + 1 + index.len());
+    id.push_str(INSTANCE_ID_PREFIX);
+    id.push_str(seq);
+    id.push('-');
+    id.push_str(index);
+    id
+}
+
+/// `time` as RFC 3339 in UTC with `Z`, to the second or the millisecond: what
+/// `to_rfc3339_opts(form, true)` writes, without its formatting machinery (one per instance
+/// read). Years outside 0-9999 go through chrono.
+fn observed_at_text(time: DateTime<Utc>, form: chrono::SecondsFormat) -> String {
+    use chrono::{Datelike, Timelike};
+    let year = time.year();
+    if !(0..=9999).contains(&year) {
+        return time.to_rfc3339_opts(form, true);
+    }
+    let two = |out: &mut String, n: u32| {
+        out.push(char::from(b'0' + (n / 10 % 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    };
+    let mut out = String::with_capacity(24);
+    let year = year as u32;
+    two(&mut out, year / 100);
+    two(&mut out, year % 100);
+    out.push('-');
+    two(&mut out, time.month());
+    out.push('-');
+    two(&mut out, time.day());
+    out.push('T');
+    two(&mut out, time.hour());
+    out.push(':');
+    two(&mut out, time.minute());
+    out.push(':');
+    two(&mut out, time.second());
+    if form == chrono::SecondsFormat::Millis {
+        let millis = time.timestamp_subsec_millis().min(999);
+        out.push('.');
+        out.push(char::from(b'0' + (millis / 100) as u8));
+        two(&mut out, millis % 100);
+    }
+    out.push('Z');
+    out
 }
 
 fn parse_instance_id(id: &str) -> Option<(u64, u32)> {
@@ -572,9 +617,9 @@ fn parse_instance_id(id: &str) -> Option<(u64, u32)> {
 
 /// How `observedAt` is rebuilt from the key's time, when it is written in a usual form.
 fn observed_form(observed_at: &str, time: DateTime<Utc>) -> u8 {
-    if observed_at == time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) {
+    if observed_at == observed_at_text(time, chrono::SecondsFormat::Secs) {
         FLAG_OBSERVED_SECS
-    } else if observed_at == time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true) {
+    } else if observed_at == observed_at_text(time, chrono::SecondsFormat::Millis) {
         FLAG_OBSERVED_MILLIS
     } else {
         0
@@ -631,7 +676,7 @@ fn decode_instance(key: &[u8], value: &[u8]) -> Result<Instance, StorageError> {
     if let Some(form) = form {
         let time =
             filed_time(key).ok_or_else(|| StorageError::Corrupt("history key too short".into()))?;
-        value.observed_at = Some(time.to_rfc3339_opts(form, true));
+        value.observed_at = Some(observed_at_text(time, form));
     }
     let (seq, index) = seq_and_index(key)?;
     Ok(Instance {
@@ -815,8 +860,23 @@ trait Collected: Sized {
         query: &HistoryQuery,
     ) -> Result<Option<Timed<Self>>, StorageError>;
 
-    /// The item as returned, ordered by `at`.
-    fn at(self, at: DateTime<Utc>) -> Self;
+    /// [`Collected::decode`] pushing the item onto `out` (an instance is a few hundred
+    /// bytes: moving it through the layers of a return value was a tenth of a lastN read);
+    /// `None` when nothing was pushed, else the item's instant as `decode` gives it.
+    fn decode_into(
+        key: &[u8],
+        value: &[u8],
+        query: &HistoryQuery,
+        out: &mut Vec<Self>,
+    ) -> Result<Option<Option<DateTime<Utc>>>, StorageError> {
+        Ok(Self::decode(key, value, query)?.map(|(item, time)| {
+            out.push(item);
+            time
+        }))
+    }
+
+    /// Sets the instant the item is returned and ordered by.
+    fn set_at(&mut self, at: DateTime<Utc>);
 
     /// The instant of `property` (reads not on observedAt are sorted by it).
     fn time(&self, property: TimeProperty) -> Option<DateTime<Utc>>;
@@ -842,9 +902,30 @@ impl Collected for Instance {
         Ok(Some((instance, time)))
     }
 
-    fn at(self, _: DateTime<Utc>) -> Self {
-        self
+    fn decode_into(
+        key: &[u8],
+        value: &[u8],
+        query: &HistoryQuery,
+        out: &mut Vec<Self>,
+    ) -> Result<Option<Option<DateTime<Utc>>>, StorageError> {
+        out.push(decode_instance(key, value)?);
+        let Some(instance) = out.last() else {
+            return Ok(None);
+        };
+        if !query.takes_dataset(instance.value.dataset_id.as_deref()) {
+            out.pop();
+            return Ok(None);
+        }
+        Ok(Some(
+            if query.property == TimeProperty::ObservedAt && instance.value.observed_at.is_some() {
+                filed_time(key)
+            } else {
+                query.property.of(instance)
+            },
+        ))
     }
+
+    fn set_at(&mut self, _: DateTime<Utc>) {}
 
     fn time(&self, property: TimeProperty) -> Option<DateTime<Utc>> {
         property.of(self)
@@ -897,9 +978,8 @@ impl Collected for ReadSample {
         Ok(Some((read, time)))
     }
 
-    fn at(mut self, at: DateTime<Utc>) -> Self {
+    fn set_at(&mut self, at: DateTime<Utc>) {
         self.sample.at = at;
-        self
     }
 
     fn time(&self, _: TimeProperty) -> Option<DateTime<Utc>> {
@@ -961,28 +1041,33 @@ fn read_attribute<T: Collected>(
     // Without a time range nothing is filtered out by observedAt (core writes have none); an
     // explicit deletedAt, createdAt or modifiedAt still selects the instances that have it.
     let unbounded = query.range.from.is_none() && query.range.to.is_none() && keyed;
-    let selected =
-        |item: Result<RangeItem<'_>, redb::StorageError>| -> Result<Option<T>, StorageError> {
-            let (k, v) = item.map_err(db_err)?;
-            let Some((found, time)) = T::decode(k.value(), v.value(), query)? else {
-                return Ok(None);
-            };
-            // An instance lacking observedAt sorts by the time it is filed under.
-            let time = time.or_else(|| unbounded.then(|| filed_time(k.value())).flatten());
-            Ok(time
-                .filter(|t| query.range.contains(*t))
-                .map(|t| found.at(t)))
+    // Pushes the item under `item` onto `out` when the query selects it.
+    let select = |item: Result<RangeItem<'_>, redb::StorageError>,
+                  out: &mut Vec<T>|
+     -> Result<(), StorageError> {
+        let (k, v) = item.map_err(db_err)?;
+        let Some(time) = T::decode_into(k.value(), v.value(), query, out)? else {
+            return Ok(());
         };
-    let mut out: Vec<T> = Vec::new();
+        // An instance lacking observedAt sorts by the time it is filed under.
+        let time = time.or_else(|| unbounded.then(|| filed_time(k.value())).flatten());
+        match (time.filter(|t| query.range.contains(*t)), out.last_mut()) {
+            (Some(t), Some(last)) => last.set_at(t),
+            _ => {
+                out.pop();
+            }
+        }
+        Ok(())
+    };
+    let wanted = query.last_n.or(query.first_n).unwrap_or(0);
+    let mut out: Vec<T> = Vec::with_capacity(wanted.min(4096));
     match (keyed, query.last_n) {
         (true, Some(n)) => {
             for item in range.rev() {
                 if out.len() >= n {
                     break;
                 }
-                if let Some(found) = selected(item)? {
-                    out.push(found);
-                }
+                select(item, &mut out)?;
             }
             out.reverse();
         }
@@ -992,9 +1077,7 @@ fn read_attribute<T: Collected>(
                 if first_n.is_some_and(|n| out.len() >= n) {
                     break;
                 }
-                if let Some(found) = selected(item)? {
-                    out.push(found);
-                }
+                select(item, &mut out)?;
             }
             if !keyed {
                 out.sort_by_cached_key(|i| i.time(query.property));
@@ -1106,6 +1189,37 @@ mod tests {
         let key = instance_key(3, DateTime::from_timestamp(5, 0).unwrap_or_default(), 42, 7);
         let (seq, index) = seq_and_index(&key).unwrap_or((0, 0));
         assert_eq!(parse_instance_id(&instance_id(seq, index)), Some((42, 7)));
+    }
+
+    #[test]
+    fn observed_at_text_is_what_chrono_writes() {
+        let micros = [
+            0,
+            1_600_000_005_123_456,
+            -62_167_219_200_000_000, // 0000-01-01
+            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999
+            253_402_300_800_000_000, // 10000-01-01
+            -62_167_219_200_000_001,
+            951_782_400_000_001, // 2000-02-29
+        ];
+        for (n, m) in micros
+            .into_iter()
+            .chain((0..2000).map(|i| i * 7_919_999_937_731))
+            .enumerate()
+        {
+            let t = DateTime::from_timestamp_micros(m).unwrap_or_default();
+            for form in [chrono::SecondsFormat::Secs, chrono::SecondsFormat::Millis] {
+                assert_eq!(
+                    observed_at_text(t, form),
+                    t.to_rfc3339_opts(form, true),
+                    "case {n}"
+                );
+            }
+        }
+        assert_eq!(
+            instance_id(12_345_678_901, 0),
+            "urn:ngsi-ld:instance:12345678901-0"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use rigel_broker::temporal::{HistoryHeader, InstanceCut, NewInstance, TemporalDatasets};
 use rigel_broker::TemporalQuery;
 use rigel_model::codec::temporal::{parse_temporal, TemporalBody, TemporalInstance};
+use rigel_model::codec::write::json;
 use rigel_model::validate::{is_uri, is_valid_name};
 use rigel_model::TermMap;
 use serde_json::{Map, Value};
@@ -16,11 +17,11 @@ use serde_json::{Map, Value};
 use crate::context::{self, RequestContext};
 use crate::filters;
 use crate::negotiation::{negotiate, request_media};
-use crate::representation::{render_options, respond, respond_array};
+use crate::representation::{render_options, respond_written};
 use crate::request::{has_declared_length, read_json, tenant, Params};
 use crate::routes::entities::{entity_id, object_body};
 use crate::temporal::{
-    content_range, render_history, render_samples, temporal_params, TemporalParams,
+    content_range, render_samples, temporal_params, write_history, TemporalParams,
 };
 use crate::{ApiError, AppState};
 
@@ -358,28 +359,41 @@ pub async fn retrieve_temporal(
         .map(|names| filters::attribute_names(&names, terms))
         .transpose()?;
     temporal.history.datasets = crate::representation::dataset_ids(&temporal.rest)?;
-    let (body, empty, cut) = if temporal.paged() {
+    let mut body = Vec::new();
+    let (no_attributes, no_member, cut) = if temporal.paged() {
         let read = state
             .broker
             .retrieve_temporal(&tenant, id, &temporal.history, true)
             .await?;
-        let empty = read.history.attributes.is_empty();
-        let body = render_history(read.history, &temporal, terms, &opts);
-        (body, empty, read.cut)
+        let no_attributes = read.history.attributes.is_empty();
+        body.reserve(
+            256 * read
+                .history
+                .attributes
+                .values()
+                .map(Vec::len)
+                .sum::<usize>(),
+        );
+        let no_member = write_history(&mut body, read.history, &temporal, terms, &opts);
+        (no_attributes, no_member, read.cut)
     } else {
         let samples = state
             .broker
             .retrieve_temporal_samples(&tenant, id, &temporal.history)
             .await?;
-        let body = render_samples(&samples, &temporal, terms, &opts);
-        (body, samples.attributes.is_empty(), None)
+        let rendered = render_samples(&samples, &temporal, terms, &opts);
+        json(&mut body, &rendered);
+        (samples.attributes.is_empty(), rendered.is_empty(), None)
     };
-    if (temporal.history.attrs.is_some() && empty) || body.is_empty() {
+    if (temporal.history.attrs.is_some() && no_attributes) || no_member {
         return Err(ApiError::Broker(rigel_broker::BrokerError::EntityNotFound(
             format!("{id} (nothing of it matches attrs, pick or omit)"),
         )));
     }
-    let mut response = respond(&req, media, &ctx, body);
+    let mut response = respond_written(&req, media, &ctx, std::iter::once(()), false, |out, ()| {
+        out.extend_from_slice(&body);
+        no_member
+    });
     partial(&mut response, cut.as_ref(), &temporal);
     Ok(response)
 }
@@ -506,12 +520,14 @@ async fn run_query(
         paged: temporal.paged(),
     };
     let page = state.broker.query_temporal(&tenant, &query).await?;
-    let items: Vec<Value> = page
-        .entities
-        .into_iter()
-        .map(|history| Value::Object(render_history(history, &temporal, terms, &opts)))
-        .collect();
-    let mut response = respond_array(req, media, ctx, Value::Array(items));
+    let mut response = respond_written(
+        req,
+        media,
+        ctx,
+        page.entities.into_iter(),
+        true,
+        |out, h| write_history(out, h, &temporal, terms, &opts),
+    );
     partial(&mut response, page.cut.as_ref(), &temporal);
     if let Some(total) = page.total {
         if let Ok(v) = HeaderValue::from_str(&total.to_string()) {

@@ -92,6 +92,19 @@ fn write_instances(
 
 /// One attribute instance in normalized or concise form (see `render::render_attribute`).
 fn write_attribute(out: &mut Vec<u8>, a: &Attribute, terms: &dyn TermMap, opts: &RenderOptions) {
+    write_instance(out, a, &[], terms, opts);
+}
+
+/// One attribute instance followed by `extra` string members (a temporal instance's
+/// `instanceId` and `deletedAt`): the bytes of `render_attribute` with those members
+/// inserted at its end. A concise instance written as its bare value takes no member.
+pub fn write_instance(
+    out: &mut Vec<u8>,
+    a: &Attribute,
+    extra: &[(&str, &str)],
+    terms: &dyn TermMap,
+    opts: &RenderOptions,
+) {
     let concise = opts.format == Format::Concise;
     let has_metadata = a.dataset_id.is_some()
         || a.observed_at.is_some()
@@ -122,7 +135,7 @@ fn write_attribute(out: &mut Vec<u8>, a: &Attribute, terms: &dyn TermMap, opts: 
     }
     let mut obj = Obj::open(out);
     if !concise {
-        obj.key("type").json(kind);
+        obj.key("type").text(kind);
     }
     match &a.value {
         AttributeValue::Property(v) | AttributeValue::GeoProperty(v) => {
@@ -182,19 +195,22 @@ fn write_attribute(out: &mut Vec<u8>, a: &Attribute, terms: &dyn TermMap, opts: 
         ("expiresAt", &a.expires_at),
     ] {
         if let Some(v) = v {
-            obj.key(k).json(v);
+            obj.key(k).text(v);
         }
     }
     if opts.sys_attrs {
         if let Some(t) = &a.created_at {
-            obj.key("createdAt").json(&format_time(t));
+            obj.key("createdAt").text(&format_time(t));
         }
         if let Some(t) = &a.modified_at {
-            obj.key("modifiedAt").json(&format_time(t));
+            obj.key("modifiedAt").text(&format_time(t));
         }
     }
     for (name, sub) in &a.sub_attributes {
         write_attribute(obj.key(&terms.compact(name)), sub, terms, opts);
+    }
+    for (k, v) in extra {
+        obj.key(k).text(v);
     }
     obj.close();
 }
@@ -249,7 +265,7 @@ fn compact_value(out: &mut Vec<u8>, v: &Value, terms: &dyn TermMap) {
 }
 
 /// One item alone, several as an array.
-fn one_or_many<T>(out: &mut Vec<u8>, items: &[T], mut write: impl FnMut(&mut Vec<u8>, &T)) {
+pub fn one_or_many<T>(out: &mut Vec<u8>, items: &[T], mut write: impl FnMut(&mut Vec<u8>, &T)) {
     if let [only] = items {
         write(out, only);
         return;
@@ -266,48 +282,70 @@ fn one_or_many<T>(out: &mut Vec<u8>, items: &[T], mut write: impl FnMut(&mut Vec
 
 /// Serializes a value into the buffer. Serializing strings, `Value`s and the model's maps
 /// into a `Vec` cannot fail (no I/O, string keys only), so the result is not inspected.
-fn json<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+pub fn json<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
     let _ = serde_json::to_writer(&mut *out, v);
 }
 
+/// Writes a JSON string: the bytes of `json(out, s)`, copied at once when nothing in `s`
+/// needs an escape (names, times, ids: most strings of a response).
+pub fn text(out: &mut Vec<u8>, s: &str) {
+    // A fold without early exit, which the compiler vectorizes; the strings are short.
+    let escaped = s
+        .bytes()
+        .fold(false, |e, b| e | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if !escaped {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        json(out, s);
+    }
+}
+
 /// An object being written: tracks whether a member needs a separating comma.
-struct Obj<'a> {
+pub struct Obj<'a> {
     out: &'a mut Vec<u8>,
     empty: bool,
 }
 
 impl<'a> Obj<'a> {
-    fn open(out: &'a mut Vec<u8>) -> Self {
+    pub fn open(out: &'a mut Vec<u8>) -> Self {
         out.push(b'{');
         Self { out, empty: true }
     }
 
     /// Writes a member name and hands back the buffer for its value.
-    fn key(&mut self, name: &str) -> &mut Vec<u8> {
+    pub fn key(&mut self, name: &str) -> &mut Vec<u8> {
         if !self.empty {
             self.out.push(b',');
         }
         self.empty = false;
-        json(self.out, name);
+        text(self.out, name);
         self.out.push(b':');
         self.out
     }
 
     /// Closes the object; true when it had no member.
-    fn close(self) -> bool {
+    pub fn close(self) -> bool {
         self.out.push(b'}');
         self.empty
     }
 }
 
-/// `json` on the buffer a member name was written to, for one-line members.
-trait JsonValue {
+/// `json` and `text` on the buffer a member name was written to, for one-line members.
+pub trait JsonValue {
     fn json<T: Serialize + ?Sized>(self, v: &T);
+    fn text(self, s: &str);
 }
 
 impl JsonValue for &mut Vec<u8> {
     fn json<T: Serialize + ?Sized>(self, v: &T) {
         json(self, v);
+    }
+
+    fn text(self, s: &str) {
+        text(self, s);
     }
 }
 

@@ -132,3 +132,21 @@ fn the_writer_appends_to_what_the_buffer_holds() {
     write_entity(&mut bytes, entity, &ExampleTerms, &RenderOptions::default());
     assert_eq!(bytes, br#"[{"id":"urn:ngsi-ld:T:2","type":"T"}"#);
 }
+
+#[test]
+fn text_escapes_exactly_what_serde_json_escapes() {
+    for s in [
+        "",
+        "plain",
+        "quote\"d",
+        "back\\slash",
+        "tab\t",
+        "\u{1}",
+        "é/ü\u{7f}",
+        "a\nb",
+    ] {
+        let mut bytes = Vec::new();
+        super::text(&mut bytes, s);
+        assert_eq!(bytes, serde_json::to_vec(s).unwrap(), "{s:?}");
+    }
+}

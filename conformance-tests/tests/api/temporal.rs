@@ -321,6 +321,55 @@ async fn attributes_and_instances_are_deleted_and_modified() {
 }
 
 #[tokio::test]
+async fn query_orders_by_id_either_way_and_refuses_other_members() {
+    let kind = unique_type("TemporalOrder");
+    let ids: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|n| format!("urn:ngsi-ld:{kind}:{n}"))
+        .collect();
+    for id in [&ids[1], &ids[2], &ids[0]] {
+        upsert(&json!({"id": id, "type": kind, "speed": speeds(&[1])}))
+            .await
+            .expect_status(201);
+    }
+    let query = |q: &str| {
+        format!("/temporal/entities?type={kind}&timerel=after&timeAt=2020-01-01T00:00:00Z&{q}")
+    };
+    let ids_of = |found: &Value| -> Vec<&String> {
+        let got: Vec<&str> = found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap())
+            .collect();
+        got.iter()
+            .map(|g| ids.iter().find(|i| i == g).unwrap())
+            .collect()
+    };
+    for (order, expected) in [
+        ("orderBy=id", vec![&ids[0], &ids[1], &ids[2]]),
+        ("orderBy=id;asc", vec![&ids[0], &ids[1], &ids[2]]),
+        ("orderBy=id;desc", vec![&ids[2], &ids[1], &ids[0]]),
+        ("orderBy=id;desc&offset=1&limit=1", vec![&ids[1]]),
+    ] {
+        let reply = send(get(&query(&format!("{order}&count=true"))))
+            .await
+            .expect_status(200);
+        assert_eq!(reply.header("NGSILD-Results-Count"), Some("3"), "{order}");
+        let found = reply.json();
+        assert_eq!(ids_of(&found), expected, "{order}: {found}");
+    }
+    for bad in [
+        "orderBy=speed",
+        "orderBy=id,type",
+        "orderBy=id;up",
+        "collation=und-x-icu",
+    ] {
+        assert_problem(&send(get(&query(bad))).await, 400, "BadRequestData");
+    }
+}
+
+#[tokio::test]
 async fn query_combines_type_time_and_q_on_the_instances_in_range() {
     let kind = unique_type("TemporalQuery");
     let fast = unique_id("tq-fast");

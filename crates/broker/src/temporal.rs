@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use rigel_model::{Attribute, Entity, Tenant, SCOPE_IRI};
 use rigel_storage::{DatasetSelector, HistoryChange, WriteOp, WriteOutcome};
 
-use crate::query::EntityQuery;
+use crate::query::{EntityQuery, MAX_ORDERED_MATCHES};
 use crate::temporal_page;
 pub use crate::temporal_page::{InstanceCut, DEFAULT_INSTANCE_PAGE};
 
@@ -34,6 +34,8 @@ pub struct TemporalQuery {
     pub count: bool,
     /// Whether the instances are paged (6.3.10); an aggregation takes the whole range.
     pub paged: bool,
+    /// `orderBy=id;desc` (4.23, 5.7.4.4): the matches in descending id order.
+    pub descending: bool,
 }
 
 /// A page of temporal evolutions.
@@ -268,13 +270,13 @@ impl Broker {
         }
     }
 
-    /// Query Temporal Evolution of Entities (5.7.4): the matches in id order, paged.
+    /// Query Temporal Evolution of Entities (5.7.4): the matches in id order (descending
+    /// when asked, 4.23), paged.
     pub async fn query_temporal(
         &self,
         tenant: &Tenant,
         query: &TemporalQuery,
     ) -> Result<TemporalPage, BrokerError> {
-        let source = query.entities.source();
         let q = &query.entities;
         let needs_instances =
             q.attrs.is_some() || q.q.is_some() || q.geo.is_some() || q.projected.is_some();
@@ -290,8 +292,61 @@ impl Broker {
         } else {
             query.history.clone()
         };
+        let keep = |mut history: EntityHistory| {
+            if needs_instances {
+                self.narrow(&mut history, query);
+            }
+            history
+        };
         let mut page = TemporalPage::default();
+        if query.descending {
+            // Every match is found in ascending order first; the page is read again.
+            let mut ids = Vec::new();
+            self.each_match(tenant, query, &read, needs_instances, |history| {
+                ids.push(history.header.id);
+                ids.len() <= MAX_ORDERED_MATCHES
+            })
+            .await?;
+            if ids.len() > MAX_ORDERED_MATCHES {
+                return Err(BrokerError::TooManyResults(format!(
+                    "more than {MAX_ORDERED_MATCHES} entities match; narrow the query to order it"
+                )));
+            }
+            for id in ids.iter().rev().skip(query.offset).take(query.limit) {
+                if let Some(history) = self.store.history(tenant, id, &read).await? {
+                    page.entities.push(keep(history));
+                }
+            }
+            page.total = query.count.then_some(ids.len());
+            return Ok(self.finish(page, query));
+        }
         let mut matched = 0usize;
+        self.each_match(tenant, query, &read, needs_instances, |history| {
+            matched += 1;
+            if matched > query.offset && page.entities.len() < query.limit {
+                page.entities.push(keep(history));
+            }
+            query.count || page.entities.len() < query.limit
+        })
+        .await?;
+        if query.count {
+            page.total = Some(matched);
+        }
+        Ok(self.finish(page, query))
+    }
+
+    /// Calls `visit` with every evolution the query selects, read with `read`, in id order,
+    /// until it returns `false`.
+    async fn each_match(
+        &self,
+        tenant: &Tenant,
+        query: &TemporalQuery,
+        read: &HistoryQuery,
+        needs_instances: bool,
+        mut visit: impl FnMut(EntityHistory) -> bool,
+    ) -> Result<(), BrokerError> {
+        let source = query.entities.source();
+        let q = &query.entities;
         let mut after: Option<String> = None;
         loop {
             let headers = self
@@ -299,7 +354,7 @@ impl Broker {
                 .history_headers(tenant, &source, after.as_deref(), HEADER_CHUNK)
                 .await?;
             let Some(last) = headers.last() else {
-                break;
+                return Ok(());
             };
             after = Some(last.id.clone());
             let full = headers.len() == HEADER_CHUNK;
@@ -317,8 +372,7 @@ impl Broker {
                 {
                     continue;
                 }
-                let Some(mut history) = self.store.history(tenant, &bare.header.id, &read).await?
-                else {
+                let Some(history) = self.store.history(tenant, &bare.header.id, read).await? else {
                     continue;
                 };
                 // Entities without any instance in the range are not part of the result
@@ -329,24 +383,14 @@ impl Broker {
                 if needs_instances && !q.matches(&as_entity(&history)) {
                     continue;
                 }
-                matched += 1;
-                if matched > query.offset && page.entities.len() < query.limit {
-                    if needs_instances {
-                        self.narrow(&mut history, query);
-                    }
-                    page.entities.push(history);
-                } else if !query.count && page.entities.len() >= query.limit {
-                    return Ok(self.finish(page, query));
+                if !visit(history) {
+                    return Ok(());
                 }
             }
             if !full {
-                break;
+                return Ok(());
             }
         }
-        if query.count {
-            page.total = Some(matched);
-        }
-        Ok(self.finish(page, query))
     }
 
     /// Narrows a history read over the whole range to the instances the query returns.

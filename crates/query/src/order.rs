@@ -86,6 +86,21 @@ impl OrderBy {
         })
     }
 
+    /// `Some(descending)` when the ordering is on `id` alone, the only member the temporal
+    /// API orders by (5.7.4.4); `None` when a term names another member or a distance.
+    pub fn on_id_only(&self) -> Option<bool> {
+        let first = self.terms.first()?;
+        let descending = first.direction == Direction::Desc;
+        // Later terms on id cannot change an order by id.
+        self.terms
+            .iter()
+            .all(|t| {
+                matches!(t.member, Member::Id)
+                    && matches!(t.direction, Direction::Asc | Direction::Desc)
+            })
+            .then_some(descending)
+    }
+
     /// Orders two entities.
     pub fn compare(&self, a: &Entity, b: &Entity) -> Ordering {
         self.terms

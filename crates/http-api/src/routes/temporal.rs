@@ -12,6 +12,7 @@ use rigel_model::codec::temporal::{parse_temporal, TemporalBody, TemporalInstanc
 use rigel_model::codec::write::json;
 use rigel_model::validate::{is_uri, is_valid_name};
 use rigel_model::TermMap;
+use rigel_query::OrderBy;
 use serde_json::{Map, Value};
 
 use crate::context::{self, RequestContext};
@@ -50,6 +51,7 @@ const QUERY_PARAMS: &[&str] = &[
     "aggrMethods",
     "aggrPeriodDuration",
     "attrs",
+    "collation",
     "coordinates",
     "count",
     "csf",
@@ -70,6 +72,7 @@ const QUERY_PARAMS: &[&str] = &[
     "offset",
     "omit",
     "options",
+    "orderBy",
     "pick",
     "q",
     "scopeQ",
@@ -496,6 +499,23 @@ fn temporal_members(body: &mut Map<String, Value>) -> Result<Vec<(String, String
     Ok(out)
 }
 
+/// `orderBy` of a temporal query: on `id` only (5.7.4.4), `true` when descending. Every
+/// query runs on local information (no context source registrations yet), as ordering
+/// requires.
+fn descending_ids(params: &Params, terms: &dyn TermMap) -> Result<bool, ApiError> {
+    let Some(spec) = params.get("orderBy") else {
+        if params.get("collation").is_some() {
+            return Err(ApiError::bad_data("collation is part of orderBy"));
+        }
+        return Ok(false);
+    };
+    OrderBy::parse(spec, terms)?.on_id_only().ok_or_else(|| {
+        ApiError::bad_data(format!(
+            "orderBy {spec:?}: the temporal API orders entities by id only (clause 5.7.4.4)"
+        ))
+    })
+}
+
 async fn run_query(
     req: &HttpRequest,
     media: crate::negotiation::ResponseMedia,
@@ -518,6 +538,7 @@ async fn run_query(
         limit: paging.limit,
         count: paging.count,
         paged: temporal.paged(),
+        descending: descending_ids(&temporal.rest, terms)?,
     };
     let page = state.broker.query_temporal(&tenant, &query).await?;
     let mut response = respond_written(

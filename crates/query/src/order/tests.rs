@@ -263,3 +263,13 @@ fn malformed_order_by_is_refused_at_its_position() {
         assert_eq!(e.position(), Some(at), "{spec}: {e}");
     }
 }
+
+#[test]
+fn an_ordering_on_id_alone_is_told_with_its_direction() {
+    assert_eq!(order("id").on_id_only(), Some(false));
+    assert_eq!(order("id;desc").on_id_only(), Some(true));
+    assert_eq!(order("id;desc,id").on_id_only(), Some(true));
+    assert_eq!(order("name").on_id_only(), None);
+    assert_eq!(order("id,name").on_id_only(), None);
+    assert_eq!(order("type;asc").on_id_only(), None);
+}

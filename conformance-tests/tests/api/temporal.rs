@@ -321,7 +321,7 @@ async fn attributes_and_instances_are_deleted_and_modified() {
 }
 
 #[tokio::test]
-async fn query_orders_by_id_either_way_and_refuses_other_members() {
+async fn query_orders_by_id_either_way_links_its_pages_and_refuses_other_members() {
     let kind = unique_type("TemporalOrder");
     let ids: Vec<String> = ["a", "b", "c"]
         .iter()
@@ -358,6 +358,18 @@ async fn query_orders_by_id_either_way_and_refuses_other_members() {
         assert_eq!(reply.header("NGSILD-Results-Count"), Some("3"), "{order}");
         let found = reply.json();
         assert_eq!(ids_of(&found), expected, "{order}: {found}");
+    }
+    // Link: prev and next pages (6.3.10), whichever exist.
+    for (q, prev, next) in [
+        ("limit=2", false, true),
+        ("limit=2&offset=2", true, false),
+        ("orderBy=id;desc&limit=1&offset=1", true, true),
+        ("limit=3", false, false),
+    ] {
+        let reply = send(get(&query(q))).await.expect_status(200);
+        let links = reply.headers_all("Link").join(",");
+        assert_eq!(links.contains("rel=\"prev\""), prev, "{q}: {links}");
+        assert_eq!(links.contains("rel=\"next\""), next, "{q}: {links}");
     }
     for bad in [
         "orderBy=speed",

@@ -44,6 +44,8 @@ pub struct TemporalPage {
     pub entities: Vec<EntityHistory>,
     /// Every match, when counted.
     pub total: Option<usize>,
+    /// Whether matches follow this page (a next page, 6.3.10).
+    pub more: bool,
     /// Set when the instances were cut to a page.
     pub cut: Option<InstanceCut>,
 }
@@ -318,15 +320,21 @@ impl Broker {
                 }
             }
             page.total = query.count.then_some(ids.len());
+            page.more = ids.len() > query.offset.saturating_add(query.limit);
             return Ok(self.finish(page, query));
         }
         let mut matched = 0usize;
         self.each_match(tenant, query, &read, needs_instances, |history| {
             matched += 1;
-            if matched > query.offset && page.entities.len() < query.limit {
-                page.entities.push(keep(history));
+            if matched <= query.offset {
+                return true;
             }
-            query.count || page.entities.len() < query.limit
+            if page.entities.len() < query.limit {
+                page.entities.push(keep(history));
+            } else {
+                page.more = true;
+            }
+            query.count || !page.more
         })
         .await?;
         if query.count {

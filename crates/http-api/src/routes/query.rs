@@ -274,7 +274,7 @@ async fn render_joined_all(
 
 /// `Link` values for the previous and next pages (clause 6.3.10), keeping every other
 /// parameter of the request.
-fn page_links(
+pub(crate) fn page_links(
     req: &HttpRequest,
     media: ResponseMedia,
     paging: Paging,

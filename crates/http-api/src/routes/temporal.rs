@@ -555,5 +555,10 @@ async fn run_query(
             response.headers_mut().insert(RESULTS_COUNT, v);
         }
     }
+    for link in crate::routes::query::page_links(req, media, paging, page.more) {
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().append(header::LINK, value);
+        }
+    }
     Ok(response)
 }

@@ -552,8 +552,11 @@ struct Scratch<'v> {
 
 /// How a value takes part in the value methods of tables 4.5.19.1-1 and -2.
 enum View<'v> {
-    /// A number, a boolean (true = 1, false = 0) or an array's size.
+    /// A number or a boolean (true = 1, false = 0).
     Number(f64),
+    /// An array's size: `avg`, `min`, `max` and `sum` apply to it, `stddev` and `sumsq` do
+    /// not (table 4.5.19.1-1).
+    Size(f64),
     /// A string, or a typed value's string: a DateTime, Date, Time or plain text.
     Text(TextKey<'v>),
     /// An object, null, or a string when no method orders strings: counted only.
@@ -584,7 +587,7 @@ fn scalar_view(v: &Value, texts: bool) -> View<'_> {
     match v {
         Value::Number(n) => n.as_f64().map_or(View::Opaque, View::Number),
         Value::Bool(b) => View::Number(if *b { 1.0 } else { 0.0 }),
-        Value::Array(items) => View::Number(items.len() as f64),
+        Value::Array(items) => View::Size(items.len() as f64),
         Value::String(s) if texts => View::Text(text_key(s)),
         _ => View::Opaque,
     }
@@ -609,7 +612,10 @@ fn text_key(s: &str) -> TextKey<'_> {
 #[derive(Default)]
 struct Summary<'v> {
     count: usize,
+    /// Numbers, booleans and array sizes.
     numbers: Numbers,
+    /// Numbers and booleans only, for `stddev` and `sumsq`.
+    scalars: Numbers,
     min: Option<(TextKey<'v>, &'v Value)>,
     max: Option<(TextKey<'v>, &'v Value)>,
     times: TimeMean<'v>,
@@ -624,7 +630,11 @@ impl<'v> Summary<'v> {
         };
         for &(_, v) in chunk {
             match view(v, texts) {
-                View::Number(x) => summary.numbers.add(x),
+                View::Number(x) => {
+                    summary.numbers.add(x);
+                    summary.scalars.add(x);
+                }
+                View::Size(x) => summary.numbers.add(x),
                 View::Text(key) => summary.add_text(key, v),
                 View::Opaque => {}
             }
@@ -728,7 +738,7 @@ fn property_value<'v>(
         AggrMethod::TotalCount => Some(count(summary.count)),
         AggrMethod::DistinctCount => Some(count(distinct_values(chunk, &mut scratch.values))),
         AggrMethod::Sum => numbers.some(|n| n.sum).and_then(float),
-        AggrMethod::Sumsq => numbers.some(|n| n.sumsq).and_then(float),
+        AggrMethod::Sumsq => summary.scalars.some(|n| n.sumsq).and_then(float),
         AggrMethod::Avg => match numbers.mean() {
             Some(mean) => float(mean),
             None => summary.times.mean(),
@@ -741,7 +751,11 @@ fn property_value<'v>(
             Some(max) => float(max),
             None => summary.max.map(|(_, v)| v.clone()),
         },
-        AggrMethod::Stddev => numbers.mean().map(|m| stddev(chunk, m)).and_then(float),
+        AggrMethod::Stddev => summary
+            .scalars
+            .mean()
+            .map(|m| stddev(chunk, m))
+            .and_then(float),
     }
 }
 

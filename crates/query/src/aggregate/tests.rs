@@ -751,6 +751,21 @@ fn arrays_aggregate_by_size() {
 }
 
 #[test]
+fn stddev_and_sumsq_do_not_apply_to_arrays() {
+    let vals = [json!([1, 2, 3]), json!([1])];
+    assert_eq!(
+        whole("stddev,sumsq", &vals),
+        json!({"stddev": null, "sumsq": null})
+    );
+    // Beside numbers, the arrays are left out of those two and counted by the others.
+    let mixed = [json!(2), json!([1, 2, 3, 4, 5, 6]), json!(4)];
+    assert_eq!(
+        whole("stddev,sumsq,sum", &mixed),
+        json!({"stddev": 1.0, "sumsq": 20.0, "sum": 12.0})
+    );
+}
+
+#[test]
 fn equal_arrays_are_one_distinct_value() {
     let vals = [
         json!([1, 2]),

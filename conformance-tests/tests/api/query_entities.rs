@@ -739,3 +739,125 @@ async fn querying_an_unknown_tenant_is_404() {
     let reply = query(&unique_tenant(), &[("type", "Room")]).await;
     assert_problem(&reply, 404, "NonexistentTenant");
 }
+
+/// Weather stations whose sensors (and their makers) are other entities (clause 4.9
+/// examples 13 and 14); returns the tenant.
+async fn seed_linked() -> String {
+    let tenant = unique_tenant();
+    let rel = |id: &str| json!({"type": "Relationship", "object": id});
+    let num = |v: i64| json!({"type": "Property", "value": v});
+    let entities = [
+        json!({"id": "urn:ngsi-ld:WeatherStation:1", "type": "WeatherStation",
+            "sensor": rel("urn:ngsi-ld:Device:1"), "altitude": num(100)}),
+        json!({"id": "urn:ngsi-ld:WeatherStation:2", "type": "WeatherStation",
+            "sensor": rel("urn:ngsi-ld:Device:2"), "altitude": num(900)}),
+        json!({"id": "urn:ngsi-ld:WeatherStation:3", "type": "WeatherStation",
+            "sensor": rel("urn:ngsi-ld:Device:missing"), "altitude": num(50)}),
+        json!({"id": "urn:ngsi-ld:WeatherStation:4", "type": "WeatherStation",
+            "backups": {"type": "ListRelationship",
+                "objectList": [{"object": "urn:ngsi-ld:Device:2"}, {"object": "urn:ngsi-ld:Sensor:9"}]}}),
+        json!({"id": "urn:ngsi-ld:Device:1", "type": "Device",
+            "humidity": num(40), "maker": rel("urn:ngsi-ld:Organization:acme")}),
+        json!({"id": "urn:ngsi-ld:Device:2", "type": "Device", "humidity": num(41)}),
+        json!({"id": "urn:ngsi-ld:Sensor:9", "type": "Sensor", "humidity": num(40)}),
+        json!({"id": "urn:ngsi-ld:Organization:acme", "type": "Organization",
+            "name": {"type": "Property", "value": "ACME"}}),
+    ];
+    for entity in entities {
+        send(post("/entities").tenant(&tenant).json(&entity))
+            .await
+            .expect_status(201);
+    }
+    tenant
+}
+
+#[tokio::test]
+async fn linked_entity_terms_follow_relationships_to_the_related_entities() {
+    let tenant = seed_linked().await;
+    let station = |n: &str| format!("urn:ngsi-ld:WeatherStation:{n}");
+    for (q, expected) in [
+        ("sensor{humidity}==40", vec![station("1")]),
+        ("sensor{humidity}>40", vec![station("2")]),
+        ("sensor{Device:humidity}==40", vec![station("1")]),
+        ("sensor{Sensor:humidity}==40", vec![]),
+        ("sensor{humidity}", vec![station("1"), station("2")]),
+        (r#"sensor{maker{name}}=="ACME""#, vec![station("1")]),
+        (
+            r#"sensor{maker{Organization:name}}=="ACME";altitude<50"#,
+            vec![],
+        ),
+        (
+            "altitude<60|sensor{humidity}==41",
+            vec![station("2"), station("3")],
+        ),
+        ("backups{Sensor:humidity}==40", vec![station("4")]),
+        ("backups{humidity}==41", vec![station("4")]),
+    ] {
+        let params = [
+            ("type", "WeatherStation"),
+            ("q", q),
+            ("join", "inline"),
+            ("joinLevel", "2"),
+        ];
+        let found = ids(&tenant, &params).await;
+        assert_eq!(found, expected, "{q}");
+    }
+    // Linked Entity retrieval must be asked for, as deep as the terms go (5.7.2.4).
+    for params in [
+        vec![("type", "WeatherStation"), ("q", "sensor{humidity}==40")],
+        vec![
+            ("type", "WeatherStation"),
+            ("q", "sensor{humidity}==40"),
+            ("join", "@none"),
+        ],
+        vec![
+            ("type", "WeatherStation"),
+            ("q", "sensor{maker{name}}"),
+            ("join", "flat"),
+        ],
+    ] {
+        assert_problem(&query(&tenant, &params).await, 400, "BadRequestData");
+    }
+    let reply = query(
+        &tenant,
+        &[
+            ("type", "WeatherStation"),
+            ("q", "sensor{humidity}"),
+            ("join", "inline"),
+            ("count", "true"),
+            ("limit", "1"),
+            ("offset", "1"),
+        ],
+    )
+    .await
+    .expect_status(200);
+    assert_eq!(reply.header("NGSILD-Results-Count"), Some("2"));
+    assert_eq!(ids_of(&reply.json()), [station("2")]);
+}
+
+#[tokio::test]
+async fn operations_that_do_not_follow_linked_terms_say_so() {
+    let tenant = seed_linked().await;
+    let purge = send(
+        delete("/entities")
+            .tenant(&tenant)
+            .query(&[("type", "WeatherStation"), ("q", "sensor{humidity}==40")]),
+    )
+    .await;
+    assert_problem(&purge, 422, "OperationNotSupported");
+    let temporal = send(get("/temporal/entities").tenant(&tenant).query(&[
+        ("type", "WeatherStation"),
+        ("q", "sensor{humidity}==40"),
+        ("timerel", "after"),
+        ("timeAt", "2000-01-01T00:00:00Z"),
+    ]))
+    .await;
+    assert_problem(&temporal, 422, "OperationNotSupported");
+    let subscription = json!({"type": "Subscription", "entities": [{"type": "WeatherStation"}],
+        "q": "sensor{humidity}==40",
+        "notification": {"endpoint": {"uri": "http://127.0.0.1:9/n"}}});
+    let reply = send(post("/subscriptions").tenant(&tenant).json(&subscription)).await;
+    assert_problem(&reply, 422, "OperationNotSupported");
+    // Nothing was purged.
+    assert_eq!(ids(&tenant, &[("type", "WeatherStation")]).await.len(), 4);
+}

@@ -7,6 +7,7 @@ pub mod discovery;
 mod entities;
 mod error;
 mod history;
+mod linked_query;
 pub mod merge;
 pub mod query;
 mod subscriptions;

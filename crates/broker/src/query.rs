@@ -103,6 +103,21 @@ impl EntityQuery {
 
     /// Whether an entity satisfies every condition of the query.
     pub fn matches(&self, entity: &Entity) -> bool {
+        self.matches_with_q(entity, |q| q.matches(entity))
+    }
+
+    /// [`EntityQuery::matches`] with q's linked-entity terms taken to match: the
+    /// candidates of a query that follows relationships.
+    pub(crate) fn matches_assuming_links(&self, entity: &Entity) -> bool {
+        self.matches_with_q(entity, |q| q.matches_assuming_links(entity))
+    }
+
+    /// Whether q has linked-entity terms (`rel{attr}`), which only Query Entities follows.
+    pub fn has_linked_terms(&self) -> bool {
+        self.q.as_ref().is_some_and(|q| q.linked_depth() > 0)
+    }
+
+    fn matches_with_q(&self, entity: &Entity, q_holds: impl Fn(&QExpr) -> bool) -> bool {
         (self.selectors.is_empty() || self.selectors.iter().any(|s| s.matches(entity)))
             && self
                 .attrs
@@ -116,7 +131,7 @@ impl EntityQuery {
                 .scope
                 .as_ref()
                 .is_none_or(|s| s.matches(entity.scope.as_deref()))
-            && self.q.as_ref().is_none_or(|q| q.matches(entity))
+            && self.q.as_ref().is_none_or(q_holds)
             && self.geo.as_ref().is_none_or(|g| g.matches(entity))
     }
 }
@@ -165,6 +180,9 @@ impl Broker {
     ) -> Result<QueryResult, BrokerError> {
         if !self.store.tenant_exists(tenant).await? {
             return Err(BrokerError::NonexistentTenant(tenant.to_string()));
+        }
+        if query.has_linked_terms() {
+            return self.query_linked(tenant, query, order, paging).await;
         }
         let source = query.source();
         let filter: EntityFilter = Arc::new(move |e: &Entity| query.matches(e));
@@ -232,6 +250,9 @@ impl Broker {
     ) -> Result<usize, BrokerError> {
         if !self.store.tenant_exists(tenant).await? {
             return Err(BrokerError::NonexistentTenant(tenant.to_string()));
+        }
+        if query.has_linked_terms() {
+            return Err(linked_terms_unsupported("Purge Entities"));
         }
         let source = query.source();
         let query = Arc::new(query);
@@ -376,3 +397,11 @@ impl Purge {
 
 /// Commits of a purge: bounded so a huge purge does not build one giant transaction.
 const PURGE_BATCH: usize = 1000;
+
+/// The error for linked-entity q terms where only Query Entities follows them.
+pub(crate) fn linked_terms_unsupported(operation: &str) -> BrokerError {
+    BrokerError::Model(rigel_model::ModelError::new(
+        rigel_model::ErrorKind::OperationNotSupported,
+        format!("{operation} does not follow linked-entity terms in q (rel{{attr}})"),
+    ))
+}

@@ -279,6 +279,11 @@ impl Broker {
         tenant: &Tenant,
         query: &TemporalQuery,
     ) -> Result<TemporalPage, BrokerError> {
+        if query.entities.has_linked_terms() {
+            return Err(crate::query::linked_terms_unsupported(
+                "Query Temporal Evolution of Entities",
+            ));
+        }
         let q = &query.entities;
         let needs_instances =
             q.attrs.is_some() || q.q.is_some() || q.geo.is_some() || q.projected.is_some();

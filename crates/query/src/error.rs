@@ -58,6 +58,9 @@ pub enum QueryError {
     /// The query exceeds a bound that protects the broker (length, nesting, terms, regex size).
     #[error("{language} is too complex: {message}")]
     TooComplex { language: Language, message: String },
+    /// Well formed, but a use of it the broker does not run (yet), said rather than ignored.
+    #[error("{language}: {message}")]
+    Unsupported { language: Language, message: String },
 }
 
 impl QueryError {
@@ -67,6 +70,7 @@ impl QueryError {
         match self {
             Self::Syntax { .. } | Self::Invalid { .. } => ErrorKind::BadRequestData,
             Self::TooComplex { .. } => ErrorKind::TooComplexQuery,
+            Self::Unsupported { .. } => ErrorKind::OperationNotSupported,
         }
     }
 
@@ -75,7 +79,8 @@ impl QueryError {
         match self {
             Self::Syntax { language, .. }
             | Self::Invalid { language, .. }
-            | Self::TooComplex { language, .. } => *language,
+            | Self::TooComplex { language, .. }
+            | Self::Unsupported { language, .. } => *language,
         }
     }
 
@@ -84,6 +89,14 @@ impl QueryError {
         match self {
             Self::Syntax { position, .. } => Some(*position),
             _ => None,
+        }
+    }
+
+    /// A use the broker does not support, answered `OperationNotSupported`.
+    pub fn unsupported(language: Language, message: impl Into<String>) -> Self {
+        Self::Unsupported {
+            language,
+            message: message.into(),
         }
     }
 

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use rigel_model::subscription::Subscription;
 use rigel_model::{Entity, TermMap};
-use rigel_query::{GeoQuery, IdPattern, QExpr, QOptions, QueryError, ScopeExpr, TypeExpr};
+use rigel_query::{
+    GeoQuery, IdPattern, Language, QExpr, QOptions, QueryError, ScopeExpr, TypeExpr,
+};
 
 /// The default GeoProperty of a geoQ (clause 5.2.13).
 const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
@@ -88,6 +90,12 @@ impl Compiled {
                 )
             })
             .transpose()?;
+        if q.as_ref().is_some_and(|q| q.linked_depth() > 0) {
+            return Err(QueryError::unsupported(
+                Language::Q,
+                "linked-entity terms (rel{attr}) are not evaluated in subscriptions",
+            ));
+        }
         let geo = sub
             .geo_q
             .as_ref()

@@ -149,6 +149,7 @@ async fn run_query(
         return Err(ApiError::not_supported("entity maps are not supported"));
     }
     let join = JoinSpec::from_params(params)?;
+    linked_terms_within_join(&filters, join.as_ref())?;
     let opts = render_options(params, terms)?;
     if join.is_none() && !opts.projection.nested.is_empty() {
         return Err(ApiError::bad_data(
@@ -213,6 +214,24 @@ async fn run_query(
         }
     }
     Ok(response)
+}
+
+/// Linked-entity terms in q (`rel{attr}`) need Linked Entity retrieval, at least as deep
+/// as they go (clause 5.7.2.4): else BadRequestData.
+fn linked_terms_within_join(filters: &Filters, join: Option<&JoinSpec>) -> Result<(), ApiError> {
+    let depth = filters.query.q.as_ref().map_or(0, |q| q.linked_depth());
+    match join {
+        _ if depth == 0 => Ok(()),
+        None => Err(ApiError::bad_data(
+            "q follows relationships (rel{attr}): that needs Linked Entity retrieval \
+             (join=inline or join=flat)",
+        )),
+        Some(j) if depth > j.level => Err(ApiError::bad_data(format!(
+            "q follows relationships {depth} levels deep, beyond joinLevel {}",
+            j.level
+        ))),
+        Some(_) => Ok(()),
+    }
 }
 
 /// `orderBy` (clause 4.23): only for local queries (clause 5.7.2.4).

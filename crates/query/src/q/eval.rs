@@ -2,6 +2,7 @@
 //! decisions are listed in the module documentation of `q`).
 
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
@@ -14,8 +15,20 @@ use crate::temporal::{parse_date, parse_date_time, parse_time};
 use super::ast::{Comparison, Literal, Node, Operand, Path, Test, Text};
 use super::LinkedEntities;
 
+/// How linked-entity terms (`rel{path}`) are evaluated.
+#[derive(Clone, Copy)]
+pub(super) enum Links<'a> {
+    /// They do not match.
+    Absent,
+    /// They are taken to match: a superset of the matches, for a first pass whose
+    /// candidates tell which entities to fetch.
+    Assumed,
+    /// They follow the relationships to these entities.
+    Given(&'a dyn LinkedEntities),
+}
+
 impl Node {
-    pub(super) fn eval(&self, entity: &Entity, linked: Option<&dyn LinkedEntities>) -> bool {
+    pub(super) fn eval(&self, entity: &Entity, linked: Links<'_>) -> bool {
         match self {
             Node::And(items) => items.iter().all(|n| n.eval(entity, linked)),
             Node::Or(items) => items.iter().any(|n| n.eval(entity, linked)),
@@ -25,7 +38,7 @@ impl Node {
 }
 
 impl Path {
-    fn eval(&self, test: &Test, entity: &Entity, linked: Option<&dyn LinkedEntities>) -> bool {
+    fn eval(&self, test: &Test, entity: &Entity, linked: Links<'_>) -> bool {
         match self {
             Path::Value(v) => v
                 .path
@@ -35,32 +48,81 @@ impl Path {
                 types,
                 inner,
             } => {
-                let Some(linked) = linked else {
-                    return false;
+                let linked = match linked {
+                    Links::Absent => return false,
+                    Links::Assumed => return true,
+                    Links::Given(linked) => linked,
                 };
                 let follow = |id: &str| {
                     linked.entity(id).is_some_and(|target| {
                         (types.is_empty() || target.types.iter().any(|t| types.contains(t)))
-                            && inner.eval(test, &target, Some(linked))
+                            && inner.eval(test, &target, Links::Given(linked))
                     })
                 };
-                entity
-                    .instances(relationship)
-                    .iter()
-                    .any(|instance| match &instance.value {
-                        AttributeValue::Relationship { object, .. } => match object {
-                            Value::String(id) => follow(id),
-                            Value::Array(ids) => ids.iter().filter_map(Value::as_str).any(follow),
-                            _ => false,
-                        },
-                        AttributeValue::ListRelationship { object_list, .. } => {
-                            object_list.iter().any(|id| follow(id))
-                        }
-                        _ => false,
-                    })
+                targets(entity, relationship).any(follow)
             }
         }
     }
+
+    fn linked_ids(&self, entity: &Entity, known: &dyn LinkedEntities, out: &mut BTreeSet<String>) {
+        let Path::Linked {
+            relationship,
+            types,
+            inner,
+        } = self
+        else {
+            return;
+        };
+        for id in targets(entity, relationship) {
+            match known.entity(id) {
+                Some(target) => {
+                    if types.is_empty() || target.types.iter().any(|t| types.contains(t)) {
+                        inner.linked_ids(&target, known, out);
+                    }
+                }
+                None => {
+                    out.insert(id.to_owned());
+                }
+            }
+        }
+    }
+}
+
+impl Node {
+    /// Adds to `out` the ids the linked-entity terms reach from `entity` that `known` does
+    /// not hold, going on through the entities it does hold.
+    pub(super) fn linked_ids(
+        &self,
+        entity: &Entity,
+        known: &dyn LinkedEntities,
+        out: &mut BTreeSet<String>,
+    ) {
+        match self {
+            Node::And(items) | Node::Or(items) => {
+                items.iter().for_each(|n| n.linked_ids(entity, known, out));
+            }
+            Node::Term(term) => term.path.linked_ids(entity, known, out),
+        }
+    }
+}
+
+/// The ids a relationship (or list relationship) of `entity` points at, every instance.
+fn targets<'e>(entity: &'e Entity, relationship: &str) -> impl Iterator<Item = &'e str> {
+    entity.instances(relationship).iter().flat_map(
+        |instance| -> Box<dyn Iterator<Item = &'e str> + 'e> {
+            match &instance.value {
+                AttributeValue::Relationship { object, .. } => match object {
+                    Value::String(id) => Box::new(std::iter::once(id.as_str())),
+                    Value::Array(ids) => Box::new(ids.iter().filter_map(Value::as_str)),
+                    _ => Box::new(std::iter::empty()),
+                },
+                AttributeValue::ListRelationship { object_list, .. } => {
+                    Box::new(object_list.iter().map(String::as_str))
+                }
+                _ => Box::new(std::iter::empty()),
+            }
+        },
+    )
 }
 
 /// One comparable element of a target.

@@ -35,13 +35,15 @@ mod parse;
 mod tests;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use rigel_model::{Entity, TermMap};
 
 use crate::QueryError;
 
 use ast::{Node, Path};
+use eval::Links;
 
 /// The request options that shape a q expression (clause 4.9, 6.4.3.2).
 #[derive(Debug, Default, Clone, Copy)]
@@ -63,6 +65,12 @@ pub trait LinkedEntities {
 impl LinkedEntities for HashMap<String, Entity> {
     fn entity(&self, id: &str) -> Option<Cow<'_, Entity>> {
         self.get(id).map(Cow::Borrowed)
+    }
+}
+
+impl LinkedEntities for HashMap<String, Arc<Entity>> {
+    fn entity(&self, id: &str) -> Option<Cow<'_, Entity>> {
+        self.get(id).map(|e| Cow::Borrowed(&**e))
     }
 }
 
@@ -101,12 +109,31 @@ impl QExpr {
 
     /// Whether `entity` satisfies the expression. Linked-entity terms do not match.
     pub fn matches(&self, entity: &Entity) -> bool {
-        self.root.eval(entity, None)
+        self.root.eval(entity, Links::Absent)
     }
 
     /// Whether `entity` satisfies the expression, following relationships through `linked`.
     pub fn matches_with(&self, entity: &Entity, linked: &dyn LinkedEntities) -> bool {
-        self.root.eval(entity, Some(linked))
+        self.root.eval(entity, Links::Given(linked))
+    }
+
+    /// Whether `entity` may satisfy the expression: linked-entity terms are taken to match.
+    /// q has no negation of terms, so this holds for every entity that matches once the
+    /// linked entities are known (a first pass over candidates).
+    pub fn matches_assuming_links(&self, entity: &Entity) -> bool {
+        self.root.eval(entity, Links::Assumed)
+    }
+
+    /// Adds to `out` the ids of the entities the linked-entity terms need from `entity`
+    /// that `known` does not hold yet (following the ones it holds); called once per
+    /// level of [`QExpr::linked_depth`] with what was fetched added to `known`.
+    pub fn linked_ids(
+        &self,
+        entity: &Entity,
+        known: &dyn LinkedEntities,
+        out: &mut BTreeSet<String>,
+    ) {
+        self.root.linked_ids(entity, known, out);
     }
 
     /// The expanded top-level attribute IRIs the expression reads (entity system members

@@ -69,3 +69,30 @@ fn malformed_linked_paths_are_refused() {
     assert_eq!(err("sensor{{humidity}}").position(), Some(7));
     assert_eq!(err("sensor{Device humidity}").position(), Some(13));
 }
+
+#[test]
+fn a_first_pass_assumes_linked_terms_and_lists_the_ids_to_fetch_level_by_level() {
+    let (station, all) = world();
+    let expr = q(r#"sensor{maker{name}}=="ACME";temperature>10|backups{humidity}>50"#);
+    assert!(expr.matches_assuming_links(&station));
+    assert!(!q("sensor{humidity}==40;temperature>10").matches_assuming_links(&station));
+    let mut known: HashMap<String, Entity> = HashMap::new();
+    let mut wanted = std::collections::BTreeSet::new();
+    expr.linked_ids(&station, &known, &mut wanted);
+    assert_eq!(
+        wanted.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["urn:device:1", "urn:device:2", "urn:missing"]
+    );
+    for id in &wanted {
+        if let Some(e) = all.get(id) {
+            known.insert(id.clone(), e.clone());
+        }
+    }
+    let mut next = std::collections::BTreeSet::new();
+    expr.linked_ids(&station, &known, &mut next);
+    // urn:missing does not exist: asked for again, which the caller remembers.
+    assert_eq!(
+        next.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["urn:missing", "urn:org:1"]
+    );
+}

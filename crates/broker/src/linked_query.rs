@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use rigel_model::{Entity, Tenant};
 use rigel_query::OrderBy;
-use rigel_storage::{EntityFilter, Selection};
+use rigel_storage::EntityFilter;
 
-use crate::query::{EntityQuery, Paging, QueryResult, MAX_ORDERED_MATCHES};
+use crate::query::{page, EntityQuery, Paging, QueryResult, MAX_ORDERED_MATCHES};
 use crate::{Broker, BrokerError};
 
 impl Broker {
@@ -29,30 +29,8 @@ impl Broker {
             let query = Arc::clone(&query);
             Arc::new(move |e: &Entity| query.matches_assuming_links(e))
         };
-        let selected = self
-            .store
-            .select(
-                tenant,
-                Selection {
-                    source,
-                    filter,
-                    after: None,
-                    offset: 0,
-                    limit: MAX_ORDERED_MATCHES + 1,
-                    count: false,
-                },
-            )
-            .await?;
-        let too_many = || {
-            BrokerError::TooManyResults(format!(
-                "more than {MAX_ORDERED_MATCHES} entities take part in a query with \
-                 linked-entity terms; narrow it with a type, attrs or other q terms"
-            ))
-        };
-        if selected.entities.len() > MAX_ORDERED_MATCHES {
-            return Err(too_many());
-        }
-        let candidates: Vec<Arc<Entity>> = selected.entities.into_iter().map(|v| v.value).collect();
+        let advice = "narrow a query with linked-entity terms with a type, attrs or other q terms";
+        let candidates = self.all_matches(tenant, source, filter, advice).await?;
         let Some(q) = query.q.as_ref() else {
             return Ok(page(candidates, order.as_ref(), paging));
         };
@@ -68,7 +46,9 @@ impl Broker {
                 break;
             }
             if linked.len() + wanted.len() > MAX_ORDERED_MATCHES {
-                return Err(too_many());
+                return Err(BrokerError::TooManyResults(format!(
+                    "the relationships lead to more than {MAX_ORDERED_MATCHES} entities; {advice}"
+                )));
             }
             let ids: Vec<String> = wanted.into_iter().collect();
             let found = self.store.get_many(tenant, &ids).await?;
@@ -89,19 +69,4 @@ impl Broker {
             .collect();
         Ok(page(matches, order.as_ref(), paging))
     }
-}
-
-/// The requested page of `matches` (in id order, or in `order`).
-fn page(mut matches: Vec<Arc<Entity>>, order: Option<&OrderBy>, paging: Paging) -> QueryResult {
-    if let Some(order) = order {
-        // Matches come in id order and the sort is stable, so ties stay in id order.
-        matches.sort_by_cached_key(|e| order.sort_key(e));
-    }
-    let total = paging.count.then_some(matches.len());
-    let entities = matches
-        .into_iter()
-        .skip(paging.offset)
-        .take(paging.limit)
-        .collect();
-    QueryResult { entities, total }
 }

@@ -206,7 +206,23 @@ impl Broker {
                 total: selected.total,
             });
         };
-        // Ordering needs every match: fetch one more than the cap to detect overflow.
+        // Ordering needs every match.
+        let matches = self
+            .all_matches(tenant, source, filter, "narrow the query to order it")
+            .await?;
+        Ok(page(matches, Some(&order), paging))
+    }
+
+    /// Every match of `filter` among `source`, in id order; more than
+    /// [`MAX_ORDERED_MATCHES`] is a `TooManyResults` error ending with `advice`.
+    pub(crate) async fn all_matches(
+        &self,
+        tenant: &Tenant,
+        source: Source,
+        filter: EntityFilter,
+        advice: &str,
+    ) -> Result<Vec<Arc<Entity>>, BrokerError> {
+        // One more than the cap tells an overflow.
         let selected = self
             .store
             .select(
@@ -223,20 +239,10 @@ impl Broker {
             .await?;
         if selected.entities.len() > MAX_ORDERED_MATCHES {
             return Err(BrokerError::TooManyResults(format!(
-                "more than {MAX_ORDERED_MATCHES} entities match; narrow the query to order it"
+                "more than {MAX_ORDERED_MATCHES} entities match; {advice}"
             )));
         }
-        let mut entities: Vec<Arc<Entity>> =
-            selected.entities.into_iter().map(|v| v.value).collect();
-        // Entities come in id order and the sort is stable, so ties stay in id order.
-        entities.sort_by_cached_key(|e| order.sort_key(e));
-        let total = paging.count.then_some(entities.len());
-        let entities = entities
-            .into_iter()
-            .skip(paging.offset)
-            .take(paging.limit)
-            .collect();
-        Ok(QueryResult { entities, total })
+        Ok(selected.entities.into_iter().map(|v| v.value).collect())
     }
 
     /// Purge Entities (5.6.21): deletes every match (or, with `Drop`/`Keep`, only some of
@@ -397,6 +403,25 @@ impl Purge {
 
 /// Commits of a purge: bounded so a huge purge does not build one giant transaction.
 const PURGE_BATCH: usize = 1000;
+
+/// The requested page of `matches` (in id order, or in `order`).
+pub(crate) fn page(
+    mut matches: Vec<Arc<Entity>>,
+    order: Option<&OrderBy>,
+    paging: Paging,
+) -> QueryResult {
+    if let Some(order) = order {
+        // Matches come in id order and the sort is stable, so ties stay in id order.
+        matches.sort_by_cached_key(|e| order.sort_key(e));
+    }
+    let total = paging.count.then_some(matches.len());
+    let entities = matches
+        .into_iter()
+        .skip(paging.offset)
+        .take(paging.limit)
+        .collect();
+    QueryResult { entities, total }
+}
 
 /// The error for linked-entity q terms where only Query Entities follows them.
 pub(crate) fn linked_terms_unsupported(operation: &str) -> BrokerError {

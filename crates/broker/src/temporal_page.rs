@@ -134,15 +134,8 @@ mod tests {
 
     fn instance(minute: u32) -> Instance {
         let value = Attribute {
-            value: AttributeValue::Property(json!(minute)),
-            dataset_id: None,
             observed_at: Some(format!("2020-08-01T12:{minute:02}:00Z")),
-            unit_code: None,
-            value_type: None,
-            expires_at: None,
-            sub_attributes: BTreeMap::new(),
-            created_at: None,
-            modified_at: None,
+            ..Attribute::new(AttributeValue::Property(json!(minute)))
         };
         Instance {
             instance_id: format!("urn:ngsi-ld:instance:{minute}"),

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use rigel_model::codec::render::{Format, LangPreference, Projection, RenderOptions};
 use rigel_model::codec::write::write_entity;
 use rigel_model::validate::is_uri;
@@ -193,14 +193,7 @@ pub fn respond_written<T>(
     many: bool,
     mut write: impl FnMut(&mut Vec<u8>, T) -> bool,
 ) -> HttpResponse {
-    let mut builder = HttpResponse::Ok();
-    builder.content_type(media.content_type());
-    // Serializing a Value into a Vec cannot fail.
-    let context = context_in_body(req, media)
-        .then(|| serde_json::to_vec(&ctx.body_context()).unwrap_or_default());
-    if context.is_none() {
-        builder.insert_header((header::LINK, ctx.link_header()));
-    }
+    let (mut builder, context) = written_response(req, media, ctx);
     let mut body = Vec::with_capacity(2048 * items.len().max(1));
     if many {
         body.push(b'[');
@@ -211,17 +204,56 @@ pub fn respond_written<T>(
         }
         let empty = write(&mut body, item);
         if let Some(context) = &context {
-            body.pop(); // the object's closing brace
-            if !empty {
-                body.push(b',');
-            }
-            body.extend_from_slice(b"\"@context\":");
-            body.extend_from_slice(context);
-            body.push(b'}');
+            add_context(&mut body, context, empty);
         }
     }
     if many {
         body.push(b']');
     }
     builder.body(body)
+}
+
+/// [`respond_written`] for one object already written to `body` (`empty`: it has no
+/// member).
+pub fn respond_written_object(
+    req: &HttpRequest,
+    media: ResponseMedia,
+    ctx: &RequestContext,
+    mut body: Vec<u8>,
+    empty: bool,
+) -> HttpResponse {
+    let (mut builder, context) = written_response(req, media, ctx);
+    if let Some(context) = &context {
+        add_context(&mut body, context, empty);
+    }
+    builder.body(body)
+}
+
+/// The response's builder and, for JSON-LD, the serialized @context each object ends with
+/// (else the builder carries it in `Link`).
+fn written_response(
+    req: &HttpRequest,
+    media: ResponseMedia,
+    ctx: &RequestContext,
+) -> (HttpResponseBuilder, Option<Vec<u8>>) {
+    let mut builder = HttpResponse::Ok();
+    builder.content_type(media.content_type());
+    // Serializing a Value into a Vec cannot fail.
+    let context = context_in_body(req, media)
+        .then(|| serde_json::to_vec(&ctx.body_context()).unwrap_or_default());
+    if context.is_none() {
+        builder.insert_header((header::LINK, ctx.link_header()));
+    }
+    (builder, context)
+}
+
+/// Makes `context` the last member of the object `body` ends with.
+fn add_context(body: &mut Vec<u8>, context: &[u8], empty: bool) {
+    body.pop(); // the object's closing brace
+    if !empty {
+        body.push(b',');
+    }
+    body.extend_from_slice(b"\"@context\":");
+    body.extend_from_slice(context);
+    body.push(b'}');
 }

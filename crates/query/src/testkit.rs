@@ -95,17 +95,7 @@ impl EntityExt for Entity {
 }
 
 pub(crate) fn attribute(value: AttributeValue) -> Attribute {
-    Attribute {
-        value,
-        dataset_id: None,
-        observed_at: None,
-        unit_code: None,
-        value_type: None,
-        expires_at: None,
-        sub_attributes: BTreeMap::new(),
-        created_at: None,
-        modified_at: None,
-    }
+    Attribute::new(value)
 }
 
 pub(crate) fn prop(v: Value) -> Attribute {

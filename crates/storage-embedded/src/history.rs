@@ -845,35 +845,20 @@ fn read_entity<T: Collected>(
     Ok(Some((header, attributes)))
 }
 
-/// An item read with the instant of the query's time property (`None` when it lacks it).
-type Timed<T> = (T, Option<DateTime<Utc>>);
-
 /// What a history read collects from each instance in its range: whole instances, or
 /// samples for an aggregation.
 trait Collected: Sized {
-    /// Decodes the instance under `key`, with the instant of the query's time property
-    /// (`None` when it lacks it); `None` when the read leaves it out whatever its time
-    /// (another dataset; a deletion, for samples).
-    fn decode(
-        key: &[u8],
-        value: &[u8],
-        query: &HistoryQuery,
-    ) -> Result<Option<Timed<Self>>, StorageError>;
-
-    /// [`Collected::decode`] pushing the item onto `out` (an instance is a few hundred
-    /// bytes: moving it through the layers of a return value was a tenth of a lastN read);
-    /// `None` when nothing was pushed, else the item's instant as `decode` gives it.
+    /// Decodes the instance under `key` and pushes it onto `out` (an instance is a few
+    /// hundred bytes: moving it through the layers of a return value was a tenth of a lastN
+    /// read). `None` when the read leaves it out whatever its time (another dataset; a
+    /// deletion, for samples) and nothing was pushed; else the instant of the query's time
+    /// property (`None` when it lacks it).
     fn decode_into(
         key: &[u8],
         value: &[u8],
         query: &HistoryQuery,
         out: &mut Vec<Self>,
-    ) -> Result<Option<Option<DateTime<Utc>>>, StorageError> {
-        Ok(Self::decode(key, value, query)?.map(|(item, time)| {
-            out.push(item);
-            time
-        }))
-    }
+    ) -> Result<Option<Option<DateTime<Utc>>>, StorageError>;
 
     /// Sets the instant the item is returned and ordered by.
     fn set_at(&mut self, at: DateTime<Utc>);
@@ -883,25 +868,6 @@ trait Collected: Sized {
 }
 
 impl Collected for Instance {
-    fn decode(
-        key: &[u8],
-        value: &[u8],
-        query: &HistoryQuery,
-    ) -> Result<Option<Timed<Self>>, StorageError> {
-        let instance = decode_instance(key, value)?;
-        if !query.takes_dataset(instance.value.dataset_id.as_deref()) {
-            return Ok(None);
-        }
-        let time =
-            if query.property == TimeProperty::ObservedAt && instance.value.observed_at.is_some() {
-                // Filed under its observedAt: the key holds it already.
-                filed_time(key)
-            } else {
-                query.property.of(&instance)
-            };
-        Ok(Some((instance, time)))
-    }
-
     fn decode_into(
         key: &[u8],
         value: &[u8],
@@ -918,6 +884,7 @@ impl Collected for Instance {
         }
         Ok(Some(
             if query.property == TimeProperty::ObservedAt && instance.value.observed_at.is_some() {
+                // Filed under its observedAt: the key holds it already.
                 filed_time(key)
             } else {
                 query.property.of(instance)
@@ -940,11 +907,12 @@ struct ReadSample {
 }
 
 impl Collected for ReadSample {
-    fn decode(
+    fn decode_into(
         key: &[u8],
         value: &[u8],
         query: &HistoryQuery,
-    ) -> Result<Option<Timed<Self>>, StorageError> {
+        out: &mut Vec<Self>,
+    ) -> Result<Option<Option<DateTime<Utc>>>, StorageError> {
         let mut r = Reader { bytes: value };
         let flags = r.byte()?;
         let deleted_at = if flags & FLAG_DELETION != 0 {
@@ -971,11 +939,11 @@ impl Collected for ReadSample {
             dataset_id: a.dataset_id.map(str::to_owned),
             value: a.value,
         };
-        let read = ReadSample {
+        out.push(ReadSample {
             sample,
             deleted: deleted_at.is_some(),
-        };
-        Ok(Some((read, time)))
+        });
+        Ok(Some(time))
     }
 
     fn set_at(&mut self, at: DateTime<Utc>) {
@@ -1232,15 +1200,10 @@ mod tests {
             ("2020-09-13T14:26:45+02:00", true),
         ] {
             let mut value = rigel_model::Attribute {
-                value: rigel_model::AttributeValue::Property(serde_json::json!(1)),
-                dataset_id: None,
                 observed_at: Some(written.to_owned()),
-                unit_code: None,
-                value_type: None,
-                expires_at: None,
-                sub_attributes: BTreeMap::new(),
-                created_at: None,
-                modified_at: None,
+                ..rigel_model::Attribute::new(rigel_model::AttributeValue::Property(
+                    serde_json::json!(1),
+                ))
             };
             let instance = NewInstance {
                 attribute: "a".into(),

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::context::{self, RequestContext};
 use crate::filters;
 use crate::negotiation::{negotiate, request_media};
-use crate::representation::{render_options, respond_written};
+use crate::representation::{render_options, respond_written, respond_written_object};
 use crate::request::{has_declared_length, read_json, tenant, Params};
 use crate::routes::entities::{entity_id, object_body};
 use crate::temporal::{
@@ -393,10 +393,7 @@ pub async fn retrieve_temporal(
             format!("{id} (nothing of it matches attrs, pick or omit)"),
         )));
     }
-    let mut response = respond_written(&req, media, &ctx, std::iter::once(()), false, |out, ()| {
-        out.extend_from_slice(&body);
-        no_member
-    });
+    let mut response = respond_written_object(&req, media, &ctx, body, no_member);
     partial(&mut response, cut.as_ref(), &temporal);
     Ok(response)
 }

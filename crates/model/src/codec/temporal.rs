@@ -223,15 +223,11 @@ fn parse_one(
             Ok(TemporalInstance {
                 attribute: name.to_owned(),
                 value: Attribute {
-                    value: null_of_kind(kind),
                     dataset_id,
                     observed_at,
-                    unit_code: None,
-                    value_type: None,
-                    expires_at: None,
-                    sub_attributes: Default::default(),
                     created_at: Some(now),
                     modified_at: Some(now),
+                    ..Attribute::new(null_of_kind(kind))
                 },
                 deleted: true,
             })

@@ -1,8 +1,6 @@
 //! Checks and helpers for attribute payloads: kinds, NGSI-LD Nulls, URIs in relationships,
 //! language maps, vocabularies, and the expansion of attribute fragments.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -16,15 +14,9 @@ pub(super) fn is_null(v: &Value) -> bool {
 
 pub(super) fn plain(value: AttributeValue, now: DateTime<Utc>) -> Attribute {
     Attribute {
-        value,
-        dataset_id: None,
-        observed_at: None,
-        unit_code: None,
-        value_type: None,
-        expires_at: None,
-        sub_attributes: BTreeMap::new(),
         created_at: Some(now),
         modified_at: Some(now),
+        ..Attribute::new(value)
     }
 }
 

@@ -181,7 +181,7 @@ impl EntityStore for MemStore {
             .entities
             .iter()
             .filter(|((t, id), _)| t == tenant && s.after.as_ref().is_none_or(|a| id > a))
-            .filter(|(_, v)| (s.filter)(&v.value))
+            .filter(|(_, v)| s.matches(&v.value))
             .map(|(_, v)| v.clone())
             .collect();
         found.sort_by(|a, b| a.value.id.cmp(&b.value.id));
@@ -200,6 +200,31 @@ impl EntityStore for MemStore {
                 total: None,
             })
         })
+    }
+
+    fn visit<'l0, 'l1, 'at>(
+        &'l0 self,
+        tenant: &'l1 Tenant,
+        query: Arc<rigel_query::EntityQuery>,
+        mut visitor: rigel_storage::Visitor,
+    ) -> Fut<'at, usize>
+    where
+        'l0: 'at,
+        'l1: 'at,
+        Self: 'at,
+    {
+        let mut found: Vec<Entity> = self
+            .lock()
+            .entities
+            .iter()
+            .filter(|((t, _), v)| t == tenant && query.matches(&v.value))
+            .map(|(_, v)| v.value.clone())
+            .collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        for e in &found {
+            visitor(e);
+        }
+        Box::pin(async move { Ok(found.len()) })
     }
 
     fn types_in_use<'l0, 'l1, 'at>(&'l0 self, _tenant: &'l1 Tenant) -> Fut<'at, Vec<String>>

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use rigel_model::{Entity, Tenant};
-use rigel_storage::{EntityFilter, Selection, Source};
+use rigel_query::{EntityQuery, EntitySelector, TypeExpr};
 
 use crate::{Broker, BrokerError};
 
@@ -33,38 +33,16 @@ pub struct AttributeDetails {
     pub type_names: BTreeSet<String>,
 }
 
-/// Visits entities inside the store's read without returning them: the "filter" records
-/// what it sees and keeps nothing.
+/// Visits the entities `query` selects inside the store's read without returning them.
 async fn visit(
     broker: &Broker,
     tenant: &Tenant,
-    source: Source,
-    mut see: impl FnMut(&Entity) + Send + 'static,
+    query: EntityQuery,
+    see: impl FnMut(&Entity) + Send + 'static,
 ) -> Result<(), BrokerError> {
-    let see = Mutex::new(move |e: &Entity| see(e));
-    let see = Arc::new(see);
-    let filter: EntityFilter = {
-        let see = Arc::clone(&see);
-        Arc::new(move |e: &Entity| {
-            if let Ok(mut see) = see.lock() {
-                (*see)(e);
-            }
-            false
-        })
-    };
     broker
         .store
-        .select(
-            tenant,
-            Selection {
-                source,
-                filter,
-                after: None,
-                offset: 0,
-                limit: 0,
-                count: true,
-            },
-        )
+        .visit(tenant, Arc::new(query), Box::new(see))
         .await?;
     Ok(())
 }
@@ -99,7 +77,14 @@ impl Broker {
         let wanted = Arc::new(types.clone());
         {
             let details = Arc::clone(&details);
-            visit(self, tenant, Source::Types(types), move |e| {
+            let of_types = EntityQuery {
+                selectors: vec![EntitySelector {
+                    types: Some(TypeExpr::any_of(types)),
+                    ..EntitySelector::default()
+                }],
+                ..EntityQuery::default()
+            };
+            visit(self, tenant, of_types, move |e| {
                 let Ok(mut details) = details.lock() else {
                     return;
                 };
@@ -133,7 +118,7 @@ impl Broker {
         let only = only.map(str::to_owned);
         {
             let details = Arc::clone(&details);
-            visit(self, tenant, Source::All, move |e| {
+            visit(self, tenant, EntityQuery::default(), move |e| {
                 let Ok(mut details) = details.lock() else {
                     return;
                 };

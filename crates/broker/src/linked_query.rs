@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rigel_model::{Entity, Tenant};
 use rigel_query::OrderBy;
-use rigel_storage::EntityFilter;
+use rigel_storage::Links;
 
 use crate::query::{page, EntityQuery, Paging, QueryResult, MAX_ORDERED_MATCHES};
 use crate::{Broker, BrokerError};
@@ -23,14 +23,11 @@ impl Broker {
         order: Option<OrderBy>,
         paging: Paging,
     ) -> Result<QueryResult, BrokerError> {
-        let source = query.source();
         let query = Arc::new(query);
-        let filter: EntityFilter = {
-            let query = Arc::clone(&query);
-            Arc::new(move |e: &Entity| query.matches_assuming_links(e))
-        };
         let advice = "narrow a query with linked-entity terms with a type, attrs or other q terms";
-        let candidates = self.all_matches(tenant, source, filter, advice).await?;
+        let candidates = self
+            .all_matches(tenant, Arc::clone(&query), Links::Assume, advice)
+            .await?;
         let Some(q) = query.q.as_ref() else {
             return Ok(page(candidates, order.as_ref(), paging));
         };

@@ -1,152 +1,18 @@
 //! Query Entities (clause 5.7.2) and Purge Entities (5.6.21): picking candidates from an
 //! index, filtering them next to the data, ordering and paging.
 //!
-//! Planning: ids given → read those ids; a type selector → the type index (the union of the
-//! types every match must have one of); an id pattern with a literal prefix → a key range;
-//! otherwise every entity of the tenant. Everything else the query says is evaluated on the
-//! decoded candidates inside the store's read, so only the requested page comes back.
+//! The query goes to the store as it is (a declarative [`EntityQuery`]): the backend picks
+//! the candidates from the index that serves it best and evaluates the whole query next to
+//! the data, so only the requested page comes back.
 
 use std::sync::Arc;
 
 use rigel_model::{Entity, Tenant};
-use rigel_query::{GeoQuery, IdPattern, OrderBy, QExpr, ScopeExpr, TypeExpr};
-use rigel_storage::{EntityFilter, Expect, Selection, Source, WriteOp, WriteOutcome};
+use rigel_query::OrderBy;
+pub use rigel_query::{EntityQuery, EntitySelector};
+use rigel_storage::{Expect, Links, Selection, StorageError, WriteOp, WriteOutcome};
 
 use crate::{Broker, BrokerError};
-
-/// One entity selector (EntitySelector, 5.2.33): ids, an id pattern and a type selection,
-/// all of which an entity must satisfy.
-#[derive(Default)]
-pub struct EntitySelector {
-    pub ids: Option<Vec<String>>,
-    pub id_pattern: Option<IdPattern>,
-    pub types: Option<TypeExpr>,
-}
-
-impl EntitySelector {
-    pub(crate) fn matches(&self, entity: &Entity) -> bool {
-        self.ids.as_ref().is_none_or(|ids| ids.contains(&entity.id))
-            && self
-                .id_pattern
-                .as_ref()
-                .is_none_or(|p| p.matches(&entity.id))
-            && self.types.as_ref().is_none_or(|t| t.matches(&entity.types))
-    }
-
-    /// The candidates of this selector alone.
-    pub(crate) fn source(&self) -> Source {
-        if let Some(ids) = &self.ids {
-            return Source::Ids(ids.clone());
-        }
-        if let Some(types) = &self.types {
-            return Source::Types(types.index_types());
-        }
-        match self.id_pattern.as_ref().map(IdPattern::literal_prefix) {
-            Some(prefix) if !prefix.is_empty() => Source::IdPrefix(prefix),
-            _ => Source::All,
-        }
-    }
-}
-
-/// What a query selects. Every name in it is a full IRI.
-#[derive(Default)]
-pub struct EntityQuery {
-    /// An entity must satisfy one of them (none: no restriction).
-    pub selectors: Vec<EntitySelector>,
-    /// The entity must have at least one of these attributes (`attrs`).
-    pub attrs: Option<Vec<String>>,
-    /// The attributes a projection (`pick`) names: the entity must have at least one of
-    /// them (clause 5.7.2.4), though they do not restrict the query on their own.
-    pub projected: Option<Vec<String>>,
-    pub q: Option<QExpr>,
-    pub geo: Option<GeoQuery>,
-    pub scope: Option<ScopeExpr>,
-}
-
-impl EntityQuery {
-    /// Whether the query restricts the result enough to run without `local` (clause
-    /// 5.7.2.4: a type selection, attributes, a q or a geoquery).
-    pub fn is_restricted(&self) -> bool {
-        self.selectors.iter().any(|s| s.types.is_some())
-            || self.attrs.is_some()
-            || self.q.is_some()
-            || self.geo.is_some()
-    }
-
-    /// The cheapest candidate source that still covers every match.
-    pub(crate) fn source(&self) -> Source {
-        match self.selectors.as_slice() {
-            [] => Source::All,
-            [one] => one.source(),
-            many => {
-                let sources: Vec<Source> = many.iter().map(EntitySelector::source).collect();
-                if let Some(ids) = union(&sources, |s| match s {
-                    Source::Ids(ids) => Some(ids),
-                    _ => None,
-                }) {
-                    return Source::Ids(ids);
-                }
-                match union(&sources, |s| match s {
-                    Source::Types(types) => Some(types),
-                    _ => None,
-                }) {
-                    Some(mut types) => {
-                        types.sort();
-                        types.dedup();
-                        Source::Types(types)
-                    }
-                    None => Source::All,
-                }
-            }
-        }
-    }
-
-    /// Whether an entity satisfies every condition of the query.
-    pub fn matches(&self, entity: &Entity) -> bool {
-        self.matches_with_q(entity, |q| q.matches(entity))
-    }
-
-    /// [`EntityQuery::matches`] with q's linked-entity terms taken to match: the
-    /// candidates of a query that follows relationships.
-    pub(crate) fn matches_assuming_links(&self, entity: &Entity) -> bool {
-        self.matches_with_q(entity, |q| q.matches_assuming_links(entity))
-    }
-
-    /// Whether q has linked-entity terms (`rel{attr}`), which only Query Entities follows.
-    pub fn has_linked_terms(&self) -> bool {
-        self.q.as_ref().is_some_and(|q| q.linked_depth() > 0)
-    }
-
-    fn matches_with_q(&self, entity: &Entity, q_holds: impl Fn(&QExpr) -> bool) -> bool {
-        (self.selectors.is_empty() || self.selectors.iter().any(|s| s.matches(entity)))
-            && self
-                .attrs
-                .as_ref()
-                .is_none_or(|attrs| attrs.iter().any(|a| entity.attributes.contains_key(a)))
-            && self
-                .projected
-                .as_ref()
-                .is_none_or(|attrs| attrs.iter().any(|a| entity.attributes.contains_key(a)))
-            && self
-                .scope
-                .as_ref()
-                .is_none_or(|s| s.matches(entity.scope.as_deref()))
-            && self.q.as_ref().is_none_or(q_holds)
-            && self.geo.as_ref().is_none_or(|g| g.matches(entity))
-    }
-}
-
-/// The union of the sources' lists when every source is of the kind `pick` accepts.
-fn union<'a>(
-    sources: &'a [Source],
-    pick: impl Fn(&'a Source) -> Option<&'a Vec<String>>,
-) -> Option<Vec<String>> {
-    let mut all = Vec::new();
-    for source in sources {
-        all.extend(pick(source)?.iter().cloned());
-    }
-    Some(all)
-}
 
 /// Which page of the matches to return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,9 +31,10 @@ pub struct QueryResult {
     pub total: Option<usize>,
 }
 
-/// The most matches an ordered query sorts in memory; beyond it the query is refused with
-/// `TooManyResults` rather than holding an unbounded result set.
-pub const MAX_ORDERED_MATCHES: usize = 100_000;
+/// The most matches a query holds in memory (to order them, or to follow their
+/// relationships); beyond it the query is refused with `TooManyResults` rather than holding
+/// an unbounded result set.
+pub const MAX_ORDERED_MATCHES: usize = rigel_storage::plan::MAX_SORTED_MATCHES;
 
 impl Broker {
     /// Query Entities (5.7.2): the page of matches in id order (or in `order`).
@@ -184,59 +51,38 @@ impl Broker {
         if query.has_linked_terms() {
             return self.query_linked(tenant, query, order, paging).await;
         }
-        let source = query.source();
-        let filter: EntityFilter = Arc::new(move |e: &Entity| query.matches(e));
-        let Some(order) = order else {
-            let selected = self
-                .store
-                .select(
-                    tenant,
-                    Selection {
-                        source,
-                        filter,
-                        after: None,
-                        offset: paging.offset,
-                        limit: paging.limit,
-                        count: paging.count,
-                    },
-                )
-                .await?;
-            return Ok(QueryResult {
-                entities: selected.entities.into_iter().map(|v| v.value).collect(),
-                total: selected.total,
-            });
+        let selection = Selection {
+            order: order.map(Arc::new),
+            offset: paging.offset,
+            count: paging.count,
+            ..Selection::new(Arc::new(query), paging.limit)
         };
-        // Ordering needs every match.
-        let matches = self
-            .all_matches(tenant, source, filter, "narrow the query to order it")
-            .await?;
-        Ok(page(matches, Some(&order), paging))
+        let selected = self
+            .store
+            .select(tenant, selection)
+            .await
+            .map_err(|e| too_many(e, "narrow the query to order it"))?;
+        Ok(QueryResult {
+            entities: selected.entities.into_iter().map(|v| v.value).collect(),
+            total: selected.total,
+        })
     }
 
-    /// Every match of `filter` among `source`, in id order; more than
-    /// [`MAX_ORDERED_MATCHES`] is a `TooManyResults` error ending with `advice`.
+    /// Every match of `query` (with linked-entity terms as `links` says), in id order;
+    /// more than [`MAX_ORDERED_MATCHES`] is a `TooManyResults` error ending with `advice`.
     pub(crate) async fn all_matches(
         &self,
         tenant: &Tenant,
-        source: Source,
-        filter: EntityFilter,
+        query: Arc<EntityQuery>,
+        links: Links,
         advice: &str,
     ) -> Result<Vec<Arc<Entity>>, BrokerError> {
         // One more than the cap tells an overflow.
-        let selected = self
-            .store
-            .select(
-                tenant,
-                Selection {
-                    source,
-                    filter,
-                    after: None,
-                    offset: 0,
-                    limit: MAX_ORDERED_MATCHES + 1,
-                    count: false,
-                },
-            )
-            .await?;
+        let selection = Selection {
+            links,
+            ..Selection::new(query, MAX_ORDERED_MATCHES + 1)
+        };
+        let selected = self.store.select(tenant, selection).await?;
         if selected.entities.len() > MAX_ORDERED_MATCHES {
             return Err(BrokerError::TooManyResults(format!(
                 "more than {MAX_ORDERED_MATCHES} entities match; {advice}"
@@ -260,12 +106,7 @@ impl Broker {
         if query.has_linked_terms() {
             return Err(linked_terms_unsupported("Purge Entities"));
         }
-        let source = query.source();
         let query = Arc::new(query);
-        let filter: EntityFilter = {
-            let query = Arc::clone(&query);
-            Arc::new(move |e: &Entity| query.matches(e))
-        };
         let mut changed = 0;
         let mut after: Option<String> = None;
         loop {
@@ -274,12 +115,8 @@ impl Broker {
                 .select(
                     tenant,
                     Selection {
-                        source: source.clone(),
-                        filter: Arc::clone(&filter),
                         after: after.clone(),
-                        offset: 0,
-                        limit: PURGE_BATCH,
-                        count: false,
+                        ..Selection::new(Arc::clone(&query), PURGE_BATCH)
                     },
                 )
                 .await?;
@@ -421,6 +258,17 @@ pub(crate) fn page(
         .take(paging.limit)
         .collect();
     QueryResult { entities, total }
+}
+
+/// A store's refusal to sort that many matches, as the client's `TooManyResults` with
+/// `advice`.
+fn too_many(error: StorageError, advice: &str) -> BrokerError {
+    match error {
+        StorageError::TooManyToSort(cap) => {
+            BrokerError::TooManyResults(format!("more than {cap} entities match; {advice}"))
+        }
+        other => BrokerError::Storage(other),
+    }
 }
 
 /// The error for linked-entity q terms where only Query Entities follows them.

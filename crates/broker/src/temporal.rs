@@ -358,7 +358,7 @@ impl Broker {
         needs_instances: bool,
         mut visit: impl FnMut(EntityHistory) -> bool,
     ) -> Result<(), BrokerError> {
-        let source = query.entities.source();
+        let source = rigel_storage::plan::selectors_source(&query.entities);
         let q = &query.entities;
         let mut after: Option<String> = None;
         loop {
@@ -377,7 +377,7 @@ impl Broker {
                     attributes: BTreeMap::new(),
                 };
                 let shell = as_entity(&bare);
-                if !(q.selectors.is_empty() || q.selectors.iter().any(|s| s.matches(&shell)))
+                if !q.selects(&shell)
                     || !q
                         .scope
                         .as_ref()

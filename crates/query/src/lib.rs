@@ -13,6 +13,7 @@ pub mod id_pattern;
 pub mod order;
 pub mod q;
 pub mod scope;
+pub mod selection;
 pub mod types;
 
 mod boolean;
@@ -33,4 +34,5 @@ pub use id_pattern::IdPattern;
 pub use order::{OrderBy, SortKey};
 pub use q::{LinkedEntities, QExpr, QOptions};
 pub use scope::ScopeExpr;
+pub use selection::{EntityQuery, EntitySelector};
 pub use types::TypeExpr;

@@ -35,6 +35,13 @@ impl TypeExpr {
         Ok(TypeExpr { root })
     }
 
+    /// The selection of any of these (expanded) types; none selects nothing.
+    pub fn any_of(types: Vec<String>) -> TypeExpr {
+        TypeExpr {
+            root: Bool::Or(types.into_iter().map(Bool::Term).collect()),
+        }
+    }
+
     /// Whether an entity with these (expanded) types is selected.
     pub fn matches(&self, types: &[String]) -> bool {
         self.root.eval(&|t| types.contains(t))

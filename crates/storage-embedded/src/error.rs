@@ -21,5 +21,6 @@ pub(crate) fn duplicate(err: &StorageError) -> StorageError {
         StorageError::Io(m) => StorageError::Io(m.clone()),
         StorageError::Corrupt(m) => StorageError::Corrupt(m.clone()),
         StorageError::Closed => StorageError::Closed,
+        StorageError::TooManyToSort(n) => StorageError::TooManyToSort(*n),
     }
 }

@@ -32,8 +32,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable};
 use rigel_model::{Entity, Tenant};
+use rigel_query::EntityQuery;
 use rigel_storage::{
-    EntityStore, Selected, Selection, StorageError, Versioned, WriteOp, WriteOutcome,
+    EntityStore, Selected, Selection, StorageError, Versioned, Visitor, WriteOp, WriteOutcome,
 };
 
 use crate::apply::{CheckpointPolicy, Committer, CommitterReport};
@@ -449,6 +450,18 @@ impl EntityStore for EmbeddedStore {
         let tenant_prefix = layout::tenant_prefix(tenant);
         let cache = Arc::clone(&self.cache);
         self.read(move |db| select::select(db, &cache, &tenant_prefix, selection))
+            .await
+    }
+
+    async fn visit(
+        &self,
+        tenant: &Tenant,
+        query: Arc<EntityQuery>,
+        visitor: Visitor,
+    ) -> Result<usize, StorageError> {
+        let tenant_prefix = layout::tenant_prefix(tenant);
+        let cache = self.cache.clone();
+        self.read(move |db| select::visit(db, &cache, &tenant_prefix, query, visitor))
             .await
     }
 

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use redb::{Database, ReadOnlyTable, ReadableDatabase};
 use rigel_model::Entity;
-use rigel_storage::{Selected, Selection, Source, StorageError, Versioned};
+use rigel_query::EntityQuery;
+use rigel_storage::plan::{self, MAX_SORTED_MATCHES};
+use rigel_storage::{Selected, Selection, Source, StorageError, Versioned, Visitor};
 
 use crate::cache::DecodedCache;
 use crate::error::db_err;
@@ -25,8 +27,13 @@ pub(crate) fn decode(
     Ok(Versioned { version, value })
 }
 
-/// Collects matches in id order: skips `offset`, keeps `limit`, counts when asked, and says
-/// when it has seen enough.
+/// Where candidates go, in id order: each says when it has seen enough.
+trait Sink {
+    /// Offers one candidate; returns false once no further candidate can change the result.
+    fn offer(&mut self, key: &[u8], record: &[u8]) -> Result<bool, StorageError>;
+}
+
+/// Collects matches in id order: skips `offset`, keeps `limit`, counts when asked.
 struct Page<'c> {
     cache: &'c DecodedCache,
     selection: Selection,
@@ -44,10 +51,18 @@ impl<'c> Page<'c> {
         }
     }
 
-    /// Offers one candidate; returns false once no further candidate can change the result.
+    fn finish(self) -> Selected {
+        Selected {
+            total: self.selection.count.then_some(self.seen),
+            entities: self.entities,
+        }
+    }
+}
+
+impl Sink for Page<'_> {
     fn offer(&mut self, key: &[u8], record: &[u8]) -> Result<bool, StorageError> {
         let (version, candidate) = self.cache.entity(key, record)?;
-        if (self.selection.filter)(&candidate) {
+        if self.selection.matches(&candidate) {
             if self.seen >= self.selection.offset && self.entities.len() < self.selection.limit {
                 self.entities.push(Versioned {
                     version,
@@ -59,12 +74,24 @@ impl<'c> Page<'c> {
         Ok(self.selection.count
             || self.seen < self.selection.offset.saturating_add(self.selection.limit))
     }
+}
 
-    fn finish(self) -> Selected {
-        Selected {
-            total: self.selection.count.then_some(self.seen),
-            entities: self.entities,
+/// Hands every match to a visitor.
+struct Visit<'c> {
+    cache: &'c DecodedCache,
+    query: Arc<EntityQuery>,
+    visitor: Visitor,
+    seen: usize,
+}
+
+impl Sink for Visit<'_> {
+    fn offer(&mut self, key: &[u8], record: &[u8]) -> Result<bool, StorageError> {
+        let (_, candidate) = self.cache.entity(key, record)?;
+        if self.query.matches(&candidate) {
+            (self.visitor)(&candidate);
+            self.seen += 1;
         }
+        Ok(true)
     }
 }
 
@@ -75,19 +102,68 @@ pub(crate) fn select(
     tenant_prefix: &[u8],
     selection: Selection,
 ) -> Result<Selected, StorageError> {
-    let txn = db.begin_read().map_err(db_err)?;
-    let entities = txn.open_table(ENTITIES).map_err(db_err)?;
-    let source = selection.source.clone();
+    if let Some(order) = selection.order.clone() {
+        // Sorting needs every match; one more than the cap tells an overflow.
+        let all = Selection {
+            order: None,
+            offset: 0,
+            limit: MAX_SORTED_MATCHES + 1,
+            count: false,
+            ..selection.clone()
+        };
+        let mut matches = select(db, cache, tenant_prefix, all)?.entities;
+        plan::sort_matches(&mut matches, &order)?;
+        let total = selection.count.then_some(matches.len());
+        let entities = matches
+            .into_iter()
+            .skip(selection.offset)
+            .take(selection.limit)
+            .collect();
+        return Ok(Selected { entities, total });
+    }
+    let source = plan::selectors_source(&selection.query);
     let after = selection.after.clone();
-    let after = after.as_deref();
     let mut page = Page::new(cache, selection);
     if page.selection.limit == 0 && !page.selection.count {
         return Ok(page.finish());
     }
+    candidates(db, tenant_prefix, source, after.as_deref(), &mut page)?;
+    Ok(page.finish())
+}
+
+/// Visits every match of a query in one snapshot; returns how many there were.
+pub(crate) fn visit(
+    db: &Database,
+    cache: &DecodedCache,
+    tenant_prefix: &[u8],
+    query: Arc<EntityQuery>,
+    visitor: Visitor,
+) -> Result<usize, StorageError> {
+    let source = plan::selectors_source(&query);
+    let mut sink = Visit {
+        cache,
+        query,
+        visitor,
+        seen: 0,
+    };
+    candidates(db, tenant_prefix, source, None, &mut sink)?;
+    Ok(sink.seen)
+}
+
+/// Offers the candidates of `source` after `after`, in id order, until the sink has enough.
+fn candidates(
+    db: &Database,
+    tenant_prefix: &[u8],
+    source: Source,
+    after: Option<&str>,
+    sink: &mut dyn Sink,
+) -> Result<(), StorageError> {
+    let txn = db.begin_read().map_err(db_err)?;
+    let entities = txn.open_table(ENTITIES).map_err(db_err)?;
     match source {
-        Source::All => scan_range(&entities, tenant_prefix, "", after, &mut page)?,
+        Source::All => scan_range(&entities, tenant_prefix, "", after, sink)?,
         Source::IdPrefix(prefix) => {
-            scan_range(&entities, tenant_prefix, &prefix, after, &mut page)?;
+            scan_range(&entities, tenant_prefix, &prefix, after, sink)?;
         }
         Source::Ids(mut ids) => {
             ids.sort_unstable();
@@ -96,7 +172,7 @@ pub(crate) fn select(
             for id in ids {
                 let key = layout::entity_key(tenant_prefix, &id);
                 if let Some(guard) = entities.get(key.as_slice()).map_err(db_err)? {
-                    if !page.offer(&key, guard.value())? {
+                    if !sink.offer(&key, guard.value())? {
                         break;
                     }
                 }
@@ -110,14 +186,14 @@ pub(crate) fn select(
                 // The index and the entities are written in the same transaction, so an
                 // indexed id is always present in this snapshot.
                 if let Some(guard) = entities.get(key.as_slice()).map_err(db_err)? {
-                    if !page.offer(&key, guard.value())? {
+                    if !sink.offer(&key, guard.value())? {
                         break;
                     }
                 }
             }
         }
     }
-    Ok(page.finish())
+    Ok(())
 }
 
 /// Offers every entity whose id starts with `id_prefix` (and comes after `after`), in id order.
@@ -126,7 +202,7 @@ fn scan_range(
     tenant_prefix: &[u8],
     id_prefix: &str,
     after: Option<&str>,
-    page: &mut Page,
+    page: &mut dyn Sink,
 ) -> Result<(), StorageError> {
     let prefix = layout::entity_key(tenant_prefix, id_prefix);
     let resume = after

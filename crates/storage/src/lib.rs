@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use rigel_model::{Entity, ErrorKind, Tenant};
+use rigel_query::{EntityQuery, OrderBy};
 
 mod changes;
 mod history;
 mod observe;
+pub mod plan;
 mod subscriptions;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -89,18 +91,31 @@ pub enum Source {
     Types(Vec<String>),
 }
 
-/// The predicate a candidate must satisfy to be selected. Runs inside the backend (on a
-/// blocking thread for the embedded store), so it must be cheap and must not block.
-pub type EntityFilter = Arc<dyn Fn(&Entity) -> bool + Send + Sync>;
+/// Whether q's linked-entity terms (`rel{attr}`) are evaluated or taken to match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Links {
+    /// Without the linked entities at hand such terms do not match.
+    #[default]
+    Evaluate,
+    /// Such terms are taken to match: a superset of the matches, from which a caller
+    /// that fetches the linked entities keeps the real ones.
+    Assume,
+}
 
-/// A query over the store: candidates from `source` with an id after `after`, kept when
-/// `filter` holds, in id order; `offset` of them skipped, at most `limit` returned.
-#[derive(Clone)]
+/// A declarative query over the store: the entities `query` selects, in id order (or in
+/// `order`), with an id after `after` (id order only); `offset` of them skipped, at most
+/// `limit` returned. A backend picks its candidates from whatever index serves the query
+/// and evaluates the whole query on them.
+#[derive(Debug, Clone)]
 pub struct Selection {
-    pub source: Source,
-    pub filter: EntityFilter,
-    /// Only ids strictly greater than this (keyset paging: resumes after the last id seen,
-    /// unaffected by writes before it).
+    pub query: Arc<EntityQuery>,
+    pub links: Links,
+    /// The order of the result; `None` is id order. A backend that cannot read the order
+    /// from an index sorts every match, and fails with [`StorageError::TooManyToSort`]
+    /// beyond [`plan::MAX_SORTED_MATCHES`].
+    pub order: Option<Arc<OrderBy>>,
+    /// Only ids strictly greater than this (keyset paging in id order: resumes after the
+    /// last id seen, unaffected by writes before it). Not combined with `order`.
     pub after: Option<String>,
     pub offset: usize,
     pub limit: usize,
@@ -108,17 +123,31 @@ pub struct Selection {
     pub count: bool,
 }
 
-impl std::fmt::Debug for Selection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Selection")
-            .field("source", &self.source)
-            .field("after", &self.after)
-            .field("offset", &self.offset)
-            .field("limit", &self.limit)
-            .field("count", &self.count)
-            .finish_non_exhaustive()
+impl Selection {
+    /// The first `limit` matches of `query` in id order.
+    pub fn new(query: Arc<EntityQuery>, limit: usize) -> Self {
+        Self {
+            query,
+            links: Links::Evaluate,
+            order: None,
+            after: None,
+            offset: 0,
+            limit,
+            count: false,
+        }
+    }
+
+    /// Whether an entity is one of the selection's matches (order and paging aside).
+    pub fn matches(&self, entity: &Entity) -> bool {
+        match self.links {
+            Links::Evaluate => self.query.matches(entity),
+            Links::Assume => self.query.matches_assuming_links(entity),
+        }
     }
 }
+
+/// What [`EntityStore::visit`] calls for every entity a query selects.
+pub type Visitor = Box<dyn FnMut(&Entity) + Send>;
 
 /// The result of a [`Selection`].
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -139,11 +168,16 @@ pub enum StorageError {
     Corrupt(String),
     #[error("the store is shutting down")]
     Closed,
+    #[error("more than {0} entities match an ordered selection")]
+    TooManyToSort(usize),
 }
 
 impl StorageError {
     pub fn kind(&self) -> ErrorKind {
-        ErrorKind::InternalError
+        match self {
+            Self::TooManyToSort(_) => ErrorKind::TooManyResults,
+            _ => ErrorKind::InternalError,
+        }
     }
 }
 
@@ -195,10 +229,20 @@ pub trait EntityStore: Send + Sync + 'static {
         Ok(found)
     }
 
-    /// Runs a selection: the filter is evaluated next to the data, and only the requested
+    /// Runs a selection: the query is evaluated next to the data, and only the requested
     /// page leaves the backend.
     async fn select(&self, tenant: &Tenant, selection: Selection)
         -> Result<Selected, StorageError>;
+
+    /// Calls `visitor` with every entity `query` selects, in id order, inside the backend's
+    /// read, and returns how many there were: what discovery reads without holding the
+    /// entities.
+    async fn visit(
+        &self,
+        tenant: &Tenant,
+        query: Arc<EntityQuery>,
+        visitor: Visitor,
+    ) -> Result<usize, StorageError>;
 
     /// The distinct entity types in use in a tenant, in IRI order.
     async fn types_in_use(&self, tenant: &Tenant) -> Result<Vec<String>, StorageError>;

@@ -67,6 +67,14 @@ pub fn sample_entity(id: &str, types: &[&str]) -> Entity {
     entity
 }
 
+/// Sets the sample's temperature.
+fn set_temperature(entity: &mut Entity, value: f64) {
+    entity.attributes.insert(
+        A_TEMP.to_owned(),
+        vec![attribute(AttributeValue::Property(json!(value)))],
+    );
+}
+
 /// Built through serde so that optional fields the model gains later need no change here.
 fn attribute(value: AttributeValue) -> Attribute {
     serde_json::from_value(json!({ "value": value })).expect("an attribute needs only a value")
@@ -147,7 +155,9 @@ where
     concurrent_commits_all_apply(make().await).await;
     concurrent_writes_to_one_entity_let_exactly_one_win(make().await).await;
     selecting_a_tenant_pages_in_id_order(make().await).await;
-    the_filter_selects_and_count_counts_every_match(make().await).await;
+    the_query_selects_and_count_counts_every_match(make().await).await;
+    an_ordered_selection_sorts_every_match_then_pages(make().await).await;
+    visiting_sees_every_selected_entity_once(make().await).await;
     selecting_after_an_id_resumes_past_it(make().await).await;
     selecting_by_types_merges_them_without_duplicates(make().await).await;
     selecting_by_id_prefix_keeps_only_prefixed_ids(make().await).await;

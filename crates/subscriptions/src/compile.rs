@@ -2,34 +2,17 @@
 //! and scopeQ as typed queries, and the index keys that route changes to it.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use rigel_model::subscription::Subscription;
 use rigel_model::{Entity, TermMap};
 use rigel_query::{
-    GeoQuery, IdPattern, Language, QExpr, QOptions, QueryError, ScopeExpr, TypeExpr,
+    EntityQuery, EntitySelector, GeoQuery, IdPattern, Language, QExpr, QOptions, QueryError,
+    ScopeExpr, TypeExpr,
 };
 
 /// The default GeoProperty of a geoQ (clause 5.2.13).
 const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
-
-/// One compiled `entities` member.
-#[derive(Debug)]
-struct Selector {
-    id: Option<String>,
-    id_pattern: Option<IdPattern>,
-    types: TypeExpr,
-}
-
-impl Selector {
-    fn matches(&self, entity: &Entity) -> bool {
-        self.id.as_ref().is_none_or(|id| *id == entity.id)
-            && self
-                .id_pattern
-                .as_ref()
-                .is_none_or(|p| p.matches(&entity.id))
-            && self.types.matches(&entity.types)
-    }
-}
 
 /// Where the subscription index files a subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,11 +26,9 @@ pub enum IndexKeys {
 /// The compiled selection of one subscription.
 #[derive(Debug)]
 pub struct Compiled {
-    selectors: Vec<Selector>,
+    /// The entities, q, geoQ and scopeQ as the declarative query entity queries use too.
+    selection: Arc<EntityQuery>,
     watched: Option<HashSet<String>>,
-    q: Option<QExpr>,
-    geo: Option<GeoQuery>,
-    scope: Option<ScopeExpr>,
 }
 
 impl Compiled {
@@ -58,13 +39,13 @@ impl Compiled {
             .entities
             .iter()
             .map(|e| {
-                Ok(Selector {
-                    id: e.id.clone(),
+                Ok(EntitySelector {
+                    ids: e.id.clone().map(|id| vec![id]),
                     id_pattern: e.id_pattern.as_deref().map(IdPattern::parse).transpose()?,
-                    types: TypeExpr::parse(&e.type_selection, terms)?,
+                    types: Some(TypeExpr::parse(&e.type_selection, terms)?),
                 })
             })
-            .collect::<Result<Vec<_>, QueryError>>()?;
+            .collect::<Result<Vec<EntitySelector>, QueryError>>()?;
         let expand_list = |list: &Option<String>| -> Vec<String> {
             list.as_deref()
                 .map(|l| {
@@ -110,26 +91,33 @@ impl Compiled {
             .transpose()?;
         let scope = sub.scope_q.as_deref().map(ScopeExpr::parse).transpose()?;
         Ok(Compiled {
-            selectors,
+            selection: Arc::new(EntityQuery {
+                selectors,
+                q,
+                geo,
+                scope,
+                ..EntityQuery::default()
+            }),
             watched: sub
                 .watched_attributes
                 .as_ref()
                 .map(|w| w.iter().cloned().collect()),
-            q,
-            geo,
-            scope,
         })
     }
 
     /// The index keys: the union of the types every selector needs, or `Any` when a
     /// selector (or the absence of selectors) admits every type.
     pub fn index_keys(&self) -> IndexKeys {
-        if self.selectors.is_empty() {
+        if self.selection.selectors.is_empty() {
             return IndexKeys::Any;
         }
         let mut types = Vec::new();
-        for s in &self.selectors {
-            let needed = s.types.index_types();
+        for s in &self.selection.selectors {
+            let needed = s
+                .types
+                .as_ref()
+                .map(TypeExpr::index_types)
+                .unwrap_or_default();
             if needed.is_empty() {
                 return IndexKeys::Any;
             }
@@ -142,18 +130,18 @@ impl Compiled {
 
     /// Whether the entity is one of the subscribed entities (the selectors alone).
     pub fn selects(&self, entity: &Entity) -> bool {
-        self.selectors.is_empty() || self.selectors.iter().any(|s| s.matches(entity))
+        self.selection.selects(entity)
     }
 
     /// Whether the entity is subscribed and meets q, geoQ and scopeQ (clause 5.8.6).
     pub fn matches(&self, entity: &Entity) -> bool {
-        self.selects(entity)
-            && self.q.as_ref().is_none_or(|q| q.matches(entity))
-            && self.geo.as_ref().is_none_or(|g| g.matches(entity))
-            && self
-                .scope
-                .as_ref()
-                .is_none_or(|s| s.matches(entity.scope.as_deref()))
+        self.selection.matches(entity)
+    }
+
+    /// The subscription's entities, q, geoQ and scopeQ as a query over the store (what a
+    /// periodic notification reads).
+    pub fn selection(&self) -> Arc<EntityQuery> {
+        Arc::clone(&self.selection)
     }
 
     /// Whether a change to `attribute` is watched.
@@ -164,31 +152,6 @@ impl Compiled {
     /// The watched attributes, if restricted (for the index of watched-only subscriptions).
     pub fn watched(&self) -> Option<&HashSet<String>> {
         self.watched.as_ref()
-    }
-
-    /// The candidate sources for a periodic notification: one per selector as
-    /// (id, id pattern, type index keys).
-    pub fn selector_sources(&self) -> Vec<rigel_storage::Source> {
-        use rigel_storage::Source;
-        if self.selectors.is_empty() {
-            return vec![Source::All];
-        }
-        self.selectors
-            .iter()
-            .map(|s| {
-                if let Some(id) = &s.id {
-                    return Source::Ids(vec![id.clone()]);
-                }
-                let types = s.types.index_types();
-                if !types.is_empty() {
-                    return Source::Types(types);
-                }
-                match s.id_pattern.as_ref().map(IdPattern::literal_prefix) {
-                    Some(prefix) if !prefix.is_empty() => Source::IdPrefix(prefix),
-                    _ => Source::All,
-                }
-            })
-            .collect()
     }
 }
 

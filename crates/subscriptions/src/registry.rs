@@ -36,12 +36,6 @@ impl Shared {
             .clone()
     }
 
-    /// The subscription's entity filter (selectors, q, geoQ, scopeQ) for a store selection.
-    pub fn compiled_filter(self: &Arc<Self>) -> rigel_storage::EntityFilter {
-        let shared = self.clone();
-        Arc::new(move |entity| shared.compiled.matches(entity))
-    }
-
     /// The subscription with its current counters.
     pub fn snapshot(&self) -> Subscription {
         let mut sub = self.config.clone();

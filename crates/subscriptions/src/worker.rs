@@ -136,32 +136,14 @@ async fn notify_periodically(inner: &Inner, shared: &Arc<Shared>) {
     if !may_notify(shared, now) {
         return;
     }
-    let mut matches = Vec::new();
-    let mut found = HashSet::new();
-    let filter = shared.compiled_filter();
-    for source in shared.compiled.selector_sources() {
-        let selection = Selection {
-            source,
-            filter: filter.clone(),
-            after: None,
-            offset: 0,
-            limit: inner.options.periodic_limit,
-            count: false,
-        };
-        match inner.entities.select(&shared.tenant, selection).await {
-            Ok(selected) => {
-                for e in selected.entities {
-                    if found.insert(e.value.id.clone()) {
-                        matches.push(e.value);
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(subscription = %shared.config.id, "periodic notification query failed: {e}");
-                return;
-            }
+    let selection = Selection::new(shared.compiled.selection(), inner.options.periodic_limit);
+    let matches: Vec<_> = match inner.entities.select(&shared.tenant, selection).await {
+        Ok(selected) => selected.entities.into_iter().map(|e| e.value).collect(),
+        Err(e) => {
+            tracing::warn!(subscription = %shared.config.id, "periodic notification query failed: {e}");
+            return;
         }
-    }
+    };
     if matches.is_empty() {
         return;
     }

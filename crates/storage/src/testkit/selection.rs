@@ -1,22 +1,81 @@
-//! Contract checks: selections (every source, the filter, paging and counting), batched
+//! Contract checks: selections (every selector kind, q, paging and counting), batched
 //! reads and the listing of types in use.
 
 use super::*;
-use crate::{EntityFilter, Selection, Source};
+use crate::Selection;
+use std::borrow::Cow;
 
-fn keep_all() -> EntityFilter {
-    Arc::new(|_| true)
+use rigel_model::TermMap;
+use rigel_query::{EntityQuery, EntitySelector, IdPattern, QExpr, QOptions, TypeExpr};
+
+/// The kit's @context: `ex:name` is `https://example.org/ns#name`.
+pub(crate) struct KitTerms;
+
+const EX: &str = "https://example.org/ns#";
+
+impl TermMap for KitTerms {
+    fn expand<'a>(&'a self, term: &'a str) -> Cow<'a, str> {
+        match term.strip_prefix("ex:") {
+            Some(name) => Cow::Owned(format!("{EX}{name}")),
+            None => Cow::Borrowed(term),
+        }
+    }
+
+    fn compact<'a>(&'a self, iri: &'a str) -> Cow<'a, str> {
+        match iri.strip_prefix(EX) {
+            Some(name) => Cow::Owned(format!("ex:{name}")),
+            None => Cow::Borrowed(iri),
+        }
+    }
 }
 
-fn selection(source: Source, filter: EntityFilter, offset: usize, limit: usize) -> Selection {
-    Selection {
-        source,
-        filter,
-        after: None,
-        offset,
-        limit,
-        count: false,
+/// The kit's compact name of a full IRI.
+pub(crate) fn short(iri: &str) -> String {
+    KitTerms.compact(iri).into_owned()
+}
+
+/// A query with one selector.
+fn selecting(selector: EntitySelector) -> EntityQuery {
+    EntityQuery {
+        selectors: vec![selector],
+        ..EntityQuery::default()
     }
+}
+
+/// Entities having one of these types.
+pub(crate) fn of_types(types: &[&str]) -> EntityQuery {
+    let text: Vec<String> = types.iter().map(|t| short(t)).collect();
+    selecting(EntitySelector {
+        types: Some(TypeExpr::parse(&text.join(","), &KitTerms).expect("type selection")),
+        ..EntitySelector::default()
+    })
+}
+
+/// Entities whose id matches the pattern.
+fn id_pattern(pattern: &str) -> EntityQuery {
+    selecting(EntitySelector {
+        id_pattern: Some(IdPattern::parse(pattern).expect("id pattern")),
+        ..EntitySelector::default()
+    })
+}
+
+/// Entities with these ids.
+fn ids(ids: &[&str]) -> EntityQuery {
+    selecting(EntitySelector {
+        ids: Some(ids.iter().map(|s| (*s).to_owned()).collect()),
+        ..EntitySelector::default()
+    })
+}
+
+/// A q expression in the kit's terms.
+pub(crate) fn q(text: &str) -> QExpr {
+    QExpr::parse(text, &KitTerms, &QOptions::default()).expect("q")
+}
+
+fn selection(query: EntityQuery, offset: usize, limit: usize) -> Selection {
+    let mut selection = Selection::new(Arc::new(query), limit);
+    selection.offset = offset;
+    selection
 }
 
 async fn ids_of<S: EntityStore>(store: &S, tenant: &Tenant, selection: Selection) -> Vec<String> {
@@ -63,9 +122,9 @@ pub async fn selecting_a_tenant_pages_in_id_order<S: EntityStore>(store: Arc<S>)
     let mut expected = ids.clone();
     expected.sort();
 
-    let first = ids_of(&*store, &tenant, selection(Source::All, keep_all(), 0, 10)).await;
-    let third = ids_of(&*store, &tenant, selection(Source::All, keep_all(), 20, 10)).await;
-    let past_end = ids_of(&*store, &tenant, selection(Source::All, keep_all(), 30, 10)).await;
+    let first = ids_of(&*store, &tenant, selection(EntityQuery::default(), 0, 10)).await;
+    let third = ids_of(&*store, &tenant, selection(EntityQuery::default(), 20, 10)).await;
+    let past_end = ids_of(&*store, &tenant, selection(EntityQuery::default(), 30, 10)).await;
     assert_eq!(first, expected[..10]);
     assert_eq!(third, expected[20..]);
     assert!(past_end.is_empty());
@@ -83,53 +142,50 @@ pub async fn selecting_after_an_id_resumes_past_it<S: EntityStore>(store: Arc<S>
             .collect(),
     )
     .await;
-    let sources = [
-        (Source::All, vec!["urn:a:3", "urn:b:1"]),
-        (Source::IdPrefix("urn:a:".into()), vec!["urn:a:3"]),
+    let queries = [
+        (EntityQuery::default(), vec!["urn:a:3", "urn:b:1"]),
+        (id_pattern("urn:a:.*"), vec!["urn:a:3"]),
+        (of_types(&[T_ROOM, T_SENSOR]), vec!["urn:a:3", "urn:b:1"]),
         (
-            Source::Types(vec![T_ROOM.into(), T_SENSOR.into()]),
-            vec!["urn:a:3", "urn:b:1"],
-        ),
-        (
-            Source::Ids(vec!["urn:b:1".into(), "urn:a:1".into(), "urn:a:3".into()]),
+            ids(&["urn:b:1", "urn:a:1", "urn:a:3"]),
             vec!["urn:a:3", "urn:b:1"],
         ),
     ];
-    for (source, expected) in sources {
-        let mut query = selection(source.clone(), keep_all(), 0, 10);
+    for (query, expected) in queries {
+        let described = format!("{query:?}");
+        let mut query = selection(query, 0, 10);
         query.after = Some("urn:a:2".into());
         assert_eq!(
             ids_of(&*store, &tenant, query).await,
             expected,
-            "{source:?}"
+            "{described}"
         );
     }
     // A resume point before the prefix starts at the prefix.
-    let mut query = selection(Source::IdPrefix("urn:b:".into()), keep_all(), 0, 10);
+    let mut query = selection(id_pattern("urn:b:.*"), 0, 10);
     query.after = Some("urn:a:9".into());
     assert_eq!(ids_of(&*store, &tenant, query).await, ["urn:b:1"]);
 }
 
-/// The filter decides what is selected; with `count` the total covers every match, not
+/// The query decides what is selected; with `count` the total covers every match, not
 /// only the page.
-pub async fn the_filter_selects_and_count_counts_every_match<S: EntityStore>(store: Arc<S>) {
+pub async fn the_query_selects_and_count_counts_every_match<S: EntityStore>(store: Arc<S>) {
     let tenant = named("select-filter");
     seed(
         &*store,
         &tenant,
         (0..20)
-            .map(|i| sample_entity(&format!("urn:ngsi-ld:Room:{i:02}"), &[T_ROOM]))
+            .map(|i| {
+                let mut room = sample_entity(&format!("urn:ngsi-ld:Room:{i:02}"), &[T_ROOM]);
+                set_temperature(&mut room, f64::from(i % 2));
+                room
+            })
             .collect(),
     )
     .await;
-    let even: EntityFilter = Arc::new(|e: &Entity| {
-        e.id.ends_with('0')
-            || e.id.ends_with('2')
-            || e.id.ends_with('4')
-            || e.id.ends_with('6')
-            || e.id.ends_with('8')
-    });
-    let mut query = selection(Source::Types(vec![T_ROOM.into()]), even, 2, 3);
+    let mut even = of_types(&[T_ROOM]);
+    even.q = Some(q(&format!("{}==0", short(A_TEMP))));
+    let mut query = selection(even, 2, 3);
     query.count = true;
     let selected = store.select(&tenant, query).await.expect("select");
     let ids: Vec<_> = selected
@@ -147,8 +203,11 @@ pub async fn the_filter_selects_and_count_counts_every_match<S: EntityStore>(sto
     );
     assert_eq!(selected.total, Some(10));
 
-    let none: EntityFilter = Arc::new(|_| false);
-    let mut query = selection(Source::All, none, 0, 0);
+    let none = EntityQuery {
+        q: Some(q(&format!("{}==7", short(A_TEMP)))),
+        ..EntityQuery::default()
+    };
+    let mut query = selection(none, 0, 0);
     query.count = true;
     let selected = store.select(&tenant, query).await.expect("select");
     assert!(selected.entities.is_empty());
@@ -169,17 +228,15 @@ pub async fn selecting_by_types_merges_them_without_duplicates<S: EntityStore>(s
         ],
     )
     .await;
-    let both = Source::Types(vec![T_ROOM.into(), T_SENSOR.into()]);
+    let both = of_types(&[T_ROOM, T_SENSOR]);
     assert_eq!(
-        ids_of(&*store, &tenant, selection(both, keep_all(), 0, 100)).await,
+        ids_of(&*store, &tenant, selection(both, 0, 100)).await,
         ["urn:x:a", "urn:x:b", "urn:x:c"]
     );
-    let unknown = Source::Types(vec!["https://example.org/ns#Unknown".into()]);
-    assert!(
-        ids_of(&*store, &tenant, selection(unknown, keep_all(), 0, 100))
-            .await
-            .is_empty()
-    );
+    let unknown = of_types(&["https://example.org/ns#Unknown"]);
+    assert!(ids_of(&*store, &tenant, selection(unknown, 0, 100))
+        .await
+        .is_empty());
 }
 
 /// An id prefix selects exactly the ids that start with it.
@@ -194,9 +251,8 @@ pub async fn selecting_by_id_prefix_keeps_only_prefixed_ids<S: EntityStore>(stor
             .collect(),
     )
     .await;
-    let source = Source::IdPrefix("urn:a:".into());
     assert_eq!(
-        ids_of(&*store, &tenant, selection(source, keep_all(), 0, 100)).await,
+        ids_of(&*store, &tenant, selection(id_pattern("urn:a:.*"), 0, 100)).await,
         ["urn:a:1", "urn:a:2"]
     );
 }
@@ -213,14 +269,9 @@ pub async fn selecting_by_ids_skips_absent_ones<S: EntityStore>(store: Arc<S>) {
         ],
     )
     .await;
-    let source = Source::Ids(vec![
-        "urn:x:2".into(),
-        "urn:x:missing".into(),
-        "urn:x:1".into(),
-        "urn:x:2".into(),
-    ]);
+    let source = ids(&["urn:x:2", "urn:x:missing", "urn:x:1", "urn:x:2"]);
     assert_eq!(
-        ids_of(&*store, &tenant, selection(source, keep_all(), 0, 100)).await,
+        ids_of(&*store, &tenant, selection(source, 0, 100)).await,
         ["urn:x:1", "urn:x:2"]
     );
 }
@@ -290,4 +341,65 @@ pub async fn types_in_use_are_listed_once_per_tenant<S: EntityStore>(store: Arc<
         .await
         .expect("types")
         .is_empty());
+}
+
+/// With an order, the page is taken from every match sorted by it (ties in id order).
+pub async fn an_ordered_selection_sorts_every_match_then_pages<S: EntityStore>(store: Arc<S>) {
+    let tenant = named("select-ordered");
+    let temperatures = [3.0, 1.0, 2.0, 1.0, 5.0, 4.0];
+    seed(
+        &*store,
+        &tenant,
+        temperatures
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let mut room = sample_entity(&format!("urn:x:{i}"), &[T_ROOM]);
+                set_temperature(&mut room, *t);
+                room
+            })
+            .collect(),
+    )
+    .await;
+    let mut query = of_types(&[T_ROOM]);
+    query.q = Some(q(&format!("{}<5", short(A_TEMP))));
+    let order = rigel_query::OrderBy::parse(&format!("{};desc", short(A_TEMP)), &KitTerms)
+        .expect("orderBy");
+    let mut ordered = selection(query, 1, 3);
+    ordered.order = Some(Arc::new(order));
+    ordered.count = true;
+    let selected = store.select(&tenant, ordered).await.expect("select");
+    let ids: Vec<_> = selected
+        .entities
+        .iter()
+        .map(|v| v.value.id.as_str())
+        .collect();
+    assert_eq!(ids, ["urn:x:0", "urn:x:2", "urn:x:1"]);
+    assert_eq!(selected.total, Some(5));
+}
+
+/// A visit calls the visitor once per selected entity, in id order, and counts them.
+pub async fn visiting_sees_every_selected_entity_once<S: EntityStore>(store: Arc<S>) {
+    let tenant = named("visit");
+    seed(
+        &*store,
+        &tenant,
+        vec![
+            sample_entity("urn:x:b", &[T_ROOM, T_SENSOR]),
+            sample_entity("urn:x:a", &[T_SENSOR]),
+            sample_entity("urn:x:c", &[T_ISOLATED]),
+        ],
+    )
+    .await;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let visitor = {
+        let seen = Arc::clone(&seen);
+        Box::new(move |e: &Entity| seen.lock().expect("lock").push(e.id.clone()))
+    };
+    let visited = store
+        .visit(&tenant, Arc::new(of_types(&[T_ROOM, T_SENSOR])), visitor)
+        .await
+        .expect("visit");
+    assert_eq!(visited, 2);
+    assert_eq!(*seen.lock().expect("lock"), ["urn:x:a", "urn:x:b"]);
 }

@@ -1,0 +1,83 @@
+//! What every backend derives from a declarative query the same way: the candidate source
+//! the entity selectors imply (ids, the type index, an id-prefix range or everything) and
+//! the in-memory ordering of matches when no index serves an `orderBy`.
+
+use std::sync::Arc;
+
+use rigel_model::Entity;
+use rigel_query::{EntityQuery, EntitySelector, IdPattern, OrderBy};
+
+use crate::{Source, StorageError, Versioned};
+
+/// The most matches a backend sorts in memory for an ordered selection; beyond it the
+/// selection fails with [`StorageError::TooManyToSort`] rather than holding an unbounded
+/// result set.
+pub const MAX_SORTED_MATCHES: usize = 100_000;
+
+/// The candidates of one selector alone.
+pub fn selector_source(selector: &EntitySelector) -> Source {
+    if let Some(ids) = &selector.ids {
+        return Source::Ids(ids.clone());
+    }
+    if let Some(types) = &selector.types {
+        return Source::Types(types.index_types());
+    }
+    match selector.id_pattern.as_ref().map(IdPattern::literal_prefix) {
+        Some(prefix) if !prefix.is_empty() => Source::IdPrefix(prefix),
+        _ => Source::All,
+    }
+}
+
+/// The cheapest source the selectors allow that still covers every match.
+pub fn selectors_source(query: &EntityQuery) -> Source {
+    match query.selectors.as_slice() {
+        [] => Source::All,
+        [one] => selector_source(one),
+        many => {
+            let sources: Vec<Source> = many.iter().map(selector_source).collect();
+            if let Some(ids) = union(&sources, |s| match s {
+                Source::Ids(ids) => Some(ids),
+                _ => None,
+            }) {
+                return Source::Ids(ids);
+            }
+            match union(&sources, |s| match s {
+                Source::Types(types) => Some(types),
+                _ => None,
+            }) {
+                Some(mut types) => {
+                    types.sort();
+                    types.dedup();
+                    Source::Types(types)
+                }
+                None => Source::All,
+            }
+        }
+    }
+}
+
+/// The union of the sources' lists when every source is of the kind `pick` accepts.
+fn union<'a>(
+    sources: &'a [Source],
+    pick: impl Fn(&'a Source) -> Option<&'a Vec<String>>,
+) -> Option<Vec<String>> {
+    let mut all = Vec::new();
+    for source in sources {
+        all.extend(pick(source)?.iter().cloned());
+    }
+    Some(all)
+}
+
+/// Sorts matches found in id order by `order` (ties stay in id order), or fails when there
+/// are more than [`MAX_SORTED_MATCHES`].
+pub fn sort_matches(
+    matches: &mut [Versioned<Arc<Entity>>],
+    order: &OrderBy,
+) -> Result<(), StorageError> {
+    if matches.len() > MAX_SORTED_MATCHES {
+        return Err(StorageError::TooManyToSort(MAX_SORTED_MATCHES));
+    }
+    // The sort is stable, so ties keep their id order.
+    matches.sort_by_cached_key(|e| order.sort_key(&e.value));
+    Ok(())
+}

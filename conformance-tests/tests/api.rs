@@ -21,6 +21,8 @@ mod create_entity;
 mod delete_entity;
 #[path = "api/front_door.rs"]
 mod front_door;
+#[path = "api/indexes.rs"]
+mod indexes;
 #[path = "api/jsonld_contexts.rs"]
 mod jsonld_contexts;
 #[path = "api/limits.rs"]

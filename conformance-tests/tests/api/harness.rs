@@ -57,6 +57,11 @@ impl Target {
     /// Starts Rigel in-process on a loopback port, on its own actix system thread, with a
     /// temporary data directory that lives as long as the test process.
     fn in_process() -> Self {
+        Self::in_process_with(|_| {})
+    }
+
+    /// [`Target::in_process`] with the configuration changed by `adjust`.
+    fn in_process_with(adjust: fn(&mut rigel_server::Config)) -> Self {
         let (tx, rx) = std::sync::mpsc::channel::<Result<SocketAddr, String>>();
         std::thread::Builder::new()
             .name("rigel-under-test".into())
@@ -75,6 +80,7 @@ impl Target {
                 config.port = 0;
                 config.admin_port = 0;
                 config.workers = Some(2);
+                adjust(&mut config);
                 let result = actix_web::rt::System::new().block_on(async move {
                     let server = match rigel_server::start(&config).await {
                         Ok(server) => server,
@@ -134,6 +140,26 @@ pub fn target() -> &'static Target {
         Ok(url) if !url.trim().is_empty() => Target::from_base(url.trim()),
         _ => Target::in_process(),
     })
+}
+
+static UNINDEXED: OnceLock<Option<Target>> = OnceLock::new();
+
+/// A second in-process Rigel without the value index, to compare answers with; `None` when
+/// the tests run against `RIGEL_URL`.
+pub fn unindexed_target() -> Option<&'static Target> {
+    UNINDEXED
+        .get_or_init(|| match std::env::var("RIGEL_URL") {
+            Ok(url) if !url.trim().is_empty() => None,
+            _ => Some(Target::in_process_with(|config| config.value_index = false)),
+        })
+        .as_ref()
+}
+
+impl Target {
+    /// The URL of an API path on this broker.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
 }
 
 /// The URL of an API path such as `/entities`.

@@ -41,7 +41,7 @@ struct Cli {
     url: String,
 
     /// Scenario to run: create, retrieve, update-partial, update-attrs, query-value,
-    /// query-relationship, batch-upsert, notify, temporal-lastn, temporal-range,
+    /// query-relationship, query-geo, query-order, batch-upsert, notify, temporal-lastn, temporal-range,
     /// temporal-aggregate, a comma-separated list of them, or `all` (every one but notify and
     /// the temporal ones).
     #[arg(long, default_value = "all")]
@@ -541,7 +541,7 @@ mod tests {
 
     #[test]
     fn scenario_lists_are_parsed() {
-        assert_eq!(parse_scenarios("all").map(|v| v.len()).ok(), Some(7));
+        assert_eq!(parse_scenarios("all").map(|v| v.len()).ok(), Some(9));
         assert_eq!(
             parse_scenarios("create, retrieve").ok(),
             Some(vec![Scenario::Create, Scenario::Retrieve])

@@ -18,6 +18,8 @@ pub enum Scenario {
     UpdateAttrs,
     QueryValue,
     QueryRelationship,
+    QueryGeo,
+    QueryOrder,
     BatchUpsert,
     /// Partial updates of entities that subscriptions watch; the notifications are received,
     /// counted and timed (see `notify`).
@@ -44,13 +46,15 @@ pub enum Seeding {
 impl Scenario {
     /// The request scenarios, in the order `all` runs them (not `notify`: it creates
     /// subscriptions and needs the broker to reach back to the generator).
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Create,
         Scenario::Retrieve,
         Scenario::UpdatePartial,
         Scenario::UpdateAttrs,
         Scenario::QueryValue,
         Scenario::QueryRelationship,
+        Scenario::QueryGeo,
+        Scenario::QueryOrder,
         Scenario::BatchUpsert,
     ];
 
@@ -63,8 +67,8 @@ impl Scenario {
     ];
 
     /// Every scenario: those of `all`, then `notify`, then the temporal ones.
-    pub const EVERY: [Scenario; 11] = {
-        let mut every = [Scenario::Notify; 11];
+    pub const EVERY: [Scenario; 13] = {
+        let mut every = [Scenario::Notify; 13];
         let mut i = 0;
         while i < Scenario::ALL.len() {
             every[i] = Scenario::ALL[i];
@@ -86,6 +90,8 @@ impl Scenario {
             Scenario::UpdateAttrs => "update-attrs",
             Scenario::QueryValue => "query-value",
             Scenario::QueryRelationship => "query-relationship",
+            Scenario::QueryGeo => "query-geo",
+            Scenario::QueryOrder => "query-order",
             Scenario::BatchUpsert => "batch-upsert",
             Scenario::Notify => "notify",
             Scenario::TemporalLastN => "temporal-lastn",
@@ -143,6 +149,12 @@ impl Scenario {
             }
             Scenario::QueryRelationship => {
                 format!("GET /entities?type={ty}&q=owner==\"urn:ngsi-ld:Owner:N\"&limit=20{of}")
+            }
+            Scenario::QueryGeo => format!(
+                "GET /entities?type={ty}&georel=near;maxDistance==1000&geometry=Point&coordinates=[lon,lat]&limit=20{of}"
+            ),
+            Scenario::QueryOrder => {
+                format!("GET /entities?type={ty}&orderBy=mileage&limit=20{of}")
             }
             Scenario::BatchUpsert => {
                 format!("POST /entityOperations/upsert ({batch_size} entities)")
@@ -413,6 +425,19 @@ impl Plan {
                 let q = format!("owner==\"{}\"", template::owner_id(rng.below(self.owners)));
                 get(query_path(&self.query_type(), &q))
             }
+            Scenario::QueryGeo => {
+                let (lon, lat) = template::random_position(rng);
+                get(format!(
+                    "/entities?type={}&georel={}&geometry=Point&coordinates={}&limit=20",
+                    self.query_type(),
+                    percent_encode("near;maxDistance==1000"),
+                    percent_encode(&format!("[{lon:.5},{lat:.5}]"))
+                ))
+            }
+            Scenario::QueryOrder => get(format!(
+                "/entities?type={}&orderBy=mileage&limit=20",
+                self.query_type()
+            )),
             Scenario::Notify => {
                 let path = format!("/entities/{}/attrs/mileage", self.notified_id(seq));
                 patch(

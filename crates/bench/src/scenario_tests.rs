@@ -450,3 +450,22 @@ fn temporal_descriptions_name_the_request_and_the_seeded_history() {
         .describe(&p)
         .ends_with("&attrs=A (all 100000 instances, 20 entities)"));
 }
+
+#[test]
+fn geo_and_ordered_queries_ask_the_first_type() {
+    let mut rng = Rng::new(5);
+    let ten = plan().with_types(10);
+    let geo = ten.request(Scenario::QueryGeo, &mut rng, Some(0), 0);
+    assert!(
+        geo.path.starts_with(
+            "/entities?type=BenchVehicle0&georel=near%3BmaxDistance%3D%3D1000&geometry=Point&coordinates=%5B2."
+        ),
+        "{}",
+        geo.path
+    );
+    let order = ten.request(Scenario::QueryOrder, &mut rng, Some(0), 0);
+    assert_eq!(
+        order.path,
+        "/entities?type=BenchVehicle0&orderBy=mileage&limit=20"
+    );
+}

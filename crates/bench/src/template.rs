@@ -50,6 +50,13 @@ pub fn status(rng: &mut Rng) -> &'static str {
     }
 }
 
+/// A position in the area the template's vehicles are spread over (central Paris).
+pub fn random_position(rng: &mut Rng) -> (f64, f64) {
+    let lon = rng.range_f64(2.25, 2.42);
+    let lat = rng.range_f64(48.81, 48.90);
+    (lon, lat)
+}
+
 /// Upper bound (exclusive) of the mileage values.
 pub const MILEAGE_MAX: u64 = 200_000;
 
@@ -73,8 +80,7 @@ pub fn write_vehicle(
     let fuel = rng.range_f64(0.0, 1.0);
     let temperature = rng.range_f64(-10.0, 40.0);
     let owner = rng.below(owners.max(1));
-    let lon = rng.range_f64(2.25, 2.42);
-    let lat = rng.range_f64(48.81, 48.90);
+    let (lon, lat) = random_position(rng);
     // Writing into a String cannot fail.
     let _ = write!(
         out,

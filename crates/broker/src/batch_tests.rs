@@ -1,8 +1,8 @@
-//! Behaviour of the batch operations (clauses 5.6.7-5.6.10, 5.6.20, 5.5.11) over an in-memory
-//! store that counts commits and can play a concurrent writer.
+//! Behaviour of the batch operations (clauses 5.6.7-5.6.10, 5.6.20, 5.5.11) over the in-memory
+//! backend, wrapped to count commits and to play a concurrent writer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -11,63 +11,45 @@ use chrono::{DateTime, TimeZone, Utc};
 use rigel_model::codec::parse::{parse_entity, parse_fragment, NullPolicy};
 use rigel_model::{AttributeValue, Entity, ErrorKind, IdentityTerms, Tenant};
 use rigel_storage::{
-    EntityStore, Expect, Selected, Selection, StorageError, Versioned, WriteOp, WriteOutcome,
+    EntityStore, Expect, HistoryChange, Selected, Selection, StorageError, Versioned, WriteOp,
+    WriteOutcome,
 };
+use rigel_storage_memory::MemoryStore;
 use serde_json::{json, Value};
 
 use crate::{AttributeUpdate, BatchResult, Broker, Clock, EntityMerge, UpsertMode};
 
 type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send + 'a>>;
 
-/// An in-memory entity store with the storage contract's versioning and expectations.
+/// The in-memory backend, counting commits and able to play a concurrent writer.
 #[derive(Default)]
 pub(crate) struct MemStore {
+    inner: MemoryStore,
     state: Mutex<Mem>,
 }
 
 #[derive(Default)]
 struct Mem {
-    entities: HashMap<(Tenant, String), Versioned<Entity>>,
-    tenants: HashSet<Tenant>,
-    version: u64,
     commits: usize,
     /// Entities "another client" writes (default tenant) just before each of the next commits.
     racing: VecDeque<Entity>,
-    /// The history changes applied, in order (reads of the history are not modelled).
-    history: Vec<(Tenant, rigel_storage::HistoryChange)>,
-}
-
-impl Mem {
-    fn put(&mut self, tenant: &Tenant, entity: Entity) -> u64 {
-        self.version += 1;
-        self.tenants.insert(tenant.clone());
-        let key = (tenant.clone(), entity.id.clone());
-        self.entities.insert(
-            key,
-            Versioned {
-                version: self.version,
-                value: entity,
-            },
-        );
-        self.version
-    }
-
-    fn holds(&self, key: &(Tenant, String), expect: Expect) -> bool {
-        match (expect, self.entities.get(key)) {
-            (Expect::Any, _) | (Expect::Absent, None) => true,
-            (Expect::Version(v), Some(found)) => found.version == v,
-            _ => false,
-        }
-    }
+    /// The history changes applied, in order.
+    history: Vec<(Tenant, HistoryChange)>,
 }
 
 impl MemStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Mem> {
         self.state.lock().unwrap()
     }
+
+    /// The history changes applied so far.
+    pub(crate) fn history(&self) -> Vec<(Tenant, HistoryChange)> {
+        self.lock().history.clone()
+    }
 }
 
-// Written out as `async_trait` expands it: the broker does not depend on that macro.
+// Written out as `async_trait` expands it (the broker does not depend on that macro); every
+// method but `commit` is the backend's own.
 impl EntityStore for MemStore {
     fn get<'l0, 'l1, 'l2, 'at>(
         &'l0 self,
@@ -80,14 +62,10 @@ impl EntityStore for MemStore {
         'l2: 'at,
         Self: 'at,
     {
-        let found = self
-            .lock()
-            .entities
-            .get(&(tenant.clone(), id.to_owned()))
-            .cloned();
-        Box::pin(async move { Ok(found) })
+        self.inner.get(tenant, id)
     }
 
+    /// Counts the commit, lets the racer write first, and notes the applied history changes.
     fn commit<'l0, 'l1, 'at>(
         &'l0 self,
         tenant: &'l1 Tenant,
@@ -98,48 +76,37 @@ impl EntityStore for MemStore {
         'l1: 'at,
         Self: 'at,
     {
-        let mut mem = self.lock();
-        mem.commits += 1;
-        if let Some(racer) = mem.racing.pop_front() {
-            mem.put(&Tenant::default_tenant(), racer);
-        }
-        let mut outcomes: Vec<WriteOutcome> = Vec::new();
-        for op in ops {
-            let previous_applied = matches!(outcomes.last(), Some(WriteOutcome::Applied { .. }));
-            let outcome = match op {
-                WriteOp::Record {
-                    change,
-                    with_previous,
-                } => {
-                    if with_previous && !previous_applied {
-                        WriteOutcome::Conflict
-                    } else {
-                        mem.history.push((tenant.clone(), change));
-                        WriteOutcome::Applied { version: 0 }
-                    }
-                }
-                WriteOp::Put { entity, expect } => {
-                    if mem.holds(&(tenant.clone(), entity.id.clone()), expect) {
-                        WriteOutcome::Applied {
-                            version: mem.put(tenant, entity),
-                        }
-                    } else {
-                        WriteOutcome::Conflict
-                    }
-                }
-                WriteOp::Delete { id, expect } => {
-                    let key = (tenant.clone(), id);
-                    if mem.entities.contains_key(&key) && mem.holds(&key, expect) {
-                        mem.entities.remove(&key);
-                        WriteOutcome::Applied { version: 0 }
-                    } else {
-                        WriteOutcome::Conflict
-                    }
-                }
+        Box::pin(async move {
+            let racer = {
+                let mut mem = self.lock();
+                mem.commits += 1;
+                mem.racing.pop_front()
             };
-            outcomes.push(outcome);
-        }
-        Box::pin(async move { Ok(outcomes) })
+            if let Some(entity) = racer {
+                let put = WriteOp::Put {
+                    entity,
+                    expect: Expect::Any,
+                };
+                self.inner
+                    .commit(&Tenant::default_tenant(), vec![put])
+                    .await?;
+            }
+            let changes: Vec<Option<HistoryChange>> = ops
+                .iter()
+                .map(|op| match op {
+                    WriteOp::Record { change, .. } => Some(change.clone()),
+                    _ => None,
+                })
+                .collect();
+            let outcomes = self.inner.commit(tenant, ops).await?;
+            let applied = changes
+                .into_iter()
+                .zip(&outcomes)
+                .filter(|(_, outcome)| matches!(outcome, WriteOutcome::Applied { .. }))
+                .filter_map(|(change, _)| Some((tenant.clone(), change?)));
+            self.lock().history.extend(applied);
+            Ok(outcomes)
+        })
     }
 
     fn tenant_exists<'l0, 'l1, 'at>(&'l0 self, tenant: &'l1 Tenant) -> Fut<'at, bool>
@@ -148,16 +115,23 @@ impl EntityStore for MemStore {
         'l1: 'at,
         Self: 'at,
     {
-        let exists = tenant.is_default() || self.lock().tenants.contains(tenant);
-        Box::pin(async move { Ok(exists) })
+        self.inner.tenant_exists(tenant)
+    }
+
+    fn tenants<'l0, 'at>(&'l0 self) -> Fut<'at, Vec<Tenant>>
+    where
+        'l0: 'at,
+        Self: 'at,
+    {
+        self.inner.tenants()
     }
 
     fn ids_by_type<'l0, 'l1, 'l2, 'l3, 'at>(
         &'l0 self,
-        _tenant: &'l1 Tenant,
-        _type_iri: &'l2 str,
-        _after: Option<&'l3 str>,
-        _limit: usize,
+        tenant: &'l1 Tenant,
+        type_iri: &'l2 str,
+        after: Option<&'l3 str>,
+        limit: usize,
     ) -> Fut<'at, Vec<String>>
     where
         'l0: 'at,
@@ -166,91 +140,59 @@ impl EntityStore for MemStore {
         'l3: 'at,
         Self: 'at,
     {
-        Box::pin(async { Ok(Vec::new()) })
+        self.inner.ids_by_type(tenant, type_iri, after, limit)
     }
 
-    /// Every entity of the tenant in id order, filtered and paged (sources are not indexed).
+    fn get_many<'l0, 'l1, 'l2, 'at>(
+        &'l0 self,
+        tenant: &'l1 Tenant,
+        ids: &'l2 [String],
+    ) -> Fut<'at, Vec<Option<Versioned<Entity>>>>
+    where
+        'l0: 'at,
+        'l1: 'at,
+        'l2: 'at,
+        Self: 'at,
+    {
+        self.inner.get_many(tenant, ids)
+    }
+
     fn select<'l0, 'l1, 'at>(&'l0 self, tenant: &'l1 Tenant, s: Selection) -> Fut<'at, Selected>
     where
         'l0: 'at,
         'l1: 'at,
         Self: 'at,
     {
-        let mut found: Vec<Versioned<Entity>> = self
-            .lock()
-            .entities
-            .iter()
-            .filter(|((t, id), _)| t == tenant && s.after.as_ref().is_none_or(|a| id > a))
-            .filter(|(_, v)| s.matches(&v.value))
-            .map(|(_, v)| v.clone())
-            .collect();
-        found.sort_by(|a, b| a.value.id.cmp(&b.value.id));
-        let entities = found
-            .into_iter()
-            .skip(s.offset)
-            .take(s.limit)
-            .map(|v| Versioned {
-                version: v.version,
-                value: Arc::new(v.value),
-            })
-            .collect();
-        Box::pin(async move {
-            Ok(Selected {
-                entities,
-                total: None,
-            })
-        })
+        self.inner.select(tenant, s)
     }
 
     fn visit<'l0, 'l1, 'at>(
         &'l0 self,
         tenant: &'l1 Tenant,
         query: Arc<rigel_query::EntityQuery>,
-        mut visitor: rigel_storage::Visitor,
+        visitor: rigel_storage::Visitor,
     ) -> Fut<'at, usize>
     where
         'l0: 'at,
         'l1: 'at,
         Self: 'at,
     {
-        let mut found: Vec<Entity> = self
-            .lock()
-            .entities
-            .iter()
-            .filter(|((t, _), v)| t == tenant && query.matches(&v.value))
-            .map(|(_, v)| v.value.clone())
-            .collect();
-        found.sort_by(|a, b| a.id.cmp(&b.id));
-        for e in &found {
-            visitor(e);
-        }
-        Box::pin(async move { Ok(found.len()) })
+        self.inner.visit(tenant, query, visitor)
     }
 
-    fn types_in_use<'l0, 'l1, 'at>(&'l0 self, _tenant: &'l1 Tenant) -> Fut<'at, Vec<String>>
+    fn types_in_use<'l0, 'l1, 'at>(&'l0 self, tenant: &'l1 Tenant) -> Fut<'at, Vec<String>>
     where
         'l0: 'at,
         'l1: 'at,
         Self: 'at,
     {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-
-    fn tenants<'l0, 'at>(&'l0 self) -> Fut<'at, Vec<Tenant>>
-    where
-        'l0: 'at,
-        Self: 'at,
-    {
-        let mut all: Vec<Tenant> = self.lock().tenants.iter().cloned().collect();
-        all.retain(|t| !t.is_default());
-        all.insert(0, Tenant::default_tenant());
-        Box::pin(async move { Ok(all) })
+        self.inner.types_in_use(tenant)
     }
 
     fn history_header<'l0, 'l1, 'l2, 'at>(
         &'l0 self,
-        _tenant: &'l1 Tenant,
-        _id: &'l2 str,
+        tenant: &'l1 Tenant,
+        id: &'l2 str,
     ) -> Fut<'at, Option<rigel_storage::HistoryHeader>>
     where
         'l0: 'at,
@@ -258,14 +200,14 @@ impl EntityStore for MemStore {
         'l2: 'at,
         Self: 'at,
     {
-        Box::pin(async { Ok(None) })
+        self.inner.history_header(tenant, id)
     }
 
     fn history<'l0, 'l1, 'l2, 'l3, 'at>(
         &'l0 self,
-        _tenant: &'l1 Tenant,
-        _id: &'l2 str,
-        _query: &'l3 rigel_storage::HistoryQuery,
+        tenant: &'l1 Tenant,
+        id: &'l2 str,
+        query: &'l3 rigel_storage::HistoryQuery,
     ) -> Fut<'at, Option<rigel_storage::EntityHistory>>
     where
         'l0: 'at,
@@ -274,15 +216,31 @@ impl EntityStore for MemStore {
         'l3: 'at,
         Self: 'at,
     {
-        Box::pin(async { Ok(None) })
+        self.inner.history(tenant, id, query)
+    }
+
+    fn history_samples<'l0, 'l1, 'l2, 'l3, 'at>(
+        &'l0 self,
+        tenant: &'l1 Tenant,
+        id: &'l2 str,
+        query: &'l3 rigel_storage::HistoryQuery,
+    ) -> Fut<'at, Option<rigel_storage::EntitySamples>>
+    where
+        'l0: 'at,
+        'l1: 'at,
+        'l2: 'at,
+        'l3: 'at,
+        Self: 'at,
+    {
+        self.inner.history_samples(tenant, id, query)
     }
 
     fn history_headers<'l0, 'l1, 'l2, 'l3, 'at>(
         &'l0 self,
-        _tenant: &'l1 Tenant,
-        _source: &'l2 rigel_storage::Source,
-        _after: Option<&'l3 str>,
-        _limit: usize,
+        tenant: &'l1 Tenant,
+        source: &'l2 rigel_storage::Source,
+        after: Option<&'l3 str>,
+        limit: usize,
     ) -> Fut<'at, Vec<rigel_storage::HistoryHeader>>
     where
         'l0: 'at,
@@ -291,14 +249,7 @@ impl EntityStore for MemStore {
         'l3: 'at,
         Self: 'at,
     {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-}
-
-impl MemStore {
-    /// The history changes applied so far.
-    pub(crate) fn history(&self) -> Vec<(Tenant, rigel_storage::HistoryChange)> {
-        self.lock().history.clone()
+        self.inner.history_headers(tenant, source, after, limit)
     }
 }
 
@@ -357,12 +308,8 @@ pub(crate) fn tenant() -> Tenant {
     Tenant::default_tenant()
 }
 
-fn stored(store: &MemStore, id: &str) -> Option<Entity> {
-    store
-        .lock()
-        .entities
-        .get(&(tenant(), id.to_owned()))
-        .map(|v| v.value.clone())
+async fn stored(store: &MemStore, id: &str) -> Option<Entity> {
+    store.get(&tenant(), id).await.unwrap().map(|v| v.value)
 }
 
 fn value(e: &Entity, name: &str) -> Value {
@@ -401,7 +348,7 @@ async fn creating_a_thousand_entities_is_one_commit() {
     assert_eq!(r.created.len(), 1000);
     assert_eq!(store.lock().commits, 1);
     assert_eq!(
-        value(&stored(&store, "urn:r:999").unwrap(), "temp"),
+        value(&stored(&store, "urn:r:999").await.unwrap(), "temp"),
         json!(999)
     );
 }
@@ -419,7 +366,10 @@ async fn creating_an_id_twice_creates_the_first_and_reports_the_second_as_alread
         .unwrap();
     assert_eq!(r.success, ["urn:r:1", "urn:r:2"]);
     assert_eq!(error_kinds(&r), [("urn:r:1", ErrorKind::AlreadyExists)]);
-    assert_eq!(value(&stored(&store, "urn:r:1").unwrap(), "temp"), json!(1));
+    assert_eq!(
+        value(&stored(&store, "urn:r:1").await.unwrap(), "temp"),
+        json!(1)
+    );
 }
 
 #[tokio::test]
@@ -433,7 +383,7 @@ async fn creating_an_existing_entity_fails_only_that_element() {
     assert_eq!(r.success, ["urn:r:new"]);
     assert_eq!(error_kinds(&r), [("urn:r:old", ErrorKind::AlreadyExists)]);
     assert_eq!(
-        value(&stored(&store, "urn:r:old").unwrap(), "temp"),
+        value(&stored(&store, "urn:r:old").await.unwrap(), "temp"),
         json!(0)
     );
 }
@@ -461,7 +411,7 @@ async fn upsert_creates_absent_entities_and_replaces_existing_ones() {
     assert!(r.is_complete());
     assert_eq!(r.created, ["urn:r:new"]);
     assert_eq!(r.success, ["urn:r:old", "urn:r:new"]);
-    let old = stored(&store, "urn:r:old").unwrap();
+    let old = stored(&store, "urn:r:old").await.unwrap();
     assert_eq!(value(&old, "temp"), json!(7));
     assert!(!old.attributes.contains_key("gone"), "replace drops it");
     assert_eq!((old.created_at, old.modified_at), (t0(), t1()));
@@ -483,7 +433,7 @@ async fn upsert_in_update_mode_keeps_attributes_missing_from_the_input() {
         .await
         .unwrap();
     assert!(r.is_complete() && r.created.is_empty());
-    let e = stored(&store, "urn:r:1").unwrap();
+    let e = stored(&store, "urn:r:1").await.unwrap();
     assert_eq!(value(&e, "temp"), json!(9));
     assert_eq!(value(&e, "kept"), json!(true));
     assert_eq!(e.attributes["temp"][0].created_at, Some(t0()));
@@ -504,7 +454,10 @@ async fn upserting_an_id_twice_creates_it_once_and_keeps_the_last_state() {
     assert!(r.is_complete());
     assert_eq!(r.created, ["urn:r:1", "urn:r:2"]);
     assert_eq!(r.success, ["urn:r:1", "urn:r:2"]);
-    assert_eq!(value(&stored(&store, "urn:r:1").unwrap(), "temp"), json!(3));
+    assert_eq!(
+        value(&stored(&store, "urn:r:1").await.unwrap(), "temp"),
+        json!(3)
+    );
     assert_eq!(store.lock().commits, 1);
 }
 
@@ -525,7 +478,7 @@ async fn updating_overwrites_existing_attributes_and_appends_new_ones() {
         .await
         .unwrap();
     assert!(r.is_complete());
-    let e = stored(&store, "urn:r:1").unwrap();
+    let e = stored(&store, "urn:r:1").await.unwrap();
     assert_eq!((value(&e, "temp"), value(&e, "hum")), (json!(2), json!(50)));
 }
 
@@ -549,7 +502,7 @@ async fn updating_without_overwrite_appends_new_attributes_and_reports_the_kept_
         .unwrap();
     assert_eq!(error_kinds(&r), [("urn:r:1", ErrorKind::AlreadyExists)]);
     assert!(r.errors[0].error.detail().contains("temp"));
-    let e = stored(&store, "urn:r:1").unwrap();
+    let e = stored(&store, "urn:r:1").await.unwrap();
     assert_eq!((value(&e, "temp"), value(&e, "hum")), (json!(1), json!(50)));
 }
 
@@ -574,7 +527,7 @@ async fn updating_an_absent_entity_is_resource_not_found_and_the_others_apply() 
         error_kinds(&r),
         [("urn:r:none", ErrorKind::ResourceNotFound)]
     );
-    assert!(stored(&store, "urn:r:none").is_none());
+    assert!(stored(&store, "urn:r:none").await.is_none());
 }
 
 /// Clause 5.5.11.4: the first occurrence deletes, later ones find nothing.
@@ -591,7 +544,7 @@ async fn deleting_an_id_twice_deletes_it_and_reports_the_second_as_not_found() {
         .unwrap();
     assert_eq!(r.success, ["urn:r:1", "urn:r:2"]);
     assert_eq!(error_kinds(&r), [("urn:r:1", ErrorKind::ResourceNotFound)]);
-    assert!(stored(&store, "urn:r:1").is_none() && stored(&store, "urn:r:2").is_none());
+    assert!(stored(&store, "urn:r:1").await.is_none() && stored(&store, "urn:r:2").await.is_none());
 }
 
 /// Clause 5.5.11.5: merges of one entity apply in order; all get one modifiedAt.
@@ -614,7 +567,7 @@ async fn merging_an_id_twice_applies_both_fragments_in_order() {
         .unwrap();
     assert!(r.is_complete());
     assert_eq!(r.success, ["urn:r:1"]);
-    let e = stored(&store, "urn:r:1").unwrap();
+    let e = stored(&store, "urn:r:1").await.unwrap();
     assert_eq!((value(&e, "temp"), value(&e, "a")), (json!(3), json!("x")));
     assert_eq!(e.modified_at, t1());
     assert_eq!(e.attributes["a"][0].modified_at, Some(t1()));
@@ -635,7 +588,7 @@ async fn a_failing_merge_leaves_its_entity_unchanged() {
         .await
         .unwrap();
     assert_eq!(error_kinds(&r), [("urn:r:1", ErrorKind::BadRequestData)]);
-    assert_eq!(stored(&store, "urn:r:1").unwrap().modified_at, t0());
+    assert_eq!(stored(&store, "urn:r:1").await.unwrap().modified_at, t0());
 }
 
 /// Clause 5.5.10: only creations make a tenant exist; the other batches report it missing.
@@ -661,7 +614,7 @@ async fn batches_on_an_unknown_tenant_report_nonexistent_tenant_but_creation_cre
     assert_eq!(r.success, ["urn:r:1"]);
     assert_eq!(error_kinds(&r), [("urn:r:2", ErrorKind::ResourceNotFound)]);
     assert!(
-        stored(&store, "urn:r:1").is_none(),
+        stored(&store, "urn:r:1").await.is_none(),
         "the default tenant is untouched"
     );
 }
@@ -688,7 +641,7 @@ async fn a_concurrent_write_is_retried_for_its_entity_only() {
         .await
         .unwrap();
     assert!(r.is_complete(), "{r:?}");
-    let e = stored(&store, "urn:r:1").unwrap();
+    let e = stored(&store, "urn:r:1").await.unwrap();
     assert_eq!(value(&e, "temp"), json!(5));
     assert!(
         e.attributes.contains_key("racer"),
@@ -711,5 +664,5 @@ async fn an_entity_that_always_conflicts_ends_as_conflict_and_the_others_commit(
         .unwrap();
     assert_eq!(r.success, ["urn:r:2"]);
     assert_eq!(error_kinds(&r), [("urn:r:1", ErrorKind::Conflict)]);
-    assert!(stored(&store, "urn:r:1").is_some() && stored(&store, "urn:r:2").is_none());
+    assert!(stored(&store, "urn:r:1").await.is_some() && stored(&store, "urn:r:2").await.is_none());
 }

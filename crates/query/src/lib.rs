@@ -10,7 +10,9 @@ pub mod aggregate;
 pub mod error;
 pub mod geo;
 pub mod id_pattern;
+pub mod index;
 pub mod order;
+pub mod path;
 pub mod q;
 pub mod scope;
 pub mod selection;
@@ -18,7 +20,6 @@ pub mod types;
 
 mod boolean;
 mod limits;
-mod path;
 mod pattern;
 mod scan;
 mod temporal;

@@ -86,6 +86,42 @@ impl OrderBy {
         })
     }
 
+    /// The attribute path (attribute and optional sub-attribute IRI) of an ascending ordering
+    /// on one attribute value, which a value index can serve: numbers come first in the
+    /// datatype order of clause 4.23.2, so the smallest numbers of the index are the first
+    /// entities of the order. `None` for anything else.
+    pub fn ascending_path(&self) -> Option<(&str, Option<&str>)> {
+        let [term] = self.terms.as_slice() else {
+            return None;
+        };
+        let Member::Path(path) = &term.member else {
+            return None;
+        };
+        if term.direction != Direction::Asc || path.trailing.is_some() {
+            return None;
+        }
+        let Root::Attribute(attribute) = &path.root else {
+            return None;
+        };
+        match path.steps.as_slice() {
+            [] => Some((attribute, None)),
+            [crate::path::Step::Sub(sub)] => Some((attribute, Some(sub))),
+            _ => None,
+        }
+    }
+
+    /// The number an entity sorts by under an ordering on one member, when it sorts by a
+    /// number (see [`OrderBy::ascending_path`]).
+    pub fn sort_number(&self, entity: &Entity) -> Option<f64> {
+        let [term] = self.terms.as_slice() else {
+            return None;
+        };
+        match value_of(&term.member, entity) {
+            Some(SortValue::Number(x)) => Some(x),
+            _ => None,
+        }
+    }
+
     /// `Some(descending)` when the ordering is on `id` alone, the only member the temporal
     /// API orders by (5.7.4.4); `None` when a term names another member or a distance.
     pub fn on_id_only(&self) -> Option<bool> {

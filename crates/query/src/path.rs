@@ -16,7 +16,7 @@ pub(crate) const NGSI_LD: &str = "https://uri.etsi.org/ngsi-ld/";
 /// The members of an attribute a path may address besides its sub-attributes (the names of
 /// Table 5.2.5-1 that are not user sub-attributes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Member {
+pub enum Member {
     ObservedAt,
     CreatedAt,
     ModifiedAt,
@@ -46,7 +46,7 @@ impl Member {
 
 /// What a path starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Root {
+pub enum Root {
     /// A top-level attribute, by expanded IRI.
     Attribute(String),
     /// The entity's `createdAt`.
@@ -56,7 +56,7 @@ pub(crate) enum Root {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Step {
+pub enum Step {
     /// A sub-attribute, by expanded IRI.
     Sub(String),
     /// A member of the attribute (always the last step).
@@ -65,11 +65,11 @@ pub(crate) enum Step {
 
 /// One member name of a trailing `[...]` path into a JSON value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Key {
-    raw: String,
+pub struct Key {
+    pub raw: String,
     /// The expanded name, when it differs and the attribute is not a `jsonKeys` one: stored
     /// values keep the member names the client wrote, so both spellings are looked up.
-    expanded: Option<String>,
+    pub expanded: Option<String>,
 }
 
 impl Key {
@@ -80,10 +80,10 @@ impl Key {
 
 /// A parsed attribute path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ValuePath {
-    pub(crate) root: Root,
-    pub(crate) steps: Vec<Step>,
-    pub(crate) trailing: Option<Vec<Key>>,
+pub struct ValuePath {
+    pub root: Root,
+    pub steps: Vec<Step>,
+    pub trailing: Option<Vec<Key>>,
 }
 
 /// Where a path ends within one attribute instance.

@@ -53,7 +53,70 @@ impl ScopeExpr {
     }
 }
 
+impl ScopeExpr {
+    /// The scopes (as [`crate::index::normal_scope`] files them under the scope IRI) every
+    /// match has one of, for a value index.
+    pub fn lookup(&self) -> crate::index::Lookup {
+        node_lookup(&self.root)
+    }
+}
+
+fn node_lookup(node: &Bool<Pattern>) -> crate::index::Lookup {
+    use crate::index::Lookup;
+    match node {
+        Bool::Term(p) => p.lookup(),
+        Bool::And(items) => Lookup::and(items.iter().map(node_lookup).collect()),
+        Bool::Or(items) => Lookup::or(items.iter().map(node_lookup).collect()),
+    }
+}
+
 impl Pattern {
+    /// The scopes the pattern can match: itself, or the scopes under the levels before a
+    /// `+` or a `/#`.
+    fn lookup(&self) -> crate::index::Lookup {
+        use crate::index::{Lookup, ValueRange};
+        use std::ops::Bound;
+        let mut named = String::new();
+        let mut open = self.subtree;
+        for level in &self.levels {
+            match level {
+                Level::Name(name) => {
+                    named.push('/');
+                    named.push_str(name);
+                }
+                Level::Any => {
+                    open = true;
+                    break;
+                }
+            }
+        }
+        if named.is_empty() {
+            return Lookup::Unrestricted;
+        }
+        let exact = || {
+            ValueRange::Text(
+                Bound::Included(named.clone()),
+                Bound::Included(named.clone()),
+            )
+        };
+        // Every scope below `named`: from "named/" up to "named0" ('0' follows '/').
+        let below = ValueRange::Text(
+            Bound::Included(format!("{named}/")),
+            Bound::Excluded(format!("{named}0")),
+        );
+        let all_named = self.levels.iter().all(|l| matches!(l, Level::Name(_)));
+        let ranges = match (all_named, open) {
+            (true, false) => vec![exact()],
+            (true, true) => vec![exact(), below],
+            (false, _) => vec![below],
+        };
+        Lookup::Values {
+            attribute: rigel_model::SCOPE_IRI.to_owned(),
+            sub_attribute: None,
+            ranges,
+        }
+    }
+
     fn matches(&self, scope: &str) -> bool {
         let mut parts = scope.strip_prefix('/').unwrap_or(scope).split('/');
         for level in &self.levels {

@@ -66,6 +66,11 @@ pub struct Config {
     #[arg(long, env = "RIGEL_ENTITY_CACHE_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub entity_cache_bytes: usize,
 
+    /// Keep the value index of the embedded store (attribute values, relationship objects,
+    /// scopes, geohash cells) and answer queries from it; `false` drops it (ADR 0004).
+    #[arg(long, env = "RIGEL_VALUE_INDEX", default_value_t = true, action = ArgAction::Set)]
+    pub value_index: bool,
+
     /// Page size of a query that gives no `limit`.
     #[arg(long, env = "RIGEL_DEFAULT_PAGE_SIZE", default_value_t = 20)]
     pub default_page_size: usize,

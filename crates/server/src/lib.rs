@@ -217,6 +217,7 @@ fn subscription_options(config: &Config) -> ServiceOptions {
 fn store_options(config: &Config, metrics: &Metrics) -> EmbeddedOptions {
     let mut options = EmbeddedOptions::default();
     options.entity_cache_bytes = config.entity_cache_bytes;
+    options.value_index = config.value_index;
     options.observer = Some(metrics.store_observer());
     options
 }

@@ -17,9 +17,10 @@ use rigel_storage::{Expect, HistoryChange, StorageError, StoreObserver, WriteOut
 
 use crate::error::db_err;
 use crate::history::{HistoryTables, SeriesCache};
+use crate::index::{self, Filed, PendingRows};
 use crate::layout::{
     self, ENTITIES, HISTORY, HISTORY_ENTITIES, HISTORY_SERIES, LAST_VERSION_KEY, META, TENANTS,
-    TYPES, WAL_LSN_KEY,
+    TYPES, VALUES, WAL_LSN_KEY,
 };
 use crate::wal::{Frame, LoggedJob, LoggedOp, Wal};
 use crate::writer::{CommitBatch, Job, PreparedOp};
@@ -28,11 +29,23 @@ use crate::writer::{CommitBatch, Job, PreparedOp};
 struct Tables<'txn> {
     entities: Table<'txn, &'static [u8], &'static [u8]>,
     types: Table<'txn, &'static [u8], ()>,
+    /// The value index, when it is kept, and its rows to write before the commit.
+    values: Option<(Table<'txn, &'static [u8], ()>, PendingRows)>,
     tenants: Table<'txn, &'static str, ()>,
     history: HistoryTables<'txn>,
     /// The store-wide version counter: every applied put takes the next value, so a version
     /// is never reused, not even by an entity deleted and created again.
     last_version: u64,
+}
+
+impl Tables<'_> {
+    /// Writes the value-index rows the transaction's ops left pending.
+    fn flush_index(&mut self) -> Result<(), StorageError> {
+        match self.values.as_mut() {
+            Some((table, pending)) => pending.flush(table),
+            None => Ok(()),
+        }
+    }
 }
 
 /// When the writer makes redb durable and empties the log.
@@ -67,6 +80,8 @@ pub(crate) struct Committer {
     /// How long the last batch's log append (with its fsync) took.
     last_sync: Duration,
     series_cache: SeriesCache,
+    /// Whether the value index is kept.
+    value_index: bool,
 }
 
 impl Committer {
@@ -77,6 +92,7 @@ impl Committer {
         dir: &Path,
         policy: CheckpointPolicy,
         report: CommitterReport,
+        value_index: bool,
     ) -> Result<Self, StorageError> {
         let durable_lsn = {
             let txn = db.begin_read().map_err(db_err)?;
@@ -87,12 +103,13 @@ impl Committer {
         let frames = crate::wal::recover(dir, durable_lsn)?;
         let last_lsn = frames.last().map_or(durable_lsn, |f| f.lsn);
         if !frames.is_empty() {
-            replay(&db, &frames)?;
+            replay(&db, &frames, value_index)?;
             tracing::info!(
                 frames = frames.len(),
                 "write-ahead log replayed after an unclean shutdown"
             );
         }
+        index::build::settle(&db, value_index)?;
         let mut wal = Wal::open(dir)?;
         wal.reset()?;
         Ok(Self {
@@ -105,6 +122,7 @@ impl Committer {
             report,
             last_sync: Duration::ZERO,
             series_cache: SeriesCache::default(),
+            value_index,
         })
     }
 
@@ -126,6 +144,11 @@ impl Committer {
             let mut tables = Tables {
                 entities: txn.open_table(ENTITIES).map_err(db_err)?,
                 types: txn.open_table(TYPES).map_err(db_err)?,
+                values: self
+                    .value_index
+                    .then(|| txn.open_table(VALUES).map(|t| (t, PendingRows::default())))
+                    .transpose()
+                    .map_err(db_err)?,
                 tenants: txn.open_table(TENANTS).map_err(db_err)?,
                 history: HistoryTables {
                     instances: txn.open_table(HISTORY).map_err(db_err)?,
@@ -139,6 +162,7 @@ impl Committer {
                 .iter_mut()
                 .map(|job| apply_job(&mut tables, job))
                 .collect::<Result<Vec<_>, _>>()?;
+            tables.flush_index()?;
             meta.insert(LAST_VERSION_KEY, tables.last_version)
                 .map_err(db_err)?;
             let logged = logged_jobs(jobs, &outcomes);
@@ -272,7 +296,7 @@ fn logged_jobs(jobs: &[Job], outcomes: &[Vec<WriteOutcome>]) -> Vec<LoggedJob> {
 }
 
 /// Sets every entity the frames name to the state they record, in one durable transaction.
-fn replay(db: &Database, frames: &[Frame]) -> Result<(), StorageError> {
+fn replay(db: &Database, frames: &[Frame], value_index: bool) -> Result<(), StorageError> {
     let mut cache = SeriesCache::default();
     let mut txn = db.begin_write().map_err(db_err)?;
     txn.set_durability(Durability::Immediate).map_err(db_err)?;
@@ -281,6 +305,10 @@ fn replay(db: &Database, frames: &[Frame]) -> Result<(), StorageError> {
         let mut tables = Tables {
             entities: txn.open_table(ENTITIES).map_err(db_err)?,
             types: txn.open_table(TYPES).map_err(db_err)?,
+            values: value_index
+                .then(|| txn.open_table(VALUES).map(|t| (t, PendingRows::default())))
+                .transpose()
+                .map_err(db_err)?,
             tenants: txn.open_table(TENANTS).map_err(db_err)?,
             history: HistoryTables {
                 instances: txn.open_table(HISTORY).map_err(db_err)?,
@@ -301,8 +329,17 @@ fn replay(db: &Database, frames: &[Frame]) -> Result<(), StorageError> {
                     match op {
                         LoggedOp::Put { id, types, record } => {
                             let key = layout::entity_key(prefix, id);
-                            let old_types = stored_types(&tables, &key)?;
-                            write_record(&mut tables, prefix, id, types, record, &old_types)?;
+                            let old = stored(&tables, &key)?;
+                            let suffixes = if tables.values.is_some() {
+                                index::suffixes(&layout::split_record(record)?.1.decode()?)
+                            } else {
+                                Vec::new()
+                            };
+                            let new = Filed {
+                                types,
+                                suffixes: &suffixes,
+                            };
+                            write_record(&mut tables, prefix, id, record, new, old.filed())?;
                             if let Some(name) = job.tenant_name.as_deref() {
                                 tables.tenants.insert(name, ()).map_err(db_err)?;
                             }
@@ -320,6 +357,7 @@ fn replay(db: &Database, frames: &[Frame]) -> Result<(), StorageError> {
             }
             tables.last_version = tables.last_version.max(frame.last_version);
         }
+        tables.flush_index()?;
         meta.insert(LAST_VERSION_KEY, tables.last_version)
             .map_err(db_err)?;
         if let Some(last) = frames.last() {
@@ -329,11 +367,45 @@ fn replay(db: &Database, frames: &[Frame]) -> Result<(), StorageError> {
     txn.commit().map_err(db_err)
 }
 
-/// The types of the stored entity under `key`, empty when there is none.
-fn stored_types(tables: &Tables<'_>, key: &[u8]) -> Result<Vec<String>, StorageError> {
+/// What a stored entity files in the indexes: its types and, when the value index is kept,
+/// its value suffixes (which cost a decode of the body).
+#[derive(Debug, Default)]
+struct Stored {
+    types: Vec<String>,
+    suffixes: Vec<Vec<u8>>,
+}
+
+impl Stored {
+    fn of(tables: &Tables<'_>, record: &[u8]) -> Result<Stored, StorageError> {
+        let body = layout::split_record(record)?.1;
+        if tables.values.is_some() {
+            let entity = body.decode()?;
+            let suffixes = index::suffixes(&entity);
+            Ok(Stored {
+                types: entity.types,
+                suffixes,
+            })
+        } else {
+            Ok(Stored {
+                types: body.types()?,
+                suffixes: Vec::new(),
+            })
+        }
+    }
+
+    fn filed(&self) -> Filed<'_> {
+        Filed {
+            types: &self.types,
+            suffixes: &self.suffixes,
+        }
+    }
+}
+
+/// What the stored entity under `key` files, nothing when there is none.
+fn stored(tables: &Tables<'_>, key: &[u8]) -> Result<Stored, StorageError> {
     match tables.entities.get(key).map_err(db_err)? {
-        Some(guard) => layout::split_record(guard.value())?.1.types(),
-        None => Ok(Vec::new()),
+        Some(guard) => Stored::of(tables, guard.value()),
+        None => Ok(Stored::default()),
     }
 }
 
@@ -349,8 +421,20 @@ fn apply_job(tables: &mut Tables<'_>, job: &mut Job) -> Result<Vec<WriteOutcome>
                 id,
                 types,
                 record,
+                suffixes,
+                before,
                 expect,
-            } => put(tables, &job.tenant_prefix, id, types, record, *expect)?,
+            } => {
+                let new = Filed { types, suffixes };
+                put(
+                    tables,
+                    &job.tenant_prefix,
+                    id,
+                    new,
+                    record,
+                    (*expect, before.take()),
+                )?
+            }
             PreparedOp::Delete { id, expect } => delete(tables, &job.tenant_prefix, id, *expect)?,
             PreparedOp::Record {
                 change,
@@ -417,15 +501,20 @@ fn expectation_holds(expect: Expect, current: Option<u64>) -> bool {
     }
 }
 
-/// The current version of an entity and, only when the expectation holds and it exists, its
-/// types (which cost a parse of the body).
+/// The current version of an entity and, only when the expectation holds and it exists,
+/// what it files in the indexes.
 enum Current {
     Conflict,
     Absent,
-    Present { types: Vec<String> },
+    Present(Stored),
 }
 
-fn current(tables: &Tables<'_>, key: &[u8], expect: Expect) -> Result<Current, StorageError> {
+fn current(
+    tables: &Tables<'_>,
+    key: &[u8],
+    expect: Expect,
+    before: Option<index::Before>,
+) -> Result<Current, StorageError> {
     let Some(guard) = tables.entities.get(key).map_err(db_err)? else {
         return Ok(if expectation_holds(expect, None) {
             Current::Absent
@@ -433,50 +522,59 @@ fn current(tables: &Tables<'_>, key: &[u8], expect: Expect) -> Result<Current, S
             Current::Conflict
         });
     };
-    let (version, body) = layout::split_record(guard.value())?;
+    let (version, _) = layout::split_record(guard.value())?;
     if !expectation_holds(expect, Some(version)) {
         return Ok(Current::Conflict);
     }
-    Ok(Current::Present {
-        types: body.types()?,
-    })
+    if let Some(before) = before.filter(|b| b.version == version) {
+        return Ok(Current::Present(Stored {
+            types: before.types,
+            suffixes: before.suffixes,
+        }));
+    }
+    Ok(Current::Present(Stored::of(tables, guard.value())?))
 }
 
 fn put(
     tables: &mut Tables<'_>,
     tenant_prefix: &[u8],
     id: &str,
-    types: &[String],
+    new: Filed<'_>,
     record: &mut [u8],
-    expect: Expect,
+    (expect, before): (Expect, Option<index::Before>),
 ) -> Result<WriteOutcome, StorageError> {
     let key = layout::entity_key(tenant_prefix, id);
-    let old_types = match current(tables, &key, expect)? {
+    let old = match current(tables, &key, expect, before)? {
         Current::Conflict => return Ok(WriteOutcome::Conflict),
-        Current::Absent => Vec::new(),
-        Current::Present { types } => types,
+        Current::Absent => Stored::default(),
+        Current::Present(stored) => stored,
     };
     tables.last_version += 1;
     let version = tables.last_version;
     layout::set_record_version(record, version);
-    write_record(tables, tenant_prefix, id, types, record, &old_types)?;
+    write_record(tables, tenant_prefix, id, record, new, old.filed())?;
     Ok(WriteOutcome::Applied { version })
 }
 
-/// Stores a record and moves the entity's `types` rows from `old_types` to `types`.
+/// Stores a record and moves the entity's `types` and `values` rows from what `old` filed
+/// to what `new` files.
 fn write_record(
     tables: &mut Tables<'_>,
     tenant_prefix: &[u8],
     id: &str,
-    types: &[String],
     record: &[u8],
-    old_types: &[String],
+    new: Filed<'_>,
+    old: Filed<'_>,
 ) -> Result<(), StorageError> {
     let key = layout::entity_key(tenant_prefix, id);
     tables
         .entities
         .insert(key.as_slice(), record)
         .map_err(db_err)?;
+    if let Some((_, pending)) = tables.values.as_mut() {
+        pending.maintain(tenant_prefix, id, old, new);
+    }
+    let (types, old_types) = (new.types, old.types);
     for stale in old_types.iter().filter(|t| !types.contains(t)) {
         let type_key = layout::type_key(tenant_prefix, stale, id);
         tables.types.remove(type_key.as_slice()).map_err(db_err)?;
@@ -498,14 +596,17 @@ fn delete(
     expect: Expect,
 ) -> Result<WriteOutcome, StorageError> {
     let key = layout::entity_key(tenant_prefix, id);
-    let old_types = match current(tables, &key, expect)? {
+    let old = match current(tables, &key, expect, None)? {
         Current::Conflict => return Ok(WriteOutcome::Conflict),
         // Nothing to delete and nothing was expected: the delete is a no-op.
         Current::Absent => return Ok(WriteOutcome::Applied { version: 0 }),
-        Current::Present { types } => types,
+        Current::Present(stored) => stored,
     };
     tables.entities.remove(key.as_slice()).map_err(db_err)?;
-    for stale in &old_types {
+    if let Some((_, pending)) = tables.values.as_mut() {
+        pending.maintain(tenant_prefix, id, old.filed(), Filed::default());
+    }
+    for stale in &old.types {
         let type_key = layout::type_key(tenant_prefix, stale, id);
         tables.types.remove(type_key.as_slice()).map_err(db_err)?;
     }

@@ -303,7 +303,13 @@ impl HistoryTables<'_> {
             Some(v) => Some(decode_header(&header.id, v.value())?),
             None => None,
         };
-        let merged = merge_header(old.clone(), header);
+        let merged = match old.clone() {
+            Some(mut merged) => {
+                merged.absorb(header);
+                merged
+            }
+            None => header.clone(),
+        };
         // A header that differs only by a modifiedAt the live entity holds is not rewritten
         // (the readers take the later of the two): most writes then touch one history row.
         let unchanged = old.as_ref().is_some_and(|o| {
@@ -443,25 +449,6 @@ fn remove(table: RawTable, key: Vec<u8>) -> RawWrite {
         key,
         value: None,
     }
-}
-
-/// The header after an append: types added, the earliest creation kept, the rest replaced.
-fn merge_header(old: Option<HistoryHeader>, new: &HistoryHeader) -> HistoryHeader {
-    let Some(mut merged) = old else {
-        return new.clone();
-    };
-    for t in &new.types {
-        if !merged.types.contains(t) {
-            merged.types.push(t.clone());
-        }
-    }
-    if new.scope.is_some() {
-        merged.scope.clone_from(&new.scope);
-    }
-    merged.created_at = merged.created_at.min(new.created_at);
-    merged.modified_at = merged.modified_at.max(new.modified_at);
-    merged.deleted_at = new.deleted_at;
-    merged
 }
 
 /// The key prefix of an entity's instances.

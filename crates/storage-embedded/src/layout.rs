@@ -14,7 +14,8 @@
 //! | `subscription_status` | tenant ‖ id | serde_json of `DeliveryStatus` (the counters) |
 //! | `history` | tenant ‖ id ‖ attribute IRI ‖ time ‖ seq ‖ index | one attribute instance (`history` module) |
 //! | `history_entities` | tenant ‖ id | the history's header: types, scope, times |
-//! | `meta` | `&str` | `u64`: `schema_version`, `last_version`, `wal_lsn` |
+//! | `values` | tenant ‖ type IRI ‖ attribute IRI ‖ sub-attribute IRI ‖ kind ‖ value ‖ id | `()` (the `index` module) |
+//! | `meta` | `&str` | `u64`: `schema_version`, `last_version`, `wal_lsn`, `value_index` |
 //!
 //! A subscription's counters change on every notification, so they have their own small row
 //! instead of rewriting the whole document; the listing lays the row over the document's
@@ -35,13 +36,8 @@
 //! a prefix are in id order. The default tenant is the empty name; named tenants are never
 //! empty, so the two cannot collide.
 //!
-//! # Room left for what comes next (not implemented)
-//!
-//! * **Id-pattern queries**: `entities` keys are already in id order per tenant; a pattern with
-//!   a literal prefix becomes a range scan, anything else a scan of the tenant's range.
-//! * **Geospatial index** `geo`: tenant ‖ attribute IRI ‖ cell id (`u64` BE of a geohash /
-//!   S2 cell covering the geometry) ‖ id -> `()`, maintained like `types` (the old cells are
-//!   derived from the old body, which a replace reads anyway).
+//! An id pattern with a literal prefix is a range scan of `entities` (keys are in id order
+//! per tenant); the `values` keys are described in the `index` module.
 //!
 //! Entity bodies live only on disk; there is no in-memory index. The only RAM the store
 //! holds is redb's page cache, bounded by [`crate::EmbeddedOptions::cache_size_bytes`].
@@ -75,6 +71,9 @@ pub(crate) const HISTORY_ENTITIES: TableDefinition<&[u8], &[u8]> =
 /// The history tables of the first layout (keys holding the entity id and attribute IRI),
 /// dropped on open: nothing was released with them.
 pub(crate) const OBSOLETE_HISTORY_TABLES: [&str; 2] = ["history", "history_entities"];
+/// (tenant, type, attribute, sub-attribute, kind, value, id) -> (): the value index (see the
+/// `index` module).
+pub(crate) const VALUES: TableDefinition<&[u8], ()> = TableDefinition::new("values");
 /// Store-wide counters and the schema version.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
@@ -85,6 +84,9 @@ pub(crate) const LAST_VERSION_KEY: &str = "last_version";
 /// `meta` key: the lsn of the last write-ahead log frame whose batch this state contains
 /// (see the `wal` module); absent before the first logged batch.
 pub(crate) const WAL_LSN_KEY: &str = "wal_lsn";
+/// `meta` key: 1 when the value index holds every entity (built, and maintained by every
+/// write since), 0 or absent otherwise; an open with the index on builds it when it is not 1.
+pub(crate) const VALUE_INDEX_KEY: &str = "value_index";
 /// The layout described in this module. Version 2 added record format 2; a version 1 file
 /// (only format-1 records) is opened as is and marked version 2, after which builds that
 /// read only version 1 refuse it instead of misreading its new records.
@@ -106,7 +108,12 @@ const ESCAPE: u8 = 0x01;
 
 /// Appends one escaped, terminated key component.
 pub(crate) fn push_component(buf: &mut Vec<u8>, s: &str) {
-    for &b in s.as_bytes() {
+    push_bytes_component(buf, s.as_bytes());
+}
+
+/// Appends any bytes as one escaped, terminated key component (order-preserving).
+pub(crate) fn push_bytes_component(buf: &mut Vec<u8>, bytes: &[u8]) {
+    for &b in bytes {
         match b {
             0x00 => buf.extend_from_slice(&[ESCAPE, 0x01]),
             0x01 => buf.extend_from_slice(&[ESCAPE, 0x02]),
@@ -170,6 +177,63 @@ pub(crate) fn prefix_end(prefix: &[u8]) -> Vec<u8> {
         *last = last.saturating_add(1);
     }
     end
+}
+
+/// The length of the escaped, terminated component a key starts with (terminator included).
+pub(crate) fn component_len(key: &[u8]) -> Result<usize, StorageError> {
+    key.iter()
+        .position(|&b| b == TERMINATOR)
+        .map(|end| end + 1)
+        .ok_or_else(|| StorageError::Corrupt("unterminated key component".into()))
+}
+
+/// The unescaped bytes of the component that starts at `at`, and where the rest of the key
+/// starts.
+pub(crate) fn component_at(key: &[u8], at: usize) -> Result<(Vec<u8>, usize), StorageError> {
+    let mut out = Vec::new();
+    let mut i = at;
+    loop {
+        match key.get(i) {
+            Some(&TERMINATOR) => return Ok((out, i + 1)),
+            Some(&ESCAPE) => {
+                match key.get(i + 1) {
+                    Some(0x01) => out.push(0x00),
+                    Some(0x02) => out.push(0x01),
+                    _ => return Err(StorageError::Corrupt("bad escape in an index key".into())),
+                }
+                i += 2;
+            }
+            Some(&b) => {
+                out.push(b);
+                i += 1;
+            }
+            None => return Err(StorageError::Corrupt("unterminated key component".into())),
+        }
+    }
+}
+
+/// The raw id at the end of a key, after the escaped component that starts at `at`.
+pub(crate) fn id_after_component(key: &[u8], at: usize) -> Result<String, StorageError> {
+    let rest = key.get(at..).unwrap_or_default();
+    let end = rest
+        .iter()
+        .position(|&b| b == TERMINATOR)
+        .ok_or_else(|| StorageError::Corrupt("unterminated index key component".into()))?;
+    let id = rest.get(end + 1..).unwrap_or_default();
+    String::from_utf8(id.to_vec())
+        .map_err(|_| StorageError::Corrupt("entity id in a key is not UTF-8".into()))
+}
+
+/// The first byte string after every string that starts with `prefix` (any bytes).
+pub(crate) fn prefix_end_bytes(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![u8::MAX; prefix.len() + 1]
 }
 
 /// The id that follows `prefix` in a key.

@@ -20,6 +20,7 @@ mod cache;
 mod codec;
 mod error;
 mod history;
+mod index;
 mod layout;
 mod select;
 mod subscriptions;
@@ -69,6 +70,13 @@ pub struct EmbeddedOptions {
     pub checkpoint_wal_bytes: u64,
     /// Told about every group commit and checkpoint (for metrics). Default none.
     pub observer: Option<Arc<dyn rigel_storage::StoreObserver>>,
+    /// Keep the value index (attribute values, relationship objects, scopes, geohash
+    /// cells; see the `index` module and ADR 0004) and plan queries with it. Turning it on
+    /// for an existing store builds it at open; turning it off drops it. Default on.
+    pub value_index: bool,
+    /// The most value-index entries a query reads to find its candidates; past it the
+    /// query scans its types in id order instead (ADR 0004). Default 4096.
+    pub index_budget: usize,
 }
 
 impl Default for EmbeddedOptions {
@@ -82,6 +90,8 @@ impl Default for EmbeddedOptions {
             checkpoint_interval: std::time::Duration::from_secs(1),
             checkpoint_wal_bytes: 64 * 1024 * 1024,
             observer: None,
+            value_index: true,
+            index_budget: select::INDEX_BUDGET,
         }
     }
 }
@@ -100,6 +110,9 @@ pub struct EmbeddedStore {
     cache: Arc<DecodedCache>,
     /// Why the writer refuses writes, once it does.
     refused: Arc<std::sync::OnceLock<String>>,
+    /// Whether the value index is kept and used.
+    value_index: bool,
+    index_budget: usize,
 }
 
 /// Reads running at once; more wait for a permit. Twice the cores keeps both busy while a
@@ -155,7 +168,7 @@ impl EmbeddedStore {
             observer: options.observer.clone(),
         };
         let refused = Arc::clone(&report.refused);
-        let committer = Committer::open(Arc::clone(&db), dir, policy, report)?;
+        let committer = Committer::open(Arc::clone(&db), dir, policy, report, options.value_index)?;
         let writer = Writer::spawn(options.queue_capacity, limits, committer)?;
         let read_permits = Arc::new(tokio::sync::Semaphore::new(read_concurrency()));
         let cache = Arc::new(DecodedCache::new(options.entity_cache_bytes));
@@ -166,6 +179,8 @@ impl EmbeddedStore {
             read_permits,
             cache,
             refused,
+            value_index: options.value_index,
+            index_budget: options.index_budget,
         })
     }
 
@@ -187,6 +202,27 @@ impl EmbeddedStore {
             cache_hits,
             cache_misses,
         }
+    }
+
+    /// Runs `f` on the blocking pool with a reader of the tenant's entities.
+    async fn read_selected<T: Send + 'static>(
+        &self,
+        tenant: &Tenant,
+        f: impl FnOnce(select::Reader<'_>) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let tenant_prefix = layout::tenant_prefix(tenant);
+        let cache = Arc::clone(&self.cache);
+        let (value_index, index_budget) = (self.value_index, self.index_budget);
+        self.read(move |db| {
+            f(select::Reader {
+                db,
+                cache: &cache,
+                tenant_prefix: &tenant_prefix,
+                value_index,
+                index_budget,
+            })
+        })
+        .await
     }
 
     /// The database file.
@@ -270,6 +306,8 @@ fn prepare_schema(db: &Database) -> Result<(), StorageError> {
         txn.open_table(layout::HISTORY).map_err(db_err)?;
         txn.open_table(layout::HISTORY_ENTITIES).map_err(db_err)?;
         txn.open_table(layout::HISTORY_SERIES).map_err(db_err)?;
+        // And before the value index.
+        txn.open_table(layout::VALUES).map_err(db_err)?;
     }
     for name in layout::OBSOLETE_HISTORY_TABLES {
         let obsolete: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new(name);
@@ -278,16 +316,54 @@ fn prepare_schema(db: &Database) -> Result<(), StorageError> {
     txn.commit().map_err(db_err)
 }
 
-fn prepare(tenant: &Tenant, ops: Vec<WriteOp>) -> Result<Job, StorageError> {
+/// What the stored entity `id` files in the value index, when it is at `version`: read
+/// through the decoded-entity cache on the caller's task, so the writer thread need not
+/// decode it.
+fn filed_before(
+    db: &Database,
+    cache: &DecodedCache,
+    tenant_prefix: &[u8],
+    id: &str,
+    version: u64,
+) -> Result<Option<index::Before>, StorageError> {
+    let key = layout::entity_key(tenant_prefix, id);
+    let txn = db.begin_read().map_err(db_err)?;
+    let table = txn.open_table(ENTITIES).map_err(db_err)?;
+    let Some(guard) = table.get(key.as_slice()).map_err(db_err)? else {
+        return Ok(None);
+    };
+    let (stored, entity) = cache.entity(&key, guard.value())?;
+    Ok((stored == version).then(|| index::Before {
+        version,
+        types: entity.types.clone(),
+        suffixes: index::suffixes(&entity),
+    }))
+}
+
+/// The value index as `prepare` sees it: where to read the entities writes replace.
+type IndexedBy<'a> = Option<(&'a Database, &'a DecodedCache)>;
+
+fn prepare(tenant: &Tenant, ops: Vec<WriteOp>, index: IndexedBy<'_>) -> Result<Job, StorageError> {
+    let tenant_prefix = layout::tenant_prefix(tenant);
     let ops = ops
         .into_iter()
         .map(|op| match op {
             WriteOp::Put { entity, expect } => {
                 let record = layout::encode_record(&entity);
+                let (suffixes, before) = match (index, expect) {
+                    (Some((db, cache)), rigel_storage::Expect::Version(v)) => (
+                        index::suffixes(&entity),
+                        filed_before(db, cache, &tenant_prefix, &entity.id, v)?,
+                    ),
+                    (Some(_), _) => (index::suffixes(&entity), None),
+                    (None, _) => (Vec::new(), None),
+                };
                 Ok(PreparedOp::Put {
                     id: entity.id,
                     types: entity.types,
                     record,
+                    suffixes,
+                    before,
                     expect,
                 })
             }
@@ -369,7 +445,10 @@ impl EntityStore for EmbeddedStore {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
-        let job = prepare(tenant, ops)?;
+        let index = self
+            .value_index
+            .then_some((self.db.as_ref(), self.cache.as_ref()));
+        let job = prepare(tenant, ops, index)?;
         self.writer.submit(job).await
     }
 
@@ -447,9 +526,7 @@ impl EntityStore for EmbeddedStore {
         tenant: &Tenant,
         selection: Selection,
     ) -> Result<Selected, StorageError> {
-        let tenant_prefix = layout::tenant_prefix(tenant);
-        let cache = Arc::clone(&self.cache);
-        self.read(move |db| select::select(db, &cache, &tenant_prefix, selection))
+        self.read_selected(tenant, move |reader| select::select(reader, selection))
             .await
     }
 
@@ -459,9 +536,7 @@ impl EntityStore for EmbeddedStore {
         query: Arc<EntityQuery>,
         visitor: Visitor,
     ) -> Result<usize, StorageError> {
-        let tenant_prefix = layout::tenant_prefix(tenant);
-        let cache = self.cache.clone();
-        self.read(move |db| select::visit(db, &cache, &tenant_prefix, query, visitor))
+        self.read_selected(tenant, move |reader| select::visit(reader, query, visitor))
             .await
     }
 

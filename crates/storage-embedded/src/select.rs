@@ -9,13 +9,21 @@ use std::sync::Arc;
 
 use redb::{Database, ReadOnlyTable, ReadableDatabase};
 use rigel_model::Entity;
+use rigel_query::index::Lookup;
 use rigel_query::EntityQuery;
-use rigel_storage::plan::{self, MAX_SORTED_MATCHES};
+use rigel_storage::plan;
 use rigel_storage::{Selected, Selection, Source, StorageError, Versioned, Visitor};
 
 use crate::cache::DecodedCache;
 use crate::error::db_err;
-use crate::layout::{self, ENTITIES, TYPES};
+use crate::index::order::OrderedRead;
+use crate::index::plan::{Found, IndexReader};
+use crate::layout::{self, ENTITIES, TYPES, VALUES};
+
+/// The default of the most value-index entries a query reads to find its candidates. Past
+/// it the matches are dense enough in their type that a scan in id order finds a page sooner
+/// (ADR 0004).
+pub(crate) const INDEX_BUDGET: usize = 4096;
 
 /// The entity of a stored record, owned (the cache keeps its own copy).
 pub(crate) fn decode(
@@ -95,75 +103,225 @@ impl Sink for Visit<'_> {
     }
 }
 
+/// Where a read runs: the database, the decoded-entity cache, the tenant, and whether the
+/// value index may be used.
+#[derive(Clone, Copy)]
+pub(crate) struct Reader<'a> {
+    pub db: &'a Database,
+    pub cache: &'a DecodedCache,
+    pub tenant_prefix: &'a [u8],
+    pub value_index: bool,
+    pub index_budget: usize,
+}
+
 /// Runs a selection in one snapshot.
-pub(crate) fn select(
-    db: &Database,
-    cache: &DecodedCache,
-    tenant_prefix: &[u8],
-    selection: Selection,
-) -> Result<Selected, StorageError> {
+pub(crate) fn select(reader: Reader<'_>, selection: Selection) -> Result<Selected, StorageError> {
+    let Reader { cache, .. } = reader;
     if let Some(order) = selection.order.clone() {
-        // Sorting needs every match; one more than the cap tells an overflow.
-        let all = Selection {
-            order: None,
-            offset: 0,
-            limit: MAX_SORTED_MATCHES + 1,
-            count: false,
-            ..selection.clone()
-        };
-        let mut matches = select(db, cache, tenant_prefix, all)?.entities;
-        plan::sort_matches(&mut matches, &order)?;
-        let total = selection.count.then_some(matches.len());
-        let entities = matches
-            .into_iter()
-            .skip(selection.offset)
-            .take(selection.limit)
-            .collect();
-        return Ok(Selected { entities, total });
+        if let Some(first) = ordered_by_index(reader, &selection, &order)? {
+            let total = if selection.count {
+                let count = Selection {
+                    order: None,
+                    offset: 0,
+                    limit: 0,
+                    count: true,
+                    ..selection.clone()
+                };
+                select(reader, count)?.total
+            } else {
+                None
+            };
+            let entities = first.into_iter().skip(selection.offset).collect();
+            return Ok(Selected { entities, total });
+        }
+        // Sorting needs every match.
+        let matches = select(reader, plan::all_for_sorting(&selection))?.entities;
+        return plan::sorted_page(matches, &order, &selection);
     }
-    let source = plan::selectors_source(&selection.query);
     let after = selection.after.clone();
+    let query = Arc::clone(&selection.query);
     let mut page = Page::new(cache, selection);
     if page.selection.limit == 0 && !page.selection.count {
         return Ok(page.finish());
     }
-    candidates(db, tenant_prefix, source, after.as_deref(), &mut page)?;
+    candidates(reader, &query, after.as_deref(), &mut page)?;
     Ok(page.finish())
+}
+
+/// The first page of an ordered selection read from the value index, when the query is on
+/// one type and the order on a number the index serves (`index::order`).
+fn ordered_by_index(
+    reader: Reader<'_>,
+    selection: &Selection,
+    order: &rigel_query::OrderBy,
+) -> Result<Option<Vec<Versioned<Arc<Entity>>>>, StorageError> {
+    if !reader.value_index {
+        return Ok(None);
+    }
+    let Source::Types(types) = plan::selectors_source(&selection.query) else {
+        return Ok(None);
+    };
+    let [type_iri] = types.as_slice() else {
+        return Ok(None);
+    };
+    let txn = reader.db.begin_read().map_err(db_err)?;
+    let entities = txn.open_table(ENTITIES).map_err(db_err)?;
+    let values = txn.open_table(VALUES).map_err(db_err)?;
+    OrderedRead {
+        values: &values,
+        entities: &entities,
+        cache: reader.cache,
+        tenant_prefix: reader.tenant_prefix,
+        type_iri,
+    }
+    .first_matches(selection, order)
 }
 
 /// Visits every match of a query in one snapshot; returns how many there were.
 pub(crate) fn visit(
-    db: &Database,
-    cache: &DecodedCache,
-    tenant_prefix: &[u8],
+    reader: Reader<'_>,
     query: Arc<EntityQuery>,
     visitor: Visitor,
 ) -> Result<usize, StorageError> {
-    let source = plan::selectors_source(&query);
     let mut sink = Visit {
-        cache,
-        query,
+        cache: reader.cache,
+        query: Arc::clone(&query),
         visitor,
         seen: 0,
     };
-    candidates(db, tenant_prefix, source, None, &mut sink)?;
+    candidates(reader, &query, None, &mut sink)?;
     Ok(sink.seen)
 }
 
-/// Offers the candidates of `source` after `after`, in id order, until the sink has enough.
+/// Offers the candidates of a query after `after`, in id order, until the sink has enough.
+///
+/// Without anything the value index serves, the candidates are the source the selectors
+/// imply. With it, in this order (ADR 0004), each step only when the one before did not
+/// finish the selection:
+/// 1. the index read with a small budget ([`FIRST_PROBE`] entries): a selective query
+///    (`rel==urn`) is answered from a handful of rows;
+/// 2. the source in id order, for at most [`FIRST_SCAN`] candidates (never more than the
+///    budget): a query that matches
+///    a large part of its type fills its page here;
+/// 3. the index read with the reader's whole budget, for the candidates after the scan's;
+/// 4. the rest of the source in id order.
 fn candidates(
-    db: &Database,
+    reader: Reader<'_>,
+    query: &EntityQuery,
+    after: Option<&str>,
+    sink: &mut dyn Sink,
+) -> Result<(), StorageError> {
+    let tenant_prefix = reader.tenant_prefix;
+    let txn = reader.db.begin_read().map_err(db_err)?;
+    let entities = txn.open_table(ENTITIES).map_err(db_err)?;
+    let source = plan::selectors_source(query);
+    let types = match (&source, reader.value_index) {
+        (Source::Types(types), true) => types.clone(),
+        _ => return scan_source(&txn, &entities, tenant_prefix, source, after, sink),
+    };
+    let lookup = query.lookup();
+    if lookup == Lookup::Unrestricted {
+        return scan_source(&txn, &entities, tenant_prefix, source, after, sink);
+    }
+    let values = txn.open_table(VALUES).map_err(db_err)?;
+    let index = IndexReader {
+        table: &values,
+        tenant_prefix,
+        types: &types,
+    };
+    let offer_ids = |ids: &std::collections::BTreeSet<String>,
+                     after: Option<&str>,
+                     sink: &mut dyn Sink|
+     -> Result<(), StorageError> {
+        let from = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.to_owned()));
+        for id in ids.range((from, Bound::Unbounded)) {
+            let key = layout::entity_key(tenant_prefix, id);
+            // The index and the entities are written in the same transaction.
+            if let Some(guard) = entities.get(key.as_slice()).map_err(db_err)? {
+                if !sink.offer(&key, guard.value())? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    };
+    let first_budget = FIRST_PROBE.min(reader.index_budget);
+    if let Some(Found::Ids(ids)) = index.candidates(&lookup, first_budget)? {
+        return offer_ids(&ids, after, sink);
+    }
+    let mut capped = Capped {
+        inner: sink,
+        left: FIRST_SCAN.min(reader.index_budget),
+        last_key: None,
+        capped: false,
+    };
+    scan_source(
+        &txn,
+        &entities,
+        tenant_prefix,
+        source.clone(),
+        after,
+        &mut capped,
+    )?;
+    if !capped.capped {
+        return Ok(());
+    }
+    let resume = match capped.last_key {
+        Some(key) => Some(layout::id_after_prefix(&key, tenant_prefix)?),
+        None => after.map(str::to_owned),
+    };
+    if let Some(Found::Ids(ids)) = index.candidates(&lookup, reader.index_budget)? {
+        return offer_ids(&ids, resume.as_deref(), sink);
+    }
+    scan_source(
+        &txn,
+        &entities,
+        tenant_prefix,
+        source,
+        resume.as_deref(),
+        sink,
+    )
+}
+
+/// Index entries read first, to answer a selective query without touching its type.
+const FIRST_PROBE: usize = 64;
+/// Candidates scanned in id order before the index is read with its whole budget.
+const FIRST_SCAN: usize = 256;
+
+/// A sink that takes at most `left` candidates, remembering the last one it passed on.
+struct Capped<'s> {
+    inner: &'s mut dyn Sink,
+    left: usize,
+    last_key: Option<Vec<u8>>,
+    /// Set when a candidate was refused because the cap was reached.
+    capped: bool,
+}
+
+impl Sink for Capped<'_> {
+    fn offer(&mut self, key: &[u8], record: &[u8]) -> Result<bool, StorageError> {
+        if self.left == 0 {
+            self.capped = true;
+            return Ok(false);
+        }
+        self.left -= 1;
+        self.last_key = Some(key.to_vec());
+        self.inner.offer(key, record)
+    }
+}
+
+/// Offers the candidates of `source` after `after`, in id order, until the sink has enough.
+fn scan_source(
+    txn: &redb::ReadTransaction,
+    entities: &ReadOnlyTable<&'static [u8], &'static [u8]>,
     tenant_prefix: &[u8],
     source: Source,
     after: Option<&str>,
     sink: &mut dyn Sink,
 ) -> Result<(), StorageError> {
-    let txn = db.begin_read().map_err(db_err)?;
-    let entities = txn.open_table(ENTITIES).map_err(db_err)?;
     match source {
-        Source::All => scan_range(&entities, tenant_prefix, "", after, sink)?,
+        Source::All => scan_range(entities, tenant_prefix, "", after, sink)?,
         Source::IdPrefix(prefix) => {
-            scan_range(&entities, tenant_prefix, &prefix, after, sink)?;
+            scan_range(entities, tenant_prefix, &prefix, after, sink)?;
         }
         Source::Ids(mut ids) => {
             ids.sort_unstable();

@@ -26,6 +26,11 @@ pub(crate) enum PreparedOp {
         types: Vec<String>,
         /// A full record whose version the writer fills in (see `layout::record_buffer`).
         record: Vec<u8>,
+        /// What the entity files in the value index (`index::suffixes`; empty when the
+        /// index is off).
+        suffixes: Vec<Vec<u8>>,
+        /// What the entity it replaces filed, when known beforehand.
+        before: Option<crate::index::Before>,
         expect: Expect,
     },
     Delete {

@@ -18,6 +18,9 @@ use rigel_storage::{EntityStore, Expect, StorageError, SubscriptionStore, WriteO
 use rigel_storage_embedded::{EmbeddedOptions, EmbeddedStore};
 use tempfile::TempDir;
 
+#[path = "contract/value_index.rs"]
+mod value_index;
+
 /// A store in its own temporary directory; the directory lives as long as the test.
 fn fresh_store() -> (Arc<EmbeddedStore>, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -37,60 +40,7 @@ macro_rules! contract_tests {
     };
 }
 
-contract_tests!(
-    create_then_get_returns_the_entity,
-    get_of_unknown_id_returns_none,
-    stored_entity_keeps_every_attribute_kind,
-    create_of_existing_id_conflicts,
-    stale_version_write_conflicts,
-    versioned_write_of_missing_entity_conflicts,
-    unconditional_put_creates_or_replaces,
-    replace_updates_the_type_index,
-    delete_removes_entity_and_type_index_entry,
-    recreated_entity_gets_a_fresh_version,
-    delete_of_missing_entity_without_precondition_is_a_no_op,
-    tenants_are_isolated,
-    default_tenant_always_exists,
-    unknown_named_tenant_does_not_exist,
-    tenant_exists_after_first_write,
-    ids_by_type_pages_in_id_order,
-    ids_by_type_lists_each_type_separately,
-    ops_in_one_commit_apply_in_order,
-    conflict_in_a_commit_does_not_undo_other_ops,
-    empty_commit_returns_no_outcomes,
-    concurrent_commits_all_apply,
-    concurrent_writes_to_one_entity_let_exactly_one_win,
-    selecting_a_tenant_pages_in_id_order,
-    the_query_selects_and_count_counts_every_match,
-    an_ordered_selection_sorts_every_match_then_pages,
-    visiting_sees_every_selected_entity_once,
-    selecting_after_an_id_resumes_past_it,
-    selecting_by_types_merges_them_without_duplicates,
-    selecting_by_id_prefix_keeps_only_prefixed_ids,
-    selecting_by_ids_skips_absent_ones,
-    get_many_answers_in_request_order,
-    types_in_use_are_listed_once_per_tenant,
-    created_subscription_is_listed_under_its_tenant,
-    creating_a_duplicate_subscription_returns_false_and_keeps_the_first,
-    the_same_subscription_id_in_another_tenant_is_independent,
-    replacing_an_unknown_subscription_returns_false,
-    replacing_a_subscription_keeps_the_updated_fields,
-    deleting_a_subscription_returns_true_then_false,
-    status_saved_for_a_deleted_subscription_does_not_resurrect_it,
-    saved_delivery_status_shows_in_all_subscriptions,
-    delivery_statuses_of_several_subscriptions_save_at_once,
-    replacing_after_a_status_save_keeps_the_replacements_counters,
-    creating_a_subscription_registers_its_tenant,
-    history_reads_by_time_range_and_last_n,
-    a_bound_record_follows_the_fate_of_its_write,
-    appends_add_types_to_the_header,
-    instances_are_replaced_and_forgotten_by_id,
-    attributes_and_entities_are_forgotten,
-    history_headers_list_by_source_and_tenant,
-    trimming_keeps_the_latest_and_the_recent,
-    samples_are_the_instances_reduced_to_time_dataset_and_value,
-    the_header_keeps_the_latest_modification_of_the_entity,
-);
+rigel_storage::each_contract_check!(contract_tests);
 
 /// `run_all` and `run_subscription_checks` cover the same checks in one go, all sharing one
 /// store (the kit's checks use their own names, so they must also pass side by side).

@@ -20,6 +20,25 @@ pub struct HistoryHeader {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+impl HistoryHeader {
+    /// The header after an append of `new`: types added, the scope replaced when the append
+    /// has one, the earliest creation and the latest modification kept, the deletion
+    /// replaced.
+    pub fn absorb(&mut self, new: &HistoryHeader) {
+        for t in &new.types {
+            if !self.types.contains(t) {
+                self.types.push(t.clone());
+            }
+        }
+        if new.scope.is_some() {
+            self.scope.clone_from(&new.scope);
+        }
+        self.created_at = self.created_at.min(new.created_at);
+        self.modified_at = self.modified_at.max(new.modified_at);
+        self.deleted_at = new.deleted_at;
+    }
+}
+
 /// One attribute instance to record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewInstance {

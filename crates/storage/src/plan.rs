@@ -68,6 +68,35 @@ fn union<'a>(
     Some(all)
 }
 
+/// The page `selection` asks for of every match (found in id order) sorted by `order`, with
+/// the count when asked; more than [`MAX_SORTED_MATCHES`] matches is an error.
+pub fn sorted_page(
+    mut matches: Vec<Versioned<Arc<Entity>>>,
+    order: &OrderBy,
+    selection: &crate::Selection,
+) -> Result<crate::Selected, StorageError> {
+    sort_matches(&mut matches, order)?;
+    let total = selection.count.then_some(matches.len());
+    let entities = matches
+        .into_iter()
+        .skip(selection.offset)
+        .take(selection.limit)
+        .collect();
+    Ok(crate::Selected { entities, total })
+}
+
+/// The selection that finds every match of an ordered `selection` in id order (one more
+/// than [`MAX_SORTED_MATCHES`], which tells an overflow), to sort them.
+pub fn all_for_sorting(selection: &crate::Selection) -> crate::Selection {
+    crate::Selection {
+        order: None,
+        offset: 0,
+        limit: MAX_SORTED_MATCHES + 1,
+        count: false,
+        ..selection.clone()
+    }
+}
+
 /// Sorts matches found in id order by `order` (ties stay in id order), or fails when there
 /// are more than [`MAX_SORTED_MATCHES`].
 pub fn sort_matches(

@@ -25,6 +25,7 @@ use crate::{EntityStore, Expect, WriteOp, WriteOutcome};
 
 mod commits;
 mod history;
+mod queries;
 mod selection;
 mod subscriptions;
 mod tenancy;
@@ -33,6 +34,7 @@ mod versions;
 
 pub use commits::*;
 pub use history::*;
+pub use queries::*;
 pub use selection::*;
 pub use subscriptions::*;
 pub use tenancy::*;
@@ -125,6 +127,70 @@ async fn all_ids_by_type<S: EntityStore>(
         .expect("ids_by_type")
 }
 
+/// Calls the macro `$m` with the name of every contract check that takes one fresh store,
+/// so that each backend's tests list them once: `each_contract_check!(contract_tests);`
+/// with a `contract_tests!` that turns each name into a test.
+#[macro_export]
+macro_rules! each_contract_check {
+    ($m:ident) => {
+        $m!(
+            create_then_get_returns_the_entity,
+            get_of_unknown_id_returns_none,
+            stored_entity_keeps_every_attribute_kind,
+            create_of_existing_id_conflicts,
+            stale_version_write_conflicts,
+            versioned_write_of_missing_entity_conflicts,
+            unconditional_put_creates_or_replaces,
+            replace_updates_the_type_index,
+            delete_removes_entity_and_type_index_entry,
+            recreated_entity_gets_a_fresh_version,
+            delete_of_missing_entity_without_precondition_is_a_no_op,
+            tenants_are_isolated,
+            default_tenant_always_exists,
+            unknown_named_tenant_does_not_exist,
+            tenant_exists_after_first_write,
+            ids_by_type_pages_in_id_order,
+            ids_by_type_lists_each_type_separately,
+            ops_in_one_commit_apply_in_order,
+            conflict_in_a_commit_does_not_undo_other_ops,
+            empty_commit_returns_no_outcomes,
+            concurrent_commits_all_apply,
+            concurrent_writes_to_one_entity_let_exactly_one_win,
+            selecting_a_tenant_pages_in_id_order,
+            the_query_selects_and_count_counts_every_match,
+            an_ordered_selection_sorts_every_match_then_pages,
+            visiting_sees_every_selected_entity_once,
+            queries_answer_what_evaluating_every_entity_answers,
+            selecting_after_an_id_resumes_past_it,
+            selecting_by_types_merges_them_without_duplicates,
+            selecting_by_id_prefix_keeps_only_prefixed_ids,
+            selecting_by_ids_skips_absent_ones,
+            get_many_answers_in_request_order,
+            types_in_use_are_listed_once_per_tenant,
+            created_subscription_is_listed_under_its_tenant,
+            creating_a_duplicate_subscription_returns_false_and_keeps_the_first,
+            the_same_subscription_id_in_another_tenant_is_independent,
+            replacing_an_unknown_subscription_returns_false,
+            replacing_a_subscription_keeps_the_updated_fields,
+            deleting_a_subscription_returns_true_then_false,
+            status_saved_for_a_deleted_subscription_does_not_resurrect_it,
+            saved_delivery_status_shows_in_all_subscriptions,
+            delivery_statuses_of_several_subscriptions_save_at_once,
+            replacing_after_a_status_save_keeps_the_replacements_counters,
+            creating_a_subscription_registers_its_tenant,
+            history_reads_by_time_range_and_last_n,
+            a_bound_record_follows_the_fate_of_its_write,
+            appends_add_types_to_the_header,
+            instances_are_replaced_and_forgotten_by_id,
+            attributes_and_entities_are_forgotten,
+            history_headers_list_by_source_and_tenant,
+            trimming_keeps_the_latest_and_the_recent,
+            samples_are_the_instances_reduced_to_time_dataset_and_value,
+            the_header_keeps_the_latest_modification_of_the_entity,
+        );
+    };
+}
+
 /// Runs every check, each on a fresh store from `make`.
 pub async fn run_all<S, F, Fut>(mut make: F)
 where
@@ -158,6 +224,7 @@ where
     the_query_selects_and_count_counts_every_match(make().await).await;
     an_ordered_selection_sorts_every_match_then_pages(make().await).await;
     visiting_sees_every_selected_entity_once(make().await).await;
+    queries_answer_what_evaluating_every_entity_answers(make().await).await;
     selecting_after_an_id_resumes_past_it(make().await).await;
     selecting_by_types_merges_them_without_duplicates(make().await).await;
     selecting_by_id_prefix_keeps_only_prefixed_ids(make().await).await;

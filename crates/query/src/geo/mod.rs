@@ -8,7 +8,7 @@
 //! (its nearest point farther than d).
 
 mod distance;
-mod shape;
+pub(crate) mod shape;
 
 #[cfg(test)]
 mod tests;

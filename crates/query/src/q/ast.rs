@@ -1,5 +1,5 @@
 //! The typed tree of a parsed q expression (clause 4.9): names expanded, literals typed,
-//! regexes compiled.
+//! regexes compiled. Public so that backends can translate q into their own queries.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use regex::Regex;
@@ -8,7 +8,7 @@ use crate::path::ValuePath;
 
 /// A boolean combination of query terms; `;` binds tighter than `|`.
 #[derive(Debug, Clone)]
-pub(crate) enum Node {
+pub enum Node {
     And(Vec<Node>),
     Or(Vec<Node>),
     Term(Box<Term>),
@@ -16,15 +16,15 @@ pub(crate) enum Node {
 
 /// One predicate: a path and what its target must satisfy.
 #[derive(Debug, Clone)]
-pub(crate) struct Term {
-    pub(crate) path: Path,
-    pub(crate) test: Test,
+pub struct Term {
+    pub path: Path,
+    pub test: Test,
 }
 
 /// Where the target element is: in the entity itself, or in the entities a relationship
 /// links to (`rel{[T1,T2:]path}`, clause 4.9 examples 13 and 14).
 #[derive(Debug, Clone)]
-pub(crate) enum Path {
+pub enum Path {
     Value(ValueTarget),
     Linked {
         /// The relationship's expanded IRI.
@@ -37,16 +37,16 @@ pub(crate) enum Path {
 
 /// A value path with the per-attribute options of the request.
 #[derive(Debug, Clone)]
-pub(crate) struct ValueTarget {
-    pub(crate) path: ValuePath,
+pub struct ValueTarget {
+    pub path: ValuePath,
     /// The attribute is listed in `expandValues`: string targets also match the expanded
     /// literal.
-    pub(crate) expand_values: bool,
+    pub expand_values: bool,
 }
 
 /// What the target must satisfy.
 #[derive(Debug, Clone)]
-pub(crate) enum Test {
+pub enum Test {
     /// The bare attribute path: the target element exists.
     Exists,
     Equal(Operand),
@@ -57,7 +57,7 @@ pub(crate) enum Test {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Comparison {
+pub enum Comparison {
     Greater,
     GreaterEq,
     Less,
@@ -66,7 +66,7 @@ pub(crate) enum Comparison {
 
 /// The right-hand side of `==` / `!=`.
 #[derive(Debug, Clone)]
-pub(crate) enum Operand {
+pub enum Operand {
     One(Literal),
     List(Vec<Literal>),
     /// Both bounds included.
@@ -75,7 +75,7 @@ pub(crate) enum Operand {
 
 /// A typed query value (production `Value` / `URI`).
 #[derive(Debug, Clone)]
-pub(crate) enum Literal {
+pub enum Literal {
     Number(f64),
     Bool(bool),
     /// A quoted JSON string.
@@ -90,8 +90,8 @@ pub(crate) enum Literal {
 /// A string literal with its expansion against the request's @context, computed at parse
 /// time for VocabProperty targets and `expandValues` attributes.
 #[derive(Debug, Clone)]
-pub(crate) struct Text {
-    pub(crate) raw: String,
+pub struct Text {
+    pub raw: String,
     /// Present when the expansion differs from `raw`.
-    pub(crate) expanded: Option<String>,
+    pub expanded: Option<String>,
 }

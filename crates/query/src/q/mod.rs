@@ -26,7 +26,7 @@
 //! - `~=` uses search semantics (POSIX `regexec`): the pattern may match anywhere; anchor
 //!   with `^...$` for whole values.
 
-mod ast;
+pub mod ast;
 mod eval;
 mod literal;
 mod parse;
@@ -105,6 +105,11 @@ impl QExpr {
             attributes,
             linked_depth: parsed.linked_depth,
         })
+    }
+
+    /// The expression's tree, for a backend that translates q into its own query.
+    pub fn root(&self) -> &Node {
+        &self.root
     }
 
     /// Whether `entity` satisfies the expression. Linked-entity terms do not match.

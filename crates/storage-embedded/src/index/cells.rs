@@ -1,0 +1,110 @@
+//! Geohash cells (the `geohash` crate) for the geospatial part of the value index: an
+//! entity's geometry is filed under the smallest cell that holds its bounding box (a point
+//! under its full-precision cell), and a query box is covered by a few cells of one
+//! precision, the cells along its edge split once more so that less area outside the box is
+//! read. A geometry intersecting the query box is then filed under a covering cell,
+//! a cell inside one (its hash extends the covering hash) or a cell holding one (its hash
+//! is a prefix of the covering hash), which is what the planner reads.
+
+use geohash::{encode, Coord};
+
+/// The finest precision used: 9 characters, cells of about 5 m.
+pub(crate) const MAX_PRECISION: usize = 9;
+
+/// The most cells a query box is covered by.
+const MAX_COVER: usize = 32;
+
+/// The geohash of the smallest cell holding the box `[min_lon, min_lat, max_lon, max_lat]`
+/// (empty: the whole world).
+pub(crate) fn cell_of([min_x, min_y, max_x, max_y]: [f64; 4]) -> String {
+    let low = hash(min_x, min_y, MAX_PRECISION);
+    let high = hash(max_x, max_y, MAX_PRECISION);
+    let common = low
+        .bytes()
+        .zip(high.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    low[..common].to_owned()
+}
+
+fn hash(lon: f64, lat: f64, precision: usize) -> String {
+    let lon = lon.clamp(-180.0, 180.0);
+    let lat = lat.clamp(-90.0, 90.0);
+    encode(Coord { x: lon, y: lat }, precision).unwrap_or_default()
+}
+
+/// The `[min_lon, min_lat, max_lon, max_lat]` box of a cell (`None` for the empty hash,
+/// the whole world, or an invalid one).
+pub(crate) fn cell_box(cell: &str) -> Option<[f64; 4]> {
+    if cell.is_empty() {
+        return None;
+    }
+    let rect = geohash::decode_bbox(cell).ok()?;
+    Some([rect.min().x, rect.min().y, rect.max().x, rect.max().y])
+}
+
+/// The width and height in degrees of a cell of this precision.
+fn cell_size(precision: usize) -> (f64, f64) {
+    let bits = 5 * precision as i32;
+    let lon_bits = (bits + 1) / 2;
+    let lat_bits = bits / 2;
+    (360.0 / 2f64.powi(lon_bits), 180.0 / 2f64.powi(lat_bits))
+}
+
+/// At most [`MAX_COVER`] cells of one precision that together cover the box, as fine as
+/// that allows; empty when even one-character cells would be too many (a box spanning
+/// much of the world): then nothing narrows the search.
+pub(crate) fn cover([min_x, min_y, max_x, max_y]: [f64; 4]) -> Vec<String> {
+    let (min_x, max_x) = (min_x.clamp(-180.0, 180.0), max_x.clamp(-180.0, 180.0));
+    let (min_y, max_y) = (min_y.clamp(-90.0, 90.0), max_y.clamp(-90.0, 90.0));
+    for precision in (1..=MAX_PRECISION).rev() {
+        let (w, h) = cell_size(precision);
+        let (x0, x1) = (((min_x + 180.0) / w).floor(), ((max_x + 180.0) / w).floor());
+        let (y0, y1) = (((min_y + 90.0) / h).floor(), ((max_y + 90.0) / h).floor());
+        let count = (x1 - x0 + 1.0) * (y1 - y0 + 1.0);
+        if count > MAX_COVER as f64 {
+            continue;
+        }
+        let mut cells = Vec::new();
+        let mut ix = x0;
+        while ix <= x1 {
+            let mut iy = y0;
+            while iy <= y1 {
+                let lon = ((ix + 0.5) * w - 180.0).min(180.0);
+                let lat = ((iy + 0.5) * h - 90.0).min(90.0);
+                cells.push(hash(lon, lat, precision));
+                iy += 1.0;
+            }
+            ix += 1.0;
+        }
+        cells.sort();
+        cells.dedup();
+        return refine(cells, [min_x, min_y, max_x, max_y]);
+    }
+    Vec::new()
+}
+
+/// The base-32 alphabet of geohashes, in order.
+const BASE32: &[u8; 32] = b"0123456789bcdefghjkmnpqrstuvwxyz";
+
+/// The cover with every cell that is not wholly inside the box replaced by those of its 32
+/// children that meet the box (the cells inside stay whole).
+fn refine(cells: Vec<String>, bounds: [f64; 4]) -> Vec<String> {
+    let mut out = Vec::with_capacity(cells.len() * 4);
+    for cell in cells {
+        let inside = cell_box(&cell).is_some_and(|b| {
+            b[0] >= bounds[0] && b[1] >= bounds[1] && b[2] <= bounds[2] && b[3] <= bounds[3]
+        });
+        if inside || cell.len() >= MAX_PRECISION {
+            out.push(cell);
+            continue;
+        }
+        for &c in BASE32 {
+            let child = format!("{cell}{}", char::from(c));
+            if cell_box(&child).is_some_and(|b| rigel_query::index::boxes_meet(b, bounds)) {
+                out.push(child);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,304 @@
+//! The planner's index reads: the candidate ids a [`Lookup`] selects from the value index
+//! for the types a query is restricted to, or "too many" once they pass a budget (then a
+//! scan of the type in id order, which stops at the first page, is the cheaper plan).
+//!
+//! A conjunction reads its parts one after another, each with a budget no larger than the
+//! smallest set found so far, and intersects the sets it could read in full; a disjunction
+//! unites its parts' sets. Every set is a superset of the matches, so the caller evaluates
+//! the whole query on each candidate.
+
+use std::collections::BTreeSet;
+use std::ops::Bound;
+
+use redb::ReadOnlyTable;
+use rigel_query::index::{Lookup, ValueRange};
+use rigel_storage::StorageError;
+
+use super::{
+    cells, instant_bytes, number_bytes, path_part, text_bytes, type_part, MAX_TEXT, TAG_BOOL,
+    TAG_DATE_TIME, TAG_GEO, TAG_NUMBER, TAG_TEXT,
+};
+use crate::error::db_err;
+use crate::layout;
+
+/// How many times the budget a geospatial read may use.
+const GEO_BUDGET_FACTOR: usize = 4;
+
+/// What an index read found.
+#[derive(Debug)]
+pub(crate) enum Found {
+    /// The candidate ids, sorted, each once.
+    Ids(BTreeSet<String>),
+    /// More index entries than the budget.
+    TooMany,
+}
+
+/// The value index, read in one snapshot for one tenant and a set of types.
+pub(crate) struct IndexReader<'a> {
+    pub table: &'a ReadOnlyTable<&'static [u8], ()>,
+    pub tenant_prefix: &'a [u8],
+    pub types: &'a [String],
+}
+
+impl IndexReader<'_> {
+    /// The candidates of `lookup`, reading at most `budget` index entries; `None` when the
+    /// lookup does not narrow anything.
+    pub(crate) fn candidates(
+        &self,
+        lookup: &Lookup,
+        budget: usize,
+    ) -> Result<Option<Found>, StorageError> {
+        match lookup {
+            Lookup::Unrestricted => Ok(None),
+            Lookup::Values {
+                attribute,
+                sub_attribute,
+                ranges,
+            } => {
+                let mut ids = BTreeSet::new();
+                let mut read = 0usize;
+                for range in ranges {
+                    let (tag, lo, hi) = encoded_range(range);
+                    let path = path_part(attribute, sub_attribute.as_deref(), tag);
+                    if !self.read_range(&path, &lo, &hi, budget, &mut read, &mut ids)? {
+                        return Ok(Some(Found::TooMany));
+                    }
+                }
+                Ok(Some(Found::Ids(ids)))
+            }
+            Lookup::Area { attribute, bounds } => {
+                let cover = cells::cover(*bounds);
+                if cover.is_empty() {
+                    return Ok(None);
+                }
+                let path = path_part(attribute, None, TAG_GEO);
+                let mut ids = BTreeSet::new();
+                let mut read = 0usize;
+                // A scan that evaluates geometries costs more per entity than one that
+                // compares values, so the index may read more before giving way to it.
+                let budget = budget.saturating_mul(GEO_BUDGET_FACTOR);
+                // A row whose cell does not meet the box cannot hold a match.
+                let bounds = *bounds;
+                let meets = move |cell: &[u8]| {
+                    std::str::from_utf8(cell)
+                        .ok()
+                        .and_then(cells::cell_box)
+                        .is_none_or(|b| rigel_query::index::boxes_meet(b, bounds))
+                };
+                // Cells inside (or equal to) a covering cell: its hash extends theirs.
+                for cell in &cover {
+                    let lo = Bound::Included(cell.as_bytes().to_vec());
+                    let hi = Bound::Excluded(layout::prefix_end_bytes(cell.as_bytes()));
+                    if !self.read_kept(&path, lo, hi, budget, &mut read, &mut ids, &meets)? {
+                        return Ok(Some(Found::TooMany));
+                    }
+                }
+                // Cells holding a covering cell: the proper prefixes of its hash.
+                let mut holders: BTreeSet<&str> = BTreeSet::new();
+                for cell in &cover {
+                    holders.extend((0..cell.len()).filter_map(|n| cell.get(..n)));
+                }
+                for holder in holders {
+                    let exact = Bound::Included(holder.as_bytes().to_vec());
+                    if !self.read_range(&path, &exact, &exact, budget, &mut read, &mut ids)? {
+                        return Ok(Some(Found::TooMany));
+                    }
+                }
+                Ok(Some(Found::Ids(ids)))
+            }
+            Lookup::And(items) => {
+                let mut best: Option<BTreeSet<String>> = None;
+                let mut narrowed = false;
+                for item in ordered(items) {
+                    let limit = best.as_ref().map_or(budget, |b| b.len().min(budget));
+                    match self.candidates(item, limit)? {
+                        None => {}
+                        Some(Found::TooMany) => narrowed = true,
+                        Some(Found::Ids(ids)) => {
+                            narrowed = true;
+                            best = Some(match best {
+                                None => ids,
+                                Some(b) => b.intersection(&ids).cloned().collect(),
+                            });
+                        }
+                    }
+                }
+                Ok(match (best, narrowed) {
+                    (Some(ids), _) => Some(Found::Ids(ids)),
+                    (None, true) => Some(Found::TooMany),
+                    (None, false) => None,
+                })
+            }
+            Lookup::Or(items) => {
+                let mut all = BTreeSet::new();
+                for item in items {
+                    let left = budget.saturating_sub(all.len());
+                    match self.candidates(item, left)? {
+                        None => return Ok(None),
+                        Some(Found::TooMany) => return Ok(Some(Found::TooMany)),
+                        Some(Found::Ids(ids)) => all.extend(ids),
+                    }
+                }
+                Ok(Some(Found::Ids(all)))
+            }
+        }
+    }
+
+    /// Reads the ids of the entries whose (encoded) value lies between `lo` and `hi`, for
+    /// every type; false once more than `budget` entries were read in all.
+    fn read_range(
+        &self,
+        path: &[u8],
+        lo: &Bound<Vec<u8>>,
+        hi: &Bound<Vec<u8>>,
+        budget: usize,
+        read: &mut usize,
+        ids: &mut BTreeSet<String>,
+    ) -> Result<bool, StorageError> {
+        // A value's keys are `escaped value ‖ 0x00 ‖ id`; the keys of greater values start
+        // at `escaped value ‖ 0x01`.
+        let encoded = |v: &Vec<u8>| {
+            let mut c = Vec::with_capacity(v.len() + 2);
+            layout::push_bytes_component(&mut c, v);
+            c
+        };
+        let lo = match lo {
+            Bound::Included(v) => Bound::Included(encoded(v)),
+            Bound::Excluded(v) => Bound::Included(layout::prefix_end(&encoded(v))),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let hi = match hi {
+            Bound::Included(v) => Bound::Excluded(layout::prefix_end(&encoded(v))),
+            Bound::Excluded(v) => Bound::Excluded(encoded(v)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        self.read_raw(path, lo, hi, budget, read, ids)
+    }
+
+    /// Reads the ids of the entries whose value bytes (escaped, as in the key) lie between
+    /// `lo` and `hi`, for every type.
+    fn read_raw(
+        &self,
+        path: &[u8],
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+        budget: usize,
+        read: &mut usize,
+        ids: &mut BTreeSet<String>,
+    ) -> Result<bool, StorageError> {
+        self.read_kept(path, lo, hi, budget, read, ids, &|_| true)
+    }
+
+    /// [`IndexReader::read_raw`] keeping only the rows whose value bytes `keep` accepts
+    /// (every row read counts against the budget).
+    #[allow(clippy::too_many_arguments)]
+    fn read_kept(
+        &self,
+        path: &[u8],
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+        budget: usize,
+        read: &mut usize,
+        ids: &mut BTreeSet<String>,
+        keep: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<bool, StorageError> {
+        for type_iri in self.types {
+            let mut prefix = type_part(self.tenant_prefix, type_iri);
+            prefix.extend_from_slice(path);
+            let start = match &lo {
+                Bound::Unbounded => Bound::Included([prefix.as_slice()].concat()),
+                Bound::Included(v) => Bound::Included([prefix.as_slice(), v].concat()),
+                Bound::Excluded(v) => Bound::Excluded([prefix.as_slice(), v].concat()),
+            };
+            let end = match &hi {
+                Bound::Unbounded => Bound::Excluded(layout::prefix_end_bytes(&prefix)),
+                Bound::Included(v) => Bound::Included([prefix.as_slice(), v].concat()),
+                Bound::Excluded(v) => Bound::Excluded([prefix.as_slice(), v].concat()),
+            };
+            let range = self
+                .table
+                .range::<&[u8]>((
+                    start.as_ref().map(Vec::as_slice),
+                    end.as_ref().map(Vec::as_slice),
+                ))
+                .map_err(db_err)?;
+            for entry in range {
+                let (key, ()) = entry.map(|(k, v)| (k, v.value())).map_err(db_err)?;
+                *read += 1;
+                if *read > budget {
+                    return Ok(false);
+                }
+                let key = key.value();
+                let rest = key.get(prefix.len()..).unwrap_or_default();
+                let value = rest.split(|&b| b == 0).next().unwrap_or_default();
+                if keep(value) {
+                    ids.insert(layout::id_after_component(key, prefix.len())?);
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The parts of a conjunction, the likely most selective first: equalities (one value or
+/// a few) before ranges, geometry last.
+fn ordered(items: &[Lookup]) -> Vec<&Lookup> {
+    let mut sorted: Vec<&Lookup> = items.iter().collect();
+    sorted.sort_by_key(|l| match l {
+        Lookup::Values { ranges, .. } if ranges.iter().all(is_point) => 0,
+        Lookup::Values { .. } => 2,
+        Lookup::Area { .. } => 1,
+        Lookup::Or(_) => 3,
+        Lookup::And(_) | Lookup::Unrestricted => 4,
+    });
+    sorted
+}
+
+fn is_point(range: &ValueRange) -> bool {
+    match range {
+        ValueRange::Bool(_) => true,
+        ValueRange::Number(Bound::Included(a), Bound::Included(b)) => a == b,
+        ValueRange::Text(Bound::Included(a), Bound::Included(b)) => a == b,
+        ValueRange::DateTime(Bound::Included(a), Bound::Included(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The tag and the bounds of a range as value bytes.
+fn encoded_range(range: &ValueRange) -> (u8, Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    fn map<T>(b: &Bound<T>, f: impl Fn(&T) -> Vec<u8>) -> Bound<Vec<u8>> {
+        match b {
+            Bound::Included(x) => Bound::Included(f(x)),
+            Bound::Excluded(x) => Bound::Excluded(f(x)),
+            Bound::Unbounded => Bound::Unbounded,
+        }
+    }
+    match range {
+        ValueRange::Number(lo, hi) => (
+            TAG_NUMBER,
+            map(lo, |x| number_bytes(*x).to_vec()),
+            map(hi, |x| number_bytes(*x).to_vec()),
+        ),
+        ValueRange::Text(lo, hi) => (TAG_TEXT, text_bound(lo), text_bound(hi)),
+        ValueRange::DateTime(lo, hi) => (
+            TAG_DATE_TIME,
+            map(lo, |t| instant_bytes(*t).to_vec()),
+            map(hi, |t| instant_bytes(*t).to_vec()),
+        ),
+        ValueRange::Bool(b) => {
+            let v = vec![u8::from(*b)];
+            (TAG_BOOL, Bound::Included(v.clone()), Bound::Included(v))
+        }
+    }
+}
+
+/// A string bound over indexed (truncated) strings: a truncated bound is included, since
+/// strings beyond it may share its indexed prefix.
+fn text_bound(bound: &Bound<String>) -> Bound<Vec<u8>> {
+    match bound {
+        Bound::Included(s) => Bound::Included(text_bytes(s).to_vec()),
+        Bound::Excluded(s) if s.len() >= MAX_TEXT => Bound::Included(text_bytes(s).to_vec()),
+        Bound::Excluded(s) => Bound::Excluded(s.as_bytes().to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}

@@ -1,0 +1,235 @@
+//! The value index: answers are the same with it, without it and past its budget; a
+//! selective query reads only its candidates; the index is built at open for a store that
+//! was written without it, and dropped when it is turned off.
+
+use super::*;
+use rigel_query::{EntityQuery, EntitySelector, QExpr, QOptions, TypeExpr};
+use rigel_storage::{Selection, Versioned};
+
+fn store_with(dir: &Path, options: EmbeddedOptions) -> Arc<EmbeddedStore> {
+    Arc::new(EmbeddedStore::open_with(dir, options).expect("open store"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_answer_the_same_without_the_index() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut options = EmbeddedOptions::default();
+    options.value_index = false;
+    testkit::queries_answer_what_evaluating_every_entity_answers(store_with(dir.path(), options))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_answer_the_same_when_the_index_reads_past_its_budget() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut options = EmbeddedOptions::default();
+    options.index_budget = 8;
+    testkit::queries_answer_what_evaluating_every_entity_answers(store_with(dir.path(), options))
+        .await;
+}
+
+fn relationship(object: &str) -> rigel_model::Attribute {
+    rigel_model::Attribute::new(rigel_model::AttributeValue::Relationship {
+        object: serde_json::json!(object),
+        object_type: None,
+    })
+}
+
+const SENSOR: &str = "urn:type:Sensor";
+const ROOM: &str = "urn:attr:room";
+const LEVEL: &str = "urn:attr:level";
+
+/// The tests' @context: `Sensor`, `room` and `level`.
+struct Terms;
+
+impl rigel_model::TermMap for Terms {
+    fn expand<'a>(&'a self, term: &'a str) -> std::borrow::Cow<'a, str> {
+        std::borrow::Cow::Borrowed(match term {
+            "room" => ROOM,
+            "level" => LEVEL,
+            "Sensor" => SENSOR,
+            other => other,
+        })
+    }
+
+    fn compact<'a>(&'a self, iri: &'a str) -> std::borrow::Cow<'a, str> {
+        std::borrow::Cow::Borrowed(iri)
+    }
+}
+
+/// `n` sensors, sensor `i` in room `i % 100`.
+async fn seed_sensors(store: &EmbeddedStore, n: usize) {
+    let ops = (0..n)
+        .map(|i| {
+            let mut e = sample_entity(&format!("urn:sensor:{i:05}"), &[SENSOR]);
+            let room = relationship(&format!("urn:room:{}", i % 100));
+            e.attributes.insert(ROOM.into(), vec![room]);
+            WriteOp::Put {
+                entity: e,
+                expect: Expect::Absent,
+            }
+        })
+        .collect();
+    store
+        .commit(&Tenant::default_tenant(), ops)
+        .await
+        .expect("commit");
+}
+
+/// The sensors of room 7, and how many entities the store decoded or took from its cache
+/// to answer.
+async fn room_seven(store: &EmbeddedStore) -> (Vec<String>, u64) {
+    let query = EntityQuery {
+        selectors: vec![EntitySelector {
+            types: Some(TypeExpr::parse("Sensor", &Terms).expect("type")),
+            ..EntitySelector::default()
+        }],
+        q: Some(QExpr::parse("room==urn:room:7", &Terms, &QOptions::default()).expect("q")),
+        ..EntityQuery::default()
+    };
+    let before = store.counters();
+    let selected = store
+        .select(
+            &Tenant::default_tenant(),
+            Selection::new(Arc::new(query), 1000),
+        )
+        .await
+        .expect("select");
+    let after = store.counters();
+    let examined =
+        (after.cache_hits + after.cache_misses) - (before.cache_hits + before.cache_misses);
+    let ids = selected
+        .entities
+        .into_iter()
+        .map(|v: Versioned<Arc<rigel_model::Entity>>| v.value.id.clone())
+        .collect();
+    (ids, examined)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selective_query_examines_only_the_entities_the_index_finds() {
+    let (store, _dir) = fresh_store();
+    seed_sensors(&store, 2000).await;
+    let (ids, examined) = room_seven(&store).await;
+    assert_eq!(ids.len(), 20);
+    assert_eq!(
+        examined, 20,
+        "the index should lead straight to the 20 sensors"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_is_built_at_open_and_dropped_when_turned_off() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut off = EmbeddedOptions::default();
+    off.value_index = false;
+    let store = store_with(dir.path(), off.clone());
+    seed_sensors(&store, 500).await;
+    let (ids_without, examined) = room_seven(&store).await;
+    assert_eq!(examined, 500, "without the index every sensor is examined");
+    store.close().await.expect("close");
+    drop(store);
+
+    // Turned on: built from what is stored, then maintained.
+    let store = store_with(dir.path(), EmbeddedOptions::default());
+    let (ids, examined) = room_seven(&store).await;
+    assert_eq!(ids, ids_without);
+    assert_eq!(examined, 5);
+    store
+        .commit(
+            &Tenant::default_tenant(),
+            vec![WriteOp::Delete {
+                id: "urn:sensor:00007".into(),
+                expect: Expect::Any,
+            }],
+        )
+        .await
+        .expect("delete");
+    store.close().await.expect("close");
+    drop(store);
+
+    // Off, written to, on again: rebuilt, so the write made while it was off is seen.
+    let store = store_with(dir.path(), off);
+    seed_more(&store).await;
+    store.close().await.expect("close");
+    drop(store);
+    let store = store_with(dir.path(), EmbeddedOptions::default());
+    let (ids, _) = room_seven(&store).await;
+    assert!(!ids.contains(&"urn:sensor:00007".to_owned()));
+    assert!(ids.contains(&"urn:sensor:99999".to_owned()), "{ids:?}");
+}
+
+/// A sensor in room 7 written while the index is off.
+async fn seed_more(store: &EmbeddedStore) {
+    let mut e = sample_entity("urn:sensor:99999", &[SENSOR]);
+    let room = relationship("urn:room:7");
+    e.attributes.insert(ROOM.into(), vec![room]);
+    store
+        .commit(
+            &Tenant::default_tenant(),
+            vec![WriteOp::Put {
+                entity: e,
+                expect: Expect::Absent,
+            }],
+        )
+        .await
+        .expect("commit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_page_of_an_order_on_a_number_reads_only_that_page() {
+    let (store, _dir) = fresh_store();
+    let level = LEVEL;
+    let ops = (0..2000)
+        .map(|i| {
+            let mut e = sample_entity(&format!("urn:sensor:{i:05}"), &[SENSOR]);
+            let value = rigel_model::AttributeValue::Property(serde_json::json!((i * 37) % 2000));
+            e.attributes
+                .insert(level.into(), vec![rigel_model::Attribute::new(value)]);
+            WriteOp::Put {
+                entity: e,
+                expect: Expect::Absent,
+            }
+        })
+        .collect();
+    store
+        .commit(&Tenant::default_tenant(), ops)
+        .await
+        .expect("commit");
+    let query = EntityQuery {
+        selectors: vec![EntitySelector {
+            types: Some(TypeExpr::parse("Sensor", &Terms).expect("type")),
+            ..EntitySelector::default()
+        }],
+        ..EntityQuery::default()
+    };
+    let order = rigel_query::OrderBy::parse("level", &Terms).expect("orderBy");
+    let before = store.counters();
+    let selected = store
+        .select(
+            &Tenant::default_tenant(),
+            Selection {
+                order: Some(Arc::new(order)),
+                offset: 2,
+                ..Selection::new(Arc::new(query), 3)
+            },
+        )
+        .await
+        .expect("select");
+    let after = store.counters();
+    let examined =
+        (after.cache_hits + after.cache_misses) - (before.cache_hits + before.cache_misses);
+    let levels: Vec<_> = selected
+        .entities
+        .iter()
+        .map(|v| v.value.attributes[level][0].value.clone())
+        .collect();
+    let expected: Vec<_> = [2, 3, 4]
+        .map(|x| rigel_model::AttributeValue::Property(serde_json::json!(x)))
+        .to_vec();
+    assert_eq!(levels, expected);
+    assert!(
+        examined <= 6,
+        "examined {examined} entities for a page of 3 after 2"
+    );
+}

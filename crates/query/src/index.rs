@@ -145,8 +145,13 @@ pub enum Lookup {
         sub_attribute: Option<String>,
         ranges: Vec<ValueRange>,
     },
-    /// Entities with a GeoProperty value whose box intersects `bounds`.
-    Area { attribute: String, bounds: [f64; 4] },
+    /// Entities with a GeoProperty value whose box intersects `bounds` (and, for
+    /// `near;maxDistance` around a point, may come within the `disc`).
+    Area {
+        attribute: String,
+        bounds: [f64; 4],
+        disc: Option<Disc>,
+    },
     /// Entities in every one of them.
     And(Vec<Lookup>),
     /// Entities in any one of them.
@@ -201,17 +206,53 @@ impl Lookup {
                 });
                 found
             }
-            Lookup::Area { attribute, bounds } => {
+            Lookup::Area {
+                attribute,
+                bounds,
+                disc,
+            } => {
                 let mut found = false;
                 entries(entity, &mut |a, sub, key| {
                     found = found
                         || (a == attribute
                             && sub.is_none()
-                            && matches!(key, Key::Area(b) if boxes_meet(b, *bounds)));
+                            && matches!(key, Key::Area(b) if boxes_meet(b, *bounds)
+                                && disc.is_none_or(|d| d.may_meet(b))));
                 });
                 found
             }
         }
+    }
+}
+
+/// The points within `radius` metres of `center` (`[lon, lat]`) on the sphere `near`
+/// measures on: a geometry matching `near;maxDistance` around a point lies in it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Disc {
+    pub center: [f64; 2],
+    pub radius: f64,
+}
+
+impl Disc {
+    /// Farthest from the equator, and largest, a disc is used to rule out boxes: beyond,
+    /// the nearest point of a longitude/latitude box is no longer where it is clamped to.
+    const MAX_LATITUDE: f64 = 80.0;
+    const MAX_RADIUS: f64 = 100_000.0;
+
+    /// Whether some point of the `[min_lon, min_lat, max_lon, max_lat]` box may lie in the
+    /// disc. Never false for a box that has such a point: the distance to the box's point
+    /// nearest the centre in longitude and latitude is compared with the radius grown by
+    /// 1 % and 10 m, and discs far from the equator or wider than 100 km rule nothing out.
+    pub fn may_meet(&self, b: [f64; 4]) -> bool {
+        let [lon, lat] = self.center;
+        if self.radius > Self::MAX_RADIUS
+            || lat.abs() > Self::MAX_LATITUDE
+            || b[1].abs().max(b[3].abs()) > Self::MAX_LATITUDE
+        {
+            return true;
+        }
+        let nearest = [lon.clamp(b[0], b[2]), lat.clamp(b[1], b[3])];
+        crate::geo::haversine([lon, lat], nearest) <= self.radius * 1.01 + 10.0
     }
 }
 
@@ -406,6 +447,7 @@ impl GeoQuery {
             Some(bounds) => Lookup::Area {
                 attribute: self.geoproperty().to_owned(),
                 bounds,
+                disc: self.disc(),
             },
             None => Lookup::Unrestricted,
         }

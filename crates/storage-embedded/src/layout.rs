@@ -212,18 +212,6 @@ pub(crate) fn component_at(key: &[u8], at: usize) -> Result<(Vec<u8>, usize), St
     }
 }
 
-/// The raw id at the end of a key, after the escaped component that starts at `at`.
-pub(crate) fn id_after_component(key: &[u8], at: usize) -> Result<String, StorageError> {
-    let rest = key.get(at..).unwrap_or_default();
-    let end = rest
-        .iter()
-        .position(|&b| b == TERMINATOR)
-        .ok_or_else(|| StorageError::Corrupt("unterminated index key component".into()))?;
-    let id = rest.get(end + 1..).unwrap_or_default();
-    String::from_utf8(id.to_vec())
-        .map_err(|_| StorageError::Corrupt("entity id in a key is not UTF-8".into()))
-}
-
 /// The first byte string after every string that starts with `prefix` (any bytes).
 pub(crate) fn prefix_end_bytes(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();

@@ -22,6 +22,7 @@ mod error;
 mod history;
 mod index;
 mod layout;
+mod read_pool;
 mod select;
 mod subscriptions;
 mod wal;
@@ -45,6 +46,7 @@ use crate::layout::{
     ENTITIES, META, SCHEMA_VERSION, SCHEMA_VERSION_JSON_RECORDS, SCHEMA_VERSION_KEY, SUBSCRIPTIONS,
     SUBSCRIPTION_STATUS, TENANTS, TYPES,
 };
+use crate::read_pool::ReadPool;
 use crate::writer::{BatchLimits, Job, PreparedOp, Writer};
 
 /// Tuning of an [`EmbeddedStore`]. Start from `EmbeddedOptions::default()`.
@@ -102,10 +104,9 @@ pub struct EmbeddedStore {
     db: Arc<Database>,
     writer: Writer,
     path: PathBuf,
-    /// Bounds the reads in flight on the blocking pools: without it, a burst of concurrent
-    /// reads grows each pool to a thread per read (over 100 under 64 connections), each with
-    /// its own malloc arena, and memory creeps up run after run.
-    read_permits: Arc<tokio::sync::Semaphore>,
+    /// The threads reads run on, a fixed few (`read_pool`): a burst of concurrent reads
+    /// waits for them instead of growing a thread (and an allocator heap) per read.
+    reads: ReadPool,
     /// Decoded entities, validated by version on every use (see the `cache` module).
     cache: Arc<DecodedCache>,
     /// Why the writer refuses writes, once it does.
@@ -115,8 +116,7 @@ pub struct EmbeddedStore {
     index_budget: usize,
 }
 
-/// Reads running at once; more wait for a permit. Twice the cores keeps both busy while a
-/// read waits on disk.
+/// Read threads. Twice the cores keeps both busy while a read waits on disk.
 fn read_concurrency() -> usize {
     std::thread::available_parallelism().map_or(4, |n| (2 * n.get()).max(4))
 }
@@ -170,13 +170,13 @@ impl EmbeddedStore {
         let refused = Arc::clone(&report.refused);
         let committer = Committer::open(Arc::clone(&db), dir, policy, report, options.value_index)?;
         let writer = Writer::spawn(options.queue_capacity, limits, committer)?;
-        let read_permits = Arc::new(tokio::sync::Semaphore::new(read_concurrency()));
+        let reads = ReadPool::start(read_concurrency())?;
         let cache = Arc::new(DecodedCache::new(options.entity_cache_bytes));
         Ok(Self {
             db,
             writer,
             path,
-            read_permits,
+            reads,
             cache,
             refused,
             value_index: options.value_index,
@@ -241,25 +241,15 @@ impl EmbeddedStore {
             .map_err(|_| StorageError::Closed)?
     }
 
-    /// Runs a read on tokio's blocking pool with a handle to the database: for scans, which
-    /// may read many pages from disk and must not stall an async worker for that long.
+    /// Runs a read on a read thread with a handle to the database: scans may read many
+    /// pages from disk and must not stall an async worker for that long.
     async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&Database) -> Result<T, StorageError> + Send + 'static,
     {
-        let permit = Arc::clone(&self.read_permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| StorageError::Closed)?;
         let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || {
-            let result = f(&db);
-            drop(permit);
-            result
-        })
-        .await
-        .map_err(|_| StorageError::Closed)?
+        self.reads.run(move || f(&db)).await?
     }
 }
 

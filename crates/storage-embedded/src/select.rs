@@ -16,6 +16,7 @@ use rigel_storage::{Selected, Selection, Source, StorageError, Versioned, Visito
 
 use crate::cache::DecodedCache;
 use crate::error::db_err;
+use crate::index::ids::IdSet;
 use crate::index::order::OrderedRead;
 use crate::index::plan::{Found, IndexReader};
 use crate::layout::{self, ENTITIES, TYPES, VALUES};
@@ -229,29 +230,34 @@ fn candidates(
         tenant_prefix,
         types: &types,
     };
-    let offer_ids = |ids: &std::collections::BTreeSet<String>,
-                     after: Option<&str>,
-                     sink: &mut dyn Sink|
-     -> Result<(), StorageError> {
-        let from = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.to_owned()));
-        for id in ids.range((from, Bound::Unbounded)) {
-            let key = layout::entity_key(tenant_prefix, id);
-            // The index and the entities are written in the same transaction.
-            if let Some(guard) = entities.get(key.as_slice()).map_err(db_err)? {
-                if !sink.offer(&key, guard.value())? {
-                    break;
+    let offer_ids =
+        |ids: &IdSet, after: Option<&str>, sink: &mut dyn Sink| -> Result<(), StorageError> {
+            let mut key = tenant_prefix.to_vec();
+            for id in ids.ascending(after.map(str::as_bytes)) {
+                key.truncate(tenant_prefix.len());
+                key.extend_from_slice(id);
+                // The index and the entities are written in the same transaction.
+                if let Some(guard) = entities.get(key.as_slice()).map_err(db_err)? {
+                    if !sink.offer(&key, guard.value())? {
+                        break;
+                    }
                 }
             }
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     let first_budget = FIRST_PROBE.min(reader.index_budget);
-    if let Some(Found::Ids(ids)) = index.candidates(&lookup, first_budget)? {
-        return offer_ids(&ids, after, sink);
-    }
+    let first_scan = match index.candidates(&lookup, first_budget)? {
+        Some(Found::Ids(ids)) => return offer_ids(&ids, after, sink),
+        // The probe saw enough to tell that the whole read fits its budget: a short scan
+        // is enough to serve a query that matches most of its type.
+        Some(Found::TooMany {
+            budgets: Some(budgets),
+        }) if budgets * first_budget as f64 <= reader.index_budget as f64 => SHORT_SCAN,
+        _ => FIRST_SCAN,
+    };
     let mut capped = Capped {
         inner: sink,
-        left: FIRST_SCAN.min(reader.index_budget),
+        left: first_scan.min(reader.index_budget),
         last_key: None,
         capped: false,
     };
@@ -287,6 +293,8 @@ fn candidates(
 const FIRST_PROBE: usize = 64;
 /// Candidates scanned in id order before the index is read with its whole budget.
 const FIRST_SCAN: usize = 256;
+/// That scan when the probe tells that the index read fits its budget.
+const SHORT_SCAN: usize = 32;
 
 /// A sink that takes at most `left` candidates, remembering the last one it passed on.
 struct Capped<'s> {

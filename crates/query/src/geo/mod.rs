@@ -22,6 +22,12 @@ use crate::scan::Scanner;
 use crate::{Language, QueryError};
 
 pub(crate) use distance::distance as geometry_distance;
+
+/// Metres between two `[lon, lat]` points (Haversine, as `near` measures).
+pub(crate) fn haversine(a: [f64; 2], b: [f64; 2]) -> f64 {
+    use ::geo::{Distance, Haversine, Point};
+    Haversine.distance(Point::new(a[0], a[1]), Point::new(b[0], b[1]))
+}
 pub(crate) use shape::{build, from_geojson, Kind};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -123,6 +129,17 @@ impl GeoQuery {
     /// minDistance).
     pub fn search_bounds(&self) -> Option<[f64; 4]> {
         self.bounds
+    }
+
+    /// For `near;maxDistance` around a point, the disc every match lies in.
+    pub(crate) fn disc(&self) -> Option<crate::index::Disc> {
+        match (self.relation, &self.reference) {
+            (Relation::NearMax(radius), Geometry::Point(p)) => Some(crate::index::Disc {
+                center: [p.x(), p.y()],
+                radius,
+            }),
+            _ => None,
+        }
     }
 
     fn holds(&self, target: &Geometry<f64>) -> bool {

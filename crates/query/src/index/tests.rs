@@ -195,3 +195,65 @@ fn lookups_narrow_what_an_index_can_serve_and_nothing_else() {
     let e = entity("urn:e:9").with("speed", attribute(AttributeValue::Property(json!(13))));
     assert!(!query.lookup().admits(&e));
 }
+
+#[test]
+fn a_disc_never_rules_out_a_box_holding_a_point_within_its_radius() {
+    use crate::index::Disc;
+    let disc = Disc {
+        center: [2.35, 48.85],
+        radius: 1000.0,
+    };
+    // Points on rings around the centre, each in a small box (a fine geohash cell) and in
+    // a larger one (a coarse cell) with the centre outside it.
+    for step in 0..360 {
+        let angle = f64::from(step).to_radians();
+        for metres in [0.0, 500.0, 990.0, 1000.0] {
+            let dlat = metres / 111_195.0 * angle.sin();
+            let dlon = metres / (111_195.0 * 48.85_f64.to_radians().cos()) * angle.cos();
+            let (lon, lat) = (2.35 + dlon, 48.85 + dlat);
+            let small = [lon - 1e-5, lat - 1e-5, lon + 1e-5, lat + 1e-5];
+            let large = [lon, lat, lon + 0.05, lat + 0.05];
+            assert!(disc.may_meet(small), "{metres} m at {step} degrees");
+            assert!(disc.may_meet(large), "{metres} m at {step} degrees");
+        }
+    }
+    // A box 2 km away is ruled out; one across the centre is not.
+    assert!(!disc.may_meet([2.38, 48.85, 2.39, 48.86]));
+    assert!(disc.may_meet([2.30, 48.80, 2.40, 48.90]));
+    // Wide discs, and discs near a pole, rule nothing out.
+    let wide = Disc {
+        center: [2.35, 48.85],
+        radius: 200_000.0,
+    };
+    assert!(wide.may_meet([100.0, 10.0, 101.0, 11.0]));
+    let polar = Disc {
+        center: [0.0, 85.0],
+        radius: 1000.0,
+    };
+    assert!(polar.may_meet([100.0, 10.0, 101.0, 11.0]));
+}
+
+#[test]
+fn a_near_lookup_around_a_point_carries_its_disc() {
+    let near = GeoQuery::parse(
+        "near;maxDistance==1000",
+        "Point",
+        "[2.35,48.85]",
+        &iri("location"),
+    )
+    .unwrap();
+    match near.lookup() {
+        Lookup::Area { disc: Some(d), .. } => {
+            assert_eq!((d.center, d.radius), ([2.35, 48.85], 1000.0));
+        }
+        other => panic!("{other:?}"),
+    }
+    let within = GeoQuery::parse(
+        "within",
+        "Polygon",
+        "[[[2.3,48.8],[2.4,48.8],[2.4,48.9],[2.3,48.8]]]",
+        &iri("location"),
+    )
+    .unwrap();
+    assert!(matches!(within.lookup(), Lookup::Area { disc: None, .. }));
+}

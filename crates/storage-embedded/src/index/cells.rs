@@ -43,6 +43,21 @@ pub(crate) fn cell_box(cell: &str) -> Option<[f64; 4]> {
     Some([rect.min().x, rect.min().y, rect.max().x, rect.max().y])
 }
 
+/// Whether the cell lies wholly inside the box.
+pub(crate) fn inside(cell: &str, bounds: [f64; 4]) -> bool {
+    cell_box(cell).is_some_and(|b| {
+        b[0] >= bounds[0] && b[1] >= bounds[1] && b[2] <= bounds[2] && b[3] <= bounds[3]
+    })
+}
+
+/// The area (in square degrees) of the part of the box the cell covers.
+pub(crate) fn area_in(cell: &str, bounds: [f64; 4]) -> f64 {
+    let b = cell_box(cell).unwrap_or([-180.0, -90.0, 180.0, 90.0]);
+    let w = b[2].min(bounds[2]) - b[0].max(bounds[0]);
+    let h = b[3].min(bounds[3]) - b[1].max(bounds[1]);
+    w.max(0.0) * h.max(0.0)
+}
+
 /// The width and height in degrees of a cell of this precision.
 fn cell_size(precision: usize) -> (f64, f64) {
     let bits = 5 * precision as i32;
@@ -52,9 +67,13 @@ fn cell_size(precision: usize) -> (f64, f64) {
 }
 
 /// At most [`MAX_COVER`] cells of one precision that together cover the box, as fine as
-/// that allows; empty when even one-character cells would be too many (a box spanning
-/// much of the world): then nothing narrows the search.
-pub(crate) fn cover([min_x, min_y, max_x, max_y]: [f64; 4]) -> Vec<String> {
+/// that allows, without the cells whose box `near` rules out; empty when even
+/// one-character cells would be too many (a box spanning much of the world): then nothing
+/// narrows the search.
+pub(crate) fn cover(
+    [min_x, min_y, max_x, max_y]: [f64; 4],
+    near: &dyn Fn([f64; 4]) -> bool,
+) -> Vec<String> {
     let (min_x, max_x) = (min_x.clamp(-180.0, 180.0), max_x.clamp(-180.0, 180.0));
     let (min_y, max_y) = (min_y.clamp(-90.0, 90.0), max_y.clamp(-90.0, 90.0));
     for precision in (1..=MAX_PRECISION).rev() {
@@ -79,7 +98,8 @@ pub(crate) fn cover([min_x, min_y, max_x, max_y]: [f64; 4]) -> Vec<String> {
         }
         cells.sort();
         cells.dedup();
-        return refine(cells, [min_x, min_y, max_x, max_y]);
+        cells.retain(|c| cell_box(c).is_none_or(near));
+        return refine(cells, [min_x, min_y, max_x, max_y], near);
     }
     Vec::new()
 }
@@ -88,20 +108,17 @@ pub(crate) fn cover([min_x, min_y, max_x, max_y]: [f64; 4]) -> Vec<String> {
 const BASE32: &[u8; 32] = b"0123456789bcdefghjkmnpqrstuvwxyz";
 
 /// The cover with every cell that is not wholly inside the box replaced by those of its 32
-/// children that meet the box (the cells inside stay whole).
-fn refine(cells: Vec<String>, bounds: [f64; 4]) -> Vec<String> {
+/// children that `near` keeps (the cells inside stay whole).
+fn refine(cells: Vec<String>, bounds: [f64; 4], near: &dyn Fn([f64; 4]) -> bool) -> Vec<String> {
     let mut out = Vec::with_capacity(cells.len() * 4);
     for cell in cells {
-        let inside = cell_box(&cell).is_some_and(|b| {
-            b[0] >= bounds[0] && b[1] >= bounds[1] && b[2] <= bounds[2] && b[3] <= bounds[3]
-        });
-        if inside || cell.len() >= MAX_PRECISION {
+        if inside(&cell, bounds) || cell.len() >= MAX_PRECISION {
             out.push(cell);
             continue;
         }
         for &c in BASE32 {
             let child = format!("{cell}{}", char::from(c));
-            if cell_box(&child).is_some_and(|b| rigel_query::index::boxes_meet(b, bounds)) {
+            if cell_box(&child).is_some_and(near) {
                 out.push(child);
             }
         }

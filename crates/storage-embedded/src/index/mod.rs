@@ -17,6 +17,7 @@
 
 pub(crate) mod build;
 pub(crate) mod cells;
+pub(crate) mod ids;
 pub(crate) mod order;
 pub(crate) mod plan;
 

@@ -11,9 +11,10 @@ use std::collections::BTreeSet;
 use std::ops::Bound;
 
 use redb::ReadOnlyTable;
-use rigel_query::index::{Lookup, ValueRange};
+use rigel_query::index::{Disc, Lookup, ValueRange};
 use rigel_storage::StorageError;
 
+use super::ids::IdSet;
 use super::{
     cells, instant_bytes, number_bytes, path_part, text_bytes, type_part, MAX_TEXT, TAG_BOOL,
     TAG_DATE_TIME, TAG_GEO, TAG_NUMBER, TAG_TEXT,
@@ -27,10 +28,17 @@ const GEO_BUDGET_FACTOR: usize = 4;
 /// What an index read found.
 #[derive(Debug)]
 pub(crate) enum Found {
-    /// The candidate ids, sorted, each once.
-    Ids(BTreeSet<String>),
-    /// More index entries than the budget.
-    TooMany,
+    /// The candidate ids (in no particular order until sealed; `IdSet::ascending` reads
+    /// them in id order either way).
+    Ids(IdSet),
+    /// More index entries than the budget, and, where the read could tell, about how many
+    /// times that budget a whole read would take (a geospatial read sees how much of its
+    /// area the rows it read came from).
+    TooMany { budgets: Option<f64> },
+}
+
+impl Found {
+    const TOO_MANY: Found = Found::TooMany { budgets: None };
 }
 
 /// The value index, read in one snapshot for one tenant and a set of types.
@@ -55,93 +63,136 @@ impl IndexReader<'_> {
                 sub_attribute,
                 ranges,
             } => {
-                let mut ids = BTreeSet::new();
+                let mut ids = IdSet::default();
                 let mut read = 0usize;
                 for range in ranges {
                     let (tag, lo, hi) = encoded_range(range);
                     let path = path_part(attribute, sub_attribute.as_deref(), tag);
                     if !self.read_range(&path, &lo, &hi, budget, &mut read, &mut ids)? {
-                        return Ok(Some(Found::TooMany));
+                        return Ok(Some(Found::TOO_MANY));
                     }
                 }
                 Ok(Some(Found::Ids(ids)))
             }
-            Lookup::Area { attribute, bounds } => {
-                let cover = cells::cover(*bounds);
-                if cover.is_empty() {
-                    return Ok(None);
-                }
-                let path = path_part(attribute, None, TAG_GEO);
-                let mut ids = BTreeSet::new();
-                let mut read = 0usize;
-                // A scan that evaluates geometries costs more per entity than one that
-                // compares values, so the index may read more before giving way to it.
-                let budget = budget.saturating_mul(GEO_BUDGET_FACTOR);
-                // A row whose cell does not meet the box cannot hold a match.
-                let bounds = *bounds;
-                let meets = move |cell: &[u8]| {
-                    std::str::from_utf8(cell)
-                        .ok()
-                        .and_then(cells::cell_box)
-                        .is_none_or(|b| rigel_query::index::boxes_meet(b, bounds))
-                };
-                // Cells inside (or equal to) a covering cell: its hash extends theirs.
-                for cell in &cover {
-                    let lo = Bound::Included(cell.as_bytes().to_vec());
-                    let hi = Bound::Excluded(layout::prefix_end_bytes(cell.as_bytes()));
-                    if !self.read_kept(&path, lo, hi, budget, &mut read, &mut ids, &meets)? {
-                        return Ok(Some(Found::TooMany));
-                    }
-                }
-                // Cells holding a covering cell: the proper prefixes of its hash.
-                let mut holders: BTreeSet<&str> = BTreeSet::new();
-                for cell in &cover {
-                    holders.extend((0..cell.len()).filter_map(|n| cell.get(..n)));
-                }
-                for holder in holders {
-                    let exact = Bound::Included(holder.as_bytes().to_vec());
-                    if !self.read_range(&path, &exact, &exact, budget, &mut read, &mut ids)? {
-                        return Ok(Some(Found::TooMany));
-                    }
-                }
-                Ok(Some(Found::Ids(ids)))
-            }
+            Lookup::Area {
+                attribute,
+                bounds,
+                disc,
+            } => self.area(attribute, *bounds, *disc, budget),
             Lookup::And(items) => {
-                let mut best: Option<BTreeSet<String>> = None;
+                let mut best: Option<IdSet> = None;
                 let mut narrowed = false;
+                // The fewest budgets a part would take bounds the whole.
+                let mut budgets: Option<f64> = None;
                 for item in ordered(items) {
                     let limit = best.as_ref().map_or(budget, |b| b.len().min(budget));
                     match self.candidates(item, limit)? {
                         None => {}
-                        Some(Found::TooMany) => narrowed = true,
+                        Some(Found::TooMany { budgets: part }) => {
+                            narrowed = true;
+                            budgets = match (budgets, part) {
+                                (Some(a), Some(b)) => Some(a.min(b)),
+                                (a, b) => a.or(b),
+                            };
+                        }
                         Some(Found::Ids(ids)) => {
                             narrowed = true;
+                            let ids = ids.seal();
                             best = Some(match best {
                                 None => ids,
-                                Some(b) => b.intersection(&ids).cloned().collect(),
+                                Some(b) => b.intersection(&ids),
                             });
                         }
                     }
                 }
                 Ok(match (best, narrowed) {
                     (Some(ids), _) => Some(Found::Ids(ids)),
-                    (None, true) => Some(Found::TooMany),
+                    (None, true) => Some(Found::TooMany { budgets }),
                     (None, false) => None,
                 })
             }
             Lookup::Or(items) => {
-                let mut all = BTreeSet::new();
+                let mut all = IdSet::default();
                 for item in items {
                     let left = budget.saturating_sub(all.len());
                     match self.candidates(item, left)? {
                         None => return Ok(None),
-                        Some(Found::TooMany) => return Ok(Some(Found::TooMany)),
-                        Some(Found::Ids(ids)) => all.extend(ids),
+                        Some(Found::TooMany { .. }) => return Ok(Some(Found::TOO_MANY)),
+                        Some(Found::Ids(ids)) => all.extend(&ids),
                     }
                 }
                 Ok(Some(Found::Ids(all)))
             }
         }
+    }
+
+    /// The candidates of a box on a GeoProperty: the rows of the cells covering it, of the
+    /// cells inside those and of the cells holding them. Past the budget, tells how many
+    /// budgets the whole cover would take, from the share of its area already read.
+    fn area(
+        &self,
+        attribute: &str,
+        bounds: [f64; 4],
+        disc: Option<Disc>,
+        budget: usize,
+    ) -> Result<Option<Found>, StorageError> {
+        // A cell holds a candidate when it meets the box (and the disc).
+        let near = move |b: [f64; 4]| {
+            rigel_query::index::boxes_meet(b, bounds) && disc.is_none_or(|d| d.may_meet(b))
+        };
+        let cover = cells::cover(bounds, &near);
+        if cover.is_empty() {
+            return Ok(None);
+        }
+        let path = path_part(attribute, None, TAG_GEO);
+        let mut ids = IdSet::default();
+        let mut read = 0usize;
+        // A scan that evaluates geometries costs more per entity than one that compares
+        // values, so the index may read more before giving way to it.
+        let budget = budget.saturating_mul(GEO_BUDGET_FACTOR);
+        // A row whose cell does not meet the box cannot hold a match. (Its distance to the
+        // disc costs more to work out per row than reading the entity for the few rows it
+        // would rule out; the cover already leaves out the cells outside the disc.)
+        let meets = move |cell: &[u8]| {
+            std::str::from_utf8(cell)
+                .ok()
+                .and_then(cells::cell_box)
+                .is_none_or(|b| rigel_query::index::boxes_meet(b, bounds))
+        };
+        let every = |_: &[u8]| true;
+        let total: f64 = cover.iter().map(|c| cells::area_in(c, bounds)).sum();
+        let mut done = 0.0;
+        // Cells inside (or equal to) a covering cell: its hash extends theirs.
+        for cell in &cover {
+            let lo = Bound::Included(cell.as_bytes().to_vec());
+            let hi = Bound::Excluded(layout::prefix_end_bytes(cell.as_bytes()));
+            let area = cells::area_in(cell, bounds);
+            // Every row under a cell inside the box meets it.
+            let keep: &dyn Fn(&[u8]) -> bool = if cells::inside(cell, bounds) {
+                &every
+            } else {
+                &meets
+            };
+            if !self.read_kept(&path, lo, hi, budget, &mut read, &mut ids, keep)? {
+                // The cell being read counts for half its area.
+                let seen = done + area / 2.0;
+                let budgets = (seen > 0.0).then(|| total / seen);
+                return Ok(Some(Found::TooMany { budgets }));
+            }
+            done += area;
+        }
+        // Cells holding a covering cell: the proper prefixes of its hash.
+        let mut holders: BTreeSet<&str> = BTreeSet::new();
+        for cell in &cover {
+            holders.extend((0..cell.len()).filter_map(|n| cell.get(..n)));
+        }
+        for holder in holders {
+            let exact = Bound::Included(holder.as_bytes().to_vec());
+            if !self.read_range(&path, &exact, &exact, budget, &mut read, &mut ids)? {
+                return Ok(Some(Found::TOO_MANY));
+            }
+        }
+        Ok(Some(Found::Ids(ids)))
     }
 
     /// Reads the ids of the entries whose (encoded) value lies between `lo` and `hi`, for
@@ -153,7 +204,7 @@ impl IndexReader<'_> {
         hi: &Bound<Vec<u8>>,
         budget: usize,
         read: &mut usize,
-        ids: &mut BTreeSet<String>,
+        ids: &mut IdSet,
     ) -> Result<bool, StorageError> {
         // A value's keys are `escaped value ‖ 0x00 ‖ id`; the keys of greater values start
         // at `escaped value ‖ 0x01`.
@@ -184,7 +235,7 @@ impl IndexReader<'_> {
         hi: Bound<Vec<u8>>,
         budget: usize,
         read: &mut usize,
-        ids: &mut BTreeSet<String>,
+        ids: &mut IdSet,
     ) -> Result<bool, StorageError> {
         self.read_kept(path, lo, hi, budget, read, ids, &|_| true)
     }
@@ -199,7 +250,7 @@ impl IndexReader<'_> {
         hi: Bound<Vec<u8>>,
         budget: usize,
         read: &mut usize,
-        ids: &mut BTreeSet<String>,
+        ids: &mut IdSet,
         keep: &dyn Fn(&[u8]) -> bool,
     ) -> Result<bool, StorageError> {
         for type_iri in self.types {
@@ -230,9 +281,11 @@ impl IndexReader<'_> {
                 }
                 let key = key.value();
                 let rest = key.get(prefix.len()..).unwrap_or_default();
-                let value = rest.split(|&b| b == 0).next().unwrap_or_default();
-                if keep(value) {
-                    ids.insert(layout::id_after_component(key, prefix.len())?);
+                let end = layout::component_len(rest)?;
+                // The value bytes (without the terminator), then the raw id.
+                let (value, id) = rest.split_at(end);
+                if keep(value.get(..end - 1).unwrap_or_default()) {
+                    ids.push(id);
                 }
             }
         }

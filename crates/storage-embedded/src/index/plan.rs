@@ -160,13 +160,13 @@ impl IndexReader<'_> {
                 .is_none_or(|b| rigel_query::index::boxes_meet(b, bounds))
         };
         let every = |_: &[u8]| true;
-        let total: f64 = cover.iter().map(|c| cells::area_in(c, bounds)).sum();
+        let areas: Vec<f64> = cover.iter().map(|c| cells::area_in(c, bounds)).collect();
+        let total: f64 = areas.iter().sum();
         let mut done = 0.0;
         // Cells inside (or equal to) a covering cell: its hash extends theirs.
-        for cell in &cover {
+        for (cell, &area) in cover.iter().zip(&areas) {
             let lo = Bound::Included(cell.as_bytes().to_vec());
             let hi = Bound::Excluded(layout::prefix_end_bytes(cell.as_bytes()));
-            let area = cells::area_in(cell, bounds);
             // Every row under a cell inside the box meets it.
             let keep: &dyn Fn(&[u8]) -> bool = if cells::inside(cell, bounds) {
                 &every

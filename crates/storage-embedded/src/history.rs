@@ -70,6 +70,8 @@ pub(crate) struct HistoryTables<'txn> {
 #[derive(Debug, Default)]
 pub(crate) struct SeriesCache {
     known: HashMap<Vec<u8>, u64>,
+    /// The last series number handed out, once read: only the writer numbers series.
+    last: Option<u64>,
 }
 
 impl SeriesCache {
@@ -94,6 +96,7 @@ impl SeriesCache {
     /// Forgets everything (after a failed transaction).
     pub(crate) fn clear(&mut self) {
         self.known.clear();
+        self.last = None;
     }
 }
 
@@ -158,25 +161,55 @@ impl HistoryTables<'_> {
             Some(v) => decode_series(v.value())?,
             None => return Ok(None),
         };
-        if key != SERIES_COUNTER_KEY {
-            self.cache.keep(key, found);
-        }
+        self.cache.keep(key, found);
         Ok(Some(found))
     }
 
-    /// The series of an attribute, numbered now if it has none.
-    fn series_or_new(&mut self, key: &[u8], log: &mut Vec<RawWrite>) -> Result<u64, StorageError> {
-        if let Some(series) = self.series_of(key)? {
-            return Ok(series);
-        }
-        let next = self.series_of(SERIES_COUNTER_KEY)?.unwrap_or(0) + 1;
-        let bytes = next.to_be_bytes().to_vec();
+    /// The next series number, noted as handed out in the cache; the caller writes the
+    /// counter row once for all the numbers it took ([`Self::note_last_series`]).
+    fn next_series(&mut self) -> Result<u64, StorageError> {
+        let last = match self.cache.last {
+            Some(last) => last,
+            None => match self.series.get(SERIES_COUNTER_KEY).map_err(db_err)? {
+                Some(v) => decode_series(v.value())?,
+                None => 0,
+            },
+        };
+        self.cache.last = Some(last + 1);
+        Ok(last + 1)
+    }
+
+    /// Writes the counter row: the last series number handed out.
+    fn note_last_series(&mut self, log: &mut Vec<RawWrite>) -> Result<(), StorageError> {
+        let Some(last) = self.cache.last else {
+            return Ok(());
+        };
+        let bytes = last.to_be_bytes().to_vec();
         self.write(
             log,
-            insert(RawTable::Series, SERIES_COUNTER_KEY.to_vec(), bytes.clone()),
+            insert(RawTable::Series, SERIES_COUNTER_KEY.to_vec(), bytes),
+        )
+    }
+
+    /// The series of an attribute, numbered now if it has none (`known_new`: the caller
+    /// knows it has none). Returns whether it was numbered now.
+    fn series_or_new(
+        &mut self,
+        key: Vec<u8>,
+        known_new: bool,
+        log: &mut Vec<RawWrite>,
+    ) -> Result<(u64, bool), StorageError> {
+        if !known_new {
+            if let Some(series) = self.series_of(&key)? {
+                return Ok((series, false));
+            }
+        }
+        let next = self.next_series()?;
+        self.write(
+            log,
+            insert(RawTable::Series, key, next.to_be_bytes().to_vec()),
         )?;
-        self.write(log, insert(RawTable::Series, key.to_vec(), bytes))?;
-        Ok(next)
+        Ok((next, true))
     }
 
     /// The keys of one series' instances.
@@ -325,13 +358,19 @@ impl HistoryTables<'_> {
                 insert(RawTable::Headers, header_key, encode_header(&merged)),
             )?;
         }
+        // Series exist only under a header (`forget` removes both), so an entity without
+        // one has no series yet: its attributes are numbered without looking them up.
+        let known_new = old.is_none();
         let entity = entity_prefix(tenant_prefix, &header.id);
         let mut series: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut numbered = false;
         for (index, instance) in instances.iter().enumerate() {
             let number = match series.get(instance.attribute.as_str()) {
                 Some(n) => *n,
                 None => {
-                    let n = self.series_or_new(&series_key(&entity, &instance.attribute), log)?;
+                    let key = series_key(&entity, &instance.attribute);
+                    let (n, new) = self.series_or_new(key, known_new, log)?;
+                    numbered |= new;
                     series.insert(instance.attribute.as_str(), n);
                     n
                 }
@@ -343,6 +382,9 @@ impl HistoryTables<'_> {
                 log,
                 insert(RawTable::Instances, key, encode_instance(instance, time)),
             )?;
+        }
+        if numbered {
+            self.note_last_series(log)?;
         }
         Ok(())
     }

@@ -568,3 +568,98 @@ async fn the_store_reports_commits_health_and_cache_use() {
     store.close().await.expect("close");
     assert_eq!(store.health(), BackendHealth::Closed);
 }
+
+/// History series are numbered by the writer from a counter it keeps in memory: entities
+/// created in one batch, an entity forgotten and recorded again, and entities recorded
+/// after a reopen each keep their own instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_series_stay_apart_across_batches_forgets_and_reopens() {
+    use rigel_model::{Attribute, AttributeValue};
+    use rigel_storage::{HistoryChange, HistoryHeader, HistoryQuery, NewInstance};
+
+    const SPEED: &str = "https://example.org/ns#speed";
+    const FUEL: &str = "https://example.org/ns#fuel";
+    let tenant = Tenant::default_tenant();
+    let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("instant");
+    let append = |id: &str, value: i64| WriteOp::Record {
+        change: HistoryChange::Append {
+            header: HistoryHeader {
+                id: id.to_owned(),
+                types: vec![T_KILL.to_owned()],
+                scope: None,
+                created_at: now,
+                modified_at: now,
+                deleted_at: None,
+            },
+            instances: [SPEED, FUEL]
+                .iter()
+                .map(|attribute| NewInstance {
+                    attribute: (*attribute).to_owned(),
+                    value: Attribute::new(AttributeValue::Property(serde_json::json!(value))),
+                    deleted_at: None,
+                })
+                .collect(),
+        },
+        with_previous: false,
+    };
+    let forget = |id: &str| WriteOp::Record {
+        change: HistoryChange::Forget { id: id.to_owned() },
+        with_previous: false,
+    };
+    async fn speeds(store: &EmbeddedStore, tenant: &Tenant, id: &str) -> Vec<serde_json::Value> {
+        let history = store
+            .history(tenant, id, &HistoryQuery::default())
+            .await
+            .expect("history")
+            .expect("a history");
+        history.attributes[SPEED]
+            .iter()
+            .map(|i| match &i.value.value {
+                AttributeValue::Property(v) => v.clone(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let store = EmbeddedStore::open(dir.path()).expect("open");
+        let (a, b) = ("urn:ngsi-ld:V:a", "urn:ngsi-ld:V:b");
+        store
+            .commit(&tenant, vec![append(a, 1), append(b, 2)])
+            .await
+            .expect("one batch, two new entities");
+        store
+            .commit(&tenant, vec![forget(a)])
+            .await
+            .expect("forget");
+        store
+            .commit(&tenant, vec![append(a, 3)])
+            .await
+            .expect("again");
+        assert_eq!(speeds(&store, &tenant, a).await, [serde_json::json!(3)]);
+        assert_eq!(speeds(&store, &tenant, b).await, [serde_json::json!(2)]);
+        store.close().await.expect("close");
+    }
+    let store = EmbeddedStore::open(dir.path()).expect("reopen");
+    store
+        .commit(&tenant, vec![append("urn:ngsi-ld:V:c", 4)])
+        .await
+        .expect("after reopen");
+    store
+        .commit(&tenant, vec![append("urn:ngsi-ld:V:b", 5)])
+        .await
+        .expect("known entity");
+    assert_eq!(
+        speeds(&store, &tenant, "urn:ngsi-ld:V:a").await,
+        [serde_json::json!(3)]
+    );
+    assert_eq!(
+        speeds(&store, &tenant, "urn:ngsi-ld:V:b").await,
+        [serde_json::json!(2), serde_json::json!(5)]
+    );
+    assert_eq!(
+        speeds(&store, &tenant, "urn:ngsi-ld:V:c").await,
+        [serde_json::json!(4)]
+    );
+}

@@ -84,8 +84,9 @@ pub(crate) const LAST_VERSION_KEY: &str = "last_version";
 /// `meta` key: the lsn of the last write-ahead log frame whose batch this state contains
 /// (see the `wal` module); absent before the first logged batch.
 pub(crate) const WAL_LSN_KEY: &str = "wal_lsn";
-/// `meta` key: 1 when the value index holds every entity (built, and maintained by every
-/// write since), 0 or absent otherwise; an open with the index on builds it when it is not 1.
+/// `meta` key: the index layout (`index::LAYOUT`) when the value index holds every entity
+/// (built, and maintained by every write since), 0 or absent otherwise; an open with the
+/// index on builds it when it holds anything else.
 pub(crate) const VALUE_INDEX_KEY: &str = "value_index";
 /// The layout described in this module. Version 2 added record format 2; a version 1 file
 /// (only format-1 records) is opened as is and marked version 2, after which builds that

@@ -40,6 +40,9 @@ pub(crate) fn decode(
 trait Sink {
     /// Offers one candidate; returns false once no further candidate can change the result.
     fn offer(&mut self, key: &[u8], record: &[u8]) -> Result<bool, StorageError>;
+
+    /// How many matches it takes at most, from the start; `None` when it takes them all.
+    fn wanted(&self) -> Option<usize>;
 }
 
 /// Collects matches in id order: skips `offset`, keeps `limit`, counts when asked.
@@ -83,6 +86,10 @@ impl Sink for Page<'_> {
         Ok(self.selection.count
             || self.seen < self.selection.offset.saturating_add(self.selection.limit))
     }
+
+    fn wanted(&self) -> Option<usize> {
+        (!self.selection.count).then(|| self.selection.offset.saturating_add(self.selection.limit))
+    }
 }
 
 /// Hands every match to a visitor.
@@ -101,6 +108,10 @@ impl Sink for Visit<'_> {
             self.seen += 1;
         }
         Ok(true)
+    }
+
+    fn wanted(&self) -> Option<usize> {
+        None
     }
 }
 
@@ -199,13 +210,15 @@ pub(crate) fn visit(
 /// Without anything the value index serves, the candidates are the source the selectors
 /// imply. With it, in this order (ADR 0004), each step only when the one before did not
 /// finish the selection:
-/// 1. the index read with a small budget ([`FIRST_PROBE`] entries): a selective query
-///    (`rel==urn`) is answered from a handful of rows;
-/// 2. the source in id order, for at most [`FIRST_SCAN`] candidates (never more than the
-///    budget): a query that matches
-///    a large part of its type fills its page here;
-/// 3. the index read with the reader's whole budget, for the candidates after the scan's;
-/// 4. the rest of the source in id order.
+/// 1. for a page (not a count) of a lone box lookup that covers a fair share of the tiles
+///    it meets, those tiles' rows in id order (`index::tiles`), and nothing else;
+/// 2. the index read with a small budget ([`FIRST_PROBE`] entries): a selective query
+///    (`rel==urn`) is answered from a handful of rows; a box whose probe tells it is dense
+///    enough goes to its tiles as in 1;
+/// 3. the source in id order, for at most [`FIRST_SCAN`] candidates (never more than the
+///    budget): a query that matches a large part of its type fills its page here;
+/// 4. the index read with the reader's whole budget, for the candidates after the scan's;
+/// 5. the rest of the source in id order.
 fn candidates(
     reader: Reader<'_>,
     query: &EntityQuery,
@@ -230,29 +243,36 @@ fn candidates(
         tenant_prefix,
         types: &types,
     };
-    let offer_ids =
-        |ids: &IdSet, after: Option<&str>, sink: &mut dyn Sink| -> Result<(), StorageError> {
-            let mut key = tenant_prefix.to_vec();
-            for id in ids.ascending(after.map(str::as_bytes)) {
-                key.truncate(tenant_prefix.len());
-                key.extend_from_slice(id);
-                // The index and the entities are written in the same transaction.
-                if let Some(guard) = entities.get(key.as_slice()).map_err(db_err)? {
-                    if !sink.offer(&key, guard.value())? {
-                        break;
-                    }
-                }
-            }
-            Ok(())
-        };
+    let mut by_id = ById {
+        entities: &entities,
+        key: tenant_prefix.to_vec(),
+        prefix_len: tenant_prefix.len(),
+    };
+    // A page over a box that covers a fair share of its tiles: the tiles in id order.
+    let wanted = sink.wanted();
+    let tiles_after = after.map(str::as_bytes);
+    if let Some(wanted) = wanted {
+        if let Some(tiles) = index.tile_ids(&lookup, tiles_after, wanted, None)? {
+            return by_id.offer_all(tiles, sink);
+        }
+    }
     let first_budget = FIRST_PROBE.min(reader.index_budget);
-    let first_scan = match index.candidates(&lookup, first_budget)? {
-        Some(Found::Ids(ids)) => return offer_ids(&ids, after, sink),
-        // The probe saw enough to tell that the whole read fits its budget: a short scan
-        // is enough to serve a query that matches most of its type.
-        Some(Found::TooMany {
-            budgets: Some(budgets),
-        }) if budgets * first_budget as f64 <= reader.index_budget as f64 => SHORT_SCAN,
+    let budgets = match index.candidates(&lookup, first_budget)? {
+        Some(Found::Ids(ids)) => return by_id.offer_ids(&ids, after, sink),
+        Some(Found::TooMany { budgets }) => budgets,
+        None => None,
+    };
+    // A dense box: its tiles in id order find the page after a few rows.
+    if let (Some(wanted), Some(budgets)) = (wanted, budgets) {
+        let probe = Some((first_budget, budgets));
+        if let Some(tiles) = index.tile_ids(&lookup, tiles_after, wanted, probe)? {
+            return by_id.offer_all(tiles, sink);
+        }
+    }
+    // The probe saw enough to tell that the whole read fits its budget: a short scan is
+    // enough to serve a query that matches most of its type.
+    let first_scan = match budgets {
+        Some(budgets) if budgets * first_budget as f64 <= reader.index_budget as f64 => SHORT_SCAN,
         _ => FIRST_SCAN,
     };
     let mut capped = Capped {
@@ -277,7 +297,7 @@ fn candidates(
         None => after.map(str::to_owned),
     };
     if let Some(Found::Ids(ids)) = index.candidates(&lookup, reader.index_budget)? {
-        return offer_ids(&ids, resume.as_deref(), sink);
+        return by_id.offer_ids(&ids, resume.as_deref(), sink);
     }
     scan_source(
         &txn,
@@ -287,6 +307,56 @@ fn candidates(
         resume.as_deref(),
         sink,
     )
+}
+
+/// Offers candidates given by id to a sink.
+struct ById<'t> {
+    entities: &'t ReadOnlyTable<&'static [u8], &'static [u8]>,
+    /// The tenant prefix, then the id of the candidate at hand.
+    key: Vec<u8>,
+    prefix_len: usize,
+}
+
+impl ById<'_> {
+    /// Offers the entity of one id; false once the sink has enough.
+    fn offer(&mut self, id: &[u8], sink: &mut dyn Sink) -> Result<bool, StorageError> {
+        self.key.truncate(self.prefix_len);
+        self.key.extend_from_slice(id);
+        // The index and the entities are written in the same transaction.
+        match self.entities.get(self.key.as_slice()).map_err(db_err)? {
+            Some(guard) => sink.offer(&self.key, guard.value()),
+            None => Ok(true),
+        }
+    }
+
+    /// Offers the ids of a set after `after`, ascending, until the sink has enough.
+    fn offer_ids(
+        &mut self,
+        ids: &IdSet,
+        after: Option<&str>,
+        sink: &mut dyn Sink,
+    ) -> Result<(), StorageError> {
+        for id in ids.ascending(after.map(str::as_bytes)) {
+            if !self.offer(id, sink)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Offers ids as they come, until the sink has enough.
+    fn offer_all(
+        &mut self,
+        ids: impl Iterator<Item = Result<Vec<u8>, StorageError>>,
+        sink: &mut dyn Sink,
+    ) -> Result<(), StorageError> {
+        for id in ids {
+            if !self.offer(&id?, sink)? {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Index entries read first, to answer a selective query without touching its type.
@@ -314,6 +384,10 @@ impl Sink for Capped<'_> {
         self.left -= 1;
         self.last_key = Some(key.to_vec());
         self.inner.offer(key, record)
+    }
+
+    fn wanted(&self) -> Option<usize> {
+        self.inner.wanted()
     }
 }
 

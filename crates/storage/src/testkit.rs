@@ -161,6 +161,7 @@ macro_rules! each_contract_check {
             an_ordered_selection_sorts_every_match_then_pages,
             visiting_sees_every_selected_entity_once,
             queries_answer_what_evaluating_every_entity_answers,
+            dense_geo_pages_answer_what_evaluating_every_entity_answers,
             selecting_after_an_id_resumes_past_it,
             selecting_by_types_merges_them_without_duplicates,
             selecting_by_id_prefix_keeps_only_prefixed_ids,
@@ -225,6 +226,7 @@ where
     an_ordered_selection_sorts_every_match_then_pages(make().await).await;
     visiting_sees_every_selected_entity_once(make().await).await;
     queries_answer_what_evaluating_every_entity_answers(make().await).await;
+    dense_geo_pages_answer_what_evaluating_every_entity_answers(make().await).await;
     selecting_after_an_id_resumes_past_it(make().await).await;
     selecting_by_types_merges_them_without_duplicates(make().await).await;
     selecting_by_id_prefix_keeps_only_prefixed_ids(make().await).await;

@@ -1,5 +1,6 @@
 //! Bringing the value index in line with the option at open: built from every stored entity
-//! when it is on but not complete (a store written before the index, or with it off), and
+//! when it is on but not complete in the current layout (a store written before the index,
+//! with it off, or in an earlier layout), and
 //! dropped when it is off, so that a later open with it on rebuilds it rather than trust
 //! rows that writes made meanwhile did not maintain.
 
@@ -17,7 +18,7 @@ pub(crate) fn settle(db: &Database, enabled: bool) -> Result<(), StorageError> {
         meta.get(VALUE_INDEX_KEY)
             .map_err(db_err)?
             .map(|v| v.value())
-            == Some(1)
+            == Some(super::LAYOUT)
     };
     if complete == enabled {
         return Ok(());
@@ -53,8 +54,8 @@ pub(crate) fn settle(db: &Database, enabled: bool) -> Result<(), StorageError> {
         }
         pending.flush(&mut values)?;
         let mut meta = txn.open_table(META).map_err(db_err)?;
-        meta.insert(VALUE_INDEX_KEY, u64::from(enabled))
-            .map_err(db_err)?;
+        let layout = if enabled { super::LAYOUT } else { 0 };
+        meta.insert(VALUE_INDEX_KEY, layout).map_err(db_err)?;
     }
     txn.commit().map_err(db_err)?;
     if enabled {

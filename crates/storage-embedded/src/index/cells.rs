@@ -14,6 +14,13 @@ pub(crate) const MAX_PRECISION: usize = 9;
 /// The most cells a query box is covered by.
 const MAX_COVER: usize = 32;
 
+/// The precision of tiles: 6 characters, cells of about 1.2 km by 0.6 km at the equator
+/// (0.8 km by 0.6 km at 49°). Tile rows list a tile's geometries in id order.
+pub(crate) const TILE_PRECISION: usize = 6;
+
+/// The most tiles a query reads in id order at once.
+pub(crate) const MAX_TILES: usize = 48;
+
 /// The geohash of the smallest cell holding the box `[min_lon, min_lat, max_lon, max_lat]`
 /// (empty: the whole world).
 pub(crate) fn cell_of([min_x, min_y, max_x, max_y]: [f64; 4]) -> String {
@@ -102,6 +109,49 @@ pub(crate) fn cover(
         return refine(cells, [min_x, min_y, max_x, max_y], near);
     }
     Vec::new()
+}
+
+/// The tile a geometry filed under `cell` belongs to (the cell itself when it is larger
+/// than a tile), and the rest of the cell's hash.
+pub(crate) fn tile_of(cell: &str) -> (&str, &str) {
+    cell.split_at(cell.len().min(TILE_PRECISION))
+}
+
+/// The tiles meeting the box that `near` keeps, with the share of their area the box
+/// covers; `None` when there would be more than [`MAX_TILES`].
+pub(crate) fn tiles(
+    [min_x, min_y, max_x, max_y]: [f64; 4],
+    near: &dyn Fn([f64; 4]) -> bool,
+) -> Option<(Vec<String>, f64)> {
+    let (min_x, max_x) = (min_x.clamp(-180.0, 180.0), max_x.clamp(-180.0, 180.0));
+    let (min_y, max_y) = (min_y.clamp(-90.0, 90.0), max_y.clamp(-90.0, 90.0));
+    let (w, h) = cell_size(TILE_PRECISION);
+    let (x0, x1) = (((min_x + 180.0) / w).floor(), ((max_x + 180.0) / w).floor());
+    let (y0, y1) = (((min_y + 90.0) / h).floor(), ((max_y + 90.0) / h).floor());
+    if (x1 - x0 + 1.0) * (y1 - y0 + 1.0) > MAX_TILES as f64 {
+        return None;
+    }
+    let mut tiles = Vec::new();
+    let mut ix = x0;
+    while ix <= x1 {
+        let mut iy = y0;
+        while iy <= y1 {
+            let lon = ((ix + 0.5) * w - 180.0).min(180.0);
+            let lat = ((iy + 0.5) * h - 90.0).min(90.0);
+            let tile = hash(lon, lat, TILE_PRECISION);
+            if cell_box(&tile).is_some_and(near) {
+                tiles.push(tile);
+            }
+            iy += 1.0;
+        }
+        ix += 1.0;
+    }
+    tiles.sort();
+    tiles.dedup();
+    let area = tiles.len() as f64 * w * h;
+    let covered = (max_x - min_x).max(0.0) * (max_y - min_y).max(0.0);
+    let share = if area > 0.0 { covered / area } else { 0.0 };
+    Some((tiles, share.min(1.0)))
 }
 
 /// The base-32 alphabet of geohashes, in order.

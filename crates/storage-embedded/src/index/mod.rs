@@ -14,12 +14,21 @@
 //! row of their prefix: truncation keeps the order, and lookups truncate their bounds the
 //! same way), booleans as one byte, GeoProperty boxes as the geohash of the smallest cell
 //! that holds the box (`cells`).
+//!
+//! A GeoProperty box has a second row, a tile row (tag `t`): tenant ‖ type hash ‖ path hash
+//! ‖ `t` ‖ tile ‖ id ‖ 0x00 ‖ rest of the cell, where the tile is the cell's first
+//! [`cells::TILE_PRECISION`] characters (the whole cell when it is shorter) and the rest
+//! the characters after them. One tile's geometries are then a key range in id order,
+//! so a geospatial query over a few tiles merges them and stops at its page instead of
+//! reading and sorting every row of its box (`plan::TileIds`). Ids never hold 0x00 (they
+//! are URIs), and the rest is geohash characters, so the last 0x00 of a key ends its id.
 
 pub(crate) mod build;
 pub(crate) mod cells;
 pub(crate) mod ids;
 pub(crate) mod order;
 pub(crate) mod plan;
+pub(crate) mod tiles;
 
 #[cfg(test)]
 mod tests;
@@ -41,6 +50,11 @@ pub(crate) const TAG_DATE_TIME: u8 = b'd';
 pub(crate) const TAG_GEO: u8 = b'g';
 pub(crate) const TAG_NUMBER: u8 = b'n';
 pub(crate) const TAG_TEXT: u8 = b's';
+pub(crate) const TAG_TILE: u8 = b't';
+
+/// What `meta.value_index` holds once the index is complete in the current layout (1 was
+/// the layout without tile rows).
+pub(crate) const LAYOUT: u64 = 2;
 
 /// Strings are indexed by at most this many leading bytes.
 pub(crate) const MAX_TEXT: usize = 64;
@@ -136,6 +150,14 @@ pub(crate) fn suffixes(entity: &Entity) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     entries(entity, &mut |attribute, sub, key| {
         let (tag, value) = value_part(key);
+        if tag == TAG_GEO {
+            let cell = std::str::from_utf8(&value).unwrap_or_default();
+            let (tile, rest) = cells::tile_of(cell);
+            let mut suffix = path_part(attribute, sub, TAG_TILE);
+            layout::push_component(&mut suffix, tile);
+            suffix.extend_from_slice(rest.as_bytes());
+            out.push(suffix);
+        }
         let mut suffix = path_part(attribute, sub, tag);
         layout::push_bytes_component(&mut suffix, &value);
         out.push(suffix);
@@ -156,16 +178,37 @@ fn full_keys(
     for type_iri in types {
         let prefix = type_part(tenant_prefix, type_iri);
         for suffix in suffixes {
-            let mut key = Vec::with_capacity(prefix.len() + suffix.len() + id.len());
+            let mut key = Vec::with_capacity(prefix.len() + suffix.len() + id.len() + 1);
             key.extend_from_slice(&prefix);
-            key.extend_from_slice(suffix);
-            key.extend_from_slice(id.as_bytes());
+            match tile_split(suffix) {
+                // A tile row: the id goes between the tile and the rest of the cell.
+                Some((head, rest)) => {
+                    key.extend_from_slice(head);
+                    key.extend_from_slice(id.as_bytes());
+                    key.push(0);
+                    key.extend_from_slice(rest);
+                }
+                None => {
+                    key.extend_from_slice(suffix);
+                    key.extend_from_slice(id.as_bytes());
+                }
+            }
             keys.push(key);
         }
     }
     keys.sort_unstable();
     keys.dedup();
     keys
+}
+
+/// A tile row's suffix split after its tile: (path and tile, rest of the cell).
+fn tile_split(suffix: &[u8]) -> Option<(&[u8], &[u8])> {
+    const PATH_LEN: usize = 9;
+    if suffix.get(PATH_LEN - 1) != Some(&TAG_TILE) {
+        return None;
+    }
+    let tile_len = layout::component_len(suffix.get(PATH_LEN..)?).ok()?;
+    Some(suffix.split_at(PATH_LEN + tile_len))
 }
 
 /// What the stored entity a write expects to replace files in the index, worked out before

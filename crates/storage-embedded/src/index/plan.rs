@@ -15,6 +15,7 @@ use rigel_query::index::{Disc, Lookup, ValueRange};
 use rigel_storage::StorageError;
 
 use super::ids::IdSet;
+use super::tiles::TileIds;
 use super::{
     cells, instant_bytes, number_bytes, path_part, text_bytes, type_part, MAX_TEXT, TAG_BOOL,
     TAG_DATE_TIME, TAG_GEO, TAG_NUMBER, TAG_TEXT,
@@ -24,6 +25,9 @@ use crate::layout;
 
 /// How many times the budget a geospatial read may use.
 const GEO_BUDGET_FACTOR: usize = 4;
+
+/// The share of its tiles' area a box must cover for its tiles to be read without a probe.
+const DIRECT_SHARE: f64 = 0.25;
 
 /// What an index read found.
 #[derive(Debug)]
@@ -193,6 +197,57 @@ impl IndexReader<'_> {
             }
         }
         Ok(Some(Found::Ids(ids)))
+    }
+
+    /// The candidates of a lone box lookup in id order from the tile rows, when that should
+    /// read fewer rows than the box's cell rows, for a page that needs `wanted` matches.
+    /// Without a `probe` (its unscaled budget, and how many times that the whole read
+    /// would take) only when the box covers at least [`DIRECT_SHARE`] of its tiles: then
+    /// even reading every tile row costs a few times the box's rows at worst.
+    pub(crate) fn tile_ids(
+        &self,
+        lookup: &Lookup,
+        after: Option<&[u8]>,
+        wanted: usize,
+        probe: Option<(usize, f64)>,
+    ) -> Result<Option<TileIds>, StorageError> {
+        let Lookup::Area {
+            attribute,
+            bounds,
+            disc,
+        } = lookup
+        else {
+            return Ok(None);
+        };
+        let (bounds, disc) = (*bounds, *disc);
+        let near = move |b: [f64; 4]| {
+            rigel_query::index::boxes_meet(b, bounds) && disc.is_none_or(|d| d.may_meet(b))
+        };
+        let Some((tiles, share)) = cells::tiles(bounds, &near) else {
+            return Ok(None);
+        };
+        let worth_it = match probe {
+            None => share >= DIRECT_SHARE,
+            Some((budget, budgets)) => {
+                let box_rows = budgets * budget.saturating_mul(GEO_BUDGET_FACTOR) as f64;
+                let slots = tiles.len() * self.types.len();
+                super::tiles::worth_it(slots, share, disc.is_some(), box_rows, wanted)
+            }
+        };
+        if !worth_it {
+            return Ok(None);
+        }
+        TileIds::new(
+            self.table,
+            self.tenant_prefix,
+            self.types,
+            attribute,
+            &tiles,
+            bounds,
+            disc,
+            after,
+        )
+        .map(Some)
     }
 
     /// Reads the ids of the entries whose (encoded) value lies between `lo` and `hi`, for

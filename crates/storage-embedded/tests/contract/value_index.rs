@@ -233,3 +233,102 @@ async fn the_first_page_of_an_order_on_a_number_reads_only_that_page() {
         "examined {examined} entities for a page of 3 after 2"
     );
 }
+
+/// A value index of the first layout (without tile rows) is rebuilt at open: a geospatial
+/// page read from the tiles then finds what the index held before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_of_the_first_layout_is_rebuilt_with_its_tile_rows() {
+    use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+    const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_with(dir.path(), EmbeddedOptions::default());
+    let ops = (0..50)
+        .map(|i| {
+            let mut e = sample_entity(&format!("urn:sensor:{i:05}"), &[SENSOR]);
+            let point = serde_json::json!({"type": "Point", "coordinates": [2.35 + f64::from(i) * 1e-4, 48.85]});
+            e.attributes.insert(
+                LOCATION.into(),
+                vec![rigel_model::Attribute::new(
+                    rigel_model::AttributeValue::GeoProperty(point),
+                )],
+            );
+            WriteOp::Put {
+                entity: e,
+                expect: Expect::Absent,
+            }
+        })
+        .collect();
+    store
+        .commit(&Tenant::default_tenant(), ops)
+        .await
+        .expect("commit");
+    store.close().await.expect("close");
+    drop(store);
+
+    // What a build of the first layout left: no tile rows, and the index marked 1.
+    {
+        let db = redb::Database::open(dir.path().join(EmbeddedStore::FILE_NAME)).expect("file");
+        let values: TableDefinition<&[u8], ()> = TableDefinition::new("values");
+        let meta: TableDefinition<&str, u64> = TableDefinition::new("meta");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut table = txn.open_table(values).expect("values");
+            let tile_rows = table
+                .iter()
+                .expect("iter")
+                .filter(|row| is_tile_row(row.as_ref().expect("row").0.value()))
+                .count();
+            assert_eq!(tile_rows, 50, "one tile row per location");
+            table.retain(|key, ()| !is_tile_row(key)).expect("retain");
+            txn.open_table(meta)
+                .expect("meta")
+                .insert("value_index", 1)
+                .expect("mark");
+        }
+        txn.commit().expect("commit");
+        let read = db.begin_read().expect("read");
+        let left = read.open_table(values).expect("values");
+        assert!(left
+            .iter()
+            .expect("iter")
+            .all(|row| !is_tile_row(row.expect("row").0.value())));
+    }
+
+    let store = store_with(dir.path(), EmbeddedOptions::default());
+    let query = EntityQuery {
+        selectors: vec![EntitySelector {
+            types: Some(TypeExpr::parse("Sensor", &Terms).expect("type")),
+            ..EntitySelector::default()
+        }],
+        geo: Some(
+            rigel_query::GeoQuery::parse(
+                "near;maxDistance==1000",
+                "Point",
+                "[2.35,48.85]",
+                LOCATION,
+            )
+            .expect("geoQ"),
+        ),
+        ..EntityQuery::default()
+    };
+    let selected = store
+        .select(
+            &Tenant::default_tenant(),
+            Selection::new(Arc::new(query), 20),
+        )
+        .await
+        .expect("select");
+    let ids: Vec<String> = selected
+        .entities
+        .iter()
+        .map(|v| v.value.id.clone())
+        .collect();
+    let want: Vec<String> = (0..20).map(|i| format!("urn:sensor:{i:05}")).collect();
+    assert_eq!(ids, want);
+}
+
+/// Whether a `values` key is a tile row: its kind tag, after the tenant (the default
+/// tenant's empty component) and the two 8-byte hashes, is `t`.
+fn is_tile_row(key: &[u8]) -> bool {
+    key.get(1 + 16) == Some(&b't')
+}

@@ -150,14 +150,54 @@ pub(crate) fn select(reader: Reader<'_>, selection: Selection) -> Result<Selecte
         let matches = select(reader, plan::all_for_sorting(&selection))?.entities;
         return plan::sorted_page(matches, &order, &selection);
     }
+    if selection.count {
+        if let Some(types) = plan::types_alone(&selection.query) {
+            return counted_by_type(reader, selection, &types);
+        }
+    }
     let after = selection.after.clone();
     let query = Arc::clone(&selection.query);
     let mut page = Page::new(cache, selection);
     if page.selection.limit == 0 && !page.selection.count {
         return Ok(page.finish());
     }
-    candidates(reader, &query, after.as_deref(), &mut page)?;
+    let txn = reader.db.begin_read().map_err(db_err)?;
+    candidates(reader, &txn, &query, after.as_deref(), &mut page)?;
     Ok(page.finish())
+}
+
+/// A counted selection of entities by type alone: the count from the type index (each id
+/// once, after `after` like the page), the page as without a count, in one snapshot.
+fn counted_by_type(
+    reader: Reader<'_>,
+    selection: Selection,
+    types: &[String],
+) -> Result<Selected, StorageError> {
+    let txn = reader.db.begin_read().map_err(db_err)?;
+    let after = selection.after.clone();
+    let mut total = 0usize;
+    {
+        let index = txn.open_table(TYPES).map_err(db_err)?;
+        for id in MergedIds::new(&index, reader.tenant_prefix, types, after.as_deref())? {
+            id?;
+            total += 1;
+        }
+    }
+    let query = Arc::clone(&selection.query);
+    let mut page = Page::new(
+        reader.cache,
+        Selection {
+            count: false,
+            ..selection
+        },
+    );
+    if page.selection.limit > 0 {
+        candidates(reader, &txn, &query, after.as_deref(), &mut page)?;
+    }
+    Ok(Selected {
+        total: Some(total),
+        ..page.finish()
+    })
 }
 
 /// The first page of an ordered selection read from the value index, when the query is on
@@ -201,7 +241,8 @@ pub(crate) fn visit(
         visitor,
         seen: 0,
     };
-    candidates(reader, &query, None, &mut sink)?;
+    let txn = reader.db.begin_read().map_err(db_err)?;
+    candidates(reader, &txn, &query, None, &mut sink)?;
     Ok(sink.seen)
 }
 
@@ -221,21 +262,21 @@ pub(crate) fn visit(
 /// 5. the rest of the source in id order.
 fn candidates(
     reader: Reader<'_>,
+    txn: &redb::ReadTransaction,
     query: &EntityQuery,
     after: Option<&str>,
     sink: &mut dyn Sink,
 ) -> Result<(), StorageError> {
     let tenant_prefix = reader.tenant_prefix;
-    let txn = reader.db.begin_read().map_err(db_err)?;
     let entities = txn.open_table(ENTITIES).map_err(db_err)?;
     let source = plan::selectors_source(query);
     let types = match (&source, reader.value_index) {
         (Source::Types(types), true) => types.clone(),
-        _ => return scan_source(&txn, &entities, tenant_prefix, source, after, sink),
+        _ => return scan_source(txn, &entities, tenant_prefix, source, after, sink),
     };
     let lookup = query.lookup();
     if lookup == Lookup::Unrestricted {
-        return scan_source(&txn, &entities, tenant_prefix, source, after, sink);
+        return scan_source(txn, &entities, tenant_prefix, source, after, sink);
     }
     let values = txn.open_table(VALUES).map_err(db_err)?;
     let index = IndexReader {
@@ -282,7 +323,7 @@ fn candidates(
         capped: false,
     };
     scan_source(
-        &txn,
+        txn,
         &entities,
         tenant_prefix,
         source.clone(),
@@ -300,7 +341,7 @@ fn candidates(
         return by_id.offer_ids(&ids, resume.as_deref(), sink);
     }
     scan_source(
-        &txn,
+        txn,
         &entities,
         tenant_prefix,
         source,

@@ -28,6 +28,40 @@ pub fn selector_source(selector: &EntitySelector) -> Source {
     }
 }
 
+/// The types of a query that selects by plain type lists and nothing else (no ids, id
+/// pattern, attrs, pick, q, geoQ or scopeQ): its matches are exactly the entities having
+/// one of these types, so a type index counts them without reading an entity.
+pub fn types_alone(query: &EntityQuery) -> Option<Vec<String>> {
+    let EntityQuery {
+        selectors,
+        attrs: None,
+        projected: None,
+        q: None,
+        geo: None,
+        scope: None,
+    } = query
+    else {
+        return None;
+    };
+    let mut types = Vec::new();
+    for selector in selectors {
+        match selector {
+            EntitySelector {
+                ids: None,
+                id_pattern: None,
+                types: Some(expr),
+            } if expr.is_simple_list() => types.extend(expr.index_types()),
+            _ => return None,
+        }
+    }
+    if types.is_empty() {
+        return None;
+    }
+    types.sort();
+    types.dedup();
+    Some(types)
+}
+
 /// The cheapest source the selectors allow that still covers every match.
 pub fn selectors_source(query: &EntityQuery) -> Source {
     match query.selectors.as_slice() {

@@ -164,6 +164,7 @@ macro_rules! each_contract_check {
             dense_geo_pages_answer_what_evaluating_every_entity_answers,
             selecting_after_an_id_resumes_past_it,
             selecting_by_types_merges_them_without_duplicates,
+            counting_by_types_alone_counts_each_entity_once,
             selecting_by_id_prefix_keeps_only_prefixed_ids,
             selecting_by_ids_skips_absent_ones,
             get_many_answers_in_request_order,
@@ -229,6 +230,7 @@ where
     dense_geo_pages_answer_what_evaluating_every_entity_answers(make().await).await;
     selecting_after_an_id_resumes_past_it(make().await).await;
     selecting_by_types_merges_them_without_duplicates(make().await).await;
+    counting_by_types_alone_counts_each_entity_once(make().await).await;
     selecting_by_id_prefix_keeps_only_prefixed_ids(make().await).await;
     selecting_by_ids_skips_absent_ones(make().await).await;
     get_many_answers_in_request_order(make().await).await;

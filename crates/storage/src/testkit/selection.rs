@@ -239,6 +239,64 @@ pub async fn selecting_by_types_merges_them_without_duplicates<S: EntityStore>(s
         .is_empty());
 }
 
+/// The count of a selection by types alone counts each entity once, after `after` as its
+/// page does, with or without a page, and ignores entities of other types.
+pub async fn counting_by_types_alone_counts_each_entity_once<S: EntityStore>(store: Arc<S>) {
+    let tenant = named("count-types");
+    seed(
+        &*store,
+        &tenant,
+        vec![
+            sample_entity("urn:x:c", &[T_ROOM, T_SENSOR]),
+            sample_entity("urn:x:a", &[T_SENSOR]),
+            sample_entity("urn:x:b", &[T_ROOM]),
+            sample_entity("urn:x:e", &[T_ROOM, T_SENSOR]),
+            sample_entity("urn:x:d", &[T_ISOLATED]),
+        ],
+    )
+    .await;
+    let counted = |query: EntityQuery, after: Option<&str>, limit: usize| {
+        let store = Arc::clone(&store);
+        let tenant = tenant.clone();
+        let after = after.map(str::to_owned);
+        async move {
+            let selected = store
+                .select(
+                    &tenant,
+                    Selection {
+                        count: true,
+                        after,
+                        ..Selection::new(Arc::new(query), limit)
+                    },
+                )
+                .await
+                .expect("select");
+            let ids: Vec<String> = selected
+                .entities
+                .iter()
+                .map(|v| v.value.id.clone())
+                .collect();
+            (selected.total, ids)
+        }
+    };
+    let both = || of_types(&[T_ROOM, T_SENSOR]);
+    assert_eq!(counted(both(), None, 0).await, (Some(4), vec![]));
+    assert_eq!(
+        counted(both(), None, 2).await,
+        (Some(4), vec!["urn:x:a".to_owned(), "urn:x:b".to_owned()])
+    );
+    assert_eq!(
+        counted(both(), Some("urn:x:b"), 1).await,
+        (Some(2), vec!["urn:x:c".to_owned()])
+    );
+    assert_eq!(
+        counted(of_types(&[T_ROOM]), None, 0).await,
+        (Some(3), vec![])
+    );
+    let unknown = of_types(&["https://example.org/ns#Unknown"]);
+    assert_eq!(counted(unknown, None, 10).await, (Some(0), vec![]));
+}
+
 /// An id prefix selects exactly the ids that start with it.
 pub async fn selecting_by_id_prefix_keeps_only_prefixed_ids<S: EntityStore>(store: Arc<S>) {
     let tenant = named("select-prefix");

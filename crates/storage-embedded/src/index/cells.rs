@@ -77,38 +77,26 @@ fn cell_size(precision: usize) -> (f64, f64) {
 /// that allows, without the cells whose box `near` rules out; empty when even
 /// one-character cells would be too many (a box spanning much of the world): then nothing
 /// narrows the search.
-pub(crate) fn cover(
-    [min_x, min_y, max_x, max_y]: [f64; 4],
-    near: &dyn Fn([f64; 4]) -> bool,
-) -> Vec<String> {
-    let (min_x, max_x) = (min_x.clamp(-180.0, 180.0), max_x.clamp(-180.0, 180.0));
-    let (min_y, max_y) = (min_y.clamp(-90.0, 90.0), max_y.clamp(-90.0, 90.0));
+pub(crate) fn cover(bounds: [f64; 4], near: &dyn Fn([f64; 4]) -> bool) -> Vec<String> {
+    let bounds = clamped(bounds);
     for precision in (1..=MAX_PRECISION).rev() {
-        let (w, h) = cell_size(precision);
-        let (x0, x1) = (((min_x + 180.0) / w).floor(), ((max_x + 180.0) / w).floor());
-        let (y0, y1) = (((min_y + 90.0) / h).floor(), ((max_y + 90.0) / h).floor());
-        let count = (x1 - x0 + 1.0) * (y1 - y0 + 1.0);
-        if count > MAX_COVER as f64 {
+        let Some(mut cells) = grid(bounds, precision, MAX_COVER) else {
             continue;
-        }
-        let mut cells = Vec::new();
-        let mut ix = x0;
-        while ix <= x1 {
-            let mut iy = y0;
-            while iy <= y1 {
-                let lon = ((ix + 0.5) * w - 180.0).min(180.0);
-                let lat = ((iy + 0.5) * h - 90.0).min(90.0);
-                cells.push(hash(lon, lat, precision));
-                iy += 1.0;
-            }
-            ix += 1.0;
-        }
-        cells.sort();
-        cells.dedup();
+        };
         cells.retain(|c| cell_box(c).is_none_or(near));
-        return refine(cells, [min_x, min_y, max_x, max_y], near);
+        return refine(cells, bounds, near);
     }
     Vec::new()
+}
+
+/// The box within the world's longitudes and latitudes.
+fn clamped([min_x, min_y, max_x, max_y]: [f64; 4]) -> [f64; 4] {
+    [
+        min_x.clamp(-180.0, 180.0),
+        min_y.clamp(-90.0, 90.0),
+        max_x.clamp(-180.0, 180.0),
+        max_y.clamp(-90.0, 90.0),
+    ]
 }
 
 /// The tile a geometry filed under `cell` belongs to (the cell itself when it is larger
@@ -120,38 +108,48 @@ pub(crate) fn tile_of(cell: &str) -> (&str, &str) {
 /// The tiles meeting the box that `near` keeps, with the share of their area the box
 /// covers; `None` when there would be more than [`MAX_TILES`].
 pub(crate) fn tiles(
-    [min_x, min_y, max_x, max_y]: [f64; 4],
+    bounds: [f64; 4],
     near: &dyn Fn([f64; 4]) -> bool,
 ) -> Option<(Vec<String>, f64)> {
-    let (min_x, max_x) = (min_x.clamp(-180.0, 180.0), max_x.clamp(-180.0, 180.0));
-    let (min_y, max_y) = (min_y.clamp(-90.0, 90.0), max_y.clamp(-90.0, 90.0));
+    let bounds = clamped(bounds);
+    let [min_x, min_y, max_x, max_y] = bounds;
+    let mut tiles = grid(bounds, TILE_PRECISION, MAX_TILES)?;
+    tiles.retain(|t| cell_box(t).is_some_and(near));
     let (w, h) = cell_size(TILE_PRECISION);
+    let area = tiles.len() as f64 * w * h;
+    let covered = (max_x - min_x).max(0.0) * (max_y - min_y).max(0.0);
+    let share = if area > 0.0 { covered / area } else { 0.0 };
+    Some((tiles, share.min(1.0)))
+}
+
+/// The cells of one precision that a (clamped) box meets, sorted; `None` when there would
+/// be more than `max`.
+fn grid(
+    [min_x, min_y, max_x, max_y]: [f64; 4],
+    precision: usize,
+    max: usize,
+) -> Option<Vec<String>> {
+    let (w, h) = cell_size(precision);
     let (x0, x1) = (((min_x + 180.0) / w).floor(), ((max_x + 180.0) / w).floor());
     let (y0, y1) = (((min_y + 90.0) / h).floor(), ((max_y + 90.0) / h).floor());
-    if (x1 - x0 + 1.0) * (y1 - y0 + 1.0) > MAX_TILES as f64 {
+    if (x1 - x0 + 1.0) * (y1 - y0 + 1.0) > max as f64 {
         return None;
     }
-    let mut tiles = Vec::new();
+    let mut cells = Vec::new();
     let mut ix = x0;
     while ix <= x1 {
         let mut iy = y0;
         while iy <= y1 {
             let lon = ((ix + 0.5) * w - 180.0).min(180.0);
             let lat = ((iy + 0.5) * h - 90.0).min(90.0);
-            let tile = hash(lon, lat, TILE_PRECISION);
-            if cell_box(&tile).is_some_and(near) {
-                tiles.push(tile);
-            }
+            cells.push(hash(lon, lat, precision));
             iy += 1.0;
         }
         ix += 1.0;
     }
-    tiles.sort();
-    tiles.dedup();
-    let area = tiles.len() as f64 * w * h;
-    let covered = (max_x - min_x).max(0.0) * (max_y - min_y).max(0.0);
-    let share = if area > 0.0 { covered / area } else { 0.0 };
-    Some((tiles, share.min(1.0)))
+    cells.sort();
+    cells.dedup();
+    Some(cells)
 }
 
 /// The base-32 alphabet of geohashes, in order.

@@ -20,7 +20,7 @@
 //! [`cells::TILE_PRECISION`] characters (the whole cell when it is shorter) and the rest
 //! the characters after them. One tile's geometries are then a key range in id order,
 //! so a geospatial query over a few tiles merges them and stops at its page instead of
-//! reading and sorting every row of its box (`plan::TileIds`). Ids never hold 0x00 (they
+//! reading and sorting every row of its box (`tiles`). Ids never hold 0x00 (they
 //! are URIs), and the rest is geohash characters, so the last 0x00 of a key ends its id.
 
 pub(crate) mod build;

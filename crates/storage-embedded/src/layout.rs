@@ -59,6 +59,12 @@ pub(crate) const SUBSCRIPTIONS: TableDefinition<&[u8], &[u8]> =
 /// (tenant, subscription id) -> delivery status JSON.
 pub(crate) const SUBSCRIPTION_STATUS: TableDefinition<&[u8], &[u8]> =
     TableDefinition::new("subscription_status");
+/// (tenant, registration id) -> Context Source Registration JSON.
+pub(crate) const REGISTRATIONS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("registrations");
+/// (tenant, registration id) -> forwarding status JSON.
+pub(crate) const REGISTRATION_STATUS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("registration_status");
 /// (series, time, seq, index) -> one recorded attribute instance (see the `history` module).
 pub(crate) const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history_instances");
 /// (tenant, entity id as a component, attribute IRI as a component) -> the attribute's

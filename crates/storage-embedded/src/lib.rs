@@ -18,11 +18,13 @@
 mod apply;
 mod cache;
 mod codec;
+mod documents;
 mod error;
 mod history;
 mod index;
 mod layout;
 mod read_pool;
+mod registrations;
 mod select;
 mod subscriptions;
 mod wal;
@@ -292,6 +294,9 @@ fn prepare_schema(db: &Database) -> Result<(), StorageError> {
         // Also for files written before subscriptions were stored (same layout version).
         txn.open_table(SUBSCRIPTIONS).map_err(db_err)?;
         txn.open_table(SUBSCRIPTION_STATUS).map_err(db_err)?;
+        txn.open_table(layout::REGISTRATIONS).map_err(db_err)?;
+        txn.open_table(layout::REGISTRATION_STATUS)
+            .map_err(db_err)?;
         // And before the history was kept.
         txn.open_table(layout::HISTORY).map_err(db_err)?;
         txn.open_table(layout::HISTORY_ENTITIES).map_err(db_err)?;

@@ -53,6 +53,7 @@ async fn the_whole_contract_passes_on_one_shared_store() {
     };
     testkit::run_all(shared).await;
     testkit::run_subscription_checks(shared).await;
+    testkit::run_registration_checks(shared).await;
     testkit::run_history_checks(shared).await;
 }
 
@@ -662,4 +663,34 @@ async fn history_series_stay_apart_across_batches_forgets_and_reopens() {
         speeds(&store, &tenant, "urn:ngsi-ld:V:c").await,
         [serde_json::json!(4)]
     );
+}
+
+/// Registrations and their forwarding status survive a close and a reopen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_survive_a_close_and_reopen() {
+    use rigel_storage::testkit::sample_registration;
+    use rigel_storage::RegistrationStore;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tenant = Tenant::named("csr-reopen").expect("tenant");
+    let mut reg = sample_registration("urn:ngsi-ld:ContextSourceRegistration:reopen");
+    {
+        let store = EmbeddedStore::open(dir.path()).expect("open");
+        assert!(store
+            .create_registration(&tenant, &reg)
+            .await
+            .expect("create"));
+        reg.status.times_sent = 99;
+        store
+            .save_forwarding_status(vec![(tenant.clone(), reg.id.clone(), reg.status.clone())])
+            .await
+            .expect("save");
+        store.close().await.expect("close");
+    }
+    let store = EmbeddedStore::open(dir.path()).expect("reopen");
+    assert_eq!(
+        store.all_registrations().await.expect("list"),
+        [(tenant.clone(), reg)]
+    );
+    assert!(store.tenant_exists(&tenant).await.expect("tenant_exists"));
 }

@@ -1,5 +1,5 @@
 //! An in-memory backend of the storage contract: every tenant's entities, type index,
-//! history and subscriptions in ordered maps behind one lock.
+//! history, subscriptions and registrations in ordered maps behind one lock.
 //!
 //! * Commits take the write lock for the whole commit, so each is atomic and commits are
 //!   serial; reads take the read lock and see one consistent state. Nothing awaits while
@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
+use rigel_model::registration::Registration;
 use rigel_model::subscription::Subscription;
 use rigel_model::{Entity, Tenant};
 use rigel_query::EntityQuery;
@@ -58,6 +59,7 @@ struct Space {
     types: BTreeMap<String, BTreeSet<String>>,
     history: History,
     subscriptions: BTreeMap<String, Subscription>,
+    registrations: BTreeMap<String, Registration>,
 }
 
 impl MemoryStore {

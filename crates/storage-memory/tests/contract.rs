@@ -20,7 +20,7 @@ macro_rules! contract_tests {
 
 rigel_storage::each_contract_check!(contract_tests);
 
-/// `run_all`, `run_subscription_checks` and `run_history_checks` cover the same checks in
+/// `run_all` and the subscription, registration and history checks cover the same checks in
 /// one go, all sharing one store (the kit's checks use their own names, so they must also
 /// pass side by side).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,15 +32,17 @@ async fn the_whole_contract_passes_on_one_shared_store() {
     };
     testkit::run_all(shared).await;
     testkit::run_subscription_checks(shared).await;
+    testkit::run_registration_checks(shared).await;
     testkit::run_history_checks(shared).await;
 }
 
-/// `run_all`, `run_subscription_checks` and `run_history_checks` with a fresh store for
+/// `run_all` and the subscription, registration and history checks with a fresh store for
 /// every check, as the kit intends them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_contract_passes_on_fresh_stores() {
     let fresh = || async { Arc::new(MemoryStore::new()) };
     testkit::run_all(fresh).await;
     testkit::run_subscription_checks(fresh).await;
+    testkit::run_registration_checks(fresh).await;
     testkit::run_history_checks(fresh).await;
 }

@@ -15,6 +15,7 @@ mod changes;
 mod history;
 mod observe;
 pub mod plan;
+mod registrations;
 mod subscriptions;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -25,6 +26,7 @@ pub use history::{
     Instance, NewInstance, Sample, TimeProperty, TimeRange,
 };
 pub use observe::{BackendCounters, BackendHealth, StoreObserver};
+pub use registrations::RegistrationStore;
 pub use subscriptions::SubscriptionStore;
 
 /// A stored entity with the version it was read at.

@@ -26,6 +26,7 @@ use crate::{EntityStore, Expect, WriteOp, WriteOutcome};
 mod commits;
 mod history;
 mod queries;
+mod registrations;
 mod selection;
 mod subscriptions;
 mod tenancy;
@@ -35,6 +36,7 @@ mod versions;
 pub use commits::*;
 pub use history::*;
 pub use queries::*;
+pub use registrations::*;
 pub use selection::*;
 pub use subscriptions::*;
 pub use tenancy::*;
@@ -180,6 +182,10 @@ macro_rules! each_contract_check {
             delivery_statuses_of_several_subscriptions_save_at_once,
             replacing_after_a_status_save_keeps_the_replacements_counters,
             creating_a_subscription_registers_its_tenant,
+            created_registration_reads_back_whole_under_its_tenant,
+            a_duplicate_registration_id_is_refused_within_a_tenant_only,
+            registrations_are_replaced_and_deleted_when_present,
+            forwarding_statuses_save_for_existing_registrations_only,
             history_reads_by_time_range_and_last_n,
             a_bound_record_follows_the_fate_of_its_write,
             appends_add_types_to_the_header,

@@ -1,4 +1,4 @@
-//! Subscription tables in files written before they existed.
+//! Subscription and registration tables in files written before they existed.
 
 // Tests fail by panicking; expect() names what was expected.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -7,7 +7,8 @@ use redb::Database;
 use rigel_storage::testkit::sample_subscription;
 
 use super::*;
-use crate::layout::{ENTITIES, META, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TYPES};
+use crate::layout::{ENTITIES, META, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TENANTS, TYPES};
+use rigel_storage::RegistrationStore;
 
 /// Writes a layout-version-1 file with only the tables that came before subscriptions.
 fn write_file_without_subscription_tables(dir: &std::path::Path) {
@@ -30,6 +31,7 @@ async fn a_file_from_before_subscriptions_opens_with_none_and_stores_them() {
     write_file_without_subscription_tables(dir.path());
     let store = EmbeddedStore::open(dir.path()).expect("open an older file");
     assert!(store.all_subscriptions().await.expect("list").is_empty());
+    assert!(store.all_registrations().await.expect("list").is_empty());
     let tenant = Tenant::named("older-file").expect("tenant");
     let subscription = sample_subscription("urn:ngsi-ld:Subscription:older-file");
     assert!(store

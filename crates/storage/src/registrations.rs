@@ -1,0 +1,42 @@
+//! Registration storage: the durable copy of every Context Source Registration and of its
+//! forwarding status. The broker serves registrations from memory; the store is what
+//! survives a restart.
+
+use async_trait::async_trait;
+use rigel_model::registration::{ForwardingStatus, Registration};
+use rigel_model::Tenant;
+
+use crate::StorageError;
+
+/// Durable Context Source Registrations, per tenant.
+#[async_trait]
+pub trait RegistrationStore: Send + Sync + 'static {
+    /// Stores a new registration; `false` (and nothing written) when the tenant already has
+    /// one with this id. Makes the tenant exist. Durable when it returns.
+    async fn create_registration(
+        &self,
+        tenant: &Tenant,
+        registration: &Registration,
+    ) -> Result<bool, StorageError>;
+
+    /// Replaces a stored registration (its forwarding status included); `false` when there
+    /// is none with this id. Durable when it returns.
+    async fn replace_registration(
+        &self,
+        tenant: &Tenant,
+        registration: &Registration,
+    ) -> Result<bool, StorageError>;
+
+    /// Deletes a registration; `false` when there was none. Durable when it returns.
+    async fn delete_registration(&self, tenant: &Tenant, id: &str) -> Result<bool, StorageError>;
+
+    /// Every stored registration of every tenant, with its last saved forwarding status.
+    async fn all_registrations(&self) -> Result<Vec<(Tenant, Registration)>, StorageError>;
+
+    /// Saves the forwarding status of several registrations in one commit; statuses of
+    /// registrations that no longer exist are skipped.
+    async fn save_forwarding_status(
+        &self,
+        statuses: Vec<(Tenant, String, ForwardingStatus)>,
+    ) -> Result<(), StorageError>;
+}

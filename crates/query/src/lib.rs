@@ -14,6 +14,7 @@ pub mod index;
 pub mod order;
 pub mod path;
 pub mod q;
+pub mod registration;
 pub mod scope;
 pub mod selection;
 pub mod types;

@@ -33,6 +33,8 @@ mod mqtt_notifications;
 mod notifications;
 #[path = "api/query_entities.rs"]
 mod query_entities;
+#[path = "api/registrations.rs"]
+mod registrations;
 #[path = "api/replace_merge.rs"]
 mod replace_merge;
 #[path = "api/representations.rs"]

@@ -26,6 +26,12 @@ pub enum BrokerError {
     Subscription(#[from] SubscriptionError),
     #[error("subscriptions are not available in this deployment")]
     SubscriptionsUnavailable,
+    #[error("context source registration {0} not found")]
+    RegistrationNotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("context source registrations are not available in this deployment")]
+    RegistrationsUnavailable,
 }
 
 impl BrokerError {
@@ -39,7 +45,11 @@ impl BrokerError {
             Self::Contended(_) => ErrorKind::Conflict,
             Self::TooManyResults(_) => ErrorKind::TooManyResults,
             Self::Subscription(e) => e.kind(),
-            Self::SubscriptionsUnavailable => ErrorKind::OperationNotSupported,
+            Self::SubscriptionsUnavailable | Self::RegistrationsUnavailable => {
+                ErrorKind::OperationNotSupported
+            }
+            Self::RegistrationNotFound(_) => ErrorKind::ResourceNotFound,
+            Self::Conflict(_) => ErrorKind::Conflict,
         }
     }
 

@@ -10,6 +10,7 @@ mod history;
 mod linked_query;
 pub mod merge;
 pub mod query;
+mod registrations;
 mod subscriptions;
 pub mod temporal;
 mod temporal_page;
@@ -25,6 +26,7 @@ use rigel_subscriptions::SubscriptionService;
 pub use attributes::{AttributeUpdate, EntityMerge, UpdateResult};
 pub use batch::{BatchEntityError, BatchResult, UpsertMode};
 pub use error::BrokerError;
+pub use registrations::Registry;
 pub use rigel_model::{Clock, SystemClock};
 pub use temporal::{TemporalPage, TemporalQuery};
 
@@ -43,6 +45,7 @@ pub struct Broker {
     store: Arc<dyn EntityStore>,
     clock: Arc<dyn Clock>,
     subscriptions: Option<SubscriptionService>,
+    registrations: Option<Arc<Registry>>,
     changes: Option<Arc<dyn ChangeListener>>,
     /// Whether entity writes are recorded in the history (the temporal API).
     history: bool,
@@ -56,6 +59,7 @@ impl Broker {
             store,
             clock,
             subscriptions: None,
+            registrations: None,
             changes: None,
             history: true,
             instance_page: temporal_page::DEFAULT_INSTANCE_PAGE,

@@ -143,6 +143,80 @@ pub fn geo_query(
     }
 }
 
+/// The geoquery of a request's `georel`, `geometry`, `coordinates` and `geoproperty`.
+pub fn geo_params(params: &Params, terms: &dyn TermMap) -> Result<Option<GeoQuery>, ApiError> {
+    let coordinates = params.get("coordinates").map(|c| Value::String(c.into()));
+    geo_query(
+        params.get("georel"),
+        params.get("geometry"),
+        coordinates.as_ref(),
+        params.get("geoproperty"),
+        terms,
+    )
+}
+
+/// `options=sysAttrs` for a representation that knows no other option (subscriptions,
+/// registrations); the entity representation options are accepted and mean nothing here.
+pub fn sys_attrs_option(params: &Params) -> Result<bool, ApiError> {
+    let mut sys = false;
+    for o in params.list("options")?.unwrap_or_default() {
+        match o {
+            "sysAttrs" => sys = true,
+            "normalized" | "concise" | "keyValues" | "simplified" => {}
+            other => return Err(ApiError::bad_data(format!("unknown option {other:?}"))),
+        }
+    }
+    Ok(sys)
+}
+
+/// Adds the `NGSILD-Results-Count` header (when counted) and the `Link` headers of the
+/// previous and next pages (6.3.10) to the answer of a paged query of `path`: the page
+/// showed `shown` of `total` items; `query` is the request's query string, kept apart from
+/// `limit` and `offset`.
+pub fn page_headers(
+    response: &mut actix_web::HttpResponse,
+    paging: &Paging,
+    (shown, total): (usize, usize),
+    path: &str,
+    query: &str,
+    content_type: &str,
+) {
+    use actix_web::http::header::{self, HeaderName, HeaderValue};
+    if paging.count {
+        if let Ok(v) = HeaderValue::from_str(&total.to_string()) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static("ngsild-results-count"), v);
+        }
+    }
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("offset=") && !p.starts_with("limit="))
+        .collect();
+    let mut rest = kept.join("&");
+    if !rest.is_empty() {
+        rest.push('&');
+    }
+    let link = |offset: usize, rel: &str| {
+        format!(
+            "<{path}?{rest}limit={}&offset={offset}>;rel=\"{rel}\";type=\"{content_type}\"",
+            paging.limit
+        )
+    };
+    let mut links = Vec::new();
+    if paging.offset > 0 && paging.limit > 0 {
+        links.push(link(paging.offset.saturating_sub(paging.limit), "prev"));
+    }
+    if paging.limit > 0 && paging.offset + shown < total {
+        links.push(link(paging.offset + paging.limit, "next"));
+    }
+    for l in links {
+        if let Ok(v) = HeaderValue::from_str(&l) {
+            response.headers_mut().append(header::LINK, v);
+        }
+    }
+}
+
 /// The selection parameters of a GET (or DELETE) on /entities.
 pub fn from_params(params: &Params, terms: &dyn TermMap) -> Result<Filters, ApiError> {
     let (selector, all_types) = selector(
@@ -210,14 +284,7 @@ pub fn from_params(params: &Params, terms: &dyn TermMap) -> Result<Filters, ApiE
             )
         })
         .transpose()?;
-    let coordinates = params.get("coordinates").map(|c| Value::String(c.into()));
-    let geo = geo_query(
-        params.get("georel"),
-        params.get("geometry"),
-        coordinates.as_ref(),
-        params.get("geoproperty"),
-        terms,
-    )?;
+    let geo = geo_params(params, terms)?;
     let scope = params.get("scopeQ").map(ScopeExpr::parse).transpose()?;
     if params.get("csf").is_some() {
         return Err(ApiError::not_supported(

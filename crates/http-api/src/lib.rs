@@ -23,7 +23,7 @@ use rigel_jsonld::ContextResolver;
 pub use problem::ApiError;
 use routes::{
     attributes as attr, batch, contexts as ctx, discovery, entities as ent, query,
-    subscriptions as subs, temporal as tmp, unsupported,
+    registrations as regs, subscriptions as subs, temporal as tmp, unsupported,
 };
 
 /// Request limits enforced before any parsing.
@@ -186,6 +186,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(subs::retrieve_subscription))
                         .route(web::patch().to(subs::update_subscription))
                         .route(web::delete().to(subs::delete_subscription))
+                        .default_service(allow("GET, PATCH, DELETE")),
+                )
+                .service(
+                    web::resource("/csourceRegistrations")
+                        .route(web::post().to(regs::create_registration))
+                        .route(web::get().to(regs::query_registrations))
+                        .default_service(allow("GET, POST")),
+                )
+                .service(
+                    web::resource("/csourceRegistrations/{registrationId}")
+                        .route(web::get().to(regs::retrieve_registration))
+                        .route(web::patch().to(regs::update_registration))
+                        .route(web::delete().to(regs::delete_registration))
                         .default_service(allow("GET, PATCH, DELETE")),
                 )
                 .service(

@@ -3,7 +3,7 @@
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
-use crate::routes::{attributes, batch, contexts, entities, subscriptions};
+use crate::routes::{attributes, batch, contexts, entities, registrations, subscriptions};
 
 /// The document. Paths are described next to their handlers' route table.
 #[derive(OpenApi)]
@@ -37,6 +37,11 @@ use crate::routes::{attributes, batch, contexts, entities, subscriptions};
         subscriptions::retrieve_subscription,
         subscriptions::update_subscription,
         subscriptions::delete_subscription,
+        registrations::create_registration,
+        registrations::query_registrations,
+        registrations::retrieve_registration,
+        registrations::update_registration,
+        registrations::delete_registration,
     )
 )]
 pub struct ApiDoc;

@@ -156,6 +156,17 @@ pub fn has_declared_length(req: &HttpRequest) -> bool {
         || req.headers().contains_key(header::TRANSFER_ENCODING)
 }
 
+/// A resource id taken from a path (a subscription's, a registration's), which must be a
+/// URI; `what` names it in the error.
+pub fn uri_segment<'a>(raw: &'a str, what: &str) -> Result<&'a str, ApiError> {
+    if raw.is_empty() || !rigel_model::validate::is_uri(raw) {
+        return Err(ApiError::bad_data(format!(
+            "the {what} id {raw:?} is not a URI"
+        )));
+    }
+    Ok(raw)
+}
+
 #[cfg(test)]
 mod tests {
     use super::count_option_as_flag;

@@ -37,7 +37,7 @@ pub struct TemporalParams {
     pub history: HistoryQuery,
     pub shape: Shape,
     /// `timerel` and its instants as given: the aggregation's overall range.
-    pub timerel: Option<(String, DateTime<Utc>, Option<DateTime<Utc>>)>,
+    pub timerel: TimeRel,
     /// The parameters with the temporal representation keywords taken out of `options`
     /// and `format`, for the common representation parsing.
     pub rest: Params,
@@ -54,9 +54,15 @@ fn instant(params: &Params, name: &str) -> Result<Option<DateTime<Utc>>, ApiErro
         .transpose()
 }
 
-/// Reads the temporal query and representation parameters. `required`: whether a
-/// `timerel` must be given (Query Temporal Evolution of Entities, 5.7.4.4).
-pub fn temporal_params(params: Params, required: bool) -> Result<TemporalParams, ApiError> {
+/// The temporal query of a request (4.11): the time property, the range `timerel`,
+/// `timeAt` and `endTimeAt` give, and `timerel` with its instants as given. `required`:
+/// whether a `timerel` must be given.
+pub(crate) type TimeRel = Option<(String, DateTime<Utc>, Option<DateTime<Utc>>)>;
+
+pub(crate) fn time_query(
+    params: &Params,
+    required: bool,
+) -> Result<(TimeProperty, TimeRange, TimeRel), ApiError> {
     let property = match params.get("timeproperty") {
         None | Some("observedAt") => TimeProperty::ObservedAt,
         Some("createdAt") => TimeProperty::CreatedAt,
@@ -68,8 +74,8 @@ pub fn temporal_params(params: Params, required: bool) -> Result<TemporalParams,
             )))
         }
     };
-    let time_at = instant(&params, "timeAt")?;
-    let end_time_at = instant(&params, "endTimeAt")?;
+    let time_at = instant(params, "timeAt")?;
+    let end_time_at = instant(params, "endTimeAt")?;
     let (range, timerel) = match params.get("timerel") {
         None if required => {
             return Err(ApiError::bad_data(
@@ -114,6 +120,13 @@ pub fn temporal_params(params: Params, required: bool) -> Result<TemporalParams,
             (range, Some((rel.to_owned(), at, end_time_at)))
         }
     };
+    Ok((property, range, timerel))
+}
+
+/// Reads the temporal query and representation parameters. `required`: whether a
+/// `timerel` must be given (Query Temporal Evolution of Entities, 5.7.4.4).
+pub fn temporal_params(params: Params, required: bool) -> Result<TemporalParams, ApiError> {
+    let (property, range, timerel) = time_query(&params, required)?;
     let last_n = params
         .get("lastN")
         .map(|v| match v.parse::<usize>() {

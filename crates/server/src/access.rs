@@ -108,6 +108,13 @@ pub async fn observe(
     let ops = req.app_data::<web::Data<Operations>>().cloned();
     let mut response = next.call(req).await?.map_into_boxed_body();
     response.headers_mut().insert(REQUEST_ID, id.clone());
+    // Header names go out capitalized (`Location`, `Content-Type`), as most servers write
+    // them: HTTP says case does not matter, but clients written against other brokers
+    // look some up by their exact spelling (the ETSI suite reads `Location` that way).
+    response
+        .response_mut()
+        .head_mut()
+        .set_camel_case_headers(true);
     let took = started.elapsed();
     let status = response.status().as_u16();
     let labels = RequestLabels {

@@ -43,6 +43,8 @@ pub enum StartError {
     Context(#[from] rigel_jsonld::JsonLdError),
     #[error("cannot start subscriptions: {0}")]
     Subscriptions(String),
+    #[error("cannot load the context source registrations: {0}")]
+    Registrations(rigel_storage::StorageError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -113,8 +115,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         health: Health::new(store.clone()),
         metrics,
     });
+    let registry = rigel_broker::Registry::load(store.clone())
+        .await
+        .map_err(StartError::Registrations)?;
     let broker = Broker::new(store.clone(), clock)
         .with_subscriptions(subscriptions.clone())
+        .with_registrations(Arc::new(registry))
         .with_history(config.history)
         .with_instance_page(config.temporal_page_size);
     if let Some(retention) = retention::Retention::from_config(config) {

@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod entities;
 pub mod query;
 mod query_body;
+pub mod registrations;
 pub mod subscriptions;
 pub mod temporal;
 pub mod unsupported;

@@ -1,7 +1,7 @@
 //! Subscription resources (clauses 5.8, 6.10, 6.11): create, query, retrieve, update and
 //! delete subscriptions.
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use rigel_model::subscription::parse::parse_subscription;
 use rigel_model::subscription::render::render_subscription;
@@ -12,19 +12,14 @@ use crate::context::{self, RequestContext};
 use crate::filters;
 use crate::negotiation::negotiate;
 use crate::representation::{respond, respond_array};
-use crate::request::{tenant, Params};
+use crate::request::{tenant, uri_segment, Params};
 use crate::routes::contexts::served_at;
 use crate::routes::entities::object_body;
 use crate::{ApiError, AppState, BASE_PATH};
 
 /// The subscription id of a path, which must be a URI.
 fn subscription_id(raw: &str) -> Result<&str, ApiError> {
-    if raw.is_empty() || !is_uri(raw) {
-        return Err(ApiError::bad_data(format!(
-            "the subscription id {raw:?} is not a URI"
-        )));
-    }
-    Ok(raw)
+    uri_segment(raw, "subscription")
 }
 
 /// The @context URL notifications use when the subscription names none (clause 5.8.1.4):
@@ -110,7 +105,7 @@ pub async fn query_subscriptions(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let params = Params::parse(&req, &["limit", "offset", "count", "options", "local"])?;
-    let sys_attrs = sys_attrs(&params)?;
+    let sys_attrs = filters::sys_attrs_option(&params)?;
     let tenant = tenant(&req)?;
     let media = negotiate(&req, false)?;
     let ctx = context::from_link(&req, &state.resolver).await?;
@@ -126,50 +121,16 @@ pub async fn query_subscriptions(
         .map(|s| Value::Object(render_subscription(s, ctx.terms.as_ref(), now, sys_attrs)))
         .collect();
     let mut response = respond_array(&req, media, &ctx, Value::Array(items));
-    if paging.count {
-        if let Ok(v) = HeaderValue::from_str(&total.to_string()) {
-            response
-                .headers_mut()
-                .insert(header::HeaderName::from_static("ngsild-results-count"), v);
-        }
-    }
-    let link = |offset: usize, rel: &str| {
-        format!(
-            "<{BASE_PATH}/subscriptions?limit={}&offset={offset}>;rel=\"{rel}\";type=\"{}\"",
-            paging.limit,
-            media.content_type()
-        )
-    };
-    let mut links = Vec::new();
-    if paging.offset > 0 && paging.limit > 0 {
-        links.push(link(paging.offset.saturating_sub(paging.limit), "prev"));
-    }
-    if paging.limit > 0 && paging.offset + shown < total {
-        links.push(link(paging.offset + paging.limit, "next"));
-    }
-    for l in links {
-        if let Ok(v) = HeaderValue::from_str(&l) {
-            response.headers_mut().append(header::LINK, v);
-        }
-    }
+    // The query of a subscription query has nothing but paging to keep.
+    filters::page_headers(
+        &mut response,
+        &paging,
+        (shown, total),
+        &format!("{BASE_PATH}/subscriptions"),
+        "",
+        media.content_type(),
+    );
     Ok(response)
-}
-
-/// `options=sysAttrs` (the only option a subscription representation knows).
-fn sys_attrs(params: &Params) -> Result<bool, ApiError> {
-    let mut sys = false;
-    if let Some(options) = params.list("options")? {
-        for o in options {
-            match o {
-                "sysAttrs" => sys = true,
-                "normalized" | "concise" | "keyValues" | "simplified" => {}
-                other => {
-                    return Err(ApiError::bad_data(format!("unknown option {other:?}")));
-                }
-            }
-        }
-    }
-    Ok(sys)
 }
 
 /// GET /subscriptions/{subscriptionId} — Retrieve Subscription (5.8.3).
@@ -182,7 +143,7 @@ pub async fn retrieve_subscription(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let params = Params::parse(&req, &["options", "local"])?;
-    let sys_attrs = sys_attrs(&params)?;
+    let sys_attrs = filters::sys_attrs_option(&params)?;
     let id = subscription_id(&path)?;
     let tenant = tenant(&req)?;
     let media = negotiate(&req, false)?;

@@ -41,11 +41,14 @@ pub struct RegistrationInfo {
     pub relationship_names: Option<Vec<String>>,
 }
 
-/// A time interval (clause 5.2.11); no end is an open interval.
+/// A time interval (clause 5.2.11); no end is an open interval. The instants are kept as
+/// written too, which is how they read back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimeInterval {
     pub start_at: DateTime<Utc>,
     pub end_at: Option<DateTime<Utc>>,
+    pub start_text: String,
+    pub end_text: Option<String>,
 }
 
 /// How requests are shared between the broker and the source (clause 4.3.6.2).

@@ -500,12 +500,19 @@ fn interval(v: &Value, member: &str) -> Result<TimeInterval, ModelError> {
     let start = obj
         .get("startAt")
         .ok_or_else(|| bad(format!("\"{member}\" needs \"startAt\"")))?;
-    let start_at = date_time(&string(start, "startAt")?, "startAt")?;
-    let end_at = obj
-        .get("endAt")
-        .map(|e| string(e, "endAt").and_then(|s| date_time(&s, "endAt")))
+    let start_text = string(start, "startAt")?;
+    let start_at = date_time(&start_text, "startAt")?;
+    let end_text = obj.get("endAt").map(|e| string(e, "endAt")).transpose()?;
+    let end_at = end_text
+        .as_deref()
+        .map(|s| date_time(s, "endAt"))
         .transpose()?;
-    Ok(TimeInterval { start_at, end_at })
+    Ok(TimeInterval {
+        start_at,
+        end_at,
+        start_text,
+        end_text,
+    })
 }
 
 fn geometry(v: &Value, member: &str) -> Result<Value, ModelError> {

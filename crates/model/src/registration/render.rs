@@ -168,9 +168,9 @@ fn number(v: f64) -> Value {
 
 fn interval(i: &TimeInterval) -> Value {
     let mut out = Map::new();
-    out.insert("startAt".into(), json!(format_time(&i.start_at)));
-    if let Some(end) = &i.end_at {
-        out.insert("endAt".into(), json!(format_time(end)));
+    out.insert("startAt".into(), json!(i.start_text));
+    if let Some(end) = &i.end_text {
+        out.insert("endAt".into(), json!(end));
     }
     Value::Object(out)
 }

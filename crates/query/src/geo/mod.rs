@@ -119,6 +119,22 @@ impl GeoQuery {
             })
     }
 
+    /// Whether the area a GeoJSON geometry covers (a Context Source's location, clause
+    /// 5.10.2.4) matches the relation or may contain geometries that do: its distance to
+    /// the reference for `near;maxDistance`, an intersection with it for the other
+    /// relations; always for `disjoint` and `near;minDistance`, which any area larger than
+    /// the reference may satisfy. Not a GeoJSON geometry: no.
+    pub fn may_contain_match(&self, geojson: &Value) -> bool {
+        let Some(area) = from_geojson(geojson) else {
+            return false;
+        };
+        match self.relation {
+            Relation::NearMax(d) => distance::distance(&area, &self.reference) <= d,
+            Relation::NearMin(_) | Relation::Disjoint => true,
+            _ => area.intersects(&self.reference),
+        }
+    }
+
     /// The expanded IRI of the target GeoProperty.
     pub fn geoproperty(&self) -> &str {
         &self.geoproperty

@@ -8,13 +8,46 @@
 //! with the request's (two patterns are taken to overlap). Its attribute part matches when
 //! the request names no attributes, the element registers whole entities (no property or
 //! relationship names), or they share a name.
+//!
+//! Discovery (clause 5.10.2.4) adds: without a temporal query only registrations without a
+//! time interval, with one only those whose interval meets it; a geoquery against the
+//! registration's location (or observation or operation space) that matches or may
+//! contain matches; a scopeQ against its scopes.
 
 #[cfg(test)]
 mod tests;
 
-use rigel_model::registration::{EntityInfo, Registration, RegistrationInfo};
+use chrono::{DateTime, Utc};
+use rigel_model::codec::parse::parse_scope;
+use rigel_model::registration::{EntityInfo, Registration, RegistrationInfo, TimeInterval};
 
-use crate::{IdPattern, TypeExpr};
+use crate::{GeoQuery, IdPattern, ScopeExpr, TypeExpr};
+
+/// The GeoProperty a geoquery names by default, and the registration's other spaces.
+const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
+const OBSERVATION_SPACE: &str = "https://uri.etsi.org/ngsi-ld/observationSpace";
+const OPERATION_SPACE: &str = "https://uri.etsi.org/ngsi-ld/operationSpace";
+
+/// A temporal query on registrations: the period it asks about, against the observation
+/// interval (`observedAt`) or the management interval (`createdAt`, `modifiedAt`,
+/// `deletedAt`).
+#[derive(Debug, Clone, Copy)]
+pub struct Period {
+    pub management: bool,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl Period {
+    /// Whether the interval shares an instant with the period (its ends included).
+    fn meets(&self, interval: &TimeInterval) -> bool {
+        self.to.is_none_or(|to| interval.start_at <= to)
+            && match (self.from, interval.end_at) {
+                (Some(from), Some(end)) => end >= from,
+                _ => true,
+            }
+    }
+}
 
 /// What a request asks for, as far as registrations are concerned. Names are expanded.
 #[derive(Debug, Default, Clone, Copy)]
@@ -28,6 +61,12 @@ pub struct Wanted<'a> {
     pub dataset_ids: Option<&'a [String]>,
     /// Aliases of the context sources the request already passed through (`Via`).
     pub visited: &'a [String],
+    /// Discovery: the temporal query, if any.
+    pub period: Option<Period>,
+    /// Discovery: the geoquery, if any.
+    pub geo: Option<&'a GeoQuery>,
+    /// Discovery: the scopeQ, if any.
+    pub scope: Option<&'a ScopeExpr>,
 }
 
 impl Wanted<'_> {
@@ -45,7 +84,36 @@ impl Wanted<'_> {
                 return false;
             }
         }
-        registration.information.iter().any(|info| self.info(info))
+        self.discovered(registration) && registration.information.iter().any(|info| self.info(info))
+    }
+
+    /// The discovery conditions: time, place and scope.
+    fn discovered(&self, reg: &Registration) -> bool {
+        let timely = match &self.period {
+            None => reg.observation_interval.is_none() && reg.management_interval.is_none(),
+            Some(period) => {
+                let interval = if period.management {
+                    &reg.management_interval
+                } else {
+                    &reg.observation_interval
+                };
+                interval.as_ref().is_some_and(|i| period.meets(i))
+            }
+        };
+        let placed = self.geo.is_none_or(|geo| {
+            let area = match geo.geoproperty() {
+                LOCATION => &reg.location,
+                OBSERVATION_SPACE => &reg.observation_space,
+                OPERATION_SPACE => &reg.operation_space,
+                _ => &None,
+            };
+            area.as_ref().is_some_and(|a| geo.may_contain_match(a))
+        });
+        let scoped = self.scope.is_none_or(|expr| {
+            let scopes = reg.scope.as_ref().and_then(|v| parse_scope(v).ok());
+            expr.matches(scopes.as_deref())
+        });
+        timely && placed && scoped
     }
 
     fn info(&self, info: &RegistrationInfo) -> bool {

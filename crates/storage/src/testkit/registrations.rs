@@ -38,10 +38,14 @@ pub fn sample_registration(id: &str) -> Registration {
         observation_interval: Some(TimeInterval {
             start_at: instant(),
             end_at: Some(instant() + Duration::days(1)),
+            start_text: instant().to_rfc3339(),
+            end_text: Some((instant() + Duration::days(1)).to_rfc3339()),
         }),
         management_interval: Some(TimeInterval {
             start_at: instant(),
             end_at: None,
+            start_text: instant().to_rfc3339(),
+            end_text: None,
         }),
         location: Some(json!({"type": "Point", "coordinates": [2.5, 48.75]})),
         observation_space: Some(json!({"type": "Point", "coordinates": [2.25, 48.5]})),

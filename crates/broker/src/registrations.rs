@@ -1,0 +1,297 @@
+//! Context Source Registrations (clauses 5.9 and 5.10): register, update, delete, retrieve
+//! and query, per tenant.
+//!
+//! The registry keeps every registration in memory (loaded from the store at start) and
+//! writes each change durably before it shows. A registration whose `expiresAt` has passed
+//! is gone: it no longer shows and is deleted from the store the next time it is met.
+//!
+//! The mode rules of registration (clause 5.9.2.4 with 4.3.6.3) are checked for the
+//! EntityInfo elements that name an entity id: an exclusive registration conflicts with an
+//! exclusive or redirect registration of the same entity and attributes and with a local
+//! entity holding any of those attributes; a redirect registration with a local entity
+//! holding them and with an exclusive registration of them. An element without
+//! attribute names covers every attribute.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use rigel_model::registration::parse::apply_fragment;
+use rigel_model::registration::{Mode, Registration};
+use rigel_model::{Tenant, TermMap};
+use rigel_query::registration::Wanted;
+use rigel_storage::{RegistrationStore, StorageError};
+use serde_json::{Map, Value};
+
+use crate::{Broker, BrokerError};
+
+type Held = BTreeMap<Tenant, BTreeMap<String, Registration>>;
+
+/// The registrations of every tenant, in memory and in the store.
+pub struct Registry {
+    store: Arc<dyn RegistrationStore>,
+    held: RwLock<Held>,
+}
+
+impl Registry {
+    /// The registry of what `store` holds.
+    pub async fn load(store: Arc<dyn RegistrationStore>) -> Result<Self, StorageError> {
+        let mut held = Held::new();
+        for (tenant, reg) in store.all_registrations().await? {
+            held.entry(tenant).or_default().insert(reg.id.clone(), reg);
+        }
+        Ok(Self {
+            store,
+            held: RwLock::new(held),
+        })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Held) -> T) -> T {
+        f(&self.held.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut Held) -> T) -> T {
+        f(&mut self.held.write().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The tenant's registrations, in id order, as of `now` (expired ones left out).
+    fn list(&self, tenant: &Tenant, now: chrono::DateTime<chrono::Utc>) -> Vec<Registration> {
+        self.read(|held| {
+            held.get(tenant)
+                .map(|regs| regs.values().filter(|r| !r.expired(now)).cloned().collect())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Forgets (durably) the tenant's registrations that have expired at `now`.
+    async fn sweep(&self, tenant: &Tenant, now: chrono::DateTime<chrono::Utc>) {
+        let expired: Vec<String> = self.read(|held| {
+            held.get(tenant)
+                .map(|regs| {
+                    regs.values()
+                        .filter(|r| r.expired(now))
+                        .map(|r| r.id.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        for id in expired {
+            match self.store.delete_registration(tenant, &id).await {
+                Ok(_) => {
+                    self.write(|held| held.get_mut(tenant).map(|regs| regs.remove(&id)));
+                    tracing::info!(registration = %id, "expired registration deleted");
+                }
+                Err(err) => {
+                    tracing::warn!(registration = %id, error = %err, "expired registration not deleted yet");
+                }
+            }
+        }
+    }
+}
+
+impl Broker {
+    /// The broker serving Context Source Registrations from `registry`.
+    pub fn with_registrations(mut self, registry: Arc<Registry>) -> Self {
+        self.registrations = Some(registry);
+        self
+    }
+
+    fn registry(&self) -> Result<&Registry, BrokerError> {
+        self.registrations
+            .as_deref()
+            .ok_or(BrokerError::RegistrationsUnavailable)
+    }
+
+    /// Register Context Source (clause 5.9.2); the registration's id.
+    pub async fn create_registration(
+        &self,
+        tenant: &Tenant,
+        registration: Registration,
+    ) -> Result<String, BrokerError> {
+        let registry = self.registry()?;
+        let now = self.now();
+        registry.sweep(tenant, now).await;
+        if registry
+            .list(tenant, now)
+            .iter()
+            .any(|r| r.id == registration.id)
+        {
+            return Err(BrokerError::AlreadyExists(registration.id));
+        }
+        self.check_mode(tenant, &registration, &registry.list(tenant, now))
+            .await?;
+        if !registry
+            .store
+            .create_registration(tenant, &registration)
+            .await?
+        {
+            return Err(BrokerError::AlreadyExists(registration.id));
+        }
+        let id = registration.id.clone();
+        registry.write(|held| {
+            held.entry(tenant.clone())
+                .or_default()
+                .insert(id.clone(), registration)
+        });
+        Ok(id)
+    }
+
+    /// Retrieve Context Source Registration (clause 5.10.1).
+    pub async fn retrieve_registration(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<Registration, BrokerError> {
+        let registry = self.registry()?;
+        let now = self.now();
+        match registry.list(tenant, now).into_iter().find(|r| r.id == id) {
+            Some(reg) => Ok(reg),
+            None => Err(self.missing_registration(tenant, id).await),
+        }
+    }
+
+    /// Query Context Source Registrations (clause 5.10.2): the registrations that may hold
+    /// what is wanted, a page in id order and the total.
+    pub async fn query_registrations(
+        &self,
+        tenant: &Tenant,
+        wanted: &Wanted<'_>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<Registration>, usize), BrokerError> {
+        let registry = self.registry()?;
+        let now = self.now();
+        registry.sweep(tenant, now).await;
+        let all = registry.list(tenant, now);
+        if all.is_empty() && !tenant.is_default() && !self.store.tenant_exists(tenant).await? {
+            return Err(BrokerError::NonexistentTenant(tenant.to_string()));
+        }
+        let matching: Vec<Registration> = all.into_iter().filter(|r| wanted.matches(r)).collect();
+        let total = matching.len();
+        Ok((
+            matching.into_iter().skip(offset).take(limit).collect(),
+            total,
+        ))
+    }
+
+    /// Update Context Source Registration (clause 5.9.3): merges the fragment.
+    pub async fn update_registration(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        fragment: &Map<String, Value>,
+        terms: &dyn TermMap,
+    ) -> Result<(), BrokerError> {
+        let registry = self.registry()?;
+        let now = self.now();
+        let others = registry.list(tenant, now);
+        let Some(current) = others.iter().find(|r| r.id == id) else {
+            return Err(self.missing_registration(tenant, id).await);
+        };
+        let updated = apply_fragment(current, fragment, terms, now)?;
+        let others: Vec<Registration> = others.iter().filter(|r| r.id != id).cloned().collect();
+        self.check_mode(tenant, &updated, &others).await?;
+        if !registry
+            .store
+            .replace_registration(tenant, &updated)
+            .await?
+        {
+            return Err(self.missing_registration(tenant, id).await);
+        }
+        registry.write(|held| {
+            held.entry(tenant.clone())
+                .or_default()
+                .insert(id.to_owned(), updated)
+        });
+        Ok(())
+    }
+
+    /// Delete Context Source Registration (clause 5.9.4).
+    pub async fn delete_registration(&self, tenant: &Tenant, id: &str) -> Result<(), BrokerError> {
+        let registry = self.registry()?;
+        let now = self.now();
+        if !registry.list(tenant, now).iter().any(|r| r.id == id) {
+            return Err(self.missing_registration(tenant, id).await);
+        }
+        registry.store.delete_registration(tenant, id).await?;
+        registry.write(|held| held.get_mut(tenant).map(|regs| regs.remove(id)));
+        Ok(())
+    }
+
+    async fn missing_registration(&self, tenant: &Tenant, id: &str) -> BrokerError {
+        match self.store.tenant_exists(tenant).await {
+            Ok(false) => BrokerError::NonexistentTenant(tenant.to_string()),
+            Err(e) => e.into(),
+            Ok(true) => BrokerError::RegistrationNotFound(id.to_owned()),
+        }
+    }
+
+    /// The mode rules of registration (module documentation) against `others`, the
+    /// tenant's other registrations, and the tenant's entities.
+    async fn check_mode(
+        &self,
+        tenant: &Tenant,
+        reg: &Registration,
+        others: &[Registration],
+    ) -> Result<(), BrokerError> {
+        let mode = reg.mode();
+        if !matches!(mode, Mode::Exclusive | Mode::Redirect) {
+            return Ok(());
+        }
+        for (entity, attributes) in registered_entities(reg) {
+            let clash = others.iter().find(|other| {
+                let other_mode = other.mode();
+                let rivals = match mode {
+                    Mode::Exclusive => matches!(other_mode, Mode::Exclusive | Mode::Redirect),
+                    _ => other_mode == Mode::Exclusive,
+                };
+                rivals
+                    && registered_entities(other)
+                        .into_iter()
+                        .any(|(id, theirs)| id == entity && overlap(&attributes, &theirs))
+            });
+            if let Some(other) = clash {
+                return Err(BrokerError::Conflict(format!(
+                    "registration {} already registers attributes of {entity} as {}",
+                    other.id,
+                    other.mode().as_str()
+                )));
+            }
+            if let Some(local) = self.store.get(tenant, &entity).await? {
+                let held: Vec<String> = local.value.attributes.keys().cloned().collect();
+                if overlap(&attributes, &held) && !held.is_empty() {
+                    return Err(BrokerError::Conflict(format!(
+                        "the local entity {entity} holds attributes a {} registration would take over",
+                        mode.as_str()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The entity ids a registration names, each with the attributes registered for it (empty:
+/// every attribute).
+fn registered_entities(reg: &Registration) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for info in &reg.information {
+        let attributes: Vec<String> = info
+            .property_names
+            .iter()
+            .chain(&info.relationship_names)
+            .flatten()
+            .cloned()
+            .collect();
+        for entity in info.entities.iter().flatten() {
+            if let Some(id) = &entity.id {
+                out.push((id.clone(), attributes.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Whether two attribute lists share one (an empty list is every attribute).
+fn overlap(a: &[String], b: &[String]) -> bool {
+    a.is_empty() || b.is_empty() || a.iter().any(|x| b.contains(x))
+}

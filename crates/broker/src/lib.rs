@@ -268,4 +268,6 @@ mod history_tests;
 #[cfg(test)]
 mod merge_tests;
 #[cfg(test)]
+mod registration_tests;
+#[cfg(test)]
 mod subscription_tests;

@@ -10,7 +10,8 @@
 //! exclusive or redirect registration of the same entity and attributes and with a local
 //! entity holding any of those attributes; a redirect registration with a local entity
 //! holding them and with an exclusive registration of them. An element without
-//! attribute names covers every attribute.
+//! attribute names covers every attribute. Registration changes are serialized, so two
+//! rivals racing cannot both pass these rules.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -30,6 +31,9 @@ type Held = BTreeMap<Tenant, BTreeMap<String, Registration>>;
 pub struct Registry {
     store: Arc<dyn RegistrationStore>,
     held: RwLock<Held>,
+    /// Held across a change's checks and writes, so that two registrations racing for the
+    /// same entity cannot both pass the mode rules (registration writes are rare).
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl Registry {
@@ -42,6 +46,7 @@ impl Registry {
         Ok(Self {
             store,
             held: RwLock::new(held),
+            writing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -108,6 +113,7 @@ impl Broker {
         registration: Registration,
     ) -> Result<String, BrokerError> {
         let registry = self.registry()?;
+        let _writing = registry.writing.lock().await;
         let now = self.now();
         registry.sweep(tenant, now).await;
         if registry
@@ -182,6 +188,7 @@ impl Broker {
         terms: &dyn TermMap,
     ) -> Result<(), BrokerError> {
         let registry = self.registry()?;
+        let _writing = registry.writing.lock().await;
         let now = self.now();
         let others = registry.list(tenant, now);
         let Some(current) = others.iter().find(|r| r.id == id) else {
@@ -208,6 +215,7 @@ impl Broker {
     /// Delete Context Source Registration (clause 5.9.4).
     pub async fn delete_registration(&self, tenant: &Tenant, id: &str) -> Result<(), BrokerError> {
         let registry = self.registry()?;
+        let _writing = registry.writing.lock().await;
         let now = self.now();
         if !registry.list(tenant, now).iter().any(|r| r.id == id) {
             return Err(self.missing_registration(tenant, id).await);

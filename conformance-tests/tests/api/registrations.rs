@@ -1,5 +1,6 @@
 //! Context Source Registrations (clauses 5.2.9, 5.9, 5.10, 5.12; HTTP 6.8, 6.9): register,
-//! retrieve, query, update and delete, the mode rules, and the parameters not provided yet.
+//! retrieve, query, update and delete, the mode rules, discovery filters, and the parameters
+//! not provided yet.
 
 use serde_json::{json, Value};
 
@@ -135,12 +136,35 @@ async fn registrations_are_queried_by_type_and_attributes() {
     assert_eq!(reply.header("NGSILD-Results-Count"), Some("2"));
     let reply = send(get("/csourceRegistrations?limit=5")).await;
     assert_problem(&reply, 400, "BadRequestData");
-    let reply = send(get(&format!(
-        "/csourceRegistrations?type={ty}&csf=a%3D%3D1"
-    )))
-    .await;
+    let reply = send(get(&format!("/csourceRegistrations?type={ty}&pick=id"))).await;
     assert_problem(&reply, 422, "OperationNotSupported");
     for id in [speed, whole] {
+        send(delete(&registration_path(&id)))
+            .await
+            .expect_status(204);
+    }
+}
+
+/// Clause 5.10.2.4: a context source filter reads the registration's own properties.
+#[tokio::test]
+async fn a_context_source_filter_selects_by_the_registrations_properties() {
+    let ty = unique_type("Csr");
+    let city = csr_id("city");
+    let region = csr_id("region");
+    for (id, operator) in [(&city, "city"), (&region, "region")] {
+        let mut body = registration(id, &ty, &[], "inclusive");
+        body["operator"] = json!(operator);
+        send(post("/csourceRegistrations").json(&body))
+            .await
+            .expect_status(201);
+    }
+    assert_eq!(
+        ids_of(&format!("type={ty}&csf=operator%3D%3D%22city%22")).await,
+        std::slice::from_ref(&city)
+    );
+    let reply = send(get(&format!("/csourceRegistrations?type={ty}&csf=%3D%3D"))).await;
+    assert_problem(&reply, 400, "BadRequestData");
+    for id in [city, region] {
         send(delete(&registration_path(&id)))
             .await
             .expect_status(204);

@@ -2,10 +2,10 @@
 //! retrieve, update and delete registrations.
 //!
 //! Querying matches registrations by entity type, ids, id pattern and attribute names
-//! (clause 5.12; q adds the attributes it reads), a geoquery, a temporal query and scopeQ
-//! (clause 5.10.2.4). `csf` and the representation parameters `lang`, `pick`, `omit` and
-//! `geometryProperty` are not provided yet and answer `OperationNotSupported` instead of
-//! being ignored.
+//! (clause 5.12; q adds the attributes it reads), a geoquery, a temporal query, scopeQ and
+//! a context source filter `csf` (clause 5.10.2.4). The representation parameters `lang`,
+//! `pick`, `omit` and `geometryProperty` are not provided yet and answer
+//! `OperationNotSupported` instead of being ignored.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -26,7 +26,7 @@ use crate::temporal::time_query;
 use crate::{ApiError, AppState, BASE_PATH};
 
 /// Query parameters of Query Context Source Registrations that are not provided yet.
-const NOT_YET: &[&str] = &["csf", "lang", "geometryProperty", "pick", "omit"];
+const NOT_YET: &[&str] = &["lang", "geometryProperty", "pick", "omit"];
 
 /// The query parameters a registration query reads.
 const PARAMS: &[&str] = &[
@@ -44,6 +44,7 @@ const PARAMS: &[&str] = &[
     "endTimeAt",
     "timeproperty",
     "scopeQ",
+    "csf",
     "limit",
     "offset",
     "count",
@@ -139,6 +140,10 @@ pub async fn query_registrations(
     let geo = filters::geo_params(&params, terms)?;
     let period = period(&params)?;
     let scope = params.get("scopeQ").map(ScopeExpr::parse).transpose()?;
+    let csf = params
+        .get("csf")
+        .map(|f| QExpr::parse(f, terms, &QOptions::default()))
+        .transpose()?;
     if selector.as_ref().is_none_or(|s| s.types.is_none())
         && attributes.is_empty()
         && q.is_none()
@@ -157,6 +162,7 @@ pub async fn query_registrations(
         period,
         geo: geo.as_ref(),
         scope: scope.as_ref(),
+        csf: csf.as_ref(),
         ..Wanted::default()
     };
     let paging = filters::paging(&params, &state.limits)?;

@@ -12,7 +12,9 @@
 //! Discovery (clause 5.10.2.4) adds: without a temporal query only registrations without a
 //! time interval, with one only those whose interval meets it; a geoquery against the
 //! registration's location (or observation or operation space) that matches or may
-//! contain matches; a scopeQ against its scopes.
+//! contain matches; a scopeQ against its scopes; a context source filter (`csf`, the q
+//! language) against its Context Source Properties, each read as a Property with the
+//! value written (or the `value` of a written Property object).
 
 #[cfg(test)]
 mod tests;
@@ -20,8 +22,10 @@ mod tests;
 use chrono::{DateTime, Utc};
 use rigel_model::codec::parse::parse_scope;
 use rigel_model::registration::{EntityInfo, Registration, RegistrationInfo, TimeInterval};
+use rigel_model::{Attribute, AttributeValue, Entity};
+use serde_json::Value;
 
-use crate::{GeoQuery, IdPattern, ScopeExpr, TypeExpr};
+use crate::{GeoQuery, IdPattern, QExpr, ScopeExpr, TypeExpr};
 
 /// The GeoProperty a geoquery names by default, and the registration's other spaces.
 const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
@@ -67,6 +71,8 @@ pub struct Wanted<'a> {
     pub geo: Option<&'a GeoQuery>,
     /// Discovery: the scopeQ, if any.
     pub scope: Option<&'a ScopeExpr>,
+    /// Discovery: the context source filter (`csf`), if any.
+    pub csf: Option<&'a QExpr>,
 }
 
 impl Wanted<'_> {
@@ -113,7 +119,8 @@ impl Wanted<'_> {
             let scopes = reg.scope.as_ref().and_then(|v| parse_scope(v).ok());
             expr.matches(scopes.as_deref())
         });
-        timely && placed && scoped
+        let filtered = self.csf.is_none_or(|csf| csf.matches(&properties_of(reg)));
+        timely && placed && scoped && filtered
     }
 
     fn info(&self, info: &RegistrationInfo) -> bool {
@@ -171,5 +178,33 @@ impl Wanted<'_> {
             return true;
         }
         registered.any(|name| self.attributes.contains(name))
+    }
+}
+
+/// A registration's Context Source Properties as the attributes of an entity, for `csf`.
+fn properties_of(reg: &Registration) -> Entity {
+    let attributes = reg
+        .properties
+        .iter()
+        .map(|(name, written)| {
+            let value = match written {
+                Value::Object(obj) if obj.get("type") == Some(&Value::from("Property")) => {
+                    obj.get("value").cloned().unwrap_or(Value::Null)
+                }
+                other => other.clone(),
+            };
+            (
+                name.clone(),
+                vec![Attribute::new(AttributeValue::Property(value))],
+            )
+        })
+        .collect();
+    Entity {
+        id: reg.id.clone(),
+        types: vec!["https://uri.etsi.org/ngsi-ld/ContextSourceRegistration".to_owned()],
+        scope: None,
+        attributes,
+        created_at: reg.created_at,
+        modified_at: reg.modified_at,
     }
 }

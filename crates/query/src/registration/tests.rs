@@ -211,3 +211,32 @@ fn a_source_the_request_already_passed_never_matches() {
     }
     .matches(&reg));
 }
+
+#[test]
+fn a_context_source_filter_reads_the_registrations_own_properties() {
+    let reg = registration(
+        json!([{"entities": [{"type": VEHICLE}]}]),
+        json!({"urn:p:operator": "city", "urn:p:level": {"type": "Property", "value": 3}}),
+    );
+    let q = |text: &str| {
+        crate::QExpr::parse(text, &IdentityTerms, &crate::QOptions::default()).expect("csf")
+    };
+    let city = q("urn:p:operator==\"city\"");
+    let region = q("urn:p:operator==\"region\"");
+    let high = q("urn:p:level>2");
+    assert!(Wanted {
+        csf: Some(&city),
+        ..Wanted::default()
+    }
+    .matches(&reg));
+    assert!(!Wanted {
+        csf: Some(&region),
+        ..Wanted::default()
+    }
+    .matches(&reg));
+    assert!(Wanted {
+        csf: Some(&high),
+        ..Wanted::default()
+    }
+    .matches(&reg));
+}

@@ -25,6 +25,20 @@ fn registration_path(id: &str) -> String {
     format!("/csourceRegistrations/{id}")
 }
 
+/// Registers `body` (as `application/json`), asserting 201.
+async fn register(body: &Value) -> Reply {
+    send(post("/csourceRegistrations").json(body))
+        .await
+        .expect_status(201)
+}
+
+/// Deletes a registration, asserting 204.
+async fn unregister(id: &str) {
+    send(delete(&registration_path(id)))
+        .await
+        .expect_status(204);
+}
+
 fn csr_id(test: &str) -> String {
     format!("urn:ngsi-ld:ContextSourceRegistration:{test}-{}", nonce())
 }
@@ -47,9 +61,7 @@ async fn ids_of(query: &str) -> Vec<String> {
 async fn a_registration_is_created_and_reads_back_as_written() {
     let id = csr_id("create");
     let body = registration(&id, &unique_type("Csr"), &["speed"], "inclusive");
-    let reply = send(post("/csourceRegistrations").json(&body))
-        .await
-        .expect_status(201);
+    let reply = register(&body).await;
     assert_eq!(
         reply.header("Location"),
         Some(format!("/ngsi-ld/v1/csourceRegistrations/{id}").as_str())
@@ -62,18 +74,12 @@ async fn a_registration_is_created_and_reads_back_as_written() {
 
     let mut anonymous = body.clone();
     anonymous.as_object_mut().expect("object").remove("id");
-    let reply = send(post("/csourceRegistrations").json(&anonymous))
-        .await
-        .expect_status(201);
+    let reply = register(&anonymous).await;
     let location = reply.header("Location").expect("a Location").to_owned();
     let generated = location.rsplit('/').next().expect("an id").to_owned();
     assert!(generated.starts_with("urn:ngsi-ld:ContextSourceRegistration:"));
-    send(delete(&registration_path(&generated)))
-        .await
-        .expect_status(204);
-    send(delete(&registration_path(&id)))
-        .await
-        .expect_status(204);
+    unregister(&generated).await;
+    unregister(&id).await;
 }
 
 /// Clause 5.9.2.4: an invalid registration is BadRequestData, a second one with the same id
@@ -93,14 +99,10 @@ async fn invalid_and_duplicate_registrations_are_refused() {
     bad_mode["mode"] = json!("sometimes");
     let reply = send(post("/csourceRegistrations").json(&bad_mode)).await;
     assert_problem(&reply, 400, "BadRequestData");
-    send(post("/csourceRegistrations").json(&body))
-        .await
-        .expect_status(201);
+    register(&body).await;
     let reply = send(post("/csourceRegistrations").json(&body)).await;
     assert_problem(&reply, 409, "AlreadyExists");
-    send(delete(&registration_path(&id)))
-        .await
-        .expect_status(204);
+    unregister(&id).await;
 }
 
 /// Clauses 5.10.2.4 and 5.12: a query matches by type and attribute names; one without a
@@ -110,12 +112,8 @@ async fn registrations_are_queried_by_type_and_attributes() {
     let ty = unique_type("Csr");
     let speed = csr_id("speed");
     let whole = csr_id("whole");
-    send(post("/csourceRegistrations").json(&registration(&speed, &ty, &["speed"], "inclusive")))
-        .await
-        .expect_status(201);
-    send(post("/csourceRegistrations").json(&registration(&whole, &ty, &[], "inclusive")))
-        .await
-        .expect_status(201);
+    register(&registration(&speed, &ty, &["speed"], "inclusive")).await;
+    register(&registration(&whole, &ty, &[], "inclusive")).await;
     let mut both = vec![speed.clone(), whole.clone()];
     both.sort();
     assert_eq!(ids_of(&format!("type={ty}")).await, both);
@@ -139,9 +137,7 @@ async fn registrations_are_queried_by_type_and_attributes() {
     let reply = send(get(&format!("/csourceRegistrations?type={ty}&pick=id"))).await;
     assert_problem(&reply, 422, "OperationNotSupported");
     for id in [speed, whole] {
-        send(delete(&registration_path(&id)))
-            .await
-            .expect_status(204);
+        unregister(&id).await;
     }
 }
 
@@ -154,9 +150,7 @@ async fn a_context_source_filter_selects_by_the_registrations_properties() {
     for (id, operator) in [(&city, "city"), (&region, "region")] {
         let mut body = registration(id, &ty, &[], "inclusive");
         body["operator"] = json!(operator);
-        send(post("/csourceRegistrations").json(&body))
-            .await
-            .expect_status(201);
+        register(&body).await;
     }
     assert_eq!(
         ids_of(&format!("type={ty}&csf=operator%3D%3D%22city%22")).await,
@@ -165,9 +159,7 @@ async fn a_context_source_filter_selects_by_the_registrations_properties() {
     let reply = send(get(&format!("/csourceRegistrations?type={ty}&csf=%3D%3D"))).await;
     assert_problem(&reply, 400, "BadRequestData");
     for id in [city, region] {
-        send(delete(&registration_path(&id)))
-            .await
-            .expect_status(204);
+        unregister(&id).await;
     }
 }
 
@@ -181,9 +173,7 @@ async fn discovery_filters_by_interval_and_location() {
     body["observationInterval"] =
         json!({"startAt": "2026-01-01T00:00:00Z", "endAt": "2026-02-01T00:00:00Z"});
     body["location"] = json!({"type": "Point", "coordinates": [2.35, 48.85]});
-    send(post("/csourceRegistrations").json(&body))
-        .await
-        .expect_status(201);
+    register(&body).await;
     assert!(
         ids_of(&format!("type={ty}")).await.is_empty(),
         "no temporal query: latest only"
@@ -202,9 +192,7 @@ async fn discovery_filters_by_interval_and_location() {
     };
     assert_eq!(ids_of(&near(2000)).await, std::slice::from_ref(&timed));
     assert!(ids_of(&near(100)).await.is_empty());
-    send(delete(&registration_path(&timed)))
-        .await
-        .expect_status(204);
+    unregister(&timed).await;
 }
 
 /// Clauses 5.9.2.4 and 4.3.6.3: an exclusive registration conflicts with another exclusive
@@ -224,23 +212,17 @@ async fn exclusive_registrations_conflict_over_the_same_attributes() {
         })
     };
     let first = csr_id("exclusive-a");
-    send(post("/csourceRegistrations").json(&registered(&first, "speed")))
-        .await
-        .expect_status(201);
+    register(&registered(&first, "speed")).await;
     let reply = send(post("/csourceRegistrations").json(&registered(&csr_id("b"), "speed"))).await;
     assert_problem(&reply, 409, "Conflict");
-    send(post("/csourceRegistrations").json(&registered(&csr_id("c"), "brand")))
-        .await
-        .expect_status(201);
+    register(&registered(&csr_id("c"), "brand")).await;
 
     let local = read_any_attribute(&entity).await;
     let mut over_local = registered(&csr_id("local"), &local);
     over_local["information"][0]["entities"][0]["id"] = json!(entity);
     let reply = send(post("/csourceRegistrations").json(&over_local)).await;
     assert_problem(&reply, 409, "Conflict");
-    send(delete(&registration_path(&first)))
-        .await
-        .expect_status(204);
+    unregister(&first).await;
 }
 
 /// The name of one attribute the entity holds.
@@ -261,9 +243,7 @@ async fn read_any_attribute(id: &str) -> String {
 async fn registrations_are_updated_and_deleted() {
     let id = csr_id("update");
     let body = registration(&id, &unique_type("Csr"), &["speed"], "inclusive");
-    send(post("/csourceRegistrations").json(&body))
-        .await
-        .expect_status(201);
+    register(&body).await;
     send(
         patch(&registration_path(&id))
             .json(&json!({"description": "moved", "endpoint": "http://elsewhere.example.org"})),
@@ -286,9 +266,7 @@ async fn registrations_are_updated_and_deleted() {
     assert!(read.get("description").is_none());
     let reply = send(patch(&registration_path(&id)).json(&json!({"endpoint": null}))).await;
     assert_problem(&reply, 400, "BadRequestData");
-    send(delete(&registration_path(&id)))
-        .await
-        .expect_status(204);
+    unregister(&id).await;
     let reply = send(get(&registration_path(&id))).await;
     assert_problem(&reply, 404, "ResourceNotFound");
     let reply = send(delete(&registration_path(&id))).await;

@@ -116,15 +116,11 @@ impl Broker {
         let _writing = registry.writing.lock().await;
         let now = self.now();
         registry.sweep(tenant, now).await;
-        if registry
-            .list(tenant, now)
-            .iter()
-            .any(|r| r.id == registration.id)
-        {
+        let others = registry.list(tenant, now);
+        if others.iter().any(|r| r.id == registration.id) {
             return Err(BrokerError::AlreadyExists(registration.id));
         }
-        self.check_mode(tenant, &registration, &registry.list(tenant, now))
-            .await?;
+        self.check_mode(tenant, &registration, &others).await?;
         if !registry
             .store
             .create_registration(tenant, &registration)

@@ -16,6 +16,7 @@ use super::{
     RegistrationInfo, TimeInterval,
 };
 use crate::codec::parse::{is_ngsi_ld_null, parse_scope, parse_types};
+use crate::members::{bad, date_time_text, is_version, key_values, member, positive, string, uri};
 use crate::validate::{check_geometry, is_uri, is_valid_name};
 use crate::{ModelError, TermMap};
 
@@ -160,7 +161,7 @@ fn set_member(
         "operationSpace" => reg.operation_space = Some(geometry(v, name)?),
         "expiresAt" => {
             let text = string(v, name)?;
-            reg.expires_at = Some(date_time(&text, name)?);
+            reg.expires_at = Some(date_time_text(&text, name)?);
             reg.expires_at_text = Some(text);
         }
         "endpoint" => reg.endpoint = uri(v, name)?,
@@ -257,27 +258,22 @@ fn check_whole(reg: &Registration) -> Result<(), ModelError> {
     if set.is_empty() {
         return Err(bad("\"operations\" names no operation"));
     }
-    if let (Some(start), Some(end)) = interval_bounds(&reg.observation_interval) {
-        check_order(start, end, "observationInterval")?;
-    }
-    if let (Some(start), Some(end)) = interval_bounds(&reg.management_interval) {
-        check_order(start, end, "managementInterval")?;
-    }
-    Ok(())
-}
-
-fn interval_bounds(i: &Option<TimeInterval>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-    match i {
-        Some(i) => (Some(i.start_at), i.end_at),
-        None => (None, None),
-    }
-}
-
-fn check_order(start: DateTime<Utc>, end: DateTime<Utc>, member: &str) -> Result<(), ModelError> {
-    if end < start {
-        return Err(bad(format!(
-            "\"{member}\": \"endAt\" is before \"startAt\""
-        )));
+    for (member, interval) in [
+        ("observationInterval", &reg.observation_interval),
+        ("managementInterval", &reg.management_interval),
+    ] {
+        if let Some(TimeInterval {
+            start_at,
+            end_at: Some(end_at),
+            ..
+        }) = interval
+        {
+            if end_at < start_at {
+                return Err(bad(format!(
+                    "\"{member}\": \"endAt\" is before \"startAt\""
+                )));
+            }
+        }
     }
     Ok(())
 }
@@ -406,30 +402,11 @@ fn operation_names(v: &Value) -> Result<Vec<String>, ModelError> {
 
 /// `contextSourceInfo`: key-value pairs; the keys clause 4.3.6.6 gives a meaning are checked.
 fn context_source_info(v: &Value) -> Result<Vec<KeyValuePair>, ModelError> {
-    let pairs = v
-        .as_array()
-        .ok_or_else(|| bad("\"contextSourceInfo\" must be an array of key-value pairs"))?;
-    pairs
-        .iter()
-        .map(|pair| {
-            let obj = pair
-                .as_object()
-                .ok_or_else(|| bad("\"contextSourceInfo\" elements must be objects"))?;
-            let (Some(key), Some(value)) = (
-                obj.get("key").and_then(Value::as_str),
-                obj.get("value").and_then(Value::as_str),
-            ) else {
-                return Err(bad(
-                    "\"contextSourceInfo\" elements need a string \"key\" and \"value\"",
-                ));
-            };
-            check_special_key(key, value)?;
-            Ok(KeyValuePair {
-                key: key.to_owned(),
-                value: value.to_owned(),
-            })
-        })
-        .collect()
+    let pairs = key_values(v, "contextSourceInfo")?;
+    for pair in &pairs {
+        check_special_key(&pair.key, &pair.value)?;
+    }
+    Ok(pairs)
 }
 
 /// Values the special keys of clause 4.3.6.6 accept (`urn:ngsi-ld:request` copies the
@@ -441,16 +418,7 @@ fn check_special_key(key: &str, value: &str) -> Result<(), ModelError> {
     let fine = match key {
         "accept" | "contentType" => MEDIA_TYPES.contains(&value),
         "jsonldContext" => is_uri(value),
-        "ngsildConformance" => {
-            let mut parts = value.split('.');
-            matches!(
-                (parts.next(), parts.next(), parts.next()),
-                (Some(a), Some(b), None)
-                    if !a.is_empty() && !b.is_empty()
-                        && a.bytes().all(|c| c.is_ascii_digit())
-                        && b.bytes().all(|c| c.is_ascii_digit())
-            )
-        }
+        "ngsildConformance" => is_version(value),
         _ => true,
     };
     if fine {
@@ -501,11 +469,11 @@ fn interval(v: &Value, member: &str) -> Result<TimeInterval, ModelError> {
         .get("startAt")
         .ok_or_else(|| bad(format!("\"{member}\" needs \"startAt\"")))?;
     let start_text = string(start, "startAt")?;
-    let start_at = date_time(&start_text, "startAt")?;
+    let start_at = date_time_text(&start_text, "startAt")?;
     let end_text = obj.get("endAt").map(|e| string(e, "endAt")).transpose()?;
     let end_at = end_text
         .as_deref()
-        .map(|s| date_time(s, "endAt"))
+        .map(|s| date_time_text(s, "endAt"))
         .transpose()?;
     Ok(TimeInterval {
         start_at,
@@ -584,45 +552,10 @@ fn non_empty_array<'a>(v: &'a Value, member: &str) -> Result<&'a Vec<Value>, Mod
     }
 }
 
-/// A DateTime (clause 4.6.3); a comma may stand for the decimal point of the seconds.
-fn date_time(s: &str, member: &str) -> Result<DateTime<Utc>, ModelError> {
-    DateTime::parse_from_rfc3339(s)
-        .or_else(|_| DateTime::parse_from_rfc3339(&s.replacen(',', ".", 1)))
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| bad(format!("\"{member}\" {s:?} is not a DateTime")))
-}
-
-fn positive(v: &Value, member: &str) -> Result<f64, ModelError> {
-    v.as_f64()
-        .filter(|n| *n > 0.0)
-        .ok_or_else(|| bad(format!("\"{member}\" must be a number greater than 0")))
-}
-
-fn uri(v: &Value, member: &str) -> Result<String, ModelError> {
-    match v.as_str() {
-        Some(s) if is_uri(s) => Ok(s.to_owned()),
-        _ => Err(bad(format!("\"{member}\" must be a URI"))),
-    }
-}
-
-fn string(v: &Value, member: &str) -> Result<String, ModelError> {
-    v.as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| bad(format!("\"{member}\" must be a string")))
-}
-
 /// A non-empty string.
 fn text(v: &Value, member: &str) -> Result<String, ModelError> {
     match v.as_str() {
         Some(s) if !s.is_empty() => Ok(s.to_owned()),
         _ => Err(bad(format!("\"{member}\" must be a non-empty string"))),
     }
-}
-
-fn member<'a>(obj: &'a Map<String, Value>, name: &str, keyword: &str) -> Option<&'a Value> {
-    obj.get(name).or_else(|| obj.get(keyword))
-}
-
-fn bad(detail: impl Into<String>) -> ModelError {
-    ModelError::bad_data(detail)
 }

@@ -16,6 +16,7 @@ use super::{
     Trigger,
 };
 use crate::codec::parse::is_ngsi_ld_null;
+use crate::members::{bad, boolean, date_time, is_version, member, positive, string, uri};
 use crate::validate::{is_uri, is_valid_name};
 use crate::{ModelError, TermMap};
 
@@ -441,12 +442,12 @@ fn dataset_ids(v: &Value) -> Result<Vec<String>, ModelError> {
 /// `ngsildConformance`: `major.minor`.
 fn conformance(v: &Value) -> Result<String, ModelError> {
     let s = string(v, "ngsildConformance")?;
-    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    match s.split_once('.') {
-        Some((major, minor)) if numeric(major) && numeric(minor) => Ok(s),
-        _ => Err(bad(format!(
+    if is_version(&s) {
+        Ok(s)
+    } else {
+        Err(bad(format!(
             "\"ngsildConformance\" {s:?} is not a version in the form major.minor"
-        ))),
+        )))
     }
 }
 
@@ -514,57 +515,10 @@ fn subscription_id(v: &Value) -> Result<String, ModelError> {
     }
 }
 
-/// A DateTime (clause 4.6.3); a comma may stand for the decimal point of the seconds.
-fn date_time(v: &Value, member: &str) -> Result<DateTime<Utc>, ModelError> {
-    let s = string(v, member)?;
-    DateTime::parse_from_rfc3339(&s)
-        .or_else(|_| DateTime::parse_from_rfc3339(&s.replacen(',', ".", 1)))
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            bad(format!(
-                "\"{member}\" {s:?} is not a DateTime (YYYY-MM-DDThh:mm:ssZ)"
-            ))
-        })
-}
-
-/// A number greater than 0.
-fn positive(v: &Value, member: &str) -> Result<f64, ModelError> {
-    v.as_f64()
-        .filter(|n| *n > 0.0)
-        .ok_or_else(|| bad(format!("\"{member}\" must be a number greater than 0")))
-}
-
-fn uri(v: &Value, member: &str) -> Result<String, ModelError> {
-    match v.as_str() {
-        Some(s) if is_uri(s) => Ok(s.to_owned()),
-        _ => Err(bad(format!("\"{member}\" must be a URI"))),
-    }
-}
-
-fn boolean(v: &Value, member: &str) -> Result<bool, ModelError> {
-    v.as_bool()
-        .ok_or_else(|| bad(format!("\"{member}\" must be a boolean")))
-}
-
-fn string(v: &Value, member: &str) -> Result<String, ModelError> {
-    v.as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| bad(format!("\"{member}\" must be a string")))
-}
-
 /// A query text (q, scopeQ, lang, ...): a non-empty string, checked later by its parser.
 fn text(v: &Value, member: &str) -> Result<String, ModelError> {
     match v.as_str() {
         Some(s) if !s.trim().is_empty() => Ok(s.to_owned()),
         _ => Err(bad(format!("\"{member}\" must be a non-empty string"))),
     }
-}
-
-/// Looks a member up by its name or its JSON-LD keyword alias.
-fn member<'a>(obj: &'a Map<String, Value>, name: &str, keyword: &str) -> Option<&'a Value> {
-    obj.get(name).or_else(|| obj.get(keyword))
-}
-
-fn bad(detail: impl Into<String>) -> ModelError {
-    ModelError::bad_data(detail)
 }

@@ -29,6 +29,12 @@ const GEO_BUDGET_FACTOR: usize = 4;
 /// The share of its tiles' area a box must cover for its tiles to be read without a probe.
 const DIRECT_SHARE: f64 = 0.25;
 
+/// Whether a cell with box `b` may hold a geometry meeting the query box `bounds` (and
+/// the `disc` of a `near;maxDistance`).
+pub(crate) fn may_hold(b: [f64; 4], bounds: [f64; 4], disc: Option<Disc>) -> bool {
+    rigel_query::index::boxes_meet(b, bounds) && disc.is_none_or(|d| d.may_meet(b))
+}
+
 /// What an index read found.
 #[derive(Debug)]
 pub(crate) enum Found {
@@ -141,9 +147,7 @@ impl IndexReader<'_> {
         budget: usize,
     ) -> Result<Option<Found>, StorageError> {
         // A cell holds a candidate when it meets the box (and the disc).
-        let near = move |b: [f64; 4]| {
-            rigel_query::index::boxes_meet(b, bounds) && disc.is_none_or(|d| d.may_meet(b))
-        };
+        let near = move |b: [f64; 4]| may_hold(b, bounds, disc);
         let cover = cells::cover(bounds, &near);
         if cover.is_empty() {
             return Ok(None);
@@ -220,9 +224,7 @@ impl IndexReader<'_> {
             return Ok(None);
         };
         let (bounds, disc) = (*bounds, *disc);
-        let near = move |b: [f64; 4]| {
-            rigel_query::index::boxes_meet(b, bounds) && disc.is_none_or(|d| d.may_meet(b))
-        };
+        let near = move |b: [f64; 4]| may_hold(b, bounds, disc);
         let Some((tiles, share)) = cells::tiles(bounds, &near) else {
             return Ok(None);
         };

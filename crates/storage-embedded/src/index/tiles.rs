@@ -11,9 +11,10 @@ use std::collections::BinaryHeap;
 use std::ops::Bound;
 
 use redb::ReadOnlyTable;
-use rigel_query::index::{boxes_meet, Disc};
+use rigel_query::index::Disc;
 use rigel_storage::StorageError;
 
+use super::plan::may_hold;
 use super::{cells, path_part, type_part, TAG_TILE};
 use crate::error::db_err;
 use crate::layout;
@@ -128,9 +129,7 @@ impl TileIds {
             let keep = std::str::from_utf8(&cell)
                 .ok()
                 .and_then(cells::cell_box)
-                .is_none_or(|b| {
-                    boxes_meet(b, self.bounds) && self.disc.is_none_or(|d| d.may_meet(b))
-                });
+                .is_none_or(|b| may_hold(b, self.bounds, self.disc));
             if keep {
                 self.heads.push(Reverse((id.to_vec(), slot)));
                 return Ok(());

@@ -57,13 +57,24 @@ impl rigel_model::TermMap for Terms {
     }
 }
 
-/// `n` sensors, sensor `i` in room `i % 100`.
+/// The GeoProperty the sensors are placed with.
+const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
+
+/// `n` sensors, sensor `i` in room `i % 100`, placed about 7 m apart eastwards from
+/// (2.35, 48.85) in id order.
 async fn seed_sensors(store: &EmbeddedStore, n: usize) {
     let ops = (0..n)
         .map(|i| {
             let mut e = sample_entity(&format!("urn:sensor:{i:05}"), &[SENSOR]);
             let room = relationship(&format!("urn:room:{}", i % 100));
             e.attributes.insert(ROOM.into(), vec![room]);
+            let point = serde_json::json!({"type": "Point", "coordinates": [2.35 + i as f64 * 1e-4, 48.85]});
+            e.attributes.insert(
+                LOCATION.into(),
+                vec![rigel_model::Attribute::new(
+                    rigel_model::AttributeValue::GeoProperty(point),
+                )],
+            );
             WriteOp::Put {
                 entity: e,
                 expect: Expect::Absent,
@@ -239,29 +250,9 @@ async fn the_first_page_of_an_order_on_a_number_reads_only_that_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_index_of_the_first_layout_is_rebuilt_with_its_tile_rows() {
     use redb::{ReadableDatabase, ReadableTable, TableDefinition};
-    const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
     let dir = tempfile::tempdir().expect("temp dir");
     let store = store_with(dir.path(), EmbeddedOptions::default());
-    let ops = (0..50)
-        .map(|i| {
-            let mut e = sample_entity(&format!("urn:sensor:{i:05}"), &[SENSOR]);
-            let point = serde_json::json!({"type": "Point", "coordinates": [2.35 + f64::from(i) * 1e-4, 48.85]});
-            e.attributes.insert(
-                LOCATION.into(),
-                vec![rigel_model::Attribute::new(
-                    rigel_model::AttributeValue::GeoProperty(point),
-                )],
-            );
-            WriteOp::Put {
-                entity: e,
-                expect: Expect::Absent,
-            }
-        })
-        .collect();
-    store
-        .commit(&Tenant::default_tenant(), ops)
-        .await
-        .expect("commit");
+    seed_sensors(&store, 50).await;
     store.close().await.expect("close");
     drop(store);
 

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use super::selection::{of_types, q};
+use super::selection::{ids_and_total, ids_of, of_types, q};
 use super::*;
 use crate::Selection;
 use rigel_query::{EntityQuery, GeoQuery, ScopeExpr};
@@ -211,15 +211,10 @@ pub async fn queries_answer_what_evaluating_every_entity_answers<S: EntityStore>
                 count: true,
                 ..Selection::new(Arc::clone(&query), limit)
             };
-            let selected = store.select(&tenant, selection).await.expect("select");
-            let ids: Vec<&str> = selected
-                .entities
-                .iter()
-                .map(|v| v.value.id.as_str())
-                .collect();
+            let (ids, total) = ids_and_total(&*store, &tenant, selection).await;
             let want: Vec<&str> = expected.iter().copied().skip(start).take(limit).collect();
             assert_eq!(ids, want, "{described}, offset {start} limit {limit}");
-            assert_eq!(selected.total, Some(expected.len()), "{described}: count");
+            assert_eq!(total, Some(expected.len()), "{described}: count");
         }
         // Keyset paging resumes past the first match.
         if let Some(first) = expected.first() {
@@ -227,12 +222,7 @@ pub async fn queries_answer_what_evaluating_every_entity_answers<S: EntityStore>
                 after: Some((*first).to_owned()),
                 ..Selection::new(Arc::clone(&query), usize::MAX)
             };
-            let selected = store.select(&tenant, selection).await.expect("select");
-            let ids: Vec<&str> = selected
-                .entities
-                .iter()
-                .map(|v| v.value.id.as_str())
-                .collect();
+            let ids = ids_of(&*store, &tenant, selection).await;
             assert_eq!(ids, expected[1..], "{described}, after {first}");
         }
     }
@@ -448,12 +438,7 @@ pub async fn dense_geo_pages_answer_what_evaluating_every_entity_answers<S: Enti
                 offset,
                 ..Selection::new(Arc::clone(&query), limit)
             };
-            let selected = store.select(&tenant, selection).await.expect("select");
-            let ids: Vec<&str> = selected
-                .entities
-                .iter()
-                .map(|v| v.value.id.as_str())
-                .collect();
+            let ids = ids_of(&*store, &tenant, selection).await;
             let want: Vec<&str> = expected.iter().copied().skip(offset).take(limit).collect();
             assert_eq!(ids, want, "{described}, offset {offset} limit {limit}");
         }
@@ -462,12 +447,7 @@ pub async fn dense_geo_pages_answer_what_evaluating_every_entity_answers<S: Enti
                 after: Some((*after).to_owned()),
                 ..Selection::new(Arc::clone(&query), 20)
             };
-            let selected = store.select(&tenant, selection).await.expect("select");
-            let ids: Vec<&str> = selected
-                .entities
-                .iter()
-                .map(|v| v.value.id.as_str())
-                .collect();
+            let ids = ids_of(&*store, &tenant, selection).await;
             let want: Vec<&str> = expected.iter().copied().skip(11).take(20).collect();
             assert_eq!(ids, want, "{described}, after {after}");
         }

@@ -78,15 +78,27 @@ fn selection(query: EntityQuery, offset: usize, limit: usize) -> Selection {
     selection
 }
 
-async fn ids_of<S: EntityStore>(store: &S, tenant: &Tenant, selection: Selection) -> Vec<String> {
-    store
-        .select(tenant, selection)
-        .await
-        .expect("select")
+pub(crate) async fn ids_of<S: EntityStore>(
+    store: &S,
+    tenant: &Tenant,
+    selection: Selection,
+) -> Vec<String> {
+    ids_and_total(store, tenant, selection).await.0
+}
+
+/// The ids a selection answers, in order, and its count when it asked for one.
+pub(crate) async fn ids_and_total<S: EntityStore>(
+    store: &S,
+    tenant: &Tenant,
+    selection: Selection,
+) -> (Vec<String>, Option<usize>) {
+    let selected = store.select(tenant, selection).await.expect("select");
+    let ids = selected
         .entities
         .into_iter()
         .map(|v| v.value.id.clone())
-        .collect()
+        .collect();
+    (ids, selected.total)
 }
 
 /// Creates the entities in one commit.
@@ -256,27 +268,15 @@ pub async fn counting_by_types_alone_counts_each_entity_once<S: EntityStore>(sto
     )
     .await;
     let counted = |query: EntityQuery, after: Option<&str>, limit: usize| {
-        let store = Arc::clone(&store);
-        let tenant = tenant.clone();
-        let after = after.map(str::to_owned);
+        let selection = Selection {
+            count: true,
+            after: after.map(str::to_owned),
+            ..Selection::new(Arc::new(query), limit)
+        };
+        let (store, tenant) = (Arc::clone(&store), tenant.clone());
         async move {
-            let selected = store
-                .select(
-                    &tenant,
-                    Selection {
-                        count: true,
-                        after,
-                        ..Selection::new(Arc::new(query), limit)
-                    },
-                )
-                .await
-                .expect("select");
-            let ids: Vec<String> = selected
-                .entities
-                .iter()
-                .map(|v| v.value.id.clone())
-                .collect();
-            (selected.total, ids)
+            let (ids, total) = ids_and_total(&*store, &tenant, selection).await;
+            (total, ids)
         }
     };
     let both = || of_types(&[T_ROOM, T_SENSOR]);

@@ -2,9 +2,10 @@
 
 use serde_json::Value;
 
-use super::{bad, boolean, expand_names, positive, strings, uri};
+use super::{expand_names, strings};
 use crate::codec::render::Format;
-use crate::subscription::{Endpoint, Join, KeyValuePair, NotificationMedia, NotificationParams};
+use crate::members::{bad, boolean, key_values, positive, uri};
+use crate::subscription::{Endpoint, Join, NotificationMedia, NotificationParams};
 use crate::{ModelError, TermMap};
 
 /// The `notification` member (clause 5.2.14); output-only members are ignored.
@@ -162,25 +163,4 @@ fn endpoint(v: &Value) -> Result<Endpoint, ModelError> {
         receiver_info: pairs("receiverInfo")?,
         notifier_info: pairs("notifierInfo")?,
     })
-}
-
-/// A `KeyValuePair[]` (clause 5.2.22).
-fn key_values(v: &Value, member: &str) -> Result<Vec<KeyValuePair>, ModelError> {
-    let wrong = || {
-        bad(format!(
-            "\"{member}\" must be an array of {{\"key\": string, \"value\": string}} objects"
-        ))
-    };
-    v.as_array()
-        .ok_or_else(wrong)?
-        .iter()
-        .map(|item| {
-            let obj = item.as_object().ok_or_else(wrong)?;
-            let field = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
-            match (field("key"), field("value")) {
-                (Some(key), Some(value)) if !key.is_empty() => Ok(KeyValuePair { key, value }),
-                _ => Err(wrong()),
-            }
-        })
-        .collect()
 }

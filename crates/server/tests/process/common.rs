@@ -29,12 +29,48 @@ pub fn rigel_command(dir: &Path, port: u16, admin_port: u16) -> Command {
     command
 }
 
+/// A running `rigel`, killed when dropped: a test that fails part way never leaves a broker
+/// behind, holding the test runner's output pipe open and the CI job with it.
+pub struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Spawns a command as a [`Running`] process.
+pub trait Start {
+    fn start(&mut self) -> Running;
+}
+
+impl Start for Command {
+    fn start(&mut self) -> Running {
+        Running(self.spawn().expect("rigel starts"))
+    }
+}
+
 /// Starts `rigel` with warnings only in its log (and a free admin port).
-pub fn spawn_rigel(dir: &Path, port: u16) -> Child {
+pub fn spawn_rigel(dir: &Path, port: u16) -> Running {
     rigel_command(dir, port, free_port())
         .args(["--log-level", "warn"])
-        .spawn()
-        .expect("rigel starts")
+        .start()
 }
 
 pub async fn wait_ready(client: &reqwest::Client, base: &str) {

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use crate::common::{free_port, rigel_command, terminate_cleanly, wait_ready};
+use crate::common::{free_port, rigel_command, terminate_cleanly, wait_ready, Start};
 
 fn repo_file(path: &str) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -128,8 +128,7 @@ async fn the_kubernetes_manifests_probe_what_the_binary_serves() {
     let (port, admin) = (free_port(), free_port());
     let mut child = rigel_command(dir.path(), port, admin)
         .args(["--log-level", "warn"])
-        .spawn()
-        .unwrap();
+        .start();
     let client = reqwest::Client::new();
     wait_ready(&client, &format!("http://127.0.0.1:{port}/ngsi-ld/v1")).await;
     for path in probed {

@@ -105,6 +105,9 @@ async fn subscriptions_and_their_counters_survive_a_restart_and_keep_firing() {
     )
     .await;
     assert_eq!(status, 201);
+    // One notification per change: the patch waits for the creation's notification, which
+    // a busy worker would otherwise send together with the patch in one notification.
+    wait_for_notifications(&received, 1).await;
     set_reading(&client, &base, 1).await;
     wait_for_notifications(&received, 2).await;
     // Longer than the counters' save interval, then no chance to shut down cleanly.

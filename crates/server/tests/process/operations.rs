@@ -6,6 +6,7 @@ use std::process::Stdio;
 
 use crate::common::{
     free_port, meter, post_json, rigel_command, subscribe_to_meters, terminate_cleanly, wait_ready,
+    Running, Start,
 };
 
 async fn get_text(client: &reqwest::Client, url: &str) -> (u16, String) {
@@ -21,8 +22,7 @@ async fn the_admin_port_serves_probes_and_metrics() {
     let (port, admin) = (free_port(), free_port());
     let mut child = rigel_command(dir.path(), port, admin)
         .args(["--log-level", "warn", "--api-health", "false"])
-        .spawn()
-        .unwrap();
+        .start();
     let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
     let admin_base = format!("http://127.0.0.1:{admin}");
     let client = reqwest::Client::new();
@@ -86,8 +86,7 @@ async fn the_request_log_has_one_json_line_per_request() {
     let mut child = rigel_command(dir.path(), port, free_port())
         .args(["--log-format", "json"])
         .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .start();
     let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
     let client = reqwest::Client::new();
     wait_ready(&client, &base).await;
@@ -131,7 +130,7 @@ async fn the_request_log_has_one_json_line_per_request() {
 }
 
 /// `rigel` on loopback with a free admin port, its own port left to the environment `env`.
-fn spawn_with_env(dir: &std::path::Path, env: &[(&str, String)]) -> std::process::Child {
+fn spawn_with_env(dir: &std::path::Path, env: &[(&str, String)]) -> Running {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rigel"));
     command
         .args([
@@ -146,7 +145,7 @@ fn spawn_with_env(dir: &std::path::Path, env: &[(&str, String)]) -> std::process
     for (name, value) in env {
         command.env(name, value);
     }
-    command.spawn().unwrap()
+    command.start()
 }
 
 /// Orion-LD's variables configure Rigel where it has the same option; Rigel's own win.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{
     exit_code, free_port, get_json, meter, missing_entities, post_json, rigel_command, spawn_rigel,
-    start_receiver, subscribe_to_meters, terminate, terminate_cleanly, wait_ready, Burst,
+    start_receiver, subscribe_to_meters, terminate, terminate_cleanly, wait_ready, Burst, Start,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,8 +97,7 @@ async fn changes_left_undelivered_at_the_end_of_the_grace_are_counted_as_lost() 
     let (receiver_port, received) = start_receiver(Duration::from_secs(3)).await;
     let mut child = rigel_command(dir.path(), port, free_port())
         .args(["--log-level", "error", "--shutdown-grace-secs", "1"])
-        .spawn()
-        .unwrap();
+        .start();
     wait_ready(&client, &base).await;
     subscribe_to_meters(
         &client,
@@ -122,8 +121,7 @@ async fn changes_left_undelivered_at_the_end_of_the_grace_are_counted_as_lost() 
 
     let mut child = rigel_command(dir.path(), port, free_port())
         .args(["--log-level", "error"])
-        .spawn()
-        .unwrap();
+        .start();
     wait_ready(&client, &base).await;
     let stored = get_json(
         &client,

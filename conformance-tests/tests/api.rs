@@ -17,6 +17,8 @@ mod content_negotiation;
 mod contexts;
 #[path = "api/create_entity.rs"]
 mod create_entity;
+#[path = "api/csource_subscriptions.rs"]
+mod csource_subscriptions;
 #[path = "api/delete_entity.rs"]
 mod delete_entity;
 #[path = "api/front_door.rs"]

@@ -6,8 +6,9 @@ use serde_json::{json, Value};
 
 use crate::harness::*;
 
-/// A registration of `entity_type` with the given attribute names and mode.
-fn registration(id: &str, entity_type: &str, properties: &[&str], mode: &str) -> Value {
+/// A registration of `entity_type` with the given attribute names (none: every attribute)
+/// and mode.
+pub fn registration(id: &str, entity_type: &str, properties: &[&str], mode: &str) -> Value {
     let mut info = json!({"entities": [{"type": entity_type}]});
     if !properties.is_empty() {
         info["propertyNames"] = json!(properties);

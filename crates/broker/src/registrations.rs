@@ -11,7 +11,8 @@
 //! entity holding any of those attributes; a redirect registration with a local entity
 //! holding them and with an exclusive registration of them. An element without
 //! attribute names covers every attribute. Registration changes are serialized, so two
-//! rivals racing cannot both pass these rules.
+//! rivals racing cannot both pass these rules, and registration subscriptions hear of
+//! them in the order they were made.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -21,6 +22,7 @@ use rigel_model::registration::{Mode, Registration};
 use rigel_model::{Tenant, TermMap};
 use rigel_query::registration::Wanted;
 use rigel_storage::{RegistrationStore, StorageError};
+use rigel_subscriptions::RegistrationSource;
 use serde_json::{Map, Value};
 
 use crate::{Broker, BrokerError};
@@ -67,29 +69,42 @@ impl Registry {
         })
     }
 
-    /// Forgets (durably) the tenant's registrations that have expired at `now`.
-    async fn sweep(&self, tenant: &Tenant, now: chrono::DateTime<chrono::Utc>) {
-        let expired: Vec<String> = self.read(|held| {
+    /// Forgets (durably) the tenant's registrations that have expired at `now`; the ones
+    /// forgotten.
+    async fn sweep(
+        &self,
+        tenant: &Tenant,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<Registration> {
+        let expired: Vec<Registration> = self.read(|held| {
             held.get(tenant)
-                .map(|regs| {
-                    regs.values()
-                        .filter(|r| r.expired(now))
-                        .map(|r| r.id.clone())
-                        .collect()
-                })
+                .map(|regs| regs.values().filter(|r| r.expired(now)).cloned().collect())
                 .unwrap_or_default()
         });
-        for id in expired {
-            match self.store.delete_registration(tenant, &id).await {
+        let mut forgotten = Vec::with_capacity(expired.len());
+        for reg in expired {
+            match self.store.delete_registration(tenant, &reg.id).await {
                 Ok(_) => {
-                    self.write(|held| held.get_mut(tenant).map(|regs| regs.remove(&id)));
-                    tracing::info!(registration = %id, "expired registration deleted");
+                    self.write(|held| held.get_mut(tenant).map(|regs| regs.remove(&reg.id)));
+                    tracing::info!(registration = %reg.id, "expired registration deleted");
+                    forgotten.push(reg);
                 }
                 Err(err) => {
-                    tracing::warn!(registration = %id, error = %err, "expired registration not deleted yet");
+                    tracing::warn!(registration = %reg.id, error = %err, "expired registration not deleted yet");
                 }
             }
         }
+        forgotten
+    }
+}
+
+impl RegistrationSource for Registry {
+    fn registrations(
+        &self,
+        tenant: &Tenant,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<Registration> {
+        self.list(tenant, now)
     }
 }
 
@@ -106,6 +121,30 @@ impl Broker {
             .ok_or(BrokerError::RegistrationsUnavailable)
     }
 
+    /// Tells the registration subscriptions of a registration change (clause 5.11.7).
+    fn registration_changed(
+        &self,
+        tenant: &Tenant,
+        before: Option<&Registration>,
+        after: Option<&Registration>,
+    ) {
+        if let Some(service) = &self.subscriptions {
+            service.registration_changed(tenant, before, after);
+        }
+    }
+
+    /// Forgets the tenant's expired registrations, telling their subscribers.
+    async fn sweep_registrations(
+        &self,
+        registry: &Registry,
+        tenant: &Tenant,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        for gone in registry.sweep(tenant, now).await {
+            self.registration_changed(tenant, Some(&gone), None);
+        }
+    }
+
     /// Register Context Source (clause 5.9.2); the registration's id.
     pub async fn create_registration(
         &self,
@@ -115,7 +154,7 @@ impl Broker {
         let registry = self.registry()?;
         let _writing = registry.writing.lock().await;
         let now = self.now();
-        registry.sweep(tenant, now).await;
+        self.sweep_registrations(registry, tenant, now).await;
         let others = registry.list(tenant, now);
         if others.iter().any(|r| r.id == registration.id) {
             return Err(BrokerError::AlreadyExists(registration.id));
@@ -129,6 +168,7 @@ impl Broker {
             return Err(BrokerError::AlreadyExists(registration.id));
         }
         let id = registration.id.clone();
+        self.registration_changed(tenant, None, Some(&registration));
         registry.write(|held| {
             held.entry(tenant.clone())
                 .or_default()
@@ -162,7 +202,7 @@ impl Broker {
     ) -> Result<(Vec<Registration>, usize), BrokerError> {
         let registry = self.registry()?;
         let now = self.now();
-        registry.sweep(tenant, now).await;
+        self.sweep_registrations(registry, tenant, now).await;
         let all = registry.list(tenant, now);
         if all.is_empty() && !tenant.is_default() && !self.store.tenant_exists(tenant).await? {
             return Err(BrokerError::NonexistentTenant(tenant.to_string()));
@@ -200,6 +240,7 @@ impl Broker {
         {
             return Err(self.missing_registration(tenant, id).await);
         }
+        self.registration_changed(tenant, Some(current), Some(&updated));
         registry.write(|held| {
             held.entry(tenant.clone())
                 .or_default()
@@ -213,11 +254,12 @@ impl Broker {
         let registry = self.registry()?;
         let _writing = registry.writing.lock().await;
         let now = self.now();
-        if !registry.list(tenant, now).iter().any(|r| r.id == id) {
+        let Some(gone) = registry.list(tenant, now).into_iter().find(|r| r.id == id) else {
             return Err(self.missing_registration(tenant, id).await);
-        }
+        };
         registry.store.delete_registration(tenant, id).await?;
         registry.write(|held| held.get_mut(tenant).map(|regs| regs.remove(id)));
+        self.registration_changed(tenant, Some(&gone), None);
         Ok(())
     }
 

@@ -22,8 +22,9 @@ use rigel_jsonld::ContextResolver;
 
 pub use problem::ApiError;
 use routes::{
-    attributes as attr, batch, contexts as ctx, discovery, entities as ent, query,
-    registrations as regs, subscriptions as subs, temporal as tmp, unsupported,
+    attributes as attr, batch, contexts as ctx, csource_subscriptions as csubs, discovery,
+    entities as ent, query, registrations as regs, subscriptions as subs, temporal as tmp,
+    unsupported,
 };
 
 /// Request limits enforced before any parsing.
@@ -199,6 +200,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(regs::retrieve_registration))
                         .route(web::patch().to(regs::update_registration))
                         .route(web::delete().to(regs::delete_registration))
+                        .default_service(allow("GET, PATCH, DELETE")),
+                )
+                .service(
+                    web::resource("/csourceSubscriptions")
+                        .route(web::post().to(csubs::create_csource_subscription))
+                        .route(web::get().to(csubs::query_csource_subscriptions))
+                        .default_service(allow("GET, POST")),
+                )
+                .service(
+                    web::resource("/csourceSubscriptions/{subscriptionId}")
+                        .route(web::get().to(csubs::retrieve_csource_subscription))
+                        .route(web::patch().to(csubs::update_csource_subscription))
+                        .route(web::delete().to(csubs::delete_csource_subscription))
                         .default_service(allow("GET, PATCH, DELETE")),
                 )
                 .service(

@@ -3,7 +3,9 @@
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
-use crate::routes::{attributes, batch, contexts, entities, registrations, subscriptions};
+use crate::routes::{
+    attributes, batch, contexts, csource_subscriptions, entities, registrations, subscriptions,
+};
 
 /// The document. Paths are described next to their handlers' route table.
 #[derive(OpenApi)]
@@ -42,6 +44,11 @@ use crate::routes::{attributes, batch, contexts, entities, registrations, subscr
         registrations::retrieve_registration,
         registrations::update_registration,
         registrations::delete_registration,
+        csource_subscriptions::create_csource_subscription,
+        csource_subscriptions::query_csource_subscriptions,
+        csource_subscriptions::retrieve_csource_subscription,
+        csource_subscriptions::update_csource_subscription,
+        csource_subscriptions::delete_csource_subscription,
     )
 )]
 pub struct ApiDoc;

@@ -97,6 +97,12 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         subscription_options(config),
     )
     .map_err(|e| StartError::Subscriptions(e.to_string()))?;
+    let registry = Arc::new(
+        rigel_broker::Registry::load(store.clone())
+            .await
+            .map_err(StartError::Registrations)?,
+    );
+    subscriptions.set_registration_source(registry.clone());
     let loaded = subscriptions
         .start()
         .await
@@ -115,12 +121,9 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         health: Health::new(store.clone()),
         metrics,
     });
-    let registry = rigel_broker::Registry::load(store.clone())
-        .await
-        .map_err(StartError::Registrations)?;
     let broker = Broker::new(store.clone(), clock)
         .with_subscriptions(subscriptions.clone())
-        .with_registrations(Arc::new(registry))
+        .with_registrations(registry)
         .with_history(config.history)
         .with_instance_page(config.temporal_page_size);
     if let Some(retention) = retention::Retention::from_config(config) {

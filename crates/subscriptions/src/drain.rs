@@ -38,10 +38,10 @@ impl SubscriptionService {
         let mut queues: Vec<QueueDepth> = inner
             .registry_snapshot()
             .into_iter()
-            .map(|entry| QueueDepth {
-                tenant: entry.shared.tenant.clone(),
-                subscription: entry.shared.config.id.clone(),
-                queued: entry.shared.queued.load(Ordering::Relaxed),
+            .map(|shared| QueueDepth {
+                tenant: shared.tenant.clone(),
+                subscription: shared.config.id.clone(),
+                queued: shared.queued.load(Ordering::Relaxed),
             })
             .collect();
         queues.sort_by(|a, b| (&a.tenant, &a.subscription).cmp(&(&b.tenant, &b.subscription)));
@@ -77,8 +77,8 @@ impl SubscriptionService {
             }
         }
         let mut undelivered = 0;
-        for entry in inner.registry_snapshot() {
-            let shared = &entry.shared;
+        for shared in inner.registry_snapshot() {
+            let shared = &*shared;
             let left = shared.queued.load(Ordering::Acquire);
             if left == 0 {
                 continue;

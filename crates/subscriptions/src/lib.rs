@@ -4,6 +4,7 @@
 
 mod change;
 mod compile;
+mod csource;
 mod deleted;
 pub mod deliver;
 mod drain;
@@ -16,12 +17,13 @@ mod worker;
 #[cfg(test)]
 mod tests;
 
-use rigel_model::subscription::{RecordingTerms, Subscription};
+use rigel_model::subscription::{RecordingTerms, Subscription, SubscriptionKind};
 use rigel_model::{ErrorKind, TermMap};
 use rigel_query::QueryError;
 use rigel_storage::StorageError;
 
 pub use compile::Compiled;
+pub use csource::{RegistrationMatcher, RegistrationSource, TriggerReason};
 pub use drain::{DeliveryReport, QueueDepth};
 pub use service::{ServiceOptions, SubscriptionService};
 
@@ -59,7 +61,10 @@ pub fn freeze_terms(sub: &mut Subscription, terms: &dyn TermMap) -> Result<(), Q
         request: terms,
     };
     let recording = RecordingTerms::new(&layered);
-    Compiled::compile(sub, &recording)?;
+    match sub.kind {
+        SubscriptionKind::Entities => drop(Compiled::compile(sub, &recording)?),
+        SubscriptionKind::Registrations => drop(RegistrationMatcher::compile(sub, &recording)?),
+    }
     for name in sub
         .notification
         .pick

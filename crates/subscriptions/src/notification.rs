@@ -394,26 +394,7 @@ impl<'a> NotificationBuilder<'a> {
                 body
             }
         };
-        let link = (endpoint.accept != NotificationMedia::JsonLd).then(|| {
-            format!(
-                "<{}>; rel=\"{JSONLD_CONTEXT_REL}\"; type=\"application/ld+json\"",
-                self.sub.jsonld_context
-            )
-        });
-        let mut headers: Vec<(String, String)> = endpoint
-            .receiver_info
-            .iter()
-            .map(|kv| (kv.key.clone(), kv.value.clone()))
-            .collect();
-        if let Some(name) = tenant.name() {
-            headers.push(("NGSILD-Tenant".into(), name.to_owned()));
-        }
-        Outgoing {
-            body,
-            content_type: endpoint.accept.mime(),
-            link,
-            headers,
-        }
+        outgoing(self.sub, tenant, body, endpoint.accept)
     }
 
     /// A GeoJSON notification: `data` is a FeatureCollection (clause 5.3.1).
@@ -525,7 +506,38 @@ fn add_previous(now: &mut Value, then: &Value) {
 }
 
 /// A notification id unique in this process and across restarts.
-fn notification_id() -> String {
+/// A notification body of `sub` with its delivery headers (clause 6.3.x): the `Link` to the
+/// subscription's @context unless the body is JSON-LD, `receiverInfo` and `NGSILD-Tenant`.
+pub(crate) fn outgoing(
+    sub: &Subscription,
+    tenant: &Tenant,
+    body: Vec<u8>,
+    media: NotificationMedia,
+) -> Outgoing {
+    let endpoint = &sub.notification.endpoint;
+    let link = (media != NotificationMedia::JsonLd).then(|| {
+        format!(
+            "<{}>; rel=\"{JSONLD_CONTEXT_REL}\"; type=\"application/ld+json\"",
+            sub.jsonld_context
+        )
+    });
+    let mut headers: Vec<(String, String)> = endpoint
+        .receiver_info
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect();
+    if let Some(name) = tenant.name() {
+        headers.push(("NGSILD-Tenant".into(), name.to_owned()));
+    }
+    Outgoing {
+        body,
+        content_type: media.mime(),
+        link,
+        headers,
+    }
+}
+
+pub(crate) fn notification_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();

@@ -29,6 +29,19 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// A subscription's shared state as it goes live, with its stored counters.
+    pub fn new(tenant: &Tenant, config: Subscription, compiled: Compiled) -> Arc<Self> {
+        Arc::new(Shared {
+            render_key: crate::notification::render_key(&config),
+            tenant: tenant.clone(),
+            delivery: Mutex::new(config.delivery.clone()),
+            config,
+            compiled,
+            retired: Default::default(),
+            queued: Default::default(),
+        })
+    }
+
     pub fn delivery(&self) -> DeliveryStatus {
         self.delivery
             .lock()
@@ -42,6 +55,16 @@ impl Shared {
         sub.delivery = self.delivery();
         sub
     }
+}
+
+/// Subscriptions in listing order: oldest first, ties in id order.
+pub fn oldest_first(mut subs: Vec<Subscription>) -> Vec<Subscription> {
+    subs.sort_by(|a, b| {
+        a.created_at
+            .cmp(&b.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    subs
 }
 
 /// A registered subscription: its shared state and the sending end of its queue.

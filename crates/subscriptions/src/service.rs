@@ -4,20 +4,23 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use rigel_jsonld::ContextResolver;
-use rigel_model::subscription::{Subscription, SubscriptionStatus};
+use rigel_model::subscription::{
+    DeliveryStatus, Subscription, SubscriptionKind, SubscriptionStatus,
+};
 use rigel_model::{Clock, Tenant};
 use rigel_storage::{ChangeEvent, ChangeListener, EntityStore, StorageError, SubscriptionStore};
 use tokio::sync::{mpsc, Notify};
 
 use crate::change::{classify, fires, subject};
 use crate::compile::Compiled;
+use crate::csource::{self, RegistrationSource};
 use crate::deliver::{Deliverer, DeliveryError};
-use crate::notification::{render_key, Pending, RenderCache};
-use crate::registry::{Entry, Shared, TenantIndex};
+use crate::notification::{Pending, RenderCache};
+use crate::registry::{oldest_first, Entry, Shared, TenantIndex};
 use crate::{worker, SubscriptionError};
 
 /// Tuning of notification delivery.
@@ -50,14 +53,18 @@ impl Default for ServiceOptions {
 /// State shared by the service handle and the delivery workers.
 pub(crate) struct Inner {
     pub(crate) entities: Arc<dyn EntityStore>,
-    store: Arc<dyn SubscriptionStore>,
+    pub(crate) store: Arc<dyn SubscriptionStore>,
     pub(crate) resolver: ContextResolver,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) deliverer: Deliverer,
     pub(crate) options: ServiceOptions,
     registry: RwLock<Registry>,
+    /// Context Source Registration Subscriptions (clause 5.11), apart from the entity ones.
+    pub(crate) csource: RwLock<csource::Registry>,
+    /// Where registration subscriptions read the registrations (set once, before start).
+    pub(crate) registrations: OnceLock<Arc<dyn RegistrationSource>>,
     dirty: Mutex<HashSet<(Tenant, String)>>,
-    runtime: DeliveryRuntime,
+    pub(crate) runtime: DeliveryRuntime,
     stop: Notify,
     /// Notifications sent, failed and changes lost since the start, and changes queued.
     pub(crate) totals: DeliveryTotals,
@@ -78,7 +85,7 @@ pub(crate) struct DeliveryTotals {
 
 /// The threads notification workers run on: their own multi-threaded runtime, so rendering
 /// and sending use every core instead of the thread that started the server.
-struct DeliveryRuntime(Option<tokio::runtime::Runtime>);
+pub(crate) struct DeliveryRuntime(Option<tokio::runtime::Runtime>);
 
 impl DeliveryRuntime {
     fn new() -> std::io::Result<Self> {
@@ -91,7 +98,7 @@ impl DeliveryRuntime {
             .map(|rt| Self(Some(rt)))
     }
 
-    fn spawn<F>(&self, task: F)
+    pub(crate) fn spawn<F>(&self, task: F)
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
@@ -143,11 +150,31 @@ impl Inner {
         lost
     }
 
-    pub(crate) fn registry_snapshot(&self) -> Vec<Arc<Entry>> {
-        self.registry()
+    /// Every live subscription of either kind.
+    pub(crate) fn registry_snapshot(&self) -> Vec<Arc<Shared>> {
+        let mut all: Vec<Arc<Shared>> = self
+            .registry()
             .values()
-            .flat_map(|index| index.by_id.values().cloned())
-            .collect()
+            .flat_map(|index| index.by_id.values().map(|e| e.shared.clone()))
+            .collect();
+        all.extend(
+            self.csource_registry()
+                .values()
+                .flat_map(|subs| subs.values().map(|e| e.shared.clone())),
+        );
+        all
+    }
+
+    /// The delivery counters of one live subscription of either kind.
+    fn delivery_of(&self, tenant: &Tenant, id: &str) -> Option<DeliveryStatus> {
+        if let Some(entry) = self.registry().get(tenant).and_then(|i| i.by_id.get(id)) {
+            return Some(entry.shared.delivery());
+        }
+        let csource = self.csource_registry();
+        csource
+            .get(tenant)
+            .and_then(|subs| subs.get(id))
+            .map(|e| e.shared.delivery())
     }
 
     pub(crate) fn mark_dirty(&self, shared: &Shared) {
@@ -184,6 +211,8 @@ impl SubscriptionService {
                 deliverer: Deliverer::new(options.delivery_timeout)?,
                 options,
                 registry: RwLock::new(HashMap::new()),
+                csource: RwLock::new(HashMap::new()),
+                registrations: OnceLock::new(),
                 dirty: Mutex::new(HashSet::new()),
                 runtime,
                 stop: Notify::new(),
@@ -199,6 +228,10 @@ impl SubscriptionService {
         let stored = self.inner.store.all_subscriptions().await?;
         let mut loaded = 0;
         for (tenant, sub) in stored {
+            if sub.kind == SubscriptionKind::Registrations {
+                loaded += usize::from(self.load_csource(&tenant, sub));
+                continue;
+            }
             match Compiled::compile(&sub, &sub.frozen_terms()) {
                 Ok(compiled) => {
                     self.register(&tenant, sub, compiled);
@@ -221,12 +254,15 @@ impl SubscriptionService {
         save_dirty(&self.inner).await;
     }
 
-    /// Adds a subscription: durable before it returns, notifying from then on.
+    /// Adds a subscription of either kind: durable before it returns, notifying from then on.
     pub async fn create(
         &self,
         tenant: &Tenant,
         sub: Subscription,
     ) -> Result<(), SubscriptionError> {
+        if sub.kind == SubscriptionKind::Registrations {
+            return self.create_csource(tenant, sub).await;
+        }
         let compiled = Compiled::compile(&sub, &sub.frozen_terms())?;
         if self.entry(tenant, &sub.id).is_some()
             || !self.inner.store.create_subscription(tenant, &sub).await?
@@ -237,12 +273,15 @@ impl SubscriptionService {
         Ok(())
     }
 
-    /// Replaces a subscription (an update); its delivery counters carry over.
+    /// Replaces a subscription of either kind (an update); its delivery counters carry over.
     pub async fn replace(
         &self,
         tenant: &Tenant,
         mut sub: Subscription,
     ) -> Result<(), SubscriptionError> {
+        if sub.kind == SubscriptionKind::Registrations {
+            return self.replace_csource(tenant, sub).await;
+        }
         let compiled = Compiled::compile(&sub, &sub.frozen_terms())?;
         let Some(current) = self.entry(tenant, &sub.id) else {
             return Err(SubscriptionError::NotFound(sub.id));
@@ -256,7 +295,7 @@ impl SubscriptionService {
         Ok(())
     }
 
-    /// Deletes a subscription; `false` when there was none.
+    /// Deletes an entity subscription; `false` when there was none.
     pub async fn delete(&self, tenant: &Tenant, id: &str) -> Result<bool, SubscriptionError> {
         if self.entry(tenant, id).is_none() {
             return Ok(false);
@@ -266,24 +305,20 @@ impl SubscriptionService {
         Ok(deleted)
     }
 
-    /// One subscription with its current counters.
+    /// One entity subscription with its current counters.
     pub fn get(&self, tenant: &Tenant, id: &str) -> Option<Subscription> {
         self.entry(tenant, id).map(|e| e.shared.snapshot())
     }
 
-    /// Every subscription of a tenant, oldest first (ties in id order).
+    /// Every entity subscription of a tenant, oldest first (ties in id order).
     pub fn list(&self, tenant: &Tenant) -> Vec<Subscription> {
         let registry = self.inner.registry();
-        let mut subs: Vec<Subscription> = registry
-            .get(tenant)
-            .map(|index| index.by_id.values().map(|e| e.shared.snapshot()).collect())
-            .unwrap_or_default();
-        subs.sort_by(|a, b| {
-            a.created_at
-                .cmp(&b.created_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        subs
+        oldest_first(
+            registry
+                .get(tenant)
+                .map(|index| index.by_id.values().map(|e| e.shared.snapshot()).collect())
+                .unwrap_or_default(),
+        )
     }
 
     /// Whether any subscription of the tenant could be notified (so writers know whether
@@ -297,23 +332,18 @@ impl SubscriptionService {
         &self.inner
     }
 
-    fn entry(&self, tenant: &Tenant, id: &str) -> Option<Arc<Entry>> {
+    pub(crate) fn inner_arc(&self) -> Arc<Inner> {
+        self.inner.clone()
+    }
+
+    pub(crate) fn entry(&self, tenant: &Tenant, id: &str) -> Option<Arc<Entry>> {
         let registry = self.inner.registry();
         registry.get(tenant)?.by_id.get(id).cloned()
     }
 
     fn register(&self, tenant: &Tenant, sub: Subscription, compiled: Compiled) {
         let (tx, rx) = mpsc::channel(self.inner.options.queue_capacity.max(1));
-        let delivery = sub.delivery.clone();
-        let shared = Arc::new(Shared {
-            render_key: render_key(&sub),
-            tenant: tenant.clone(),
-            config: sub,
-            compiled,
-            delivery: Mutex::new(delivery),
-            retired: Default::default(),
-            queued: Default::default(),
-        });
+        let shared = Shared::new(tenant, sub, compiled);
         self.inner
             .runtime
             .spawn(worker::run(self.inner.clone(), shared.clone(), rx));
@@ -420,17 +450,13 @@ async fn save_dirty(inner: &Inner) {
     if dirty.is_empty() {
         return;
     }
-    let statuses = {
-        let registry = inner.registry();
-        dirty
-            .into_iter()
-            .filter_map(|(tenant, id)| {
-                let entry = registry.get(&tenant)?.by_id.get(&id)?;
-                let delivery = entry.shared.delivery();
-                Some((tenant, id, delivery))
-            })
-            .collect::<Vec<_>>()
-    };
+    let statuses = dirty
+        .into_iter()
+        .filter_map(|(tenant, id)| {
+            let delivery = inner.delivery_of(&tenant, &id)?;
+            Some((tenant, id, delivery))
+        })
+        .collect::<Vec<_>>();
     if let Err(e) = inner.store.save_delivery_status(statuses).await {
         tracing::error!("saving subscription delivery counters failed: {e}");
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{TimeZone, Utc};
 use rigel_model::codec::parse::parse_entity;
 use rigel_model::subscription::parse::parse_subscription;
-use rigel_model::subscription::{Subscription, Trigger};
+use rigel_model::subscription::{Subscription, SubscriptionKind, Trigger};
 use rigel_model::{Entity, IdentityTerms, Tenant};
 use rigel_storage::ChangeEvent;
 use serde_json::{json, Value};
@@ -39,6 +39,7 @@ fn subscription(extra: Value) -> Subscription {
     }
     let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     parse_subscription(
+        SubscriptionKind::Entities,
         body.as_object().unwrap(),
         &IdentityTerms,
         "urn:ctx",

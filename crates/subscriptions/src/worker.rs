@@ -24,16 +24,7 @@ pub(crate) async fn run(
     shared: Arc<Shared>,
     mut queue: mpsc::Receiver<Pending>,
 ) {
-    let mut ticker = shared
-        .config
-        .time_interval
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map(|secs| {
-            let period = Duration::from_secs_f64(secs.max(0.001));
-            let mut t = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            t
-        });
+    let mut ticker = periodic(shared.config.time_interval, false);
     loop {
         tokio::select! {
             job = queue.recv() => {
@@ -56,7 +47,21 @@ pub(crate) async fn run(
     }
 }
 
-async fn tick(ticker: &mut Option<tokio::time::Interval>) {
+/// The ticker of a periodic subscription (`timeInterval` seconds), if it is one; its first
+/// tick is at once when `now`, else after one period.
+pub(crate) fn periodic(time_interval: Option<f64>, now: bool) -> Option<tokio::time::Interval> {
+    time_interval
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(|secs| {
+            let period = Duration::from_secs_f64(secs.max(0.001));
+            let start = tokio::time::Instant::now() + if now { Duration::ZERO } else { period };
+            let mut t = tokio::time::interval_at(start, period);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        })
+}
+
+pub(crate) async fn tick(ticker: &mut Option<tokio::time::Interval>) {
     match ticker {
         Some(t) => {
             t.tick().await;
@@ -67,7 +72,7 @@ async fn tick(ticker: &mut Option<tokio::time::Interval>) {
 
 /// Whether a notification may go out now: active, out of the throttling window and of the
 /// cooldown after a failure.
-fn may_notify(shared: &Shared, now: DateTime<Utc>) -> bool {
+pub(crate) fn may_notify(shared: &Shared, now: DateTime<Utc>) -> bool {
     let config = &shared.config;
     if shared.retired.load(Ordering::Relaxed) || config.status(now) != SubscriptionStatus::Active {
         return false;
@@ -93,7 +98,7 @@ fn may_notify(shared: &Shared, now: DateTime<Utc>) -> bool {
     true
 }
 
-async fn context(inner: &Inner, shared: &Shared) -> Arc<ResolvedContext> {
+pub(crate) async fn context(inner: &Inner, shared: &Shared) -> Arc<ResolvedContext> {
     let url = Value::String(shared.config.jsonld_context.clone());
     match inner.resolver.resolve(Some(&url)).await {
         Ok(ctx) => ctx,
@@ -186,7 +191,7 @@ async fn joined(
     objects.into_iter().map(Piece::Object).collect()
 }
 
-async fn send(
+pub(crate) async fn send(
     inner: &Inner,
     shared: &Shared,
     outgoing: crate::deliver::Outgoing,

@@ -3,6 +3,7 @@
 pub mod attributes;
 pub mod batch;
 pub mod contexts;
+pub mod csource_subscriptions;
 pub mod discovery;
 pub mod entities;
 pub mod query;

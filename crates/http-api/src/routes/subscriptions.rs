@@ -1,10 +1,12 @@
 //! Subscription resources (clauses 5.8, 6.10, 6.11): create, query, retrieve, update and
-//! delete subscriptions.
+//! delete subscriptions. The handling is shared with the Context Source Registration
+//! Subscription resources (`csource_subscriptions`), which differ in kind and path only.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use rigel_model::subscription::parse::parse_subscription;
 use rigel_model::subscription::render::render_subscription;
+use rigel_model::subscription::SubscriptionKind;
 use rigel_model::validate::is_uri;
 use serde_json::{Map, Value};
 
@@ -66,12 +68,30 @@ pub async fn create_subscription(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    create(SubscriptionKind::Entities, req, payload, state).await
+}
+
+/// The collection path of a kind of subscription, under the API base.
+fn collection(kind: SubscriptionKind) -> &'static str {
+    match kind {
+        SubscriptionKind::Entities => "subscriptions",
+        SubscriptionKind::Registrations => "csourceSubscriptions",
+    }
+}
+
+pub(crate) async fn create(
+    kind: SubscriptionKind,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     Params::parse(&req, &[])?;
     let tenant = tenant(&req)?;
     let (body, ctx) = object_body(&req, payload, &state).await?;
     check_jsonld_context(&body, &state).await?;
     let jsonld_context = notification_context(&req, &ctx, &state).await?;
     let subscription = parse_subscription(
+        kind,
         &body,
         ctx.terms.as_ref(),
         &jsonld_context,
@@ -83,7 +103,10 @@ pub async fn create_subscription(
         .create_subscription(&tenant, subscription, ctx.terms.as_ref())
         .await?;
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("{BASE_PATH}/subscriptions/{id}")))
+        .insert_header((
+            header::LOCATION,
+            format!("{BASE_PATH}/{}/{id}", collection(kind)),
+        ))
         .finish())
 }
 
@@ -104,6 +127,14 @@ pub async fn query_subscriptions(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    query(SubscriptionKind::Entities, req, state).await
+}
+
+pub(crate) async fn query(
+    kind: SubscriptionKind,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let params = Params::parse(&req, &["limit", "offset", "count", "options", "local"])?;
     let sys_attrs = filters::sys_attrs_option(&params)?;
     let tenant = tenant(&req)?;
@@ -112,7 +143,7 @@ pub async fn query_subscriptions(
     let paging = filters::paging(&params, &state.limits)?;
     let (page, total) = state
         .broker
-        .query_subscriptions(&tenant, paging.offset, paging.limit)
+        .query_subscriptions(kind, &tenant, paging.offset, paging.limit)
         .await?;
     let now = state.broker_now();
     let shown = page.len();
@@ -126,7 +157,7 @@ pub async fn query_subscriptions(
         &mut response,
         &paging,
         (shown, total),
-        &format!("{BASE_PATH}/subscriptions"),
+        &format!("{BASE_PATH}/{}", collection(kind)),
         "",
         media.content_type(),
     );
@@ -142,13 +173,25 @@ pub async fn retrieve_subscription(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    retrieve(SubscriptionKind::Entities, req, path, state).await
+}
+
+pub(crate) async fn retrieve(
+    kind: SubscriptionKind,
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let params = Params::parse(&req, &["options", "local"])?;
     let sys_attrs = filters::sys_attrs_option(&params)?;
     let id = subscription_id(&path)?;
     let tenant = tenant(&req)?;
     let media = negotiate(&req, false)?;
     let ctx = context::from_link(&req, &state.resolver).await?;
-    let sub = state.broker.retrieve_subscription(&tenant, id).await?;
+    let sub = state
+        .broker
+        .retrieve_subscription(kind, &tenant, id)
+        .await?;
     let body = render_subscription(&sub, ctx.terms.as_ref(), state.broker_now(), sys_attrs);
     Ok(respond(&req, media, &ctx, body))
 }
@@ -164,6 +207,16 @@ pub async fn update_subscription(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    update(SubscriptionKind::Entities, req, path, payload, state).await
+}
+
+pub(crate) async fn update(
+    kind: SubscriptionKind,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     Params::parse(&req, &[])?;
     let id = subscription_id(&path)?.to_owned();
     let tenant = tenant(&req)?;
@@ -171,7 +224,7 @@ pub async fn update_subscription(
     check_jsonld_context(&body, &state).await?;
     state
         .broker
-        .update_subscription(&tenant, &id, &body, ctx.terms.as_ref())
+        .update_subscription(kind, &tenant, &id, &body, ctx.terms.as_ref())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -185,9 +238,18 @@ pub async fn delete_subscription(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    delete(SubscriptionKind::Entities, req, path, state).await
+}
+
+pub(crate) async fn delete(
+    kind: SubscriptionKind,
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     Params::parse(&req, &[])?;
     let id = subscription_id(&path)?;
     let tenant = tenant(&req)?;
-    state.broker.delete_subscription(&tenant, id).await?;
+    state.broker.delete_subscription(kind, &tenant, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,6 +7,8 @@
 //! compiles the same way after a restart without its @context being reachable.
 
 pub mod parse;
+#[cfg(test)]
+mod registration_tests;
 pub mod render;
 #[cfg(test)]
 mod tests;
@@ -180,10 +182,38 @@ impl SubscriptionStatus {
     }
 }
 
-/// A context subscription.
+/// What a subscription is notified of: changes of entities (clause 5.8) or of Context
+/// Source Registrations (clause 5.11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SubscriptionKind {
+    #[default]
+    Entities,
+    Registrations,
+}
+
+/// The temporal query of a Context Source Registration Subscription (`temporalQ`, clause
+/// 5.2.21), with its instants kept as written too, which is how they read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionTemporalQuery {
+    /// `before`, `after` or `between`.
+    pub timerel: String,
+    pub time_at: DateTime<Utc>,
+    pub time_at_text: String,
+    pub end_time_at: Option<DateTime<Utc>>,
+    pub end_time_at_text: Option<String>,
+    /// `observedAt`, `createdAt`, `modifiedAt` or `deletedAt`; `None`: not written
+    /// (`observedAt`).
+    pub timeproperty: Option<String>,
+}
+
+/// A context subscription, or a Context Source Registration Subscription.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subscription {
     pub id: String,
+    /// Entity subscription or registration subscription (stored before this member
+    /// existed: entities).
+    #[serde(default)]
+    pub kind: SubscriptionKind,
     pub subscription_name: Option<String>,
     pub description: Option<String>,
     /// Empty when only `watchedAttributes` select.
@@ -210,8 +240,14 @@ pub struct Subscription {
     pub throttling: Option<f64>,
     /// Seconds; a periodic subscription.
     pub time_interval: Option<f64>,
+    /// Registration subscriptions only: the temporal query registrations must meet.
+    #[serde(default)]
+    pub temporal_q: Option<SubscriptionTemporalQuery>,
     /// The @context URL notifications are compacted with.
     pub jsonld_context: String,
+    /// Whether the client wrote `jsonldContext` (else it is the request's @context).
+    #[serde(default)]
+    pub jsonld_context_written: bool,
     /// Every term expansion the subscription's texts used, frozen at creation.
     pub terms: BTreeMap<String, String>,
     pub notification: NotificationParams,

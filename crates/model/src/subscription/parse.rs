@@ -8,12 +8,14 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 mod notification;
+mod temporal;
 
 use notification::parse_notification;
+use temporal::temporal_query;
 
 use super::{
-    DeliveryStatus, SubscribedEntities, Subscription, SubscriptionGeoQuery, SubscriptionStatus,
-    Trigger,
+    DeliveryStatus, SubscribedEntities, Subscription, SubscriptionGeoQuery, SubscriptionKind,
+    SubscriptionStatus, Trigger,
 };
 use crate::codec::parse::is_ngsi_ld_null;
 use crate::members::{bad, boolean, date_time, is_version, member, positive, string, uri};
@@ -27,9 +29,10 @@ const SUBSCRIPTION_IRI: &str = "https://uri.etsi.org/ngsi-ld/Subscription";
 /// Members read apart from the others (identity and @context).
 const IDENTITY_MEMBERS: &[&str] = &["id", "@id", "type", "@type", "@context"];
 
-/// The members a client may give (Table 5.2.12-1, without `id`, `type` and `temporalQ`,
-/// which only Context Source Registration Subscriptions use). Anything else, such as the
-/// read-only members of Table 5.2.12-2, is ignored.
+/// The members a client may give (Table 5.2.12-1, without `id` and `type`). `temporalQ` is
+/// read for Context Source Registration Subscriptions only, and `notificationTrigger` for
+/// entity subscriptions only (the other kind's notifications carry a trigger reason instead).
+/// Anything else, such as the read-only members of Table 5.2.12-2, is ignored.
 const MEMBERS: &[&str] = &[
     "subscriptionName",
     "description",
@@ -53,6 +56,7 @@ const MEMBERS: &[&str] = &[
     "timeInterval",
     "jsonldContext",
     "notification",
+    "temporalQ",
 ];
 
 /// Geometry types a geoQ may use (GeoJSON without GeometryCollection, clause 5.2.13).
@@ -69,8 +73,10 @@ const GEOMETRIES: &[&str] = &[
 /// here — the caller resolved it into `terms`). `jsonld_context` is the URL the caller
 /// determined for the subscription's notifications when the body has no `jsonldContext`
 /// member (if the body has one, the body's value wins, after checking it is a URI).
-/// `new_id` is called only when the body has no `id`.
+/// `new_id` is called only when the body has no `id`. `kind` tells an entity subscription
+/// (clause 5.8) from a Context Source Registration Subscription (clause 5.11).
 pub fn parse_subscription(
+    kind: SubscriptionKind,
     body: &Map<String, Value>,
     terms: &dyn TermMap,
     jsonld_context: &str,
@@ -96,6 +102,7 @@ pub fn parse_subscription(
     };
     let mut sub = Subscription {
         id,
+        kind,
         subscription_name: None,
         description: None,
         entities: Vec::new(),
@@ -116,7 +123,9 @@ pub fn parse_subscription(
         is_active: true,
         throttling: None,
         time_interval: None,
+        temporal_q: None,
         jsonld_context: jsonld_context.to_owned(),
+        jsonld_context_written: false,
         terms: Default::default(),
         notification,
         created_at: now,
@@ -235,7 +244,9 @@ fn set_member(
         "description" => sub.description = Some(string(v, name)?),
         "entities" => sub.entities = entity_selectors(v)?,
         "watchedAttributes" => sub.watched_attributes = Some(attribute_names(v, name, terms)?),
-        "notificationTrigger" => sub.notification_trigger = Some(triggers(v)?),
+        "notificationTrigger" if sub.kind == SubscriptionKind::Entities => {
+            sub.notification_trigger = Some(triggers(v)?)
+        }
         "q" => sub.q = Some(text(v, name)?),
         "geoQ" => sub.geo_q = Some(geo_query(v, terms)?),
         "scopeQ" => sub.scope_q = Some(text(v, name)?),
@@ -251,8 +262,14 @@ fn set_member(
         "isActive" => sub.is_active = boolean(v, name)?,
         "throttling" => sub.throttling = Some(positive(v, name)?),
         "timeInterval" => sub.time_interval = Some(positive(v, name)?),
-        "jsonldContext" => sub.jsonld_context = uri(v, name)?,
+        "jsonldContext" => {
+            sub.jsonld_context = uri(v, name)?;
+            sub.jsonld_context_written = true;
+        }
         "notification" => sub.notification = parse_notification(v, terms)?,
+        "temporalQ" if sub.kind == SubscriptionKind::Registrations => {
+            sub.temporal_q = Some(temporal_query(v)?)
+        }
         _ => {}
     }
     Ok(())
@@ -281,6 +298,7 @@ fn delete_member(sub: &mut Subscription, name: &str) -> Result<(), ModelError> {
         "isActive" => sub.is_active = true,
         "throttling" => sub.throttling = None,
         "timeInterval" => sub.time_interval = None,
+        "temporalQ" => sub.temporal_q = None,
         "notification" => return Err(bad("\"notification\" is mandatory and cannot be removed")),
         "jsonldContext" => return Err(bad(
             "\"jsonldContext\" cannot be removed (notifications need a @context); give another URI",

@@ -2,7 +2,9 @@
 //!
 //! Members holding their default are left out where the spec gives the default (`isActive`,
 //! `sysAttrs`, `showChanges`, `join`), except `notificationTrigger`, `format` and `accept`,
-//! which are always shown so a reader sees what the subscription does. Counters appear once
+//! which are always shown so a reader sees what the subscription does. A Context Source
+//! Registration Subscription has no `notificationTrigger`, and shows `jsonldContext` only
+//! when the client wrote it. Counters appear once
 //! they are greater than 0 (clause 5.2.14.2).
 
 use std::collections::BTreeMap;
@@ -12,7 +14,8 @@ use serde_json::{Map, Number, Value};
 
 use super::{
     DeliveryOutcome, Endpoint, Join, KeyValuePair, NotificationParams, SubscribedEntities,
-    Subscription, SubscriptionGeoQuery, DEFAULT_TRIGGERS,
+    Subscription, SubscriptionGeoQuery, SubscriptionKind, SubscriptionTemporalQuery,
+    DEFAULT_TRIGGERS,
 };
 use crate::codec::render::{format_time, Format};
 use crate::TermMap;
@@ -43,19 +46,25 @@ pub fn render_subscription(
     if let Some(watched) = &sub.watched_attributes {
         out.insert("watchedAttributes".into(), compacted(watched, terms));
     }
-    let triggers = sub
-        .notification_trigger
-        .as_deref()
-        .unwrap_or(&DEFAULT_TRIGGERS)
-        .iter()
-        .map(|t| Value::String(t.name().into()))
-        .collect();
-    out.insert("notificationTrigger".into(), Value::Array(triggers));
+    let registrations = sub.kind == SubscriptionKind::Registrations;
+    if !registrations {
+        let triggers = sub
+            .notification_trigger
+            .as_deref()
+            .unwrap_or(&DEFAULT_TRIGGERS)
+            .iter()
+            .map(|t| Value::String(t.name().into()))
+            .collect();
+        out.insert("notificationTrigger".into(), Value::Array(triggers));
+    }
     put_str(&mut out, "q", &sub.q);
     if let Some(geo) = &sub.geo_q {
         out.insert("geoQ".into(), Value::Object(geo_query(geo, terms)));
     }
     put_str(&mut out, "scopeQ", &sub.scope_q);
+    if let Some(temporal) = &sub.temporal_q {
+        out.insert("temporalQ".into(), Value::Object(temporal_query(temporal)));
+    }
     put_str(&mut out, "lang", &sub.lang);
     if let Some(ids) = &sub.dataset_id {
         out.insert("datasetId".into(), strings(ids));
@@ -76,10 +85,14 @@ pub fn render_subscription(
     }
     put_number(&mut out, "throttling", sub.throttling);
     put_number(&mut out, "timeInterval", sub.time_interval);
-    out.insert(
-        "jsonldContext".into(),
-        Value::String(sub.jsonld_context.clone()),
-    );
+    // A registration subscription reads back as written; an entity subscription always
+    // shows the @context its notifications use.
+    if !registrations || sub.jsonld_context_written {
+        out.insert(
+            "jsonldContext".into(),
+            Value::String(sub.jsonld_context.clone()),
+        );
+    }
     out.insert(
         "notification".into(),
         Value::Object(notification(sub, terms)),
@@ -92,6 +105,16 @@ pub fn render_subscription(
         put_time(&mut out, "createdAt", &Some(sub.created_at));
         put_time(&mut out, "modifiedAt", &Some(sub.modified_at));
     }
+    out
+}
+
+/// `temporalQ` as written.
+fn temporal_query(t: &SubscriptionTemporalQuery) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("timerel".into(), Value::String(t.timerel.clone()));
+    out.insert("timeAt".into(), Value::String(t.time_at_text.clone()));
+    put_str(&mut out, "endTimeAt", &t.end_time_at_text);
+    put_str(&mut out, "timeproperty", &t.timeproperty);
     out
 }
 

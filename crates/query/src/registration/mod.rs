@@ -78,6 +78,16 @@ pub struct Wanted<'a> {
 impl Wanted<'_> {
     /// Whether `registration` may hold what is wanted.
     pub fn matches(&self, registration: &Registration) -> bool {
+        self.admits(registration)
+            && registration
+                .information
+                .iter()
+                .any(|info| self.matches_info(info))
+    }
+
+    /// The conditions on the registration as a whole: not a source the request passed
+    /// through, its dataset ids, and the discovery conditions (time, place, scope, `csf`).
+    pub fn admits(&self, registration: &Registration) -> bool {
         if registration
             .context_source_alias
             .as_ref()
@@ -90,7 +100,7 @@ impl Wanted<'_> {
                 return false;
             }
         }
-        self.discovered(registration) && registration.information.iter().any(|info| self.info(info))
+        self.discovered(registration)
     }
 
     /// The discovery conditions: time, place and scope.
@@ -123,7 +133,9 @@ impl Wanted<'_> {
         timely && placed && scoped && filtered
     }
 
-    fn info(&self, info: &RegistrationInfo) -> bool {
+    /// Whether one RegistrationInfo element of a registration matches the entities and
+    /// attributes wanted.
+    pub fn matches_info(&self, info: &RegistrationInfo) -> bool {
         let entities = match &info.entities {
             None => true,
             Some(entities) => !self.names_entities() || entities.iter().any(|e| self.entity(e)),
@@ -182,7 +194,7 @@ impl Wanted<'_> {
 }
 
 /// A registration's Context Source Properties as the attributes of an entity, for `csf`.
-fn properties_of(reg: &Registration) -> Entity {
+pub fn properties_of(reg: &Registration) -> Entity {
     let attributes = reg
         .properties
         .iter()

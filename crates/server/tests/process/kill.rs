@@ -132,3 +132,64 @@ async fn subscriptions_and_their_counters_survive_a_restart_and_keep_firing() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Clause 5.11 with the durability promise: a registration subscription acknowledged with
+/// 201 survives a SIGKILL as a registration subscription (not an entity one), and still
+/// notifies registration changes after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_subscriptions_survive_a_restart_and_keep_notifying() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
+    let client = reqwest::Client::new();
+    let (receiver_port, received) = start_receiver(Duration::ZERO).await;
+    let mut child = spawn_rigel(dir.path(), port);
+    wait_ready(&client, &base).await;
+    let id = "urn:ngsi-ld:Subscription:sources";
+    let subscription = serde_json::json!({
+        "id": id,
+        "type": "Subscription",
+        "entities": [{"type": "Meter"}],
+        "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver_port}/notify")}}
+    });
+    let status = post_json(
+        &client,
+        &format!("{base}/csourceSubscriptions"),
+        &subscription,
+    )
+    .await;
+    assert_eq!(status, 201);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut child = spawn_rigel(dir.path(), port);
+    wait_ready(&client, &base).await;
+    let stored = get_json(&client, &format!("{base}/csourceSubscriptions/{id}")).await;
+    assert_eq!(stored["id"], id, "{stored}");
+    let entity_route = client
+        .get(format!("{base}/subscriptions/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(entity_route.status(), 404);
+    let registration = serde_json::json!({
+        "id": "urn:ngsi-ld:ContextSourceRegistration:meters",
+        "type": "ContextSourceRegistration",
+        "information": [{"entities": [{"type": "Meter"}]}],
+        "endpoint": "http://127.0.0.1:9/source"
+    });
+    let status = post_json(
+        &client,
+        &format!("{base}/csourceRegistrations"),
+        &registration,
+    )
+    .await;
+    assert_eq!(status, 201);
+    wait_for_notifications(&received, 1).await;
+    let notification = received.lock().unwrap()[0].clone();
+    assert_eq!(notification["type"], "ContextSourceNotification");
+    assert_eq!(notification["subscriptionId"], id);
+    assert_eq!(notification["triggerReason"], "newlyMatching");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -10,7 +10,8 @@ use chrono::Duration;
 use rigel_model::codec::render::Format;
 use rigel_model::subscription::{
     DeliveryOutcome, DeliveryStatus, Endpoint, Join, KeyValuePair, NotificationMedia,
-    NotificationParams, SubscribedEntities, Subscription, SubscriptionGeoQuery, Trigger,
+    NotificationParams, SubscribedEntities, Subscription, SubscriptionGeoQuery, SubscriptionKind,
+    SubscriptionTemporalQuery, Trigger,
 };
 
 use super::*;
@@ -52,6 +53,16 @@ pub fn sample_subscription(id: &str) -> Subscription {
         throttling: Some(2.5),
         time_interval: Some(60.0),
         jsonld_context: "https://example.org/context.jsonld".to_owned(),
+        jsonld_context_written: true,
+        kind: SubscriptionKind::Entities,
+        temporal_q: Some(SubscriptionTemporalQuery {
+            timerel: "between".to_owned(),
+            time_at: instant(),
+            time_at_text: "2024-01-01T00:00:00Z".to_owned(),
+            end_time_at: Some(instant() + Duration::days(1)),
+            end_time_at_text: Some("2024-01-02T00:00:00.000Z".to_owned()),
+            timeproperty: Some("modifiedAt".to_owned()),
+        }),
         terms: BTreeMap::from([
             ("Room".to_owned(), T_ROOM.to_owned()),
             ("temperature".to_owned(), A_TEMP.to_owned()),
@@ -138,13 +149,14 @@ fn status_of(
 }
 
 /// A created subscription is listed under its tenant, equal to what was stored (every
-/// field, its delivery counters included).
+/// field, its kind and delivery counters included).
 pub async fn created_subscription_is_listed_under_its_tenant<S: SubscriptionStore>(store: Arc<S>) {
     let tenant = named("sub-listed");
     let first = sample_subscription("urn:ngsi-ld:Subscription:listed-1");
     let mut second = sample_subscription("urn:ngsi-ld:Subscription:listed-2");
     second.delivery = DeliveryStatus::default();
     second.geo_q = None;
+    second.kind = SubscriptionKind::Registrations;
     create_subscription(&*store, &tenant, &second).await;
     create_subscription(&*store, &tenant, &first).await;
     assert_eq!(subscriptions_of(&*store, &tenant).await, [first, second]);

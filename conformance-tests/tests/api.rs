@@ -21,6 +21,8 @@ mod create_entity;
 mod csource_subscriptions;
 #[path = "api/delete_entity.rs"]
 mod delete_entity;
+#[path = "api/federation.rs"]
+mod federation;
 #[path = "api/front_door.rs"]
 mod front_door;
 #[path = "api/indexes.rs"]

@@ -6,6 +6,7 @@ mod batch;
 pub mod discovery;
 mod entities;
 mod error;
+pub mod federation;
 mod history;
 mod linked_query;
 pub mod merge;
@@ -46,6 +47,8 @@ pub struct Broker {
     clock: Arc<dyn Clock>,
     subscriptions: Option<SubscriptionService>,
     registrations: Option<Arc<Registry>>,
+    /// How reads reach context sources; `None`: everything is local.
+    federation: Option<federation::Federation>,
     changes: Option<Arc<dyn ChangeListener>>,
     /// Whether entity writes are recorded in the history (the temporal API).
     history: bool,
@@ -60,6 +63,7 @@ impl Broker {
             clock,
             subscriptions: None,
             registrations: None,
+            federation: None,
             changes: None,
             history: true,
             instance_page: temporal_page::DEFAULT_INSTANCE_PAGE,

@@ -69,6 +69,25 @@ impl Registry {
         })
     }
 
+    /// The tenant's registrations (unexpired at `now`) that `keep` accepts, in id order.
+    pub(crate) fn matching(
+        &self,
+        tenant: &Tenant,
+        now: chrono::DateTime<chrono::Utc>,
+        keep: impl Fn(&Registration) -> bool,
+    ) -> Vec<Registration> {
+        self.read(|held| {
+            held.get(tenant)
+                .map(|regs| {
+                    regs.values()
+                        .filter(|r| !r.expired(now) && keep(r))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
     /// Forgets (durably) the tenant's registrations that have expired at `now`; the ones
     /// forgotten.
     async fn sweep(

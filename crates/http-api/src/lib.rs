@@ -2,6 +2,7 @@
 //! ProblemDetails and the OpenAPI document. Handlers are thin: extract, call the broker, respond.
 
 pub mod context;
+pub mod distribution;
 pub mod filters;
 pub mod linked;
 pub mod negotiation;

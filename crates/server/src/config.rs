@@ -126,6 +126,17 @@ pub struct Config {
     #[arg(long, env = "RIGEL_TEMPORAL_PAGE_SIZE", default_value_t = rigel_broker::temporal::DEFAULT_INSTANCE_PAGE, value_parser = clap::value_parser!(usize))]
     pub temporal_page_size: usize,
 
+    /// How long a request forwarded to a context source may take, in milliseconds, when its
+    /// registration sets no `management.timeout`.
+    #[arg(long, env = "RIGEL_FORWARD_TIMEOUT_MS", default_value_t = 3000)]
+    pub forward_timeout_ms: u64,
+
+    /// This broker's alias as a context source (clause 5.2.40): its pseudonym in the `Via`
+    /// of forwarded requests, by which loops are found. Default: generated once and kept in
+    /// the data directory (`alias`).
+    #[arg(long, env = "RIGEL_ALIAS")]
+    pub alias: Option<String>,
+
     /// HTTP worker threads (default: one per core; Orion-LD: ORIONLD_TRQ_POOL_SIZE).
     #[arg(long, env = "RIGEL_WORKERS")]
     pub workers: Option<usize>,

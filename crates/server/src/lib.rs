@@ -15,7 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{middleware, web, App, HttpServer};
+use rigel_broker::federation::Federation;
 use rigel_broker::{Broker, SystemClock};
+use rigel_egress::{Egress, EgressConfig};
+use rigel_forward::HttpSources;
 use rigel_http_api::{AppState, Limits};
 use rigel_jsonld::{ContextResolver, ResolverConfig};
 use rigel_storage_embedded::{EmbeddedOptions, EmbeddedStore};
@@ -45,6 +48,8 @@ pub enum StartError {
     Subscriptions(String),
     #[error("cannot load the context source registrations: {0}")]
     Registrations(rigel_storage::StorageError),
+    #[error("cannot set up calls to context sources: {0}")]
+    Federation(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -121,9 +126,11 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         health: Health::new(store.clone()),
         metrics,
     });
+    let federation = federation(config)?;
     let broker = Broker::new(store.clone(), clock)
         .with_subscriptions(subscriptions.clone())
         .with_registrations(registry)
+        .with_federation(federation)
         .with_history(config.history)
         .with_instance_page(config.temporal_page_size);
     if let Some(retention) = retention::Retention::from_config(config) {
@@ -214,6 +221,41 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
 }
 
 /// Notification delivery tuning from the configuration.
+/// How the broker calls context sources, and who it is to them.
+fn federation(config: &Config) -> Result<Federation, StartError> {
+    let timeout = Duration::from_millis(config.forward_timeout_ms.max(1));
+    let egress = Egress::new(EgressConfig {
+        timeout,
+        ..EgressConfig::default()
+    })
+    .map_err(|e| StartError::Federation(e.to_string()))?;
+    Ok(Federation {
+        sources: Arc::new(HttpSources::new(egress)),
+        alias: alias(config).map_err(|e| StartError::Federation(e.to_string()))?,
+        timeout,
+    })
+}
+
+/// The configured alias, else the one kept in the data directory (made on first start).
+fn alias(config: &Config) -> std::io::Result<String> {
+    if let Some(alias) = &config.alias {
+        return Ok(alias.clone());
+    }
+    let path = config.data_dir.join("alias");
+    match std::fs::read_to_string(&path) {
+        Ok(kept) if !kept.trim().is_empty() => Ok(kept.trim().to_owned()),
+        Ok(_) | Err(_) => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let made = format!("rigel-{:x}{:x}", nanos, std::process::id());
+            std::fs::create_dir_all(&config.data_dir)?;
+            std::fs::write(&path, format!("{made}\n"))?;
+            Ok(made)
+        }
+    }
+}
+
 fn subscription_options(config: &Config) -> ServiceOptions {
     ServiceOptions {
         queue_capacity: config.notification_queue,

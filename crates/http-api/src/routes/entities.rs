@@ -160,10 +160,15 @@ pub async fn retrieve_entity(
     }
     let types = type_filter(&params, terms)?;
     let datasets = dataset_ids(&params)?;
-    let mut entity = state
+    let asked: Vec<&str> = params.list("attrs")?.unwrap_or_default();
+    let attributes = crate::filters::attribute_names(&asked, terms)?;
+    let distribution = crate::distribution::of(&req, &params, &ctx)?;
+    let found = state
         .broker
-        .retrieve_entity(&tenant, id, types.as_deref())
+        .retrieve_distributed(&tenant, id, types.as_deref(), &attributes, &distribution)
         .await?;
+    let warnings = found.warnings;
+    let mut entity = found.value;
     if let Some(datasets) = &datasets {
         for instances in entity.attributes.values_mut() {
             instances.retain(|a| datasets.contains(&a.dataset_id));
@@ -184,27 +189,29 @@ pub async fn retrieve_entity(
             format!("{id} (pick/omit leave nothing to return)"),
         )));
     }
-    if let Some(join) = &join {
+    let mut response = if let Some(join) = &join {
         let body = render_joined(&state.broker, &tenant, &entity, terms, &opts, join).await?;
-        return Ok(match body {
+        match body {
             Value::Object(o) => respond(&req, media, &ctx, o),
             other => respond_array(&req, media, &ctx, other),
-        });
-    }
-    if media == ResponseMedia::GeoJson {
+        }
+    } else if media == ResponseMedia::GeoJson {
         let geometry = params.get("geometryProperty").unwrap_or("location");
         let feature = render_feature(&entity, terms, &opts, &terms.expand(geometry));
-        return Ok(respond(&req, media, &ctx, feature));
-    }
-    Ok(respond_entities(
-        &req,
-        media,
-        &ctx,
-        std::iter::once(&entity),
-        false,
-        terms,
-        &opts,
-    ))
+        respond(&req, media, &ctx, feature)
+    } else {
+        respond_entities(
+            &req,
+            media,
+            &ctx,
+            std::iter::once(&entity),
+            false,
+            terms,
+            &opts,
+        )
+    };
+    crate::distribution::warn(&mut response, &warnings);
+    Ok(response)
 }
 
 /// DELETE /entities/{entityId} — Delete Entity (5.6.6).

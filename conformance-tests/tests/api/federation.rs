@@ -1,0 +1,213 @@
+//! Distributed operations (clauses 4.3.6, 4.5.5, 5.7.1.4, 6.3.17, 6.3.18): reads forwarded
+//! to the context sources registrations name, and merged. The source is the broker under
+//! test itself, in another tenant (a registration's `tenant` is the tenant to ask at the
+//! source), so every test runs against any target.
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+/// A test's pair of tenants: the one the client reads, and the one standing for the source.
+struct Pair {
+    broker: String,
+    source: String,
+}
+
+impl Pair {
+    fn new() -> Self {
+        Self {
+            broker: unique_tenant(),
+            source: unique_tenant(),
+        }
+    }
+
+    fn at(tenant: &str, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request.header("NGSILD-Tenant", tenant)
+    }
+
+    async fn create(tenant: &str, entity: &Value) {
+        send(Self::at(tenant, post("/entities")).json(entity))
+            .await
+            .expect_status(201);
+    }
+
+    /// Registers, in the broker's tenant, the source's tenant of this very broker.
+    async fn register(&self, mode: &str, information: Value) -> String {
+        self.register_at(&root_url(""), mode, information).await
+    }
+
+    async fn register_at(&self, endpoint: &str, mode: &str, information: Value) -> String {
+        let id = format!("urn:ngsi-ld:ContextSourceRegistration:fed-{}", nonce());
+        let body = json!({
+            "id": id,
+            "type": "ContextSourceRegistration",
+            "information": [information],
+            "endpoint": endpoint,
+            "tenant": self.source,
+            "mode": mode
+        });
+        send(Self::at(&self.broker, post("/csourceRegistrations")).json(&body))
+            .await
+            .expect_status(201);
+        id
+    }
+
+    async fn retrieve(&self, id: &str, query: &str) -> Reply {
+        send(Self::at(
+            &self.broker,
+            get(&format!("/entities/{id}{query}")),
+        ))
+        .await
+    }
+}
+
+fn vehicle(id: &str, attributes: Value) -> Value {
+    let mut entity = json!({"id": id, "type": "Vehicle"});
+    for (k, v) in attributes.as_object().unwrap() {
+        entity[k] = v.clone();
+    }
+    entity
+}
+
+/// Clauses 5.7.1.4 and 4.5.5: an entity split between the broker (inclusive registration)
+/// and a source is retrieved as one, with the attributes of both; `local=true` reads only
+/// the broker's part.
+#[tokio::test]
+async fn a_retrieval_merges_the_entity_held_by_the_broker_and_a_source() {
+    let pair = Pair::new();
+    let id = unique_id("split");
+    Pair::create(
+        &pair.broker,
+        &vehicle(
+            &id,
+            json!({"brandName": {"type": "Property", "value": "Volvo"}}),
+        ),
+    )
+    .await;
+    Pair::create(
+        &pair.source,
+        &vehicle(&id, json!({"speed": {"type": "Property", "value": 80}})),
+    )
+    .await;
+    pair.register("inclusive", json!({"entities": [{"type": "Vehicle"}]}))
+        .await;
+
+    let merged = pair.retrieve(&id, "").await.expect_status(200);
+    assert_eq!(merged.header("NGSILD-Warning"), None);
+    let body = merged.json();
+    assert_eq!(body["brandName"]["value"], "Volvo", "{body}");
+    assert_eq!(body["speed"]["value"], 80, "{body}");
+
+    let local = pair
+        .retrieve(&id, "?local=true")
+        .await
+        .expect_status(200)
+        .json();
+    assert!(local.get("speed").is_none(), "{local}");
+}
+
+/// Clauses 5.7.1.4 and 4.3.6.2: an entity only a source holds is found through its
+/// registration (exclusive here), and only the registered attributes are asked for.
+#[tokio::test]
+async fn an_entity_only_a_source_holds_is_retrieved_through_its_registration() {
+    let pair = Pair::new();
+    let id = unique_id("remote");
+    let attributes = json!({
+        "speed": {"type": "Property", "value": 30},
+        "brandName": {"type": "Property", "value": "Fiat"}
+    });
+    Pair::create(&pair.source, &vehicle(&id, attributes)).await;
+    assert_problem(&pair.retrieve(&id, "").await, 404, "NonexistentTenant");
+    pair.register(
+        "exclusive",
+        json!({"entities": [{"type": "Vehicle", "id": id}], "propertyNames": ["speed"]}),
+    )
+    .await;
+
+    let body = pair.retrieve(&id, "").await.expect_status(200).json();
+    assert_eq!(body["type"], "Vehicle");
+    assert_eq!(body["speed"]["value"], 30, "{body}");
+    assert!(body.get("brandName").is_none(), "not registered: {body}");
+    let other = unique_id("remote-other");
+    assert_problem(&pair.retrieve(&other, "").await, 404, "ResourceNotFound");
+}
+
+/// Clause 4.5.5: when the broker and a source hold the same attribute, the later
+/// `observedAt` wins, whichever side holds it.
+#[tokio::test]
+async fn the_latest_observation_wins_when_both_hold_an_attribute() {
+    let pair = Pair::new();
+    let id = unique_id("clash");
+    let reading = |value: i64, at: &str| json!({"speed": {"type": "Property", "value": value, "observedAt": at}});
+    Pair::create(
+        &pair.broker,
+        &vehicle(&id, reading(1, "2024-01-01T00:00:00Z")),
+    )
+    .await;
+    Pair::create(
+        &pair.source,
+        &vehicle(&id, reading(2, "2024-06-01T00:00:00Z")),
+    )
+    .await;
+    pair.register("inclusive", json!({"entities": [{"type": "Vehicle"}]}))
+        .await;
+    let body = pair.retrieve(&id, "").await.expect_status(200).json();
+    assert_eq!(body["speed"]["value"], 2, "{body}");
+}
+
+/// Clause 6.3.17: a source that does not answer never fails a retrieval: the broker's own
+/// data comes back with an `NGSILD-Warning` (199) naming the registration.
+#[tokio::test]
+async fn a_dead_source_is_a_warning_not_a_failure() {
+    let pair = Pair::new();
+    let id = unique_id("dead");
+    Pair::create(
+        &pair.broker,
+        &vehicle(&id, json!({"speed": {"type": "Property", "value": 5}})),
+    )
+    .await;
+    let dead = closed_port_url().replace("/context.jsonld", "");
+    let csr = pair
+        .register_at(
+            &dead,
+            "inclusive",
+            json!({"entities": [{"type": "Vehicle"}]}),
+        )
+        .await;
+    let reply = pair.retrieve(&id, "").await.expect_status(200);
+    let warning = reply
+        .header("NGSILD-Warning")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        warning.starts_with("199 ") && warning.contains(&csr),
+        "{warning}"
+    );
+    assert_eq!(reply.json()["speed"]["value"], 5);
+}
+
+/// Clauses 4.3.6.4 and 6.3.18: a registration pointing back at the same broker and tenant
+/// does not loop: the forwarded request carries this broker in `Via` and is answered from
+/// local data there.
+#[tokio::test]
+async fn a_registration_back_to_the_same_tenant_does_not_loop() {
+    let pair = Pair::new();
+    let id = unique_id("loop");
+    Pair::create(
+        &pair.broker,
+        &vehicle(&id, json!({"speed": {"type": "Property", "value": 7}})),
+    )
+    .await;
+    let own = Pair {
+        broker: pair.broker.clone(),
+        source: pair.broker.clone(),
+    };
+    own.register("inclusive", json!({"entities": [{"type": "Vehicle"}]}))
+        .await;
+    let started = std::time::Instant::now();
+    let reply = pair.retrieve(&id, "").await.expect_status(200);
+    // A loop would only end when the first forwarded request timed out, with a warning.
+    assert_eq!(reply.header("NGSILD-Warning"), None);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(reply.json()["speed"]["value"], 7);
+}

@@ -1,0 +1,380 @@
+//! Distributed operations (clause 4.3.6): which registrations a request goes to, the call to
+//! each, and the merge of what comes back.
+//!
+//! A read (Retrieve Entity, 5.7.1.4) is answered from the local store together with every
+//! matching registration that offers the operation (or its fallback), whatever its mode;
+//! auxiliary sources only fill gaps. Sources are called at once, each within its
+//! registration's `management.timeout` (else the broker's), and a source that fails never
+//! fails the read: it becomes a warning (6.3.17).
+//!
+//! Loops (4.3.6.4, 6.3.18): every forwarded request carries the incoming `Via` plus this
+//! broker's alias and the tenant it reads. A registration whose alias and tenant are in the
+//! incoming `Via` does not match, and a request whose `Via` already names this broker for the
+//! same tenant has come back: it is answered from local data only, with a 199 warning.
+
+mod merge;
+pub mod source;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rigel_model::registration::operations::Operation;
+use rigel_model::registration::Registration;
+use rigel_model::{Entity, Tenant, TermMap};
+use rigel_query::registration::Wanted;
+use rigel_query::TypeExpr;
+
+pub use merge::merge_into;
+pub use source::{ContextSources, RetrieveBy, SourceCall, SourceError, SourceRetrieve};
+
+use crate::{Broker, BrokerError};
+
+/// One hop of a `Via` header: who passed the request on, for which tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    pub alias: String,
+    /// `None`: the default tenant.
+    pub tenant: Option<String>,
+}
+
+/// The comment of a hop naming its tenant: `1.1 alias (NGSILD-Tenant: city)`.
+const TENANT_COMMENT: &str = "NGSILD-Tenant:";
+
+impl Hop {
+    /// The hops of a `Via` value (RFC 7230: `protocol received-by [(comment)]`, comma
+    /// separated); a hop whose comment names no tenant is of the default tenant.
+    pub fn parse_all(via: &str) -> Vec<Hop> {
+        via.split(',')
+            .filter_map(|entry| {
+                let entry = entry.trim();
+                let (head, comment) = match entry.find('(') {
+                    Some(at) => (&entry[..at], Some(entry[at + 1..].trim_end_matches(')'))),
+                    None => (entry, None),
+                };
+                let alias = head.split_whitespace().nth(1)?.to_owned();
+                let tenant = comment
+                    .and_then(|c| c.trim().strip_prefix(TENANT_COMMENT))
+                    .map(|t| t.trim().to_owned());
+                Some(Hop { alias, tenant })
+            })
+            .collect()
+    }
+
+    /// This hop as a `Via` entry.
+    pub fn render(&self) -> String {
+        match &self.tenant {
+            Some(tenant) => format!("1.1 {} ({TENANT_COMMENT} {tenant})", self.alias),
+            None => format!("1.1 {}", self.alias),
+        }
+    }
+}
+
+/// How a request may be distributed, as the client sent it.
+pub struct Distribution {
+    /// `local=true` (5.5.13): no registration matches.
+    pub local: bool,
+    /// The incoming `Via` as sent (passed on with this broker added).
+    pub via_header: Option<String>,
+    /// The incoming `Via`, parsed.
+    pub via: Vec<Hop>,
+    /// The client's @context.
+    pub terms: Arc<dyn TermMap + Send + Sync>,
+    /// Its URL for forwarded requests; `None`: the core @context.
+    pub link: Option<String>,
+}
+
+/// A source that gave no usable answer, for the `NGSILD-Warning` header (6.3.17).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceWarning {
+    pub code: u16,
+    pub registration: String,
+    pub endpoint: String,
+    pub text: String,
+}
+
+/// A distributed read's answer and what went wrong on the way.
+#[derive(Debug)]
+pub struct Distributed<T> {
+    pub value: T,
+    pub warnings: Vec<SourceWarning>,
+}
+
+/// The federation setup of a broker: how to call sources, and who this broker is.
+#[derive(Clone)]
+pub struct Federation {
+    pub sources: Arc<dyn ContextSources>,
+    /// This broker's alias (5.2.40), its pseudonym in `Via`.
+    pub alias: String,
+    /// Timeout of a call whose registration sets none.
+    pub timeout: Duration,
+}
+
+impl Broker {
+    /// The broker calling context sources through `federation`.
+    pub fn with_federation(mut self, federation: Federation) -> Self {
+        self.federation = Some(federation);
+        self
+    }
+
+    /// Retrieve Entity (5.7.1.4), distributed: the local entity merged with what matching
+    /// sources hold. `attributes` are the expanded names asked for (empty: all).
+    pub async fn retrieve_distributed(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        types: Option<&[String]>,
+        attributes: &[String],
+        distribution: &Distribution,
+    ) -> Result<Distributed<Entity>, BrokerError> {
+        let local = self.store.get(tenant, id).await?.map(|v| v.value);
+        let mut warnings = Vec::new();
+        let plan = self.sources_for(tenant, id, types, attributes, distribution, &mut warnings);
+        let Some((federation, targets)) = plan else {
+            return self.local_only(tenant, id, types, local, warnings).await;
+        };
+        let via = self.via_out(tenant, distribution, &federation);
+        let calls = targets.iter().map(|target| {
+            let reg = &target.registration;
+            let timeout = reg
+                .management
+                .as_ref()
+                .and_then(|m| m.timeout)
+                .filter(|ms| ms.is_finite() && *ms > 0.0)
+                .map_or(federation.timeout, |ms| {
+                    Duration::from_secs_f64(ms / 1000.0)
+                });
+            let call = SourceCall {
+                registration: reg,
+                via: &via,
+                terms: distribution.terms.as_ref(),
+                link: distribution.link.as_deref(),
+                timeout,
+            };
+            let request = SourceRetrieve {
+                id,
+                types: &target.types,
+                attributes: &target.attributes,
+                by: target.by,
+            };
+            let sources = federation.sources.clone();
+            async move { sources.retrieve(&call, &request).await }
+        });
+        let answers = futures::future::join_all(calls).await;
+        let now = self.now();
+        let mut merged = local;
+        let mut auxiliary = Vec::new();
+        for (target, answer) in targets.iter().zip(answers) {
+            let reg = &target.registration;
+            match answer {
+                Ok(None) => {}
+                Ok(Some(entity)) if entity.id != id => warnings.push(warning(
+                    reg,
+                    &SourceError::Invalid(format!("answered with entity {}", entity.id)),
+                )),
+                Ok(Some(entity)) if reg.mode() == rigel_model::registration::Mode::Auxiliary => {
+                    auxiliary.push(entity)
+                }
+                Ok(Some(entity)) => match &mut merged {
+                    Some(held) => merge_into(held, entity, false, now),
+                    None => merged = Some(entity),
+                },
+                Err(e) => {
+                    tracing::warn!(registration = %reg.id, endpoint = %reg.endpoint, "context source failed: {e}");
+                    warnings.push(warning(reg, &e));
+                }
+            }
+        }
+        for entity in auxiliary {
+            match &mut merged {
+                Some(held) => merge_into(held, entity, true, now),
+                None => merged = Some(entity),
+            }
+        }
+        match merged {
+            Some(entity) if crate::has_any_type(&entity, types) => Ok(Distributed {
+                value: entity,
+                warnings,
+            }),
+            _ => Err(BrokerError::EntityNotFound(id.to_owned())),
+        }
+    }
+
+    async fn local_only(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        types: Option<&[String]>,
+        local: Option<Entity>,
+        warnings: Vec<SourceWarning>,
+    ) -> Result<Distributed<Entity>, BrokerError> {
+        match local {
+            Some(entity) if crate::has_any_type(&entity, types) => Ok(Distributed {
+                value: entity,
+                warnings,
+            }),
+            Some(_) => Err(BrokerError::EntityNotFound(id.to_owned())),
+            None => Err(self.missing(tenant, id).await),
+        }
+    }
+
+    /// The registrations a retrieval of `id` goes to, with what to ask each; `None` when
+    /// it stays local.
+    fn sources_for(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        types: Option<&[String]>,
+        attributes: &[String],
+        distribution: &Distribution,
+        warnings: &mut Vec<SourceWarning>,
+    ) -> Option<(Federation, Vec<Target>)> {
+        let federation = self.federation.clone()?;
+        let registry = self.registrations.as_deref()?;
+        if distribution.local {
+            return None;
+        }
+        if came_back(&federation.alias, tenant, &distribution.via) {
+            warnings.push(SourceWarning {
+                code: 199,
+                registration: String::new(),
+                endpoint: String::new(),
+                text: "the request came back to this broker (Via): answered from local data"
+                    .to_owned(),
+            });
+            return None;
+        }
+        let type_expr = types.map(|t| TypeExpr::any_of(t.to_vec()));
+        let ids = [id.to_owned()];
+        let wanted = Wanted {
+            types: type_expr.as_ref(),
+            ids: Some(&ids),
+            attributes,
+            ..Wanted::default()
+        };
+        let now = self.now();
+        let targets: Vec<Target> = registry
+            .matching(tenant, now, |reg| {
+                wanted.matches(reg) && !passed_through(reg, &distribution.via)
+            })
+            .into_iter()
+            .filter_map(|reg| Target::retrieve(reg, &wanted, types))
+            .collect();
+        (!targets.is_empty()).then_some((federation, targets))
+    }
+
+    /// The `Via` of forwarded requests: the incoming one and this broker, for this tenant.
+    fn via_out(
+        &self,
+        tenant: &Tenant,
+        distribution: &Distribution,
+        federation: &Federation,
+    ) -> String {
+        let own = Hop {
+            alias: federation.alias.clone(),
+            tenant: tenant.name().map(str::to_owned),
+        }
+        .render();
+        match &distribution.via_header {
+            Some(incoming) if !incoming.trim().is_empty() => format!("{incoming}, {own}"),
+            _ => own,
+        }
+    }
+}
+
+/// One registration a read goes to, and what to ask it.
+struct Target {
+    registration: Registration,
+    types: Vec<String>,
+    attributes: Vec<String>,
+    by: RetrieveBy,
+}
+
+impl Target {
+    /// The retrieval for a matching registration: its entity types when the client named
+    /// none, the attributes both sides name; `None` when it offers no way to retrieve.
+    fn retrieve(reg: Registration, wanted: &Wanted<'_>, types: Option<&[String]>) -> Option<Self> {
+        let operations = reg.operation_set();
+        let by = if operations.contains(&Operation::RetrieveEntity) {
+            RetrieveBy::Retrieve
+        } else if operations.contains(&Operation::QueryEntity) {
+            RetrieveBy::Query
+        } else if operations.contains(&Operation::QueryBatch) {
+            RetrieveBy::QueryBatch
+        } else {
+            return None;
+        };
+        let matching: Vec<_> = reg
+            .information
+            .iter()
+            .filter(|info| wanted.matches_info(info))
+            .collect();
+        let mut attributes: Vec<String> = Vec::new();
+        let whole = matching
+            .iter()
+            .any(|info| info.property_names.is_none() && info.relationship_names.is_none());
+        if whole {
+            attributes = wanted.attributes.to_vec();
+        } else {
+            for name in matching.iter().flat_map(|i| {
+                i.property_names
+                    .iter()
+                    .chain(&i.relationship_names)
+                    .flatten()
+            }) {
+                let asked = wanted.attributes.is_empty() || wanted.attributes.contains(name);
+                if asked && !attributes.contains(name) {
+                    attributes.push(name.clone());
+                }
+            }
+        }
+        let types = match types {
+            Some(t) => t.to_vec(),
+            // A retrieval needs no type; a query does.
+            None if by == RetrieveBy::Retrieve => Vec::new(),
+            None => {
+                let mut registered: Vec<String> = Vec::new();
+                for t in matching
+                    .iter()
+                    .flat_map(|i| i.entities.iter().flatten())
+                    .flat_map(|e| e.types.iter())
+                {
+                    if !registered.contains(t) {
+                        registered.push(t.clone());
+                    }
+                }
+                registered
+            }
+        };
+        Some(Self {
+            registration: reg,
+            types,
+            attributes,
+            by,
+        })
+    }
+}
+
+/// Whether the request already passed through the registration's source and tenant.
+fn passed_through(reg: &Registration, via: &[Hop]) -> bool {
+    reg.context_source_alias.as_ref().is_some_and(|alias| {
+        via.iter()
+            .any(|h| &h.alias == alias && h.tenant == reg.tenant)
+    })
+}
+
+/// Whether this broker (with this tenant) is already in the `Via` of the request.
+fn came_back(alias: &str, tenant: &Tenant, via: &[Hop]) -> bool {
+    via.iter()
+        .any(|h| h.alias == alias && h.tenant.as_deref() == tenant.name())
+}
+
+fn warning(reg: &Registration, e: &SourceError) -> SourceWarning {
+    SourceWarning {
+        code: e.warning_code(),
+        registration: reg.id.clone(),
+        endpoint: reg.endpoint.clone(),
+        text: e.to_string(),
+    }
+}

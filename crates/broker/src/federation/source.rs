@@ -1,0 +1,81 @@
+//! What the broker asks of a context source, in its own terms: the calls of a distributed
+//! read, typed, and the ways they fail. The HTTP binding of these calls lives outside the
+//! broker (the `forward` crate).
+
+use std::time::Duration;
+
+use rigel_model::registration::Registration;
+use rigel_model::{Entity, TermMap};
+
+/// The part of a request that travels with every call made for it.
+pub struct SourceCall<'a> {
+    pub registration: &'a Registration,
+    /// The `Via` value to send: the incoming one with this broker added (clause 6.3.18).
+    pub via: &'a str,
+    /// The client's @context: names are sent compacted with it and answers read with it.
+    pub terms: &'a dyn TermMap,
+    /// Its URL for the `Link` header; `None` is the core @context.
+    pub link: Option<&'a str>,
+    pub timeout: Duration,
+}
+
+/// How a source is asked for one entity: the operation it offers (clause 4.20), in the
+/// order of preference of clause 5.7.1.4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetrieveBy {
+    /// `retrieveEntity`: GET of the entity.
+    Retrieve,
+    /// `queryEntity`: a query by id and type.
+    Query,
+    /// `queryBatch`: the same query as a POST.
+    QueryBatch,
+}
+
+/// Retrieve Entity at a source (clause 5.7.1), or the query by id that stands for it when
+/// the source offers no retrieval.
+pub struct SourceRetrieve<'a> {
+    pub id: &'a str,
+    /// Expanded type IRIs the entity must have: the client's; for a query, else the
+    /// registration's.
+    pub types: &'a [String],
+    /// Expanded attribute IRIs to ask for; empty: every attribute.
+    pub attributes: &'a [String],
+    pub by: RetrieveBy,
+}
+
+/// Why a source gave no usable answer (clause 6.3.17 reports each as a warning).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    #[error("answered HTTP {0}")]
+    Status(u16),
+    #[error("answered something that is not NGSI-LD: {0}")]
+    Invalid(String),
+    #[error("may not be called: {0}")]
+    Refused(String),
+}
+
+impl SourceError {
+    /// The IANA warning code of Table 6.3.17-1.
+    pub fn warning_code(&self) -> u16 {
+        match self {
+            SourceError::Timeout(_) | SourceError::Unreachable(_) | SourceError::Refused(_) => 199,
+            SourceError::Status(_) => 299,
+            SourceError::Invalid(_) => 111,
+        }
+    }
+}
+
+/// The context sources, as the broker calls them.
+#[async_trait::async_trait]
+pub trait ContextSources: Send + Sync + 'static {
+    /// The entity as the source holds it; `None` when it has none.
+    async fn retrieve(
+        &self,
+        call: &SourceCall<'_>,
+        request: &SourceRetrieve<'_>,
+    ) -> Result<Option<Entity>, SourceError>;
+}

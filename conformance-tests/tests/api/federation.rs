@@ -211,3 +211,135 @@ async fn a_registration_back_to_the_same_tenant_does_not_loop() {
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
     assert_eq!(reply.json()["speed"]["value"], 7);
 }
+
+impl Pair {
+    async fn query(&self, query: &str) -> Reply {
+        send(Self::at(&self.broker, get(&format!("/entities?{query}")))).await
+    }
+}
+
+fn ids(entities: &Value) -> Vec<String> {
+    entities
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Clause 5.7.2.4: a query answers the broker's matches and the source's, merged by id
+/// and in id order, paged and counted over the whole; `local=true` keeps to local data.
+#[tokio::test]
+async fn a_query_merges_the_matches_of_the_broker_and_a_source() {
+    let pair = Pair::new();
+    let ty = unique_type("fedq");
+    let entity = |id: &str, attributes: Value| {
+        let mut e = vehicle(id, attributes);
+        e["type"] = json!(ty);
+        e
+    };
+    let (a, b, c) = (unique_id("q-a"), unique_id("q-b"), unique_id("q-c"));
+    let speed = |v: i64| json!({"speed": {"type": "Property", "value": v}});
+    let brand = json!({"brandName": {"type": "Property", "value": "Seat"}});
+    Pair::create(&pair.broker, &entity(&a, speed(10))).await;
+    Pair::create(&pair.broker, &entity(&b, brand.clone())).await;
+    Pair::create(&pair.source, &entity(&b, speed(20))).await;
+    Pair::create(&pair.source, &entity(&c, speed(30))).await;
+    pair.register("inclusive", json!({"entities": [{"type": ty}]}))
+        .await;
+
+    let all = pair
+        .query(&format!("type={ty}&count=true"))
+        .await
+        .expect_status(200);
+    assert_eq!(all.header("NGSILD-Results-Count"), Some("3"));
+    let body = all.json();
+    let mut expected = vec![a.clone(), b.clone(), c.clone()];
+    expected.sort();
+    assert_eq!(ids(&body), expected);
+    let merged_b = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == json!(b))
+        .unwrap();
+    assert_eq!(merged_b["speed"]["value"], 20, "{merged_b}");
+    assert_eq!(merged_b["brandName"]["value"], "Seat", "{merged_b}");
+
+    let page = pair
+        .query(&format!("type={ty}&limit=1&offset=1"))
+        .await
+        .expect_status(200);
+    assert_eq!(ids(&page.json()), [expected[1].as_str()]);
+    let fast = pair
+        .query(&format!("type={ty}&q=speed>15"))
+        .await
+        .expect_status(200)
+        .json();
+    let mut fast_ids = ids(&fast);
+    fast_ids.sort();
+    let mut expected_fast = vec![b.clone(), c.clone()];
+    expected_fast.sort();
+    assert_eq!(fast_ids, expected_fast);
+    let local = pair
+        .query(&format!("type={ty}&local=true"))
+        .await
+        .expect_status(200)
+        .json();
+    let mut local_ids = ids(&local);
+    local_ids.sort();
+    let mut expected_local = vec![a, b];
+    expected_local.sort();
+    assert_eq!(local_ids, expected_local);
+}
+
+/// Clause 5.7.2.4: `orderBy` needs the query limited to local data; with a matching
+/// registration it is BadRequestData, with `local=true` it is served.
+#[tokio::test]
+async fn order_by_needs_a_local_query_when_sources_match() {
+    let pair = Pair::new();
+    let ty = unique_type("fedorder");
+    let mut e = vehicle(
+        &unique_id("order"),
+        json!({"speed": {"type": "Property", "value": 1}}),
+    );
+    e["type"] = json!(ty);
+    Pair::create(&pair.broker, &e).await;
+    pair.register("inclusive", json!({"entities": [{"type": ty}]}))
+        .await;
+    let refused = pair.query(&format!("type={ty}&orderBy=speed")).await;
+    assert_problem(&refused, 400, "BadRequestData");
+    pair.query(&format!("type={ty}&orderBy=speed&local=true"))
+        .await
+        .expect_status(200);
+}
+
+/// Clause 4.3.6.1: a query is passed on within the registration's constraints: a source
+/// registered for one entity's speed is asked for that entity and attribute only.
+#[tokio::test]
+async fn a_query_keeps_to_what_the_registration_registers() {
+    let pair = Pair::new();
+    let ty = unique_type("fedscope");
+    let (registered, other) = (unique_id("scope-in"), unique_id("scope-out"));
+    for id in [&registered, &other] {
+        let mut e = vehicle(
+            id,
+            json!({"speed": {"type": "Property", "value": 3}, "brandName": {"type": "Property", "value": "Kia"}}),
+        );
+        e["type"] = json!(ty);
+        Pair::create(&pair.source, &e).await;
+    }
+    pair.register(
+        "exclusive",
+        json!({"entities": [{"type": ty, "id": registered}], "propertyNames": ["speed"]}),
+    )
+    .await;
+    let found = pair
+        .query(&format!("type={ty}"))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(ids(&found), [registered.as_str()]);
+    assert!(found[0].get("brandName").is_none(), "{found}");
+    assert_eq!(found[0]["speed"]["value"], 3);
+}

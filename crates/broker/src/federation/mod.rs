@@ -13,6 +13,7 @@
 //! same tenant has come back: it is answered from local data only, with a 199 warning.
 
 mod merge;
+mod query;
 pub mod source;
 #[cfg(test)]
 mod tests;
@@ -27,7 +28,10 @@ use rigel_query::registration::Wanted;
 use rigel_query::TypeExpr;
 
 pub use merge::merge_into;
-pub use source::{ContextSources, RetrieveBy, SourceCall, SourceError, SourceRetrieve};
+pub use query::{ClientQuery, MAX_FROM_SOURCE};
+pub use source::{
+    ContextSources, RetrieveBy, SourceCall, SourceError, SourceQuery, SourceRetrieve,
+};
 
 use crate::{Broker, BrokerError};
 
@@ -136,22 +140,7 @@ impl Broker {
         };
         let via = self.via_out(tenant, distribution, &federation);
         let calls = targets.iter().map(|target| {
-            let reg = &target.registration;
-            let timeout = reg
-                .management
-                .as_ref()
-                .and_then(|m| m.timeout)
-                .filter(|ms| ms.is_finite() && *ms > 0.0)
-                .map_or(federation.timeout, |ms| {
-                    Duration::from_secs_f64(ms / 1000.0)
-                });
-            let call = SourceCall {
-                registration: reg,
-                via: &via,
-                terms: distribution.terms.as_ref(),
-                link: distribution.link.as_deref(),
-                timeout,
-            };
+            let call = call_to(&target.registration, &via, distribution, &federation);
             let request = SourceRetrieve {
                 id,
                 types: &target.types,
@@ -236,13 +225,7 @@ impl Broker {
             return None;
         }
         if came_back(&federation.alias, tenant, &distribution.via) {
-            warnings.push(SourceWarning {
-                code: 199,
-                registration: String::new(),
-                endpoint: String::new(),
-                text: "the request came back to this broker (Via): answered from local data"
-                    .to_owned(),
-            });
+            warnings.push(came_back_warning());
             return None;
         }
         let type_expr = types.map(|t| TypeExpr::any_of(t.to_vec()));
@@ -265,7 +248,7 @@ impl Broker {
     }
 
     /// The `Via` of forwarded requests: the incoming one and this broker, for this tenant.
-    fn via_out(
+    pub(crate) fn via_out(
         &self,
         tenant: &Tenant,
         distribution: &Distribution,
@@ -310,25 +293,7 @@ impl Target {
             .iter()
             .filter(|info| wanted.matches_info(info))
             .collect();
-        let mut attributes: Vec<String> = Vec::new();
-        let whole = matching
-            .iter()
-            .any(|info| info.property_names.is_none() && info.relationship_names.is_none());
-        if whole {
-            attributes = wanted.attributes.to_vec();
-        } else {
-            for name in matching.iter().flat_map(|i| {
-                i.property_names
-                    .iter()
-                    .chain(&i.relationship_names)
-                    .flatten()
-            }) {
-                let asked = wanted.attributes.is_empty() || wanted.attributes.contains(name);
-                if asked && !attributes.contains(name) {
-                    attributes.push(name.clone());
-                }
-            }
-        }
+        let attributes = registered_attributes(&reg, wanted);
         let types = match types {
             Some(t) => t.to_vec(),
             // A retrieval needs no type; a query does.
@@ -356,8 +321,63 @@ impl Target {
     }
 }
 
+/// The call to a registration's source: its timeout (the registration's, else the
+/// broker's), the `Via` and the client's @context.
+pub(crate) fn call_to<'a>(
+    reg: &'a Registration,
+    via: &'a str,
+    distribution: &'a Distribution,
+    federation: &Federation,
+) -> SourceCall<'a> {
+    let timeout = reg
+        .management
+        .as_ref()
+        .and_then(|m| m.timeout)
+        .filter(|ms| ms.is_finite() && *ms > 0.0)
+        .map_or(federation.timeout, |ms| {
+            Duration::from_secs_f64(ms / 1000.0)
+        });
+    SourceCall {
+        registration: reg,
+        via,
+        terms: distribution.terms.as_ref(),
+        link: distribution.link.as_deref(),
+        timeout,
+    }
+}
+
+/// The attributes to ask a registration's source for: those the matching elements
+/// register that the request asks for, or what the request asks when an element registers
+/// whole entities (empty: every attribute).
+pub(crate) fn registered_attributes(reg: &Registration, wanted: &Wanted<'_>) -> Vec<String> {
+    let matching: Vec<_> = reg
+        .information
+        .iter()
+        .filter(|info| wanted.matches_info(info))
+        .collect();
+    let whole = matching
+        .iter()
+        .any(|info| info.property_names.is_none() && info.relationship_names.is_none());
+    if whole {
+        return wanted.attributes.to_vec();
+    }
+    let mut attributes: Vec<String> = Vec::new();
+    for name in matching.iter().flat_map(|i| {
+        i.property_names
+            .iter()
+            .chain(&i.relationship_names)
+            .flatten()
+    }) {
+        let asked = wanted.attributes.is_empty() || wanted.attributes.contains(name);
+        if asked && !attributes.contains(name) {
+            attributes.push(name.clone());
+        }
+    }
+    attributes
+}
+
 /// Whether the request already passed through the registration's source and tenant.
-fn passed_through(reg: &Registration, via: &[Hop]) -> bool {
+pub(crate) fn passed_through(reg: &Registration, via: &[Hop]) -> bool {
     reg.context_source_alias.as_ref().is_some_and(|alias| {
         via.iter()
             .any(|h| &h.alias == alias && h.tenant == reg.tenant)
@@ -365,12 +385,22 @@ fn passed_through(reg: &Registration, via: &[Hop]) -> bool {
 }
 
 /// Whether this broker (with this tenant) is already in the `Via` of the request.
-fn came_back(alias: &str, tenant: &Tenant, via: &[Hop]) -> bool {
+pub(crate) fn came_back(alias: &str, tenant: &Tenant, via: &[Hop]) -> bool {
     via.iter()
         .any(|h| h.alias == alias && h.tenant.as_deref() == tenant.name())
 }
 
-fn warning(reg: &Registration, e: &SourceError) -> SourceWarning {
+/// The warning of a request answered from local data because it came back (6.3.17: 199).
+pub(crate) fn came_back_warning() -> SourceWarning {
+    SourceWarning {
+        code: 199,
+        registration: String::new(),
+        endpoint: String::new(),
+        text: "the request came back to this broker (Via): answered from local data".to_owned(),
+    }
+}
+
+pub(crate) fn warning(reg: &Registration, e: &SourceError) -> SourceWarning {
     SourceWarning {
         code: e.warning_code(),
         registration: reg.id.clone(),

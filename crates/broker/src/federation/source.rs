@@ -43,6 +43,23 @@ pub struct SourceRetrieve<'a> {
     pub by: RetrieveBy,
 }
 
+/// Query Entities at a source (clause 5.7.2): the client's own query parameters as written
+/// (its short names, read with the client's @context), the attributes the registration
+/// restricts them to, and how many matches to ask for.
+pub struct SourceQuery<'a> {
+    /// `type`, `id`, `idPattern`, `q`, `attrs`, the geoquery, `scopeQ`, ... as written.
+    pub params: &'a [(String, String)],
+    /// Expanded attribute IRIs replacing the client's `attrs` when the registration holds
+    /// only some attributes; empty: the client's as they are.
+    pub attributes: &'a [String],
+    /// Entity ids the registration is restricted to, when the client named none.
+    pub ids: &'a [String],
+    /// `true`: the source offers `queryBatch` only (a POST query).
+    pub batch: bool,
+    /// At most this many matches.
+    pub limit: usize,
+}
+
 /// Why a source gave no usable answer (clause 6.3.17 reports each as a warning).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
@@ -78,4 +95,11 @@ pub trait ContextSources: Send + Sync + 'static {
         call: &SourceCall<'_>,
         request: &SourceRetrieve<'_>,
     ) -> Result<Option<Entity>, SourceError>;
+
+    /// The entities the source holds that match, at most `request.limit`.
+    async fn query(
+        &self,
+        call: &SourceCall<'_>,
+        request: &SourceQuery<'_>,
+    ) -> Result<Vec<Entity>, SourceError>;
 }

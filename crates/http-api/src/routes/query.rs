@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
+use rigel_broker::federation::ClientQuery;
 use rigel_broker::query::{Paging, Purge};
 use rigel_model::codec::render::{render_feature, RenderOptions};
 use rigel_model::{Entity, Tenant, TermMap};
@@ -106,7 +107,12 @@ pub async fn query_entities(
     let tenant = tenant(&req)?;
     let ctx = context::from_link(&req, &state.resolver).await?;
     let filters = filters::from_params(&params, ctx.terms.as_ref())?;
-    run_query(&req, &state, &tenant, media, &params, &ctx, filters).await
+    let client = ClientQuery {
+        params: forwarded_params(&params, &filters, ctx.terms.as_ref()),
+        post: false,
+    };
+    let asked = Asked { filters, client };
+    run_query(&req, &state, &tenant, media, &params, &ctx, asked).await
 }
 
 /// POST /entityOperations/query — Query Entities with a Query body (5.7.2, 6.23.3.1).
@@ -125,7 +131,77 @@ pub async fn query_entities_post(
     let tenant = tenant(&req)?;
     let (body, ctx) = crate::routes::entities::object_body(&req, payload, &state).await?;
     let (params, filters) = super::query_body::filters(body, url_params, ctx.terms.as_ref())?;
-    run_query(&req, &state, &tenant, media, &params, &ctx, filters).await
+    let client = ClientQuery {
+        params: forwarded_params(&params, &filters, ctx.terms.as_ref()),
+        post: true,
+    };
+    let asked = Asked { filters, client };
+    run_query(&req, &state, &tenant, media, &params, &ctx, asked).await
+}
+
+/// What the client asked: the query, and how context sources are to get it.
+struct Asked {
+    filters: Filters,
+    client: ClientQuery,
+}
+
+/// The parameters that select entities, passed on to context sources as the client wrote
+/// them; the entity selector of a POST query (one, with its type names compacted again)
+/// becomes `type`, `id` and `idPattern`.
+const FORWARDED: &[&str] = &[
+    "type",
+    "id",
+    "idPattern",
+    "attrs",
+    "q",
+    "georel",
+    "geometry",
+    "coordinates",
+    "geoproperty",
+    "scopeQ",
+    "csf",
+    "datasetId",
+    "expandValues",
+    "jsonKeys",
+];
+
+fn forwarded_params(
+    params: &Params,
+    filters: &Filters,
+    terms: &dyn TermMap,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = FORWARDED
+        .iter()
+        .filter_map(|name| params.get(name).map(|v| ((*name).to_owned(), v.to_owned())))
+        .collect();
+    if let [selector] = filters.query.selectors.as_slice() {
+        let has = |name: &str| out.iter().any(|(n, _)| n == name);
+        let mut extra = Vec::new();
+        if !has("type") {
+            if let Some(types) = &selector.types {
+                let names: Vec<String> = types
+                    .index_types()
+                    .iter()
+                    .map(|t| terms.compact(t).into_owned())
+                    .collect();
+                if !names.is_empty() {
+                    extra.push(("type".to_owned(), names.join(",")));
+                }
+            }
+        }
+        if !has("id") {
+            if let Some(ids) = &selector.ids {
+                extra.push(("id".to_owned(), ids.join(",")));
+            }
+        }
+        if !has("idPattern") {
+            if let Some(pattern) = &selector.id_pattern {
+                extra.push(("idPattern".to_owned(), pattern.as_str().to_owned()));
+            }
+        }
+        out.extend(extra);
+    }
+    out
 }
 
 /// The shared part of both Query Entities bindings.
@@ -136,8 +212,9 @@ async fn run_query(
     media: ResponseMedia,
     params: &Params,
     ctx: &RequestContext,
-    filters: Filters,
+    asked: Asked,
 ) -> Result<HttpResponse, ApiError> {
+    let Asked { filters, client } = asked;
     filters.require_restriction()?;
     let terms = ctx.terms.as_ref();
     if params.get("geometryProperty").is_some() && media != ResponseMedia::GeoJson {
@@ -163,10 +240,17 @@ async fn run_query(
         limit: paging.limit.saturating_add(1),
         ..paging
     };
-    let mut result = state
+    let distribution = crate::distribution::of(req, params, ctx)?;
+    let distribution = rigel_broker::federation::Distribution {
+        local: distribution.local || filters.local,
+        ..distribution
+    };
+    let found = state
         .broker
-        .query_entities(tenant, filters.query, order, probe)
+        .query_distributed(tenant, filters.query, order, probe, &client, &distribution)
         .await?;
+    let warnings = found.warnings;
+    let mut result = found.value;
     let has_next = result.entities.len() > paging.limit;
     result.entities.truncate(paging.limit);
     if let Some(datasets) = dataset_ids(params)? {
@@ -213,6 +297,7 @@ async fn run_query(
             headers.append(header::LINK, value);
         }
     }
+    crate::distribution::warn(&mut response, &warnings);
     Ok(response)
 }
 
@@ -246,10 +331,9 @@ fn order_by(
         }
         return Ok(None);
     };
-    // Clause 5.7.2.4 allows ordering only when the execution is limited to the local scope.
-    // Rigel holds no context source registrations yet, so every query runs on local
-    // information only; when registrations arrive, this must require local=true (or no
-    // matching registration).
+    // Clause 5.7.2.4 allows ordering only when the execution is limited to the local scope:
+    // the broker refuses it when a registration matches the query (`local=true` keeps
+    // every query local).
     let _ = filters.local;
     Ok(Some(OrderBy::parse_with_origin(
         spec,

@@ -1,0 +1,264 @@
+//! Query Entities, distributed (clause 5.7.2.4): the local matches and those of every
+//! matching registration's source, merged by id (4.5.5), in id order, then paged.
+//!
+//! Each source is asked for as many matches as the page needs (`offset + limit + 1`,
+//! at most [`MAX_FROM_SOURCE`]) with the client's own query, restricted to the attributes
+//! the registration holds. A count is then the number of distinct entities merged, which
+//! is exact unless a source had more matches than it was asked for. `orderBy` needs a
+//! local query (5.7.2.4): with a matching registration it is BadRequestData.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rigel_model::registration::operations::Operation;
+use rigel_model::registration::Mode;
+use rigel_model::{Entity, Tenant};
+use rigel_query::registration::Wanted;
+use rigel_query::{EntityQuery, OrderBy};
+
+use super::{
+    call_to, came_back, came_back_warning, merge_into, passed_through, registered_attributes,
+    warning, Distributed, Distribution, SourceQuery, SourceWarning,
+};
+use crate::query::{Paging, QueryResult};
+use crate::{Broker, BrokerError};
+
+/// The most matches asked of one source for one page.
+pub const MAX_FROM_SOURCE: usize = 1000;
+
+/// The client's query as sources are to get it: its own selection parameters (as written,
+/// by name) and the binding it used (a POST query prefers `queryBatch`, a GET one
+/// `queryEntity`).
+#[derive(Debug, Clone, Default)]
+pub struct ClientQuery {
+    pub params: Vec<(String, String)>,
+    pub post: bool,
+}
+
+/// One registration a query goes to.
+struct QueryTarget {
+    registration: rigel_model::registration::Registration,
+    attributes: Vec<String>,
+    ids: Vec<String>,
+    batch: bool,
+}
+
+impl Broker {
+    /// Query Entities (5.7.2.4), distributed: `client` is what the sources are asked.
+    pub async fn query_distributed(
+        &self,
+        tenant: &Tenant,
+        query: EntityQuery,
+        order: Option<OrderBy>,
+        paging: Paging,
+        client: &ClientQuery,
+        distribution: &Distribution,
+    ) -> Result<Distributed<QueryResult>, BrokerError> {
+        let mut warnings = Vec::new();
+        let post = client.post;
+        let targets = self.query_targets(tenant, &query, post, distribution, &mut warnings);
+        let Some((federation, targets)) = targets else {
+            let value = self.query_entities(tenant, query, order, paging).await?;
+            return Ok(Distributed { value, warnings });
+        };
+        if order.is_some() {
+            return Err(BrokerError::Model(rigel_model::ModelError::bad_data(
+                "orderBy needs a local query (local=true): registered context sources hold \
+                 matches too (clause 5.7.2.4)",
+            )));
+        }
+        let want = paging
+            .offset
+            .saturating_add(paging.limit)
+            .saturating_add(1)
+            .min(MAX_FROM_SOURCE);
+        let local = if self.store.tenant_exists(tenant).await? {
+            let local_page = Paging {
+                offset: 0,
+                limit: want,
+                count: false,
+            };
+            self.query_entities(tenant, query, None, local_page)
+                .await?
+                .entities
+        } else {
+            Vec::new()
+        };
+        let via = self.via_out(tenant, distribution, &federation);
+        let calls = targets.iter().map(|target| {
+            let call = call_to(&target.registration, &via, distribution, &federation);
+            let request = SourceQuery {
+                params: &client.params,
+                attributes: &target.attributes,
+                ids: &target.ids,
+                batch: target.batch,
+                limit: want,
+            };
+            let sources = federation.sources.clone();
+            async move { sources.query(&call, &request).await }
+        });
+        let answers = futures::future::join_all(calls).await;
+        let now = self.now();
+        let mut merged: BTreeMap<String, Entity> = local
+            .into_iter()
+            .map(|e| (e.id.clone(), Arc::unwrap_or_clone(e)))
+            .collect();
+        let mut auxiliary = Vec::new();
+        for (target, answer) in targets.iter().zip(answers) {
+            let reg = &target.registration;
+            match answer {
+                Ok(entities) if reg.mode() == Mode::Auxiliary => auxiliary.extend(entities),
+                Ok(entities) => {
+                    for entity in entities {
+                        add(&mut merged, entity, false, now);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(registration = %reg.id, endpoint = %reg.endpoint, "context source failed: {e}");
+                    warnings.push(warning(reg, &e));
+                }
+            }
+        }
+        for entity in auxiliary {
+            add(&mut merged, entity, true, now);
+        }
+        let total = merged.len();
+        let entities = merged
+            .into_values()
+            .skip(paging.offset)
+            .take(paging.limit)
+            .map(Arc::new)
+            .collect();
+        Ok(Distributed {
+            value: QueryResult {
+                entities,
+                total: paging.count.then_some(total),
+            },
+            warnings,
+        })
+    }
+
+    /// The registrations a query goes to; `None` when it stays local.
+    fn query_targets(
+        &self,
+        tenant: &Tenant,
+        query: &EntityQuery,
+        post: bool,
+        distribution: &Distribution,
+        warnings: &mut Vec<SourceWarning>,
+    ) -> Option<(super::Federation, Vec<QueryTarget>)> {
+        let federation = self.federation.clone()?;
+        let registry = self.registrations.as_deref()?;
+        if distribution.local || query.has_linked_terms() {
+            return None;
+        }
+        if came_back(&federation.alias, tenant, &distribution.via) {
+            warnings.push(came_back_warning());
+            return None;
+        }
+        let mut attributes: Vec<String> = query.attrs.clone().unwrap_or_default();
+        if let Some(q) = &query.q {
+            for name in q.attributes() {
+                if !attributes.contains(&name) {
+                    attributes.push(name);
+                }
+            }
+        }
+        let wanted: Vec<Wanted<'_>> = if query.selectors.is_empty() {
+            vec![Wanted {
+                attributes: &attributes,
+                ..Wanted::default()
+            }]
+        } else {
+            query
+                .selectors
+                .iter()
+                .map(|s| Wanted {
+                    types: s.types.as_ref(),
+                    ids: s.ids.as_deref(),
+                    id_pattern: s.id_pattern.as_ref(),
+                    attributes: &attributes,
+                    ..Wanted::default()
+                })
+                .collect()
+        };
+        let now = self.now();
+        let targets: Vec<QueryTarget> = registry
+            .matching(tenant, now, |reg| {
+                !passed_through(reg, &distribution.via) && wanted.iter().any(|w| w.matches(reg))
+            })
+            .into_iter()
+            .filter_map(|reg| {
+                let operations = reg.operation_set();
+                let get = operations.contains(&Operation::QueryEntity);
+                let batch = operations.contains(&Operation::QueryBatch);
+                let batch = match (post, get, batch) {
+                    (_, false, false) => return None,
+                    (true, _, true) | (false, false, true) => true,
+                    _ => false,
+                };
+                let held = wanted
+                    .iter()
+                    .filter(|w| w.matches(&reg))
+                    .flat_map(|w| registered_attributes(&reg, w))
+                    .collect::<Vec<_>>();
+                let whole = wanted
+                    .iter()
+                    .any(|w| w.matches(&reg) && registered_attributes(&reg, w).is_empty());
+                let client_ids = query.selectors.iter().any(|s| s.ids.is_some());
+                let ids = if client_ids {
+                    Vec::new()
+                } else {
+                    registered_ids(&reg, &wanted)
+                };
+                Some(QueryTarget {
+                    attributes: if whole { Vec::new() } else { held },
+                    ids,
+                    registration: reg,
+                    batch,
+                })
+            })
+            .collect();
+        (!targets.is_empty()).then_some((federation, targets))
+    }
+}
+
+/// The entity ids the matching elements of a registration are restricted to (4.3.6.1): all
+/// of them when every matching EntityInfo names an id, else none.
+fn registered_ids(
+    reg: &rigel_model::registration::Registration,
+    wanted: &[Wanted<'_>],
+) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for info in reg
+        .information
+        .iter()
+        .filter(|info| wanted.iter().any(|w| w.matches_info(info)))
+    {
+        let Some(entities) = &info.entities else {
+            return Vec::new();
+        };
+        for entity in entities {
+            match &entity.id {
+                Some(id) if !ids.contains(id) => ids.push(id.clone()),
+                Some(_) => {}
+                None => return Vec::new(),
+            }
+        }
+    }
+    ids
+}
+
+fn add(
+    merged: &mut BTreeMap<String, Entity>,
+    entity: Entity,
+    auxiliary: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    match merged.get_mut(&entity.id) {
+        Some(held) => merge_into(held, entity, auxiliary, now),
+        None => {
+            merged.insert(entity.id.clone(), entity);
+        }
+    }
+}

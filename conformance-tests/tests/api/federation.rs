@@ -184,6 +184,49 @@ async fn a_dead_source_is_a_warning_not_a_failure() {
         "{warning}"
     );
     assert_eq!(reply.json()["speed"]["value"], 5);
+    let path = format!("/csourceRegistrations/{csr}");
+    let counted = send(Pair::at(&pair.broker, get(&path)))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(counted["timesSent"], 1, "{counted}");
+    assert_eq!(counted["timesFailed"], 1, "{counted}");
+    assert!(counted["lastFailure"].is_string(), "{counted}");
+}
+
+/// Clauses 5.2.34 and 6.3.17: after a failure, a source is not called again for its
+/// registration's `cooldown`; the answer says so, and the source's counters do not move.
+#[tokio::test]
+async fn a_failed_source_rests_for_its_cooldown() {
+    let pair = Pair::new();
+    let id = unique_id("cooldown");
+    let speed = json!({"speed": {"type": "Property", "value": 5}});
+    Pair::create(&pair.broker, &vehicle(&id, speed)).await;
+    let dead = closed_port_url().replace("/context.jsonld", "");
+    let body = json!({
+        "type": "ContextSourceRegistration",
+        "information": [{"entities": [{"type": "Vehicle"}]}],
+        "endpoint": dead,
+        "management": {"cooldown": 60000}
+    });
+    let reply = send(Pair::at(&pair.broker, post("/csourceRegistrations")).json(&body))
+        .await
+        .expect_status(201);
+    let location = reply.header("Location").unwrap().to_owned();
+    let first = pair.retrieve(&id, "").await.expect_status(200);
+    assert!(first.header("NGSILD-Warning").is_some());
+    let second = pair.retrieve(&id, "").await.expect_status(200);
+    let warning = second
+        .header("NGSILD-Warning")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(warning.contains("cooling down"), "{warning}");
+    let path = location.trim_start_matches("/ngsi-ld/v1");
+    let counted = send(Pair::at(&pair.broker, get(path)))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(counted["timesSent"], 1, "{counted}");
 }
 
 /// Clauses 4.3.6.4 and 6.3.18: a registration pointing back at the same broker and tenant

@@ -36,6 +36,8 @@ pub struct Registry {
     /// Held across a change's checks and writes, so that two registrations racing for the
     /// same entity cannot both pass the mode rules (registration writes are rare).
     writing: tokio::sync::Mutex<()>,
+    /// Registrations whose forwarding status changed since it was last saved.
+    dirty: std::sync::Mutex<std::collections::BTreeSet<(Tenant, String)>>,
 }
 
 impl Registry {
@@ -49,6 +51,7 @@ impl Registry {
             store,
             held: RwLock::new(held),
             writing: tokio::sync::Mutex::new(()),
+            dirty: Default::default(),
         })
     }
 
@@ -67,6 +70,62 @@ impl Registry {
                 .map(|regs| regs.values().filter(|r| !r.expired(now)).cloned().collect())
                 .unwrap_or_default()
         })
+    }
+
+    /// Counts one request forwarded under a registration (Table 5.2.9-2): `timesSent`,
+    /// and `lastSuccess`, or `timesFailed` and `lastFailure`. Saved by
+    /// [`Registry::save_status`].
+    pub(crate) fn record(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        ok: bool,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        let counted = self.write(|held| {
+            let Some(reg) = held.get_mut(tenant).and_then(|regs| regs.get_mut(id)) else {
+                return false;
+            };
+            let status = &mut reg.status;
+            status.times_sent += 1;
+            if ok {
+                status.last_success = Some(at);
+            } else {
+                status.times_failed += 1;
+                status.last_failure = Some(at);
+            }
+            true
+        });
+        if counted {
+            self.dirty
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert((tenant.clone(), id.to_owned()));
+        }
+    }
+
+    /// Saves the forwarding status of the registrations it changed for since the last save,
+    /// in one commit.
+    pub async fn save_status(&self) {
+        let dirty: Vec<(Tenant, String)> = {
+            let mut dirty = self.dirty.lock().unwrap_or_else(PoisonError::into_inner);
+            std::mem::take(&mut *dirty).into_iter().collect()
+        };
+        if dirty.is_empty() {
+            return;
+        }
+        let statuses = self.read(|held| {
+            dirty
+                .into_iter()
+                .filter_map(|(tenant, id)| {
+                    let status = held.get(&tenant)?.get(&id)?.status.clone();
+                    Some((tenant, id, status))
+                })
+                .collect::<Vec<_>>()
+        });
+        if let Err(e) = self.store.save_forwarding_status(statuses).await {
+            tracing::error!("saving the forwarding status of registrations failed: {e}");
+        }
     }
 
     /// The tenant's registrations (unexpired at `now`) that `keep` accepts, in id order.

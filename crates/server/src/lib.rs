@@ -69,6 +69,8 @@ pub struct RunningServer {
     admin_handle: actix_web::dev::ServerHandle,
     store: Arc<EmbeddedStore>,
     subscriptions: SubscriptionService,
+    /// Context Source Registrations: their forwarding status is saved at shutdown.
+    registry: Arc<rigel_broker::Registry>,
     operations: web::Data<Operations>,
     grace: Duration,
 }
@@ -127,9 +129,10 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         metrics,
     });
     let federation = federation(config)?;
+    actix_web::rt::spawn(save_forwarding_status(registry.clone()));
     let broker = Broker::new(store.clone(), clock)
         .with_subscriptions(subscriptions.clone())
-        .with_registrations(registry)
+        .with_registrations(registry.clone())
         .with_federation(federation)
         .with_history(config.history)
         .with_instance_page(config.temporal_page_size);
@@ -215,12 +218,22 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         admin_handle,
         store,
         subscriptions,
+        registry,
         operations,
         grace,
     })
 }
 
 /// Notification delivery tuning from the configuration.
+/// Saves the registrations' changed forwarding counters every second (as subscriptions'
+/// delivery counters are), until the process ends; shutdown saves the last ones.
+async fn save_forwarding_status(registry: Arc<rigel_broker::Registry>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        registry.save_status().await;
+    }
+}
+
 /// How the broker calls context sources, and who it is to them.
 fn federation(config: &Config) -> Result<Federation, StartError> {
     let timeout = Duration::from_millis(config.forward_timeout_ms.max(1));

@@ -59,6 +59,7 @@ impl RunningServer {
             }
         };
         self.subscriptions.shutdown().await;
+        self.registry.save_status().await;
         if let Err(e) = self.store.close().await {
             tracing::error!("closing the store failed: {e}");
         }

@@ -156,6 +156,7 @@ impl Broker {
         let mut auxiliary = Vec::new();
         for (target, answer) in targets.iter().zip(answers) {
             let reg = &target.registration;
+            self.record_forward(tenant, reg, answer.is_ok(), now);
             match answer {
                 Ok(None) => {}
                 Ok(Some(entity)) if entity.id != id => warnings.push(warning(
@@ -242,9 +243,23 @@ impl Broker {
                 wanted.matches(reg) && !passed_through(reg, &distribution.via)
             })
             .into_iter()
+            .filter(|reg| !cooling_down(reg, now, warnings))
             .filter_map(|reg| Target::retrieve(reg, &wanted, types))
             .collect();
         (!targets.is_empty()).then_some((federation, targets))
+    }
+
+    /// Counts a forwarded request on its registration.
+    pub(crate) fn record_forward(
+        &self,
+        tenant: &Tenant,
+        reg: &Registration,
+        ok: bool,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        if let Some(registry) = self.registrations.as_deref() {
+            registry.record(tenant, &reg.id, ok, at);
+        }
     }
 
     /// The `Via` of forwarded requests: the incoming one and this broker, for this tenant.
@@ -388,6 +403,40 @@ pub(crate) fn passed_through(reg: &Registration, via: &[Hop]) -> bool {
 pub(crate) fn came_back(alias: &str, tenant: &Tenant, via: &[Hop]) -> bool {
     via.iter()
         .any(|h| h.alias == alias && h.tenant.as_deref() == tenant.name())
+}
+
+/// Whether the registration's source failed less than its `management.cooldown` ago: it
+/// is not called (6.3.17) and the answer says so (199).
+pub(crate) fn cooling_down(
+    reg: &Registration,
+    now: chrono::DateTime<chrono::Utc>,
+    warnings: &mut Vec<SourceWarning>,
+) -> bool {
+    let Some(cooldown) = reg
+        .management
+        .as_ref()
+        .and_then(|m| m.cooldown)
+        .filter(|ms| ms.is_finite() && *ms > 0.0)
+    else {
+        return false;
+    };
+    let failed_last = match (reg.status.last_failure, reg.status.last_success) {
+        (Some(failure), Some(success)) => failure >= success,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    let cooling = failed_last
+        && reg
+            .status
+            .last_failure
+            .is_some_and(|at| (now - at).num_milliseconds() < cooldown as i64);
+    if cooling {
+        warnings.push(warning(
+            reg,
+            &SourceError::Refused(format!("cooling down for {cooldown} ms after a failure")),
+        ));
+    }
+    cooling
 }
 
 /// The warning of a request answered from local data because it came back (6.3.17: 199).

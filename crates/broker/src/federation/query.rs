@@ -17,8 +17,8 @@ use rigel_query::registration::Wanted;
 use rigel_query::{EntityQuery, OrderBy};
 
 use super::{
-    call_to, came_back, came_back_warning, merge_into, passed_through, registered_attributes,
-    warning, Distributed, Distribution, SourceQuery, SourceWarning,
+    call_to, came_back, came_back_warning, cooling_down, merge_into, passed_through,
+    registered_attributes, warning, Distributed, Distribution, SourceQuery, SourceWarning,
 };
 use crate::query::{Paging, QueryResult};
 use crate::{Broker, BrokerError};
@@ -106,6 +106,7 @@ impl Broker {
         let mut auxiliary = Vec::new();
         for (target, answer) in targets.iter().zip(answers) {
             let reg = &target.registration;
+            self.record_forward(tenant, reg, answer.is_ok(), now);
             match answer {
                 Ok(entities) if reg.mode() == Mode::Auxiliary => auxiliary.extend(entities),
                 Ok(entities) => {
@@ -188,6 +189,7 @@ impl Broker {
                 !passed_through(reg, &distribution.via) && wanted.iter().any(|w| w.matches(reg))
             })
             .into_iter()
+            .filter(|reg| !cooling_down(reg, now, warnings))
             .filter_map(|reg| {
                 let operations = reg.operation_set();
                 let get = operations.contains(&Operation::QueryEntity);

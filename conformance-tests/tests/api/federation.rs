@@ -37,8 +37,19 @@ impl Pair {
     }
 
     async fn register_at(&self, endpoint: &str, mode: &str, information: Value) -> String {
+        self.register_for(endpoint, mode, information, None).await
+    }
+
+    /// Registers with the given `operations` (none: the default, `federationOps`).
+    async fn register_for(
+        &self,
+        endpoint: &str,
+        mode: &str,
+        information: Value,
+        operations: Option<Value>,
+    ) -> String {
         let id = format!("urn:ngsi-ld:ContextSourceRegistration:fed-{}", nonce());
-        let body = json!({
+        let mut body = json!({
             "id": id,
             "type": "ContextSourceRegistration",
             "information": [information],
@@ -46,6 +57,9 @@ impl Pair {
             "tenant": self.source,
             "mode": mode
         });
+        if let Some(operations) = operations {
+            body["operations"] = operations;
+        }
         send(Self::at(&self.broker, post("/csourceRegistrations")).json(&body))
             .await
             .expect_status(201);
@@ -385,4 +399,100 @@ async fn a_query_keeps_to_what_the_registration_registers() {
     assert_eq!(ids(&found), [registered.as_str()]);
     assert!(found[0].get("brandName").is_none(), "{found}");
     assert_eq!(found[0]["speed"]["value"], 3);
+}
+
+/// Clauses 5.6.4.4 and 4.3.6.3, the IoT agent's case: a device registers itself as the
+/// exclusive source of its command attribute; a partial update of that attribute reaches
+/// the source, and only there.
+#[tokio::test]
+async fn a_command_update_reaches_the_exclusive_source() {
+    let pair = Pair::new();
+    let id = format!("urn:ngsi-ld:Bell:{}", nonce());
+    let bell = |attributes: Value| {
+        let mut e = vehicle(&id, attributes);
+        e["type"] = json!("Bell");
+        e
+    };
+    Pair::create(
+        &pair.source,
+        &bell(json!({"ring": {"type": "Property", "value": " "}})),
+    )
+    .await;
+    Pair::create(
+        &pair.broker,
+        &bell(json!({"name": {"type": "Property", "value": "Front door"}})),
+    )
+    .await;
+    pair.register_for(
+        &root_url(""),
+        "exclusive",
+        json!({"entities": [{"type": "Bell", "id": id}], "propertyNames": ["ring"]}),
+        Some(json!(["retrieveOps", "updateOps"])),
+    )
+    .await;
+
+    let command = json!({"type": "Property", "value": "ring now"});
+    send(Pair::at(&pair.broker, patch(&format!("/entities/{id}/attrs/ring"))).json(&command))
+        .await
+        .expect_status(204);
+    let at_source = send(Pair::at(&pair.source, get(&format!("/entities/{id}"))))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(at_source["ring"]["value"], "ring now", "{at_source}");
+    let local = pair
+        .retrieve(&id, "?local=true")
+        .await
+        .expect_status(200)
+        .json();
+    assert!(local.get("ring").is_none(), "{local}");
+
+    // Update Attributes splits: the command to the source, the rest locally.
+    let both = json!({
+        "ring": {"type": "Property", "value": "twice"},
+        "name": {"type": "Property", "value": "Back door"}
+    });
+    send(Pair::at(&pair.broker, patch(&format!("/entities/{id}/attrs"))).json(&both))
+        .await
+        .expect_status(204);
+    let merged = pair.retrieve(&id, "").await.expect_status(200).json();
+    assert_eq!(merged["ring"]["value"], "twice", "{merged}");
+    assert_eq!(merged["name"]["value"], "Back door", "{merged}");
+}
+
+/// Clause 6.3.17: an update whose one part is an exclusive source's fails as that source
+/// failed: 502 when it cannot be reached, 409 when the registration does not offer updates
+/// (the default operations, `federationOps`, are reads).
+#[tokio::test]
+async fn an_update_held_by_one_failing_source_reports_its_failure() {
+    let pair = Pair::new();
+    let id = format!("urn:ngsi-ld:Bell:{}", nonce());
+    let dead = closed_port_url().replace("/context.jsonld", "");
+    pair.register_for(
+        &dead,
+        "exclusive",
+        json!({"entities": [{"type": "Bell", "id": id}], "propertyNames": ["ring"]}),
+        Some(json!(["updateOps"])),
+    )
+    .await;
+    let command = json!({"type": "Property", "value": "ring"});
+    let path = format!("/entities/{id}/attrs/ring");
+    let unreachable = send(Pair::at(&pair.broker, patch(&path)).json(&command)).await;
+    assert_eq!(unreachable.status, 502, "{unreachable:?}");
+
+    let other = Pair::new();
+    let id = format!("urn:ngsi-ld:Bell:{}", nonce());
+    let body = json!({
+        "type": "ContextSourceRegistration",
+        "information": [{"entities": [{"type": "Bell", "id": id}], "propertyNames": ["ring"]}],
+        "endpoint": root_url(""),
+        "mode": "exclusive",
+        "operations": ["retrieveOps"]
+    });
+    send(Pair::at(&other.broker, post("/csourceRegistrations")).json(&body))
+        .await
+        .expect_status(201);
+    let path = format!("/entities/{id}/attrs/ring");
+    let refused = send(Pair::at(&other.broker, patch(&path)).json(&command)).await;
+    assert_problem(&refused, 409, "Conflict");
 }

@@ -11,7 +11,7 @@
 mod answer;
 
 use rigel_broker::federation::{
-    ContextSources, RetrieveBy, SourceCall, SourceError, SourceQuery, SourceRetrieve,
+    ContextSources, RetrieveBy, SourceCall, SourceError, SourceQuery, SourceRetrieve, SourceWrite,
 };
 use rigel_egress::{Call, Egress, EgressError, Method, Url};
 use rigel_model::Entity;
@@ -102,13 +102,18 @@ impl HttpSources {
         })
     }
 
-    async fn answer(&self, request: Call) -> Result<Option<Value>, SourceError> {
-        let answer = self.egress.send(request).await.map_err(|e| match e {
+    async fn send(&self, request: Call) -> Result<rigel_egress::Answer, SourceError> {
+        self.egress.send(request).await.map_err(|e| match e {
             EgressError::Refused(why) => SourceError::Refused(why),
             EgressError::Timeout(t) => SourceError::Timeout(t),
             EgressError::Unreachable(why) => SourceError::Unreachable(why),
             EgressError::TooLarge(n) => SourceError::Invalid(format!("more than {n} bytes")),
-        })?;
+        })
+    }
+
+    /// The JSON answer of a read; `None` for a 404 or an empty success.
+    async fn answer(&self, request: Call) -> Result<Option<Value>, SourceError> {
+        let answer = self.send(request).await?;
         match answer.status {
             404 => Ok(None),
             200..=299 if answer.body.is_empty() => Ok(None),
@@ -186,6 +191,33 @@ impl ContextSources for HttpSources {
             }
         };
         found.map(|e| answer::entity(&e, call.terms)).transpose()
+    }
+
+    async fn write(
+        &self,
+        call: &SourceCall<'_>,
+        request: &SourceWrite<'_>,
+    ) -> Result<(), SourceError> {
+        let mut body = request.body.clone();
+        // The @context travels in the Link header, as for every forwarded request.
+        body.remove("@context");
+        let body = Value::Object(body);
+        let outgoing = match request.attribute {
+            Some(name) => {
+                let path = ["entities", request.id, "attrs", name];
+                self.request(call, Method::PATCH, &path, &[], Some(&body))?
+            }
+            None => {
+                let path = ["entities", request.id, "attrs"];
+                self.request(call, Method::PATCH, &path, &[], Some(&body))?
+            }
+        };
+        // A write succeeds with 204 (or any 2xx but a partial 207); 404 and the rest fail.
+        match self.send(outgoing).await?.status {
+            207 => Err(SourceError::Status(207)),
+            200..=299 => Ok(()),
+            status => Err(SourceError::Status(status)),
+        }
     }
 
     async fn query(

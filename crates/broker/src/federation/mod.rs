@@ -17,6 +17,7 @@ mod query;
 pub mod source;
 #[cfg(test)]
 mod tests;
+mod write;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,8 +31,9 @@ use rigel_query::TypeExpr;
 pub use merge::merge_into;
 pub use query::{ClientQuery, MAX_FROM_SOURCE};
 pub use source::{
-    ContextSources, RetrieveBy, SourceCall, SourceError, SourceQuery, SourceRetrieve,
+    ContextSources, RetrieveBy, SourceCall, SourceError, SourceQuery, SourceRetrieve, SourceWrite,
 };
+pub use write::{AttributeWrite, Forwarded, PartFailure, WritePart};
 
 use crate::{Broker, BrokerError};
 

@@ -60,6 +60,16 @@ pub struct SourceQuery<'a> {
     pub limit: usize,
 }
 
+/// An attribute write passed on to a source: the client's own JSON, restricted to the
+/// attributes the registration takes.
+pub struct SourceWrite<'a> {
+    pub id: &'a str,
+    /// `Some(name as written)`: Partial Attribute update (5.6.4) of that attribute, `body`
+    /// being its fragment; `None`: Update Attributes (5.6.2), `body` the entity fragment.
+    pub attribute: Option<&'a str>,
+    pub body: &'a serde_json::Map<String, serde_json::Value>,
+}
+
 /// Why a source gave no usable answer (clause 6.3.17 reports each as a warning).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
@@ -95,6 +105,13 @@ pub trait ContextSources: Send + Sync + 'static {
         call: &SourceCall<'_>,
         request: &SourceRetrieve<'_>,
     ) -> Result<Option<Entity>, SourceError>;
+
+    /// Writes attributes at the source; `Ok` when it answered with success.
+    async fn write(
+        &self,
+        call: &SourceCall<'_>,
+        request: &SourceWrite<'_>,
+    ) -> Result<(), SourceError>;
 
     /// The entities the source holds that match, at most `request.limit`.
     async fn query(

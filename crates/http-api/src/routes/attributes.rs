@@ -2,6 +2,7 @@
 //! (clauses 6.6.3, 6.7.3).
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use rigel_broker::federation::AttributeWrite;
 use rigel_broker::{AttributeUpdate, UpdateResult};
 use rigel_model::codec::parse::{
     expand_attribute_json, parse_fragment, parse_instances, parse_types, NullPolicy, Patch,
@@ -11,6 +12,7 @@ use rigel_model::TermMap;
 use serde_json::{json, Map, Value};
 
 use crate::request::{tenant, Params};
+use crate::routes::distributed_write::{self, LocalPart};
 use crate::routes::entities::{entity_id, scope_member, type_filter};
 use crate::routes::write::EntityWrite;
 use crate::{context, ApiError, AppState};
@@ -112,12 +114,61 @@ pub async fn update_attributes(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let w = EntityWrite::read(&req, payload, &state, &path, &["type", "local", "via"]).await?;
-    let update = attribute_update(&w.body, w.terms(), NullPolicy::Delete, state.broker_now())?;
-    let result = state
+    let types = w.types()?;
+    let names = written_attributes(&w.body, w.terms());
+    let distribution = crate::distribution::of(&req, &w.params, &w.ctx)?;
+    let write = AttributeWrite {
+        id: &w.id,
+        types: types.as_deref(),
+        body: &w.body,
+        names: &names,
+        partial: false,
+    };
+    let Some(forwarded) = state
         .broker
-        .update_attributes(&w.tenant, &w.id, &update, w.types()?.as_deref())
-        .await?;
-    Ok(update_response(&result))
+        .forward_attribute_write(&w.tenant, &write, &distribution)
+        .await
+    else {
+        let update = attribute_update(&w.body, w.terms(), NullPolicy::Delete, state.broker_now())?;
+        let result = state
+            .broker
+            .update_attributes(&w.tenant, &w.id, &update, types.as_deref())
+            .await?;
+        return Ok(update_response(&result));
+    };
+    let local = if forwarded.local.is_empty() {
+        LocalPart::None
+    } else {
+        let left: Map<String, Value> = w
+            .body
+            .iter()
+            .filter(|(k, _)| forwarded.local.contains(k) || !is_attribute_key(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let update = attribute_update(&left, w.terms(), NullPolicy::Delete, state.broker_now())?;
+        match state
+            .broker
+            .update_attributes(&w.tenant, &w.id, &update, types.as_deref())
+            .await
+        {
+            Ok(result) => LocalPart::Done(result),
+            Err(e) => LocalPart::Failed(e.into()),
+        }
+    };
+    distributed_write::respond(&forwarded, &names, local)
+}
+
+/// Members of an entity fragment that are not attributes.
+fn is_attribute_key(key: &str) -> bool {
+    !matches!(key, "id" | "@id" | "type" | "@type" | "scope" | "@context")
+}
+
+/// The attributes an entity fragment writes: each name as written, and expanded.
+fn written_attributes(body: &Map<String, Value>, terms: &dyn TermMap) -> Vec<(String, String)> {
+    body.keys()
+        .filter(|k| is_attribute_key(k))
+        .map(|k| (k.clone(), terms.expand(k).into_owned()))
+        .collect()
 }
 
 /// PATCH /entities/{entityId}/attrs/{attrId} — Partial Attribute Update (5.6.4).
@@ -140,11 +191,46 @@ pub async fn partial_attribute_update(
     }
     // The body holds members of one attribute, so `id` there would be a sub-attribute.
     let fragment = expand_attribute_json(&Value::Object(w.body.clone()), w.terms(), true);
-    state
+    let types = w.types()?;
+    let names = [(path.1.clone(), name.clone())];
+    let distribution = crate::distribution::of(&req, &w.params, &w.ctx)?;
+    let write = AttributeWrite {
+        id: &w.id,
+        types: types.as_deref(),
+        body: &w.body,
+        names: &names,
+        partial: true,
+    };
+    let forwarded = state
         .broker
-        .partial_attribute_update(&w.tenant, &w.id, &name, &fragment, w.types()?.as_deref())
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+        .forward_attribute_write(&w.tenant, &write, &distribution)
+        .await;
+    let local_needed = forwarded.as_ref().is_none_or(|f| !f.local.is_empty());
+    let local = if local_needed {
+        state
+            .broker
+            .partial_attribute_update(&w.tenant, &w.id, &name, &fragment, types.as_deref())
+            .await
+    } else {
+        Ok(())
+    };
+    match forwarded {
+        None => {
+            local?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Some(forwarded) => {
+            let local = match local {
+                _ if !local_needed => LocalPart::None,
+                Ok(()) => LocalPart::Done(rigel_broker::UpdateResult {
+                    updated: vec![name.clone()],
+                    not_updated: Vec::new(),
+                }),
+                Err(e) => LocalPart::Failed(e.into()),
+            };
+            distributed_write::respond(&forwarded, &names, local)
+        }
+    }
 }
 
 /// PUT /entities/{entityId}/attrs/{attrId} — Replace Attribute (5.6.19).

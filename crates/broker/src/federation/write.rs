@@ -1,0 +1,189 @@
+//! Attribute writes, distributed (clauses 5.6.2.4 and 5.6.4.4): the attributes an exclusive
+//! or redirect registration matches go to its source and no longer to the local entity;
+//! those an inclusive registration matches go to its source as well as to the local entity.
+//! An exclusive or redirect source that does not offer the operation is a Conflict for its
+//! attributes; an inclusive one is skipped. What is left is written locally by the caller.
+
+use rigel_model::registration::operations::Operation;
+use rigel_model::registration::{Mode, Registration};
+use rigel_model::Tenant;
+use rigel_query::registration::Wanted;
+use rigel_query::TypeExpr;
+use serde_json::{Map, Value};
+
+use super::{
+    call_to, came_back, cooling_down, passed_through, registered_attributes, Distribution,
+    SourceError, SourceWarning, SourceWrite,
+};
+use crate::Broker;
+
+/// An attribute write as the client sent it.
+pub struct AttributeWrite<'a> {
+    pub id: &'a str,
+    pub types: Option<&'a [String]>,
+    /// The client's body: an entity fragment (Update Attributes) or one attribute's
+    /// fragment (Partial Attribute update).
+    pub body: &'a Map<String, Value>,
+    /// For each attribute written: its name as the client wrote it, and expanded.
+    pub names: &'a [(String, String)],
+    /// Partial Attribute update of `names[0]`.
+    pub partial: bool,
+}
+
+/// How one part of a distributed write went.
+#[derive(Debug)]
+pub struct WritePart {
+    /// The registration whose source got the part.
+    pub registration: String,
+    /// The attributes of the part, as the client wrote them.
+    pub attributes: Vec<String>,
+    pub outcome: Result<(), PartFailure>,
+}
+
+/// Why a part of a distributed write failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartFailure {
+    /// The source did not take it (6.3.17).
+    Source(SourceError),
+    /// An exclusive or redirect registration whose source does not offer the operation.
+    Unsupported,
+}
+
+/// What the sources did with a write, and what is left for the local entity.
+#[derive(Debug, Default)]
+pub struct Forwarded {
+    pub parts: Vec<WritePart>,
+    /// The attributes (as written) still to write locally.
+    pub local: Vec<String>,
+    /// Whether an inclusive source took part of the write (the entity may then be missing
+    /// locally without that being an error).
+    pub shared: bool,
+}
+
+impl Broker {
+    /// Passes an attribute write on to the sources registrations name; `None` when no
+    /// registration matches (the write is local only).
+    pub async fn forward_attribute_write(
+        &self,
+        tenant: &Tenant,
+        write: &AttributeWrite<'_>,
+        distribution: &Distribution,
+    ) -> Option<Forwarded> {
+        let federation = self.federation.clone()?;
+        let registry = self.registrations.as_deref()?;
+        if distribution.local || came_back(&federation.alias, tenant, &distribution.via) {
+            return None;
+        }
+        let iris: Vec<String> = write.names.iter().map(|(_, iri)| iri.clone()).collect();
+        let type_expr = write.types.map(|t| TypeExpr::any_of(t.to_vec()));
+        let ids = [write.id.to_owned()];
+        let wanted = Wanted {
+            types: type_expr.as_ref(),
+            ids: Some(&ids),
+            attributes: &iris,
+            ..Wanted::default()
+        };
+        let now = self.now();
+        let mut ignored: Vec<SourceWarning> = Vec::new();
+        let matching: Vec<Registration> = registry
+            .matching(tenant, now, |reg| {
+                reg.mode() != Mode::Auxiliary
+                    && wanted.matches(reg)
+                    && !passed_through(reg, &distribution.via)
+            })
+            .into_iter()
+            .collect();
+        if matching.is_empty() {
+            return None;
+        }
+        let operation = if write.partial {
+            Operation::UpdateAttrs
+        } else {
+            Operation::UpdateEntity
+        };
+        let mut forwarded = Forwarded {
+            local: write.names.iter().map(|(k, _)| k.clone()).collect(),
+            ..Forwarded::default()
+        };
+        let mut calls = Vec::new();
+        for reg in &matching {
+            let taken = registered_attributes(reg, &wanted);
+            let keys: Vec<String> = write
+                .names
+                .iter()
+                .filter(|(_, iri)| taken.is_empty() || taken.contains(iri))
+                .map(|(k, _)| k.clone())
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let owner = matches!(reg.mode(), Mode::Exclusive | Mode::Redirect);
+            if owner {
+                forwarded.local.retain(|k| !keys.contains(k));
+            }
+            let offered = reg.operation_set().contains(&operation);
+            if !offered {
+                if owner {
+                    forwarded.parts.push(WritePart {
+                        registration: reg.id.clone(),
+                        attributes: keys,
+                        outcome: Err(PartFailure::Unsupported),
+                    });
+                }
+                continue;
+            }
+            if cooling_down(reg, now, &mut ignored) {
+                forwarded.parts.push(WritePart {
+                    registration: reg.id.clone(),
+                    attributes: keys,
+                    outcome: Err(PartFailure::Source(SourceError::Refused(
+                        "cooling down after a failure".to_owned(),
+                    ))),
+                });
+                continue;
+            }
+            forwarded.shared |= !owner;
+            calls.push((reg, keys));
+        }
+        let via = self.via_out(tenant, distribution, &federation);
+        let bodies: Vec<Map<String, Value>> = calls
+            .iter()
+            .map(|(_, keys)| {
+                if write.partial {
+                    write.body.clone()
+                } else {
+                    write
+                        .body
+                        .iter()
+                        .filter(|(k, _)| k.as_str() == "@context" || keys.contains(k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                }
+            })
+            .collect();
+        let answers =
+            futures::future::join_all(calls.iter().zip(&bodies).map(|((reg, keys), body)| {
+                let call = call_to(reg, &via, distribution, &federation);
+                let request = SourceWrite {
+                    id: write.id,
+                    attribute: write.partial.then(|| keys[0].as_str()),
+                    body,
+                };
+                let sources = federation.sources.clone();
+                async move { sources.write(&call, &request).await }
+            }))
+            .await;
+        for ((reg, keys), answer) in calls.into_iter().zip(answers) {
+            self.record_forward(tenant, reg, answer.is_ok(), now);
+            if let Err(e) = &answer {
+                tracing::warn!(registration = %reg.id, endpoint = %reg.endpoint, "context source refused a write: {e}");
+            }
+            forwarded.parts.push(WritePart {
+                registration: reg.id.clone(),
+                attributes: keys,
+                outcome: answer.map_err(PartFailure::Source),
+            });
+        }
+        Some(forwarded)
+    }
+}

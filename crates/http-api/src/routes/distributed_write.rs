@@ -1,0 +1,211 @@
+//! The answer to an attribute write that context sources took part in (clauses 5.6.2.4,
+//! 5.6.4.4, 6.3.17): 204 when every part succeeded; the error of the one part when there
+//! was only one (504 when its source did not answer in time, 404 when it did not have the
+//! entity, 409 when it does not offer the operation, 502 otherwise); else 207 with an
+//! UpdateResult naming, for each attribute not written, why and through which
+//! registration. Attribute names are full IRIs, as in every UpdateResult.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use rigel_broker::federation::{Forwarded, PartFailure, SourceError};
+use rigel_broker::{BrokerError, UpdateResult};
+use serde_json::{json, Value};
+
+use crate::ApiError;
+
+/// The local part of a distributed write.
+pub(crate) enum LocalPart {
+    /// Nothing was left to write locally.
+    None,
+    Done(UpdateResult),
+    Failed(ApiError),
+}
+
+/// The answer, from what the sources did and the local part.
+pub(crate) fn respond(
+    forwarded: &Forwarded,
+    names: &[(String, String)],
+    local: LocalPart,
+) -> Result<HttpResponse, ApiError> {
+    let iri = |key: &str| {
+        names
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or_else(|| key.to_owned(), |(_, iri)| iri.clone())
+    };
+    let mut updated: Vec<String> = Vec::new();
+    let mut not_updated: Vec<Value> = Vec::new();
+    let mut failed_parts = 0;
+    for part in &forwarded.parts {
+        match &part.outcome {
+            Ok(()) => updated.extend(part.attributes.iter().map(|k| iri(k))),
+            Err(failure) => {
+                failed_parts += 1;
+                for key in &part.attributes {
+                    not_updated.push(json!({
+                        "attributeName": iri(key),
+                        "reason": reason(failure),
+                        "registrationId": part.registration,
+                    }));
+                }
+            }
+        }
+    }
+    let forwarded_ok = forwarded.parts.iter().any(|p| p.outcome.is_ok());
+    let mut parts = forwarded.parts.len();
+    let mut local_error = None;
+    match local {
+        LocalPart::None => {}
+        LocalPart::Done(result) => {
+            parts += 1;
+            updated.extend(result.updated);
+            for (name, why) in result.not_updated {
+                not_updated.push(json!({"attributeName": name, "reason": why}));
+            }
+        }
+        // An entity or attribute an inclusive source holds need not be held locally too.
+        LocalPart::Failed(ApiError::Broker(
+            BrokerError::EntityNotFound(_) | BrokerError::AttributeNotFound { .. },
+        )) if forwarded.shared && forwarded_ok => {}
+        LocalPart::Failed(e) => {
+            parts += 1;
+            failed_parts += 1;
+            for key in &forwarded.local {
+                not_updated.push(json!({"attributeName": iri(key), "reason": e.to_string()}));
+            }
+            local_error = Some(e);
+        }
+    }
+    if not_updated.is_empty() {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    if parts == 1 && failed_parts == 1 {
+        if let Some(e) = local_error {
+            return Err(e);
+        }
+        if let Some(Err(failure)) = forwarded.parts.first().map(|p| &p.outcome) {
+            return Ok(single_failure(failure));
+        }
+    }
+    Ok(HttpResponse::MultiStatus()
+        .content_type("application/json")
+        .json(json!({"updated": updated, "notUpdated": not_updated})))
+}
+
+fn reason(failure: &PartFailure) -> String {
+    match failure {
+        PartFailure::Unsupported => {
+            "the registration's source does not offer this operation (Conflict)".to_owned()
+        }
+        PartFailure::Source(e) => format!("context source: {e}"),
+    }
+}
+
+/// The answer when the one part of a write was a source's, and it failed (6.3.17).
+fn single_failure(failure: &PartFailure) -> HttpResponse {
+    let (status, detail) = match failure {
+        PartFailure::Unsupported => (StatusCode::CONFLICT, reason(failure)),
+        PartFailure::Source(SourceError::Timeout(_)) => {
+            (StatusCode::GATEWAY_TIMEOUT, reason(failure))
+        }
+        PartFailure::Source(SourceError::Status(404)) => (StatusCode::NOT_FOUND, reason(failure)),
+        PartFailure::Source(SourceError::Status(508)) => {
+            (StatusCode::LOOP_DETECTED, reason(failure))
+        }
+        PartFailure::Source(_) => (StatusCode::BAD_GATEWAY, reason(failure)),
+    };
+    let kind = match status {
+        StatusCode::CONFLICT => Some(rigel_model::ErrorKind::Conflict),
+        StatusCode::NOT_FOUND => Some(rigel_model::ErrorKind::ResourceNotFound),
+        _ => None,
+    };
+    // No error type of the spec names a gateway failure: RFC 9457's `about:blank`, whose
+    // title is the status's.
+    let body = match kind {
+        Some(kind) => json!({"type": kind.type_uri(), "title": kind.title(), "detail": detail}),
+        None => json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "detail": detail
+        }),
+    };
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .json(body)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use rigel_broker::federation::WritePart;
+
+    use super::*;
+
+    fn names() -> Vec<(String, String)> {
+        vec![
+            ("ring".into(), "urn:a:ring".into()),
+            ("name".into(), "urn:a:name".into()),
+        ]
+    }
+
+    fn part(attribute: &str, outcome: Result<(), PartFailure>) -> WritePart {
+        WritePart {
+            registration: format!("urn:r:{attribute}"),
+            attributes: vec![attribute.to_owned()],
+            outcome,
+        }
+    }
+
+    fn body(response: HttpResponse) -> Value {
+        let bytes = actix_web::body::to_bytes(response.into_body());
+        let bytes = futures::executor::block_on(bytes).unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn a_failed_part_among_others_is_a_207_naming_the_registration() {
+        let timeout = PartFailure::Source(SourceError::Timeout(Duration::from_secs(1)));
+        let forwarded = Forwarded {
+            parts: vec![part("ring", Err(timeout))],
+            local: vec!["name".into()],
+            shared: false,
+        };
+        let local = LocalPart::Done(UpdateResult {
+            updated: vec!["urn:a:name".into()],
+            not_updated: Vec::new(),
+        });
+        let response = respond(&forwarded, &names(), local).unwrap();
+        assert_eq!(response.status(), StatusCode::MULTI_STATUS);
+        let result = body(response);
+        assert_eq!(result["updated"], json!(["urn:a:name"]));
+        assert_eq!(result["notUpdated"][0]["attributeName"], "urn:a:ring");
+        assert_eq!(result["notUpdated"][0]["registrationId"], "urn:r:ring");
+    }
+
+    #[test]
+    fn a_lone_source_part_fails_with_the_gateway_status() {
+        let cases = [
+            (SourceError::Timeout(Duration::from_secs(1)), 504),
+            (SourceError::Status(404), 404),
+            (SourceError::Status(403), 502),
+            (SourceError::Unreachable("refused".into()), 502),
+        ];
+        for (error, status) in cases {
+            let forwarded = Forwarded {
+                parts: vec![part("ring", Err(PartFailure::Source(error.clone())))],
+                ..Forwarded::default()
+            };
+            let response = respond(&forwarded, &names(), LocalPart::None).unwrap();
+            assert_eq!(response.status().as_u16(), status, "{error}");
+        }
+        let all_well = Forwarded {
+            parts: vec![part("ring", Ok(()))],
+            ..Forwarded::default()
+        };
+        let response = respond(&all_well, &names(), LocalPart::None).unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+}

@@ -496,3 +496,45 @@ async fn an_update_held_by_one_failing_source_reports_its_failure() {
     let refused = send(Pair::at(&other.broker, patch(&path)).json(&command)).await;
     assert_problem(&refused, 409, "Conflict");
 }
+
+/// Clauses 5.6.3.4, 5.6.19.4 and 5.6.5.4: appending, replacing and deleting an attribute a
+/// source is registered for (redirect, with every entity operation) happens at the source.
+#[tokio::test]
+async fn append_replace_and_delete_of_a_registered_attribute_happen_at_the_source() {
+    let pair = Pair::new();
+    let id = format!("urn:ngsi-ld:Lamp:{}", nonce());
+    let mut lamp = vehicle(&id, json!({"on": {"type": "Property", "value": false}}));
+    lamp["type"] = json!("Lamp");
+    Pair::create(&pair.source, &lamp).await;
+    pair.register_for(
+        &root_url(""),
+        "redirect",
+        json!({"entities": [{"type": "Lamp", "id": id}], "propertyNames": ["on", "level"]}),
+        Some(json!(["redirectionOps"])),
+    )
+    .await;
+    let at_source = || async {
+        send(Pair::at(&pair.source, get(&format!("/entities/{id}"))))
+            .await
+            .expect_status(200)
+            .json()
+    };
+    let level = json!({"level": {"type": "Property", "value": 3}});
+    let attrs = format!("/entities/{id}/attrs");
+    send(Pair::at(&pair.broker, post(&attrs)).json(&level))
+        .await
+        .expect_status(204);
+    assert_eq!(at_source().await["level"]["value"], 3);
+    let replaced = json!({"type": "Property", "value": 7});
+    let level_path = format!("/entities/{id}/attrs/level");
+    send(Pair::at(&pair.broker, put(&level_path)).json(&replaced))
+        .await
+        .expect_status(204);
+    assert_eq!(at_source().await["level"]["value"], 7);
+    send(Pair::at(&pair.broker, delete(&level_path)))
+        .await
+        .expect_status(204);
+    let after = at_source().await;
+    assert!(after.get("level").is_none(), "{after}");
+    assert_eq!(after["on"]["value"], false);
+}

@@ -12,6 +12,7 @@ mod answer;
 
 use rigel_broker::federation::{
     ContextSources, RetrieveBy, SourceCall, SourceError, SourceQuery, SourceRetrieve, SourceWrite,
+    WriteKind,
 };
 use rigel_egress::{Call, Egress, EgressError, Method, Url};
 use rigel_model::Entity;
@@ -198,20 +199,40 @@ impl ContextSources for HttpSources {
         call: &SourceCall<'_>,
         request: &SourceWrite<'_>,
     ) -> Result<(), SourceError> {
-        let mut body = request.body.clone();
         // The @context travels in the Link header, as for every forwarded request.
-        body.remove("@context");
-        let body = Value::Object(body);
-        let outgoing = match request.attribute {
-            Some(name) => {
-                let path = ["entities", request.id, "attrs", name];
-                self.request(call, Method::PATCH, &path, &[], Some(&body))?
+        let body = request.body.map(|b| {
+            let mut b = b.clone();
+            b.remove("@context");
+            Value::Object(b)
+        });
+        let mut path = vec!["entities", request.id, "attrs"];
+        if let Some(name) = request.attribute {
+            path.push(name);
+        }
+        let mut query: Vec<(&str, String)> = Vec::new();
+        let method = match request.kind {
+            WriteKind::Update | WriteKind::PartialUpdate => Method::PATCH,
+            WriteKind::Append { no_overwrite } => {
+                if *no_overwrite {
+                    query.push(("options", "noOverwrite".to_owned()));
+                }
+                Method::POST
             }
-            None => {
-                let path = ["entities", request.id, "attrs"];
-                self.request(call, Method::PATCH, &path, &[], Some(&body))?
+            WriteKind::ReplaceAttribute => Method::PUT,
+            WriteKind::DeleteAttribute {
+                dataset_id,
+                delete_all,
+            } => {
+                if let Some(d) = dataset_id {
+                    query.push(("datasetId", d.clone()));
+                }
+                if *delete_all {
+                    query.push(("deleteAll", "true".to_owned()));
+                }
+                Method::DELETE
             }
         };
+        let outgoing = self.request(call, method, &path, &query, body.as_ref())?;
         // A write succeeds with 204 (or any 2xx but a partial 207); 404 and the rest fail.
         match self.send(outgoing).await?.status {
             207 => Err(SourceError::Status(207)),

@@ -32,6 +32,7 @@ pub use merge::merge_into;
 pub use query::{ClientQuery, MAX_FROM_SOURCE};
 pub use source::{
     ContextSources, RetrieveBy, SourceCall, SourceError, SourceQuery, SourceRetrieve, SourceWrite,
+    WriteKind,
 };
 pub use write::{AttributeWrite, Forwarded, PartFailure, WritePart};
 

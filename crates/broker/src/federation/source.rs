@@ -64,10 +64,49 @@ pub struct SourceQuery<'a> {
 /// attributes the registration takes.
 pub struct SourceWrite<'a> {
     pub id: &'a str,
-    /// `Some(name as written)`: Partial Attribute update (5.6.4) of that attribute, `body`
-    /// being its fragment; `None`: Update Attributes (5.6.2), `body` the entity fragment.
+    pub kind: &'a WriteKind,
+    /// The attribute the path names (as written), for the single-attribute writes.
     pub attribute: Option<&'a str>,
-    pub body: &'a serde_json::Map<String, serde_json::Value>,
+    /// The entity fragment, or the attribute's for a single-attribute write; none for a
+    /// deletion.
+    pub body: Option<&'a serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The attribute writes that are forwarded (clauses 5.6.2-5.6.5, 5.6.19).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteKind {
+    /// Update Attributes (5.6.2).
+    Update,
+    /// Partial Attribute update (5.6.4).
+    PartialUpdate,
+    /// Append Attributes (5.6.3), `noOverwrite` passed on.
+    Append { no_overwrite: bool },
+    /// Replace Attribute (5.6.19).
+    ReplaceAttribute,
+    /// Delete Attribute (5.6.5), with its `datasetId` and `deleteAll`.
+    DeleteAttribute {
+        dataset_id: Option<String>,
+        delete_all: bool,
+    },
+}
+
+impl WriteKind {
+    /// The operation a registration must offer for it (clause 4.20).
+    pub fn operation(&self) -> rigel_model::registration::operations::Operation {
+        use rigel_model::registration::operations::Operation;
+        match self {
+            WriteKind::Update => Operation::UpdateEntity,
+            WriteKind::PartialUpdate => Operation::UpdateAttrs,
+            WriteKind::Append { .. } => Operation::AppendAttrs,
+            WriteKind::ReplaceAttribute => Operation::ReplaceAttrs,
+            WriteKind::DeleteAttribute { .. } => Operation::DeleteAttrs,
+        }
+    }
+
+    /// Whether the write names one attribute in its path.
+    pub fn single(&self) -> bool {
+        !matches!(self, WriteKind::Update | WriteKind::Append { .. })
+    }
 }
 
 /// Why a source gave no usable answer (clause 6.3.17 reports each as a warning).

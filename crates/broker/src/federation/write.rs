@@ -1,10 +1,9 @@
-//! Attribute writes, distributed (clauses 5.6.2.4 and 5.6.4.4): the attributes an exclusive
+//! Attribute writes, distributed (clauses 5.6.2.4-5.6.5.4, 5.6.19.4): the attributes an exclusive
 //! or redirect registration matches go to its source and no longer to the local entity;
 //! those an inclusive registration matches go to its source as well as to the local entity.
 //! An exclusive or redirect source that does not offer the operation is a Conflict for its
 //! attributes; an inclusive one is skipped. What is left is written locally by the caller.
 
-use rigel_model::registration::operations::Operation;
 use rigel_model::registration::{Mode, Registration};
 use rigel_model::Tenant;
 use rigel_query::registration::Wanted;
@@ -13,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::{
     call_to, came_back, cooling_down, passed_through, registered_attributes, Distribution,
-    SourceError, SourceWarning, SourceWrite,
+    SourceError, SourceWarning, SourceWrite, WriteKind,
 };
 use crate::Broker;
 
@@ -21,13 +20,13 @@ use crate::Broker;
 pub struct AttributeWrite<'a> {
     pub id: &'a str,
     pub types: Option<&'a [String]>,
-    /// The client's body: an entity fragment (Update Attributes) or one attribute's
-    /// fragment (Partial Attribute update).
-    pub body: &'a Map<String, Value>,
+    /// The client's body: an entity fragment, or one attribute's fragment for a
+    /// single-attribute write; none for a deletion.
+    pub body: Option<&'a Map<String, Value>>,
     /// For each attribute written: its name as the client wrote it, and expanded.
     pub names: &'a [(String, String)],
     /// Partial Attribute update of `names[0]`.
-    pub partial: bool,
+    pub kind: WriteKind,
 }
 
 /// How one part of a distributed write went.
@@ -96,11 +95,7 @@ impl Broker {
         if matching.is_empty() {
             return None;
         }
-        let operation = if write.partial {
-            Operation::UpdateAttrs
-        } else {
-            Operation::UpdateEntity
-        };
+        let operation = write.kind.operation();
         let mut forwarded = Forwarded {
             local: write.names.iter().map(|(k, _)| k.clone()).collect(),
             ..Forwarded::default()
@@ -146,19 +141,19 @@ impl Broker {
             calls.push((reg, keys));
         }
         let via = self.via_out(tenant, distribution, &federation);
-        let bodies: Vec<Map<String, Value>> = calls
+        let bodies: Vec<Option<Map<String, Value>>> = calls
             .iter()
             .map(|(_, keys)| {
-                if write.partial {
-                    write.body.clone()
-                } else {
-                    write
-                        .body
-                        .iter()
-                        .filter(|(k, _)| k.as_str() == "@context" || keys.contains(k))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect()
-                }
+                write.body.map(|body| {
+                    if write.kind.single() {
+                        body.clone()
+                    } else {
+                        body.iter()
+                            .filter(|(k, _)| k.as_str() == "@context" || keys.contains(k))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect()
+                    }
+                })
             })
             .collect();
         let answers =
@@ -166,8 +161,9 @@ impl Broker {
                 let call = call_to(reg, &via, distribution, &federation);
                 let request = SourceWrite {
                     id: write.id,
-                    attribute: write.partial.then(|| keys[0].as_str()),
-                    body,
+                    kind: &write.kind,
+                    attribute: write.kind.single().then(|| keys[0].as_str()),
+                    body: body.as_ref(),
                 };
                 let sources = federation.sources.clone();
                 async move { sources.write(&call, &request).await }

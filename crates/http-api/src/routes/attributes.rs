@@ -2,7 +2,7 @@
 //! (clauses 6.6.3, 6.7.3).
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use rigel_broker::federation::AttributeWrite;
+use rigel_broker::federation::{Forwarded, WriteKind};
 use rigel_broker::{AttributeUpdate, UpdateResult};
 use rigel_model::codec::parse::{
     expand_attribute_json, parse_fragment, parse_instances, parse_types, NullPolicy, Patch,
@@ -12,7 +12,9 @@ use rigel_model::TermMap;
 use serde_json::{json, Map, Value};
 
 use crate::request::{tenant, Params};
-use crate::routes::distributed_write::{self, LocalPart};
+use crate::routes::distributed_write::{
+    self, forward, left_for_local, single_local, written_attributes, LocalPart, Target,
+};
 use crate::routes::entities::{entity_id, scope_member, type_filter};
 use crate::routes::write::EntityWrite;
 use crate::{context, ApiError, AppState};
@@ -95,12 +97,38 @@ pub async fn append_attributes(
         Some("noOverwrite") => false,
         Some(other) => return Err(ApiError::bad_data(format!("unknown option {other:?}"))),
     };
-    let update = attribute_update(&w.body, w.terms(), NullPolicy::Reject, state.broker_now())?;
-    let result = state
-        .broker
-        .append_attributes(&w.tenant, &w.id, &update, overwrite, w.types()?.as_deref())
-        .await?;
-    Ok(update_response(&result))
+    let types = w.types()?;
+    let names = written_attributes(&w.body, w.terms());
+    let kind = WriteKind::Append {
+        no_overwrite: !overwrite,
+    };
+    let target = w.target(types.as_deref());
+    let forwarded = forward(&req, &state, &target, Some(&w.body), &names, kind).await?;
+    let append = |body: &Map<String, Value>| -> Result<AttributeUpdate, ApiError> {
+        attribute_update(body, w.terms(), NullPolicy::Reject, state.broker_now())
+    };
+    let Some(forwarded) = forwarded else {
+        let update = append(&w.body)?;
+        let result = state
+            .broker
+            .append_attributes(&w.tenant, &w.id, &update, overwrite, types.as_deref())
+            .await?;
+        return Ok(update_response(&result));
+    };
+    let local = if forwarded.local.is_empty() {
+        LocalPart::None
+    } else {
+        let update = append(&left_for_local(&w.body, &forwarded))?;
+        match state
+            .broker
+            .append_attributes(&w.tenant, &w.id, &update, overwrite, types.as_deref())
+            .await
+        {
+            Ok(result) => LocalPart::Done(result),
+            Err(e) => LocalPart::Failed(e.into()),
+        }
+    };
+    distributed_write::respond(&forwarded, &names, local)
 }
 
 /// PATCH /entities/{entityId}/attrs — Update Entity Attributes (5.6.2).
@@ -116,39 +144,26 @@ pub async fn update_attributes(
     let w = EntityWrite::read(&req, payload, &state, &path, &["type", "local", "via"]).await?;
     let types = w.types()?;
     let names = written_attributes(&w.body, w.terms());
-    let distribution = crate::distribution::of(&req, &w.params, &w.ctx)?;
-    let write = AttributeWrite {
-        id: &w.id,
-        types: types.as_deref(),
-        body: &w.body,
-        names: &names,
-        partial: false,
+    let target = w.target(types.as_deref());
+    let kind = WriteKind::Update;
+    let forwarded = forward(&req, &state, &target, Some(&w.body), &names, kind).await?;
+    let update = |body: &Map<String, Value>| -> Result<AttributeUpdate, ApiError> {
+        attribute_update(body, w.terms(), NullPolicy::Delete, state.broker_now())
     };
-    let Some(forwarded) = state
-        .broker
-        .forward_attribute_write(&w.tenant, &write, &distribution)
-        .await
-    else {
-        let update = attribute_update(&w.body, w.terms(), NullPolicy::Delete, state.broker_now())?;
+    let Some(forwarded) = forwarded else {
         let result = state
             .broker
-            .update_attributes(&w.tenant, &w.id, &update, types.as_deref())
+            .update_attributes(&w.tenant, &w.id, &update(&w.body)?, types.as_deref())
             .await?;
         return Ok(update_response(&result));
     };
     let local = if forwarded.local.is_empty() {
         LocalPart::None
     } else {
-        let left: Map<String, Value> = w
-            .body
-            .iter()
-            .filter(|(k, _)| forwarded.local.contains(k) || !is_attribute_key(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let update = attribute_update(&left, w.terms(), NullPolicy::Delete, state.broker_now())?;
+        let left = update(&left_for_local(&w.body, &forwarded))?;
         match state
             .broker
-            .update_attributes(&w.tenant, &w.id, &update, types.as_deref())
+            .update_attributes(&w.tenant, &w.id, &left, types.as_deref())
             .await
         {
             Ok(result) => LocalPart::Done(result),
@@ -156,19 +171,6 @@ pub async fn update_attributes(
         }
     };
     distributed_write::respond(&forwarded, &names, local)
-}
-
-/// Members of an entity fragment that are not attributes.
-fn is_attribute_key(key: &str) -> bool {
-    !matches!(key, "id" | "@id" | "type" | "@type" | "scope" | "@context")
-}
-
-/// The attributes an entity fragment writes: each name as written, and expanded.
-fn written_attributes(body: &Map<String, Value>, terms: &dyn TermMap) -> Vec<(String, String)> {
-    body.keys()
-        .filter(|k| is_attribute_key(k))
-        .map(|k| (k.clone(), terms.expand(k).into_owned()))
-        .collect()
 }
 
 /// PATCH /entities/{entityId}/attrs/{attrId} — Partial Attribute Update (5.6.4).
@@ -193,44 +195,19 @@ pub async fn partial_attribute_update(
     let fragment = expand_attribute_json(&Value::Object(w.body.clone()), w.terms(), true);
     let types = w.types()?;
     let names = [(path.1.clone(), name.clone())];
-    let distribution = crate::distribution::of(&req, &w.params, &w.ctx)?;
-    let write = AttributeWrite {
-        id: &w.id,
-        types: types.as_deref(),
-        body: &w.body,
-        names: &names,
-        partial: true,
+    let target = w.target(types.as_deref());
+    let kind = WriteKind::PartialUpdate;
+    let forwarded = forward(&req, &state, &target, Some(&w.body), &names, kind).await?;
+    let local = match forwarded.as_ref().is_none_or(|f| !f.local.is_empty()) {
+        true => Some(
+            state
+                .broker
+                .partial_attribute_update(&w.tenant, &w.id, &name, &fragment, types.as_deref())
+                .await,
+        ),
+        false => None,
     };
-    let forwarded = state
-        .broker
-        .forward_attribute_write(&w.tenant, &write, &distribution)
-        .await;
-    let local_needed = forwarded.as_ref().is_none_or(|f| !f.local.is_empty());
-    let local = if local_needed {
-        state
-            .broker
-            .partial_attribute_update(&w.tenant, &w.id, &name, &fragment, types.as_deref())
-            .await
-    } else {
-        Ok(())
-    };
-    match forwarded {
-        None => {
-            local?;
-            Ok(HttpResponse::NoContent().finish())
-        }
-        Some(forwarded) => {
-            let local = match local {
-                _ if !local_needed => LocalPart::None,
-                Ok(()) => LocalPart::Done(rigel_broker::UpdateResult {
-                    updated: vec![name.clone()],
-                    not_updated: Vec::new(),
-                }),
-                Err(e) => LocalPart::Failed(e.into()),
-            };
-            distributed_write::respond(&forwarded, &names, local)
-        }
-    }
+    single_answer(forwarded, &names, local)
 }
 
 /// PUT /entities/{entityId}/attrs/{attrId} — Replace Attribute (5.6.19).
@@ -260,11 +237,21 @@ pub async fn replace_attribute(
         Patch::Delete { .. } => None,
     })
     .collect();
-    state
-        .broker
-        .replace_attribute(&w.tenant, &w.id, &name, &instances, w.types()?.as_deref())
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let types = w.types()?;
+    let names = [(path.1.clone(), name.clone())];
+    let target = w.target(types.as_deref());
+    let kind = WriteKind::ReplaceAttribute;
+    let forwarded = forward(&req, &state, &target, Some(&w.body), &names, kind).await?;
+    let local = match forwarded.as_ref().is_none_or(|f| !f.local.is_empty()) {
+        true => Some(
+            state
+                .broker
+                .replace_attribute(&w.tenant, &w.id, &name, &instances, types.as_deref())
+                .await,
+        ),
+        false => None,
+    };
+    single_answer(forwarded, &names, local)
 }
 
 /// DELETE /entities/{entityId}/attrs/{attrId} — Delete Attribute (5.6.5).
@@ -296,9 +283,45 @@ pub async fn delete_attribute(
         return Err(ApiError::bad_data("datasetId must be a URI"));
     }
     let delete_all = params.flag("deleteAll")?;
-    state
-        .broker
-        .delete_attribute(&tenant, id, &name, dataset_id, delete_all, types.as_deref())
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let names = [(path.1.clone(), name.clone())];
+    let target = Target {
+        tenant: &tenant,
+        id,
+        types: types.as_deref(),
+        params: &params,
+        ctx: &ctx,
+    };
+    let kind = WriteKind::DeleteAttribute {
+        dataset_id: dataset_id.map(str::to_owned),
+        delete_all,
+    };
+    let forwarded = forward(&req, &state, &target, None, &names, kind).await?;
+    let local = match forwarded.as_ref().is_none_or(|f| !f.local.is_empty()) {
+        true => Some(
+            state
+                .broker
+                .delete_attribute(&tenant, id, &name, dataset_id, delete_all, types.as_deref())
+                .await,
+        ),
+        false => None,
+    };
+    single_answer(forwarded, &names, local)
+}
+
+/// The answer to a single-attribute write: the local result alone when no source took part.
+fn single_answer(
+    forwarded: Option<Forwarded>,
+    names: &[(String, String)],
+    local: Option<Result<(), rigel_broker::BrokerError>>,
+) -> Result<HttpResponse, ApiError> {
+    match forwarded {
+        None => {
+            local.transpose()?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Some(forwarded) => {
+            let local = single_local(&names[0].1, local);
+            distributed_write::respond(&forwarded, names, local)
+        }
+    }
 }

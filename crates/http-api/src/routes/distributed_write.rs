@@ -6,12 +6,88 @@
 //! registration. Attribute names are full IRIs, as in every UpdateResult.
 
 use actix_web::http::StatusCode;
-use actix_web::HttpResponse;
-use rigel_broker::federation::{Forwarded, PartFailure, SourceError};
+use actix_web::{HttpRequest, HttpResponse};
+use rigel_broker::federation::{AttributeWrite, Forwarded, PartFailure, SourceError, WriteKind};
 use rigel_broker::{BrokerError, UpdateResult};
-use serde_json::{json, Value};
+use rigel_model::Tenant;
+use serde_json::{json, Map, Value};
 
-use crate::ApiError;
+use crate::context::RequestContext;
+use crate::request::Params;
+use crate::{ApiError, AppState};
+
+/// Where a write goes: the request's tenant, entity, parameters and @context.
+pub(crate) struct Target<'a> {
+    pub tenant: &'a Tenant,
+    pub id: &'a str,
+    pub types: Option<&'a [String]>,
+    pub params: &'a Params,
+    pub ctx: &'a RequestContext,
+}
+
+/// Passes an attribute write on to the sources registered for its attributes; `None` when
+/// no registration matches (the write is local only).
+pub(crate) async fn forward(
+    req: &HttpRequest,
+    state: &AppState,
+    target: &Target<'_>,
+    body: Option<&Map<String, Value>>,
+    names: &[(String, String)],
+    kind: WriteKind,
+) -> Result<Option<Forwarded>, ApiError> {
+    let distribution = crate::distribution::of(req, target.params, target.ctx)?;
+    let write = AttributeWrite {
+        id: target.id,
+        types: target.types,
+        body,
+        names,
+        kind,
+    };
+    Ok(state
+        .broker
+        .forward_attribute_write(target.tenant, &write, &distribution)
+        .await)
+}
+
+/// The members of an entity fragment left for the local entity: the attributes no
+/// exclusive or redirect source took, and the members that are not attributes.
+pub(crate) fn left_for_local(
+    body: &Map<String, Value>,
+    forwarded: &Forwarded,
+) -> Map<String, Value> {
+    body.iter()
+        .filter(|(k, _)| forwarded.local.contains(k) || !is_attribute_key(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Members of an entity fragment that are not attributes.
+pub(crate) fn is_attribute_key(key: &str) -> bool {
+    !matches!(key, "id" | "@id" | "type" | "@type" | "scope" | "@context")
+}
+
+/// The attributes an entity fragment writes: each name as written, and expanded.
+pub(crate) fn written_attributes(
+    body: &Map<String, Value>,
+    terms: &dyn rigel_model::TermMap,
+) -> Vec<(String, String)> {
+    body.keys()
+        .filter(|k| is_attribute_key(k))
+        .map(|k| (k.clone(), terms.expand(k).into_owned()))
+        .collect()
+}
+
+/// The local part of a single-attribute write that sources took part in, from its result.
+pub(crate) fn single_local(attribute: &str, result: Option<Result<(), BrokerError>>) -> LocalPart {
+    match result {
+        None => LocalPart::None,
+        Some(Ok(())) => LocalPart::Done(UpdateResult {
+            updated: vec![attribute.to_owned()],
+            not_updated: Vec::new(),
+        }),
+        Some(Err(e)) => LocalPart::Failed(e.into()),
+    }
+}
 
 /// The local part of a distributed write.
 pub(crate) enum LocalPart {

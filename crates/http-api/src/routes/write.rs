@@ -49,6 +49,20 @@ impl EntityWrite {
         self.ctx.terms.as_ref()
     }
 
+    /// Where the write goes, for forwarding it to context sources.
+    pub fn target<'a>(
+        &'a self,
+        types: Option<&'a [String]>,
+    ) -> crate::routes::distributed_write::Target<'a> {
+        crate::routes::distributed_write::Target {
+            tenant: &self.tenant,
+            id: &self.id,
+            types,
+            params: &self.params,
+            ctx: &self.ctx,
+        }
+    }
+
     /// The operation's `type` selector, expanded.
     pub fn types(&self) -> Result<Option<Vec<String>>, ApiError> {
         type_filter(&self.params, self.terms())

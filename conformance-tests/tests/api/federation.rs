@@ -538,3 +538,104 @@ async fn append_replace_and_delete_of_a_registered_attribute_happen_at_the_sourc
     assert!(after.get("level").is_none(), "{after}");
     assert_eq!(after["on"]["value"], false);
 }
+
+/// Clause 5.6.6.4: Delete Entity reaches every source registered for the entity; next to
+/// an inclusive source a missing local entity is one failed part (207, its ProblemDetails
+/// with status 404), while an exclusive source deleting it is enough (204).
+#[tokio::test]
+async fn a_deletion_reaches_the_sources_registered_for_the_entity() {
+    let pair = Pair::new();
+    let ops = Some(json!(["retrieveOps", "deleteEntity"]));
+    let (both, remote) = (unique_id("del-both"), unique_id("del-remote"));
+    let speed = json!({"speed": {"type": "Property", "value": 1}});
+    Pair::create(&pair.broker, &vehicle(&both, speed.clone())).await;
+    Pair::create(&pair.source, &vehicle(&both, speed.clone())).await;
+    Pair::create(&pair.source, &vehicle(&remote, speed.clone())).await;
+    let info = json!({"entities": [{"type": "Vehicle"}]});
+    pair.register_for(&root_url(""), "inclusive", info, ops.clone())
+        .await;
+    let at_source = |id: &str| send(Pair::at(&pair.source, get(&format!("/entities/{id}"))));
+
+    send(Pair::at(&pair.broker, delete(&format!("/entities/{both}"))))
+        .await
+        .expect_status(204);
+    assert_eq!(at_source(&both).await.status, 404);
+    assert_eq!(pair.retrieve(&both, "?local=true").await.status, 404);
+
+    let partly = send(Pair::at(
+        &pair.broker,
+        delete(&format!("/entities/{remote}")),
+    ))
+    .await
+    .expect_status(207)
+    .json();
+    assert_eq!(partly["success"], json!([remote]), "{partly}");
+    assert_eq!(partly["errors"][0]["error"]["status"], 404, "{partly}");
+    assert_eq!(at_source(&remote).await.status, 404);
+
+    let owned = Pair::new();
+    let id = unique_id("del-owned");
+    Pair::create(&owned.source, &vehicle(&id, speed)).await;
+    let info = json!({"entities": [{"type": "Vehicle", "id": id}]});
+    owned
+        .register_for(&root_url(""), "exclusive", info, ops)
+        .await;
+    send(Pair::at(&owned.broker, delete(&format!("/entities/{id}"))))
+        .await
+        .expect_status(204);
+    let gone = send(Pair::at(&owned.source, get(&format!("/entities/{id}")))).await;
+    assert_eq!(gone.status, 404);
+}
+
+/// Clause 5.6.1.4: a new entity's attributes that an exclusive registration takes are
+/// created at its source, the rest locally (201); next to an inclusive source, an entity
+/// the broker already holds is one failed part (207, AlreadyExists with status 409).
+#[tokio::test]
+async fn a_creation_is_split_between_the_broker_and_its_sources() {
+    let pair = Pair::new();
+    let ops = Some(json!(["retrieveOps", "createEntity"]));
+    let id = format!("urn:ngsi-ld:Bell:{}", nonce());
+    let info = json!({"entities": [{"type": "Bell", "id": id}], "propertyNames": ["ring"]});
+    pair.register_for(&root_url(""), "exclusive", info, ops.clone())
+        .await;
+    let bell = json!({
+        "id": id, "type": "Bell",
+        "ring": {"type": "Property", "value": "idle"},
+        "name": {"type": "Property", "value": "Gate"}
+    });
+    let created = send(Pair::at(&pair.broker, post("/entities")).json(&bell))
+        .await
+        .expect_status(201);
+    assert!(created
+        .header("Location")
+        .unwrap_or_default()
+        .ends_with(&id));
+    let at_source = send(Pair::at(&pair.source, get(&format!("/entities/{id}"))))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(at_source["ring"]["value"], "idle", "{at_source}");
+    assert!(at_source.get("name").is_none(), "{at_source}");
+    let local = pair
+        .retrieve(&id, "?local=true")
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(local["name"]["value"], "Gate", "{local}");
+    assert!(local.get("ring").is_none(), "{local}");
+
+    let shared = Pair::new();
+    let id = unique_id("create-twice");
+    let car = vehicle(&id, json!({"speed": {"type": "Property", "value": 1}}));
+    Pair::create(&shared.broker, &car).await;
+    let info = json!({"entities": [{"type": "Vehicle"}]});
+    shared
+        .register_for(&root_url(""), "inclusive", info, ops)
+        .await;
+    let again = send(Pair::at(&shared.broker, post("/entities")).json(&car))
+        .await
+        .expect_status(207)
+        .json();
+    assert_eq!(again["success"], json!([id]), "{again}");
+    assert_eq!(again["errors"][0]["error"]["status"], 409, "{again}");
+}

@@ -205,7 +205,12 @@ impl ContextSources for HttpSources {
             b.remove("@context");
             Value::Object(b)
         });
-        let mut path = vec!["entities", request.id, "attrs"];
+        let mut path = vec!["entities"];
+        match request.kind {
+            WriteKind::CreateEntity => {}
+            WriteKind::DeleteEntity => path.push(request.id),
+            _ => path.extend([request.id, "attrs"]),
+        }
         if let Some(name) = request.attribute {
             path.push(name);
         }
@@ -231,6 +236,8 @@ impl ContextSources for HttpSources {
                 }
                 Method::DELETE
             }
+            WriteKind::DeleteEntity => Method::DELETE,
+            WriteKind::CreateEntity => Method::POST,
         };
         let outgoing = self.request(call, method, &path, &query, body.as_ref())?;
         // A write succeeds with 204 (or any 2xx but a partial 207); 404 and the rest fail.

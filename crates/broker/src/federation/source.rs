@@ -88,6 +88,10 @@ pub enum WriteKind {
         dataset_id: Option<String>,
         delete_all: bool,
     },
+    /// Delete Entity (5.6.6): the whole entity, at every source registered for it.
+    DeleteEntity,
+    /// Create Entity (5.6.1): the entity with the attributes the registration takes.
+    CreateEntity,
 }
 
 impl WriteKind {
@@ -100,12 +104,19 @@ impl WriteKind {
             WriteKind::Append { .. } => Operation::AppendAttrs,
             WriteKind::ReplaceAttribute => Operation::ReplaceAttrs,
             WriteKind::DeleteAttribute { .. } => Operation::DeleteAttrs,
+            WriteKind::DeleteEntity => Operation::DeleteEntity,
+            WriteKind::CreateEntity => Operation::CreateEntity,
         }
     }
 
     /// Whether the write names one attribute in its path.
     pub fn single(&self) -> bool {
-        !matches!(self, WriteKind::Update | WriteKind::Append { .. })
+        matches!(
+            self,
+            WriteKind::PartialUpdate
+                | WriteKind::ReplaceAttribute
+                | WriteKind::DeleteAttribute { .. }
+        )
     }
 }
 

@@ -1,8 +1,10 @@
-//! Attribute writes, distributed (clauses 5.6.2.4-5.6.5.4, 5.6.19.4): the attributes an exclusive
-//! or redirect registration matches go to its source and no longer to the local entity;
-//! those an inclusive registration matches go to its source as well as to the local entity.
-//! An exclusive or redirect source that does not offer the operation is a Conflict for its
-//! attributes; an inclusive one is skipped. What is left is written locally by the caller.
+//! Entity and attribute writes, distributed (clauses 5.6.1.4-5.6.6.4, 5.6.19.4): the
+//! attributes an exclusive or redirect registration matches go to its source and no longer
+//! to the local entity; those an inclusive registration matches go to its source as well as
+//! to the local entity. An exclusive or redirect source that does not offer the operation is
+//! a Conflict for its attributes; an inclusive one is skipped. A new entity goes to each
+//! source with the attributes it takes; a deletion of the entity goes to every source
+//! registered for it. What is left is done locally by the caller.
 
 use rigel_model::registration::{Mode, Registration};
 use rigel_model::Tenant;
@@ -57,6 +59,8 @@ pub struct Forwarded {
     /// Whether an inclusive source took part of the write (the entity may then be missing
     /// locally without that being an error).
     pub shared: bool,
+    /// Whether an exclusive or redirect source took part of the write.
+    pub owned: bool,
 }
 
 impl Broker {
@@ -109,7 +113,9 @@ impl Broker {
                 .filter(|(_, iri)| taken.is_empty() || taken.contains(iri))
                 .map(|(k, _)| k.clone())
                 .collect();
-            if keys.is_empty() {
+            // A deletion of the entity goes to every source registered for it.
+            let whole_entity = write.kind == WriteKind::DeleteEntity;
+            if keys.is_empty() && !whole_entity {
                 continue;
             }
             let owner = matches!(reg.mode(), Mode::Exclusive | Mode::Redirect);
@@ -138,6 +144,7 @@ impl Broker {
                 continue;
             }
             forwarded.shared |= !owner;
+            forwarded.owned |= owner;
             calls.push((reg, keys));
         }
         let via = self.via_out(tenant, distribution, &federation);
@@ -148,8 +155,12 @@ impl Broker {
                     if write.kind.single() {
                         body.clone()
                     } else {
+                        // The attributes the registration takes, and every member that
+                        // is not an attribute (id, type, scope, @context).
                         body.iter()
-                            .filter(|(k, _)| k.as_str() == "@context" || keys.contains(k))
+                            .filter(|(k, _)| {
+                                keys.contains(k) || !write.names.iter().any(|(n, _)| n == *k)
+                            })
                             .map(|(k, v)| (k.clone(), v.clone()))
                             .collect()
                     }
@@ -162,7 +173,11 @@ impl Broker {
                 let request = SourceWrite {
                     id: write.id,
                     kind: &write.kind,
-                    attribute: write.kind.single().then(|| keys[0].as_str()),
+                    attribute: if write.kind.single() {
+                        keys.first().map(String::as_str)
+                    } else {
+                        None
+                    },
                     body: body.as_ref(),
                 };
                 let sources = federation.sources.clone();

@@ -168,6 +168,85 @@ pub(crate) fn respond(
         .json(json!({"updated": updated, "notUpdated": not_updated})))
 }
 
+/// The answer to Create Entity or Delete Entity when sources took part (5.6.1.4, 5.6.6.4,
+/// 6.3.17): 201 (with `created` as Location) or 204 when every part succeeded; the lone
+/// part's failure; else 207 with a BatchOperationResult whose errors carry each failed
+/// part's ProblemDetails (with `status`) and `registrationId`. A missing local entity is no
+/// failure of a deletion when an exclusive or redirect source deleted it; next to inclusive
+/// sources it is one failed part. `local` is `None` when exclusive or redirect sources took
+/// every attribute of a new entity, leaving nothing to create locally.
+pub(crate) fn respond_entity_write(
+    forwarded: &Forwarded,
+    id: &str,
+    local: Option<Result<(), BrokerError>>,
+    created: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let owner_done = forwarded.owned && forwarded.parts.iter().any(|p| p.outcome.is_ok());
+    let mut errors: Vec<Value> = Vec::new();
+    let mut succeeded = false;
+    let mut lone_source_failure = None;
+    for part in &forwarded.parts {
+        match &part.outcome {
+            Ok(()) => succeeded = true,
+            Err(failure) => {
+                let (mut status, mut problem) = failure_problem(failure);
+                // Next to other parts, a source's own client error is the most telling.
+                if let PartFailure::Source(SourceError::Status(code @ 400..=499)) = failure {
+                    status = StatusCode::from_u16(*code).unwrap_or(status);
+                }
+                problem["status"] = json!(status.as_u16());
+                errors.push(json!({
+                    "entityId": id,
+                    "registrationId": part.registration,
+                    "error": problem,
+                }));
+                lone_source_failure = Some(failure);
+            }
+        }
+    }
+    let mut parts = forwarded.parts.len();
+    match local {
+        None => {}
+        Some(Ok(())) => {
+            parts += 1;
+            succeeded = true;
+        }
+        Some(Err(BrokerError::EntityNotFound(_))) if created.is_none() && owner_done => {}
+        Some(Err(e)) => {
+            parts += 1;
+            if parts == 1 {
+                return Err(e.into());
+            }
+            let api: ApiError = e.into();
+            let mut problem = api.problem_body();
+            problem["status"] = json!(actix_web::ResponseError::status_code(&api).as_u16());
+            errors.push(json!({"entityId": id, "error": problem}));
+            lone_source_failure = None;
+        }
+    }
+    let mut response = if errors.is_empty() {
+        match &created {
+            Some(_) => HttpResponse::Created().finish(),
+            None => HttpResponse::NoContent().finish(),
+        }
+    } else if let (1, Some(failure)) = (parts, lone_source_failure) {
+        return Ok(single_failure(failure));
+    } else {
+        let success: Vec<&str> = if succeeded { vec![id] } else { Vec::new() };
+        HttpResponse::MultiStatus()
+            .content_type("application/json")
+            .json(json!({"success": success, "errors": errors}))
+    };
+    if let (Some(location), true) = (created, succeeded) {
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&location) {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::LOCATION, value);
+        }
+    }
+    Ok(response)
+}
+
 fn reason(failure: &PartFailure) -> String {
     match failure {
         PartFailure::Unsupported => {
@@ -179,6 +258,14 @@ fn reason(failure: &PartFailure) -> String {
 
 /// The answer when the one part of a write was a source's, and it failed (6.3.17).
 fn single_failure(failure: &PartFailure) -> HttpResponse {
+    let (status, body) = failure_problem(failure);
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .json(body)
+}
+
+/// The status and ProblemDetails of a failed source part (6.3.17).
+fn failure_problem(failure: &PartFailure) -> (StatusCode, Value) {
     let (status, detail) = match failure {
         PartFailure::Unsupported => (StatusCode::CONFLICT, reason(failure)),
         PartFailure::Source(SourceError::Timeout(_)) => {
@@ -205,9 +292,7 @@ fn single_failure(failure: &PartFailure) -> HttpResponse {
             "detail": detail
         }),
     };
-    HttpResponse::build(status)
-        .content_type("application/json")
-        .json(body)
+    (status, body)
 }
 
 #[cfg(test)]
@@ -248,6 +333,7 @@ mod tests {
             parts: vec![part("ring", Err(timeout))],
             local: vec!["name".into()],
             shared: false,
+            owned: true,
         };
         let local = LocalPart::Done(UpdateResult {
             updated: vec!["urn:a:name".into()],

@@ -111,15 +111,46 @@ pub async fn create_entity(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(&req, &["local"])?;
+    use crate::routes::distributed_write::{
+        forward, left_for_local, respond_entity_write, written_attributes, Target,
+    };
+    let params = Params::parse(&req, &["local"])?;
     let tenant = tenant(&req)?;
-    let (body, ctx) = object_body(&req, payload, &state).await?;
-    let entity = parse_entity(&body, ctx.terms.as_ref(), state.broker_now())?;
+    let (mut body, ctx) = object_body(&req, payload, &state).await?;
+    let terms = ctx.terms.as_ref();
+    let entity = parse_entity(&body, terms, state.broker_now())?;
     let location = format!("/ngsi-ld/v1/entities/{}", entity.id);
-    state.broker.create_entity(&tenant, entity).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .finish())
+    body.remove("@context");
+    let names = written_attributes(&body, terms);
+    let target = Target {
+        tenant: &tenant,
+        id: &entity.id,
+        types: Some(&entity.types),
+        params: &params,
+        ctx: &ctx,
+    };
+    let kind = rigel_broker::federation::WriteKind::CreateEntity;
+    let Some(forwarded) = forward(&req, &state, &target, Some(&body), &names, kind).await? else {
+        state.broker.create_entity(&tenant, entity).await?;
+        return Ok(HttpResponse::Created()
+            .insert_header((header::LOCATION, location))
+            .finish());
+    };
+    // Sources that own every attribute leave nothing to create here.
+    let local = if forwarded.owned && forwarded.local.is_empty() && !names.is_empty() {
+        None
+    } else {
+        let left = left_for_local(&body, &forwarded);
+        let local_entity = parse_entity(&left, terms, state.broker_now())?;
+        Some(
+            state
+                .broker
+                .create_entity(&tenant, local_entity)
+                .await
+                .map(|_| ()),
+        )
+    };
+    respond_entity_write(&forwarded, &entity.id, local, Some(location))
 }
 
 /// GET /entities/{entityId} — Retrieve Entity (5.7.1).
@@ -228,11 +259,32 @@ pub async fn delete_entity(
     let tenant = tenant(&req)?;
     let ctx = context::from_link(&req, &state.resolver).await?;
     let types = type_filter(&params, ctx.terms.as_ref())?;
-    state
+    let target = crate::routes::distributed_write::Target {
+        tenant: &tenant,
+        id,
+        types: types.as_deref(),
+        params: &params,
+        ctx: &ctx,
+    };
+    let kind = rigel_broker::federation::WriteKind::DeleteEntity;
+    let forwarded =
+        crate::routes::distributed_write::forward(&req, &state, &target, None, &[], kind).await?;
+    let local = state
         .broker
         .delete_entity(&tenant, id, types.as_deref())
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+        .await;
+    match forwarded {
+        None => {
+            local?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Some(forwarded) => crate::routes::distributed_write::respond_entity_write(
+            &forwarded,
+            id,
+            Some(local),
+            None,
+        ),
+    }
 }
 
 /// PUT /entities/{entityId} — Replace Entity (5.6.18).

@@ -639,3 +639,66 @@ async fn a_creation_is_split_between_the_broker_and_its_sources() {
     assert_eq!(again["success"], json!([id]), "{again}");
     assert_eq!(again["errors"][0]["error"]["status"], 409, "{again}");
 }
+
+/// Clauses 5.6.17.4 and 5.6.18.4: merging and replacing an entity split between the broker
+/// and an exclusive source send the registered attribute to the source and keep the rest
+/// locally.
+#[tokio::test]
+async fn merge_and_replace_split_the_entity_between_the_broker_and_the_source() {
+    let pair = Pair::new();
+    let id = format!("urn:ngsi-ld:Lamp:{}", nonce());
+    let lamp = |attributes: Value| {
+        let mut e = vehicle(&id, attributes);
+        e["type"] = json!("Lamp");
+        e
+    };
+    Pair::create(
+        &pair.source,
+        &lamp(json!({"level": {"type": "Property", "value": 1}})),
+    )
+    .await;
+    Pair::create(
+        &pair.broker,
+        &lamp(json!({"on": {"type": "Property", "value": false}})),
+    )
+    .await;
+    let info = json!({"entities": [{"type": "Lamp", "id": id}], "propertyNames": ["level"]});
+    let ops = Some(json!(["redirectionOps"]));
+    pair.register_for(&root_url(""), "exclusive", info, ops)
+        .await;
+    let path = format!("/entities/{id}");
+    let at_source = || async {
+        send(Pair::at(&pair.source, get(&path)))
+            .await
+            .expect_status(200)
+            .json()
+    };
+
+    let fragment = json!({"level": {"type": "Property", "value": 5}, "on": {"type": "Property", "value": true}});
+    send(Pair::at(&pair.broker, patch(&path)).json(&fragment))
+        .await
+        .expect_status(204);
+    assert_eq!(at_source().await["level"]["value"], 5);
+    let local = pair
+        .retrieve(&id, "?local=true")
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(local["on"]["value"], true, "{local}");
+    assert!(local.get("level").is_none(), "{local}");
+
+    let whole = lamp(
+        json!({"level": {"type": "Property", "value": 9}, "colour": {"type": "Property", "value": "red"}}),
+    );
+    send(Pair::at(&pair.broker, put(&path)).json(&whole))
+        .await
+        .expect_status(204);
+    assert_eq!(at_source().await["level"]["value"], 9);
+    let local = pair
+        .retrieve(&id, "?local=true")
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(local["colour"]["value"], "red", "{local}");
+    assert!(local.get("on").is_none(), "replaced: {local}");
+}

@@ -208,7 +208,9 @@ impl ContextSources for HttpSources {
         let mut path = vec!["entities"];
         match request.kind {
             WriteKind::CreateEntity => {}
-            WriteKind::DeleteEntity => path.push(request.id),
+            WriteKind::DeleteEntity | WriteKind::MergeEntity | WriteKind::ReplaceEntity => {
+                path.push(request.id)
+            }
             _ => path.extend([request.id, "attrs"]),
         }
         if let Some(name) = request.attribute {
@@ -216,7 +218,8 @@ impl ContextSources for HttpSources {
         }
         let mut query: Vec<(&str, String)> = Vec::new();
         let method = match request.kind {
-            WriteKind::Update | WriteKind::PartialUpdate => Method::PATCH,
+            WriteKind::Update | WriteKind::PartialUpdate | WriteKind::MergeEntity => Method::PATCH,
+            WriteKind::ReplaceEntity => Method::PUT,
             WriteKind::Append { no_overwrite } => {
                 if *no_overwrite {
                     query.push(("options", "noOverwrite".to_owned()));

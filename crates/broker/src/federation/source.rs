@@ -92,6 +92,10 @@ pub enum WriteKind {
     DeleteEntity,
     /// Create Entity (5.6.1): the entity with the attributes the registration takes.
     CreateEntity,
+    /// Merge Entity (5.6.17): the fragment's attributes the registration takes.
+    MergeEntity,
+    /// Replace Entity (5.6.18): the entity with the attributes the registration takes.
+    ReplaceEntity,
 }
 
 impl WriteKind {
@@ -106,6 +110,8 @@ impl WriteKind {
             WriteKind::DeleteAttribute { .. } => Operation::DeleteAttrs,
             WriteKind::DeleteEntity => Operation::DeleteEntity,
             WriteKind::CreateEntity => Operation::CreateEntity,
+            WriteKind::MergeEntity => Operation::MergeEntity,
+            WriteKind::ReplaceEntity => Operation::ReplaceEntity,
         }
     }
 

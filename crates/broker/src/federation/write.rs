@@ -3,8 +3,9 @@
 //! to the local entity; those an inclusive registration matches go to its source as well as
 //! to the local entity. An exclusive or redirect source that does not offer the operation is
 //! a Conflict for its attributes; an inclusive one is skipped. A new entity goes to each
-//! source with the attributes it takes; a deletion of the entity goes to every source
-//! registered for it. What is left is done locally by the caller.
+//! source with the attributes it takes (merges and replacements alike); a deletion of the
+//! entity goes to every source registered for it. What is left is done locally by the
+//! caller.
 
 use rigel_model::registration::{Mode, Registration};
 use rigel_model::Tenant;

@@ -297,14 +297,53 @@ pub async fn replace_entity(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    use crate::routes::distributed_write::{
+        forward, left_for_local, respond, written_attributes, LocalPart,
+    };
     let mut w = EntityWrite::read(&req, payload, &state, &path, &["type", "local", "via"]).await?;
     w.body.insert("id".into(), Value::String(w.id.clone()));
     let entity = parse_entity(&w.body, w.terms(), state.broker_now())?;
-    state
+    let types = w.types()?;
+    let names = written_attributes(&w.body, w.terms());
+    let target = w.target(types.as_deref());
+    let kind = rigel_broker::federation::WriteKind::ReplaceEntity;
+    let Some(forwarded) = forward(&req, &state, &target, Some(&w.body), &names, kind).await? else {
+        state
+            .broker
+            .replace_entity(&w.tenant, entity, types.as_deref())
+            .await?;
+        return Ok(HttpResponse::NoContent().finish());
+    };
+    // The local entity keeps the attributes no exclusive or redirect source took.
+    let left = parse_entity(
+        &left_for_local(&w.body, &forwarded),
+        w.terms(),
+        state.broker_now(),
+    )?;
+    let local = match state
         .broker
-        .replace_entity(&w.tenant, entity, w.types()?.as_deref())
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+        .replace_entity(&w.tenant, left, types.as_deref())
+        .await
+    {
+        Ok(_) => LocalPart::Done(rigel_broker::UpdateResult {
+            updated: forwarded_local(&names, &forwarded),
+            not_updated: Vec::new(),
+        }),
+        Err(e) => LocalPart::Failed(e.into()),
+    };
+    respond(&forwarded, &names, local)
+}
+
+/// The expanded names of the attributes left for the local entity.
+fn forwarded_local(
+    names: &[(String, String)],
+    forwarded: &rigel_broker::federation::Forwarded,
+) -> Vec<String> {
+    names
+        .iter()
+        .filter(|(key, _)| forwarded.local.contains(key))
+        .map(|(_, iri)| iri.clone())
+        .collect()
 }
 
 /// PATCH /entities/{entityId} — Merge Entity (5.6.17).
@@ -326,24 +365,52 @@ pub async fn merge_entity(
         "local",
         "via",
     ];
+    use crate::routes::distributed_write::{
+        forward, left_for_local, respond, written_attributes, LocalPart,
+    };
     let w = EntityWrite::read(&req, payload, &state, &path, PARAMS).await?;
     let terms = w.terms();
-    let merge = EntityMerge {
-        attributes: expanded_fragment(&w.body, terms)?,
-        types: w
-            .body
-            .get("type")
-            .map(|t| parse_types(t, terms))
-            .transpose()?
-            .unwrap_or_default(),
-        scope: scope_member(&w.body)?,
-        options: merge_options(&w.params)?,
+    let merge_of = |body: &Map<String, Value>| -> Result<EntityMerge, ApiError> {
+        Ok(EntityMerge {
+            attributes: expanded_fragment(body, terms)?,
+            types: body
+                .get("type")
+                .map(|t| parse_types(t, terms))
+                .transpose()?
+                .unwrap_or_default(),
+            scope: scope_member(body)?,
+            options: merge_options(&w.params)?,
+        })
     };
-    state
-        .broker
-        .merge_entity(&w.tenant, &w.id, &merge, w.types()?.as_deref())
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let merge = merge_of(&w.body)?;
+    let types = w.types()?;
+    let names = written_attributes(&w.body, terms);
+    let target = w.target(types.as_deref());
+    let kind = rigel_broker::federation::WriteKind::MergeEntity;
+    let Some(forwarded) = forward(&req, &state, &target, Some(&w.body), &names, kind).await? else {
+        state
+            .broker
+            .merge_entity(&w.tenant, &w.id, &merge, types.as_deref())
+            .await?;
+        return Ok(HttpResponse::NoContent().finish());
+    };
+    let local = if forwarded.local.is_empty() {
+        LocalPart::None
+    } else {
+        let left = merge_of(&left_for_local(&w.body, &forwarded))?;
+        match state
+            .broker
+            .merge_entity(&w.tenant, &w.id, &left, types.as_deref())
+            .await
+        {
+            Ok(()) => LocalPart::Done(rigel_broker::UpdateResult {
+                updated: forwarded_local(&names, &forwarded),
+                not_updated: Vec::new(),
+            }),
+            Err(e) => LocalPart::Failed(e.into()),
+        }
+    };
+    respond(&forwarded, &names, local)
 }
 
 /// PUT or PATCH on the entity collection: the entity id is missing from the path.

@@ -14,6 +14,7 @@
 
 mod merge;
 mod query;
+mod retrieve;
 pub mod source;
 #[cfg(test)]
 mod tests;
@@ -22,11 +23,9 @@ mod write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rigel_model::registration::operations::Operation;
 use rigel_model::registration::Registration;
-use rigel_model::{Entity, Tenant, TermMap};
+use rigel_model::{Tenant, TermMap};
 use rigel_query::registration::Wanted;
-use rigel_query::TypeExpr;
 
 pub use merge::merge_into;
 pub use query::{ClientQuery, MAX_FROM_SOURCE};
@@ -36,7 +35,7 @@ pub use source::{
 };
 pub use write::{AttributeWrite, Forwarded, PartFailure, WritePart};
 
-use crate::{Broker, BrokerError};
+use crate::Broker;
 
 /// One hop of a `Via` header: who passed the request on, for which tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,133 +124,6 @@ impl Broker {
         self
     }
 
-    /// Retrieve Entity (5.7.1.4), distributed: the local entity merged with what matching
-    /// sources hold. `attributes` are the expanded names asked for (empty: all).
-    pub async fn retrieve_distributed(
-        &self,
-        tenant: &Tenant,
-        id: &str,
-        types: Option<&[String]>,
-        attributes: &[String],
-        distribution: &Distribution,
-    ) -> Result<Distributed<Entity>, BrokerError> {
-        let local = self.store.get(tenant, id).await?.map(|v| v.value);
-        let mut warnings = Vec::new();
-        let plan = self.sources_for(tenant, id, types, attributes, distribution, &mut warnings);
-        let Some((federation, targets)) = plan else {
-            return self.local_only(tenant, id, types, local, warnings).await;
-        };
-        let via = self.via_out(tenant, distribution, &federation);
-        let calls = targets.iter().map(|target| {
-            let call = call_to(&target.registration, &via, distribution, &federation);
-            let request = SourceRetrieve {
-                id,
-                types: &target.types,
-                attributes: &target.attributes,
-                by: target.by,
-            };
-            let sources = federation.sources.clone();
-            async move { sources.retrieve(&call, &request).await }
-        });
-        let answers = futures::future::join_all(calls).await;
-        let now = self.now();
-        let mut merged = local;
-        let mut auxiliary = Vec::new();
-        for (target, answer) in targets.iter().zip(answers) {
-            let reg = &target.registration;
-            self.record_forward(tenant, reg, answer.is_ok(), now);
-            match answer {
-                Ok(None) => {}
-                Ok(Some(entity)) if entity.id != id => warnings.push(warning(
-                    reg,
-                    &SourceError::Invalid(format!("answered with entity {}", entity.id)),
-                )),
-                Ok(Some(entity)) if reg.mode() == rigel_model::registration::Mode::Auxiliary => {
-                    auxiliary.push(entity)
-                }
-                Ok(Some(entity)) => match &mut merged {
-                    Some(held) => merge_into(held, entity, false, now),
-                    None => merged = Some(entity),
-                },
-                Err(e) => {
-                    tracing::warn!(registration = %reg.id, endpoint = %reg.endpoint, "context source failed: {e}");
-                    warnings.push(warning(reg, &e));
-                }
-            }
-        }
-        for entity in auxiliary {
-            match &mut merged {
-                Some(held) => merge_into(held, entity, true, now),
-                None => merged = Some(entity),
-            }
-        }
-        match merged {
-            Some(entity) if crate::has_any_type(&entity, types) => Ok(Distributed {
-                value: entity,
-                warnings,
-            }),
-            _ => Err(BrokerError::EntityNotFound(id.to_owned())),
-        }
-    }
-
-    async fn local_only(
-        &self,
-        tenant: &Tenant,
-        id: &str,
-        types: Option<&[String]>,
-        local: Option<Entity>,
-        warnings: Vec<SourceWarning>,
-    ) -> Result<Distributed<Entity>, BrokerError> {
-        match local {
-            Some(entity) if crate::has_any_type(&entity, types) => Ok(Distributed {
-                value: entity,
-                warnings,
-            }),
-            Some(_) => Err(BrokerError::EntityNotFound(id.to_owned())),
-            None => Err(self.missing(tenant, id).await),
-        }
-    }
-
-    /// The registrations a retrieval of `id` goes to, with what to ask each; `None` when
-    /// it stays local.
-    fn sources_for(
-        &self,
-        tenant: &Tenant,
-        id: &str,
-        types: Option<&[String]>,
-        attributes: &[String],
-        distribution: &Distribution,
-        warnings: &mut Vec<SourceWarning>,
-    ) -> Option<(Federation, Vec<Target>)> {
-        let federation = self.federation.clone()?;
-        let registry = self.registrations.as_deref()?;
-        if distribution.local {
-            return None;
-        }
-        if came_back(&federation.alias, tenant, &distribution.via) {
-            warnings.push(came_back_warning());
-            return None;
-        }
-        let type_expr = types.map(|t| TypeExpr::any_of(t.to_vec()));
-        let ids = [id.to_owned()];
-        let wanted = Wanted {
-            types: type_expr.as_ref(),
-            ids: Some(&ids),
-            attributes,
-            ..Wanted::default()
-        };
-        let now = self.now();
-        let targets: Vec<Target> = registry
-            .matching(tenant, now, |reg| {
-                wanted.matches(reg) && !passed_through(reg, &distribution.via)
-            })
-            .into_iter()
-            .filter(|reg| !cooling_down(reg, now, warnings))
-            .filter_map(|reg| Target::retrieve(reg, &wanted, types))
-            .collect();
-        (!targets.is_empty()).then_some((federation, targets))
-    }
-
     /// Counts a forwarded request on its registration.
     pub(crate) fn record_forward(
         &self,
@@ -281,61 +153,6 @@ impl Broker {
             Some(incoming) if !incoming.trim().is_empty() => format!("{incoming}, {own}"),
             _ => own,
         }
-    }
-}
-
-/// One registration a read goes to, and what to ask it.
-struct Target {
-    registration: Registration,
-    types: Vec<String>,
-    attributes: Vec<String>,
-    by: RetrieveBy,
-}
-
-impl Target {
-    /// The retrieval for a matching registration: its entity types when the client named
-    /// none, the attributes both sides name; `None` when it offers no way to retrieve.
-    fn retrieve(reg: Registration, wanted: &Wanted<'_>, types: Option<&[String]>) -> Option<Self> {
-        let operations = reg.operation_set();
-        let by = if operations.contains(&Operation::RetrieveEntity) {
-            RetrieveBy::Retrieve
-        } else if operations.contains(&Operation::QueryEntity) {
-            RetrieveBy::Query
-        } else if operations.contains(&Operation::QueryBatch) {
-            RetrieveBy::QueryBatch
-        } else {
-            return None;
-        };
-        let matching: Vec<_> = reg
-            .information
-            .iter()
-            .filter(|info| wanted.matches_info(info))
-            .collect();
-        let attributes = registered_attributes(&reg, wanted);
-        let types = match types {
-            Some(t) => t.to_vec(),
-            // A retrieval needs no type; a query does.
-            None if by == RetrieveBy::Retrieve => Vec::new(),
-            None => {
-                let mut registered: Vec<String> = Vec::new();
-                for t in matching
-                    .iter()
-                    .flat_map(|i| i.entities.iter().flatten())
-                    .flat_map(|e| e.types.iter())
-                {
-                    if !registered.contains(t) {
-                        registered.push(t.clone());
-                    }
-                }
-                registered
-            }
-        };
-        Some(Self {
-            registration: reg,
-            types,
-            attributes,
-            by,
-        })
     }
 }
 

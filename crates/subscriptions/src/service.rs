@@ -177,6 +177,28 @@ impl Inner {
             .map(|e| e.shared.delivery())
     }
 
+    /// Queues one item for a subscription's worker, counted as pending first (so the
+    /// worker never settles more than was counted); a full queue drops it, counted as lost
+    /// and logged at every power of two; a closed one (a retired worker) drops it silently.
+    pub(crate) fn offer<T>(&self, shared: &Shared, queue: &mpsc::Sender<T>, item: T) {
+        shared.queued.fetch_add(1, Ordering::AcqRel);
+        self.totals.pending.fetch_add(1, Ordering::AcqRel);
+        if let Err(e) = queue.try_send(item) {
+            self.settle(shared, 1);
+            if matches!(e, mpsc::error::TrySendError::Closed(_)) {
+                return;
+            }
+            let lost = self.count_lost(shared, 1);
+            if lost.is_power_of_two() {
+                tracing::warn!(
+                    subscription = %shared.config.id,
+                    lost,
+                    "the subscription's notification queue is full; notifications are being dropped"
+                );
+            }
+        }
+    }
+
     pub(crate) fn mark_dirty(&self, shared: &Shared) {
         self.dirty
             .lock()
@@ -410,23 +432,7 @@ impl ChangeListener for SubscriptionService {
                     change: change.clone(),
                     cache: cache.clone(),
                 };
-                // Counted before it is queued, so the worker never settles more than was counted.
-                shared.queued.fetch_add(1, Ordering::AcqRel);
-                self.inner.totals.pending.fetch_add(1, Ordering::AcqRel);
-                if let Err(e) = entry.queue.try_send(pending) {
-                    self.inner.settle(shared, 1);
-                    if matches!(e, mpsc::error::TrySendError::Closed(_)) {
-                        continue;
-                    }
-                    let lost = self.inner.count_lost(shared, 1);
-                    if lost.is_power_of_two() {
-                        tracing::warn!(
-                            subscription = %config.id,
-                            lost,
-                            "the subscription's notification queue is full; changes are being dropped"
-                        );
-                    }
-                }
+                self.inner.offer(shared, &entry.queue, pending);
             }
         }
     }

@@ -124,6 +124,27 @@ impl Broker {
         self
     }
 
+    /// The federation and the registrations a request may go to; `None` when it stays local:
+    /// no federation set up, `local=true`, or a request that came back (then with a 199
+    /// warning).
+    pub(crate) fn distributing(
+        &self,
+        tenant: &Tenant,
+        distribution: &Distribution,
+        warnings: &mut Vec<SourceWarning>,
+    ) -> Option<(&Federation, &crate::Registry)> {
+        let federation = self.federation.as_ref()?;
+        let registry = self.registrations.as_deref()?;
+        if distribution.local {
+            return None;
+        }
+        if came_back(&federation.alias, tenant, &distribution.via) {
+            warnings.push(came_back_warning());
+            return None;
+        }
+        Some((federation, registry))
+    }
+
     /// Counts a forwarded request on its registration.
     pub(crate) fn record_forward(
         &self,
@@ -220,7 +241,7 @@ pub(crate) fn passed_through(reg: &Registration, via: &[Hop]) -> bool {
 }
 
 /// Whether this broker (with this tenant) is already in the `Via` of the request.
-pub(crate) fn came_back(alias: &str, tenant: &Tenant, via: &[Hop]) -> bool {
+fn came_back(alias: &str, tenant: &Tenant, via: &[Hop]) -> bool {
     via.iter()
         .any(|h| h.alias == alias && h.tenant.as_deref() == tenant.name())
 }
@@ -260,7 +281,7 @@ pub(crate) fn cooling_down(
 }
 
 /// The warning of a request answered from local data because it came back (6.3.17: 199).
-pub(crate) fn came_back_warning() -> SourceWarning {
+fn came_back_warning() -> SourceWarning {
     SourceWarning {
         code: 199,
         registration: String::new(),

@@ -17,8 +17,8 @@ use rigel_query::registration::Wanted;
 use rigel_query::{EntityQuery, OrderBy};
 
 use super::{
-    call_to, came_back, came_back_warning, cooling_down, merge_into, passed_through,
-    registered_attributes, warning, Distributed, Distribution, SourceQuery, SourceWarning,
+    call_to, cooling_down, merge_into, passed_through, registered_attributes, warning, Distributed,
+    Distribution, SourceQuery, SourceWarning,
 };
 use crate::query::{Paging, QueryResult};
 use crate::{Broker, BrokerError};
@@ -84,9 +84,9 @@ impl Broker {
         } else {
             Vec::new()
         };
-        let via = self.via_out(tenant, distribution, &federation);
+        let via = self.via_out(tenant, distribution, federation);
         let calls = targets.iter().map(|target| {
-            let call = call_to(&target.registration, &via, distribution, &federation);
+            let call = call_to(&target.registration, &via, distribution, federation);
             let request = SourceQuery {
                 params: &client.params,
                 attributes: &target.attributes,
@@ -147,16 +147,11 @@ impl Broker {
         post: bool,
         distribution: &Distribution,
         warnings: &mut Vec<SourceWarning>,
-    ) -> Option<(super::Federation, Vec<QueryTarget>)> {
-        let federation = self.federation.clone()?;
-        let registry = self.registrations.as_deref()?;
-        if distribution.local || query.has_linked_terms() {
+    ) -> Option<(&super::Federation, Vec<QueryTarget>)> {
+        if query.has_linked_terms() {
             return None;
         }
-        if came_back(&federation.alias, tenant, &distribution.via) {
-            warnings.push(came_back_warning());
-            return None;
-        }
+        let (federation, registry) = self.distributing(tenant, distribution, warnings)?;
         let mut attributes: Vec<String> = query.attrs.clone().unwrap_or_default();
         if let Some(q) = &query.q {
             for name in q.attributes() {

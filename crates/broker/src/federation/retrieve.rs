@@ -9,9 +9,8 @@ use rigel_query::registration::Wanted;
 use rigel_query::TypeExpr;
 
 use super::{
-    call_to, came_back, came_back_warning, cooling_down, merge_into, passed_through,
-    registered_attributes, warning, Distributed, Distribution, Federation, RetrieveBy, SourceError,
-    SourceRetrieve, SourceWarning,
+    call_to, cooling_down, merge_into, passed_through, registered_attributes, warning, Distributed,
+    Distribution, Federation, RetrieveBy, SourceError, SourceRetrieve, SourceWarning,
 };
 use crate::{Broker, BrokerError};
 
@@ -32,9 +31,9 @@ impl Broker {
         let Some((federation, targets)) = plan else {
             return self.local_only(tenant, id, types, local, warnings).await;
         };
-        let via = self.via_out(tenant, distribution, &federation);
+        let via = self.via_out(tenant, distribution, federation);
         let calls = targets.iter().map(|target| {
-            let call = call_to(&target.registration, &via, distribution, &federation);
+            let call = call_to(&target.registration, &via, distribution, federation);
             let request = SourceRetrieve {
                 id,
                 types: &target.types,
@@ -113,16 +112,8 @@ impl Broker {
         attributes: &[String],
         distribution: &Distribution,
         warnings: &mut Vec<SourceWarning>,
-    ) -> Option<(Federation, Vec<Target>)> {
-        let federation = self.federation.clone()?;
-        let registry = self.registrations.as_deref()?;
-        if distribution.local {
-            return None;
-        }
-        if came_back(&federation.alias, tenant, &distribution.via) {
-            warnings.push(came_back_warning());
-            return None;
-        }
+    ) -> Option<(&Federation, Vec<Target>)> {
+        let (federation, registry) = self.distributing(tenant, distribution, warnings)?;
         let type_expr = types.map(|t| TypeExpr::any_of(t.to_vec()));
         let ids = [id.to_owned()];
         let wanted = Wanted {

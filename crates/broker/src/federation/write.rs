@@ -14,8 +14,8 @@ use rigel_query::TypeExpr;
 use serde_json::{Map, Value};
 
 use super::{
-    call_to, came_back, cooling_down, passed_through, registered_attributes, Distribution,
-    SourceError, SourceWarning, SourceWrite, WriteKind,
+    call_to, cooling_down, passed_through, registered_attributes, Distribution, SourceError,
+    SourceWarning, SourceWrite, WriteKind,
 };
 use crate::Broker;
 
@@ -73,11 +73,8 @@ impl Broker {
         write: &AttributeWrite<'_>,
         distribution: &Distribution,
     ) -> Option<Forwarded> {
-        let federation = self.federation.clone()?;
-        let registry = self.registrations.as_deref()?;
-        if distribution.local || came_back(&federation.alias, tenant, &distribution.via) {
-            return None;
-        }
+        // A write that came back is done locally; writes carry no warnings.
+        let (federation, registry) = self.distributing(tenant, distribution, &mut Vec::new())?;
         let iris: Vec<String> = write.names.iter().map(|(_, iri)| iri.clone()).collect();
         let type_expr = write.types.map(|t| TypeExpr::any_of(t.to_vec()));
         let ids = [write.id.to_owned()];
@@ -148,7 +145,7 @@ impl Broker {
             forwarded.owned |= owner;
             calls.push((reg, keys));
         }
-        let via = self.via_out(tenant, distribution, &federation);
+        let via = self.via_out(tenant, distribution, federation);
         let bodies: Vec<Option<Map<String, Value>>> = calls
             .iter()
             .map(|(_, keys)| {
@@ -170,7 +167,7 @@ impl Broker {
             .collect();
         let answers =
             futures::future::join_all(calls.iter().zip(&bodies).map(|((reg, keys), body)| {
-                let call = call_to(reg, &via, distribution, &federation);
+                let call = call_to(reg, &via, distribution, federation);
                 let request = SourceWrite {
                     id: write.id,
                     kind: &write.kind,

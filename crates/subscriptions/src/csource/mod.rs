@@ -82,18 +82,9 @@ impl Inner {
         self.csource.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues a notification on the subscription; counted as lost when its queue is full.
+    /// Queues a notification on the subscription.
     fn enqueue(&self, entry: &Entry, job: Job) {
-        let shared = &entry.shared;
-        shared.queued.fetch_add(1, Ordering::AcqRel);
-        self.totals.pending.fetch_add(1, Ordering::AcqRel);
-        if let Err(e) = entry.queue.try_send(job) {
-            self.settle(shared, 1);
-            if matches!(e, mpsc::error::TrySendError::Full(_)) {
-                let lost = self.count_lost(shared, 1);
-                tracing::warn!(subscription = %shared.config.id, lost, "the registration subscription's queue is full; a notification is dropped");
-            }
-        }
+        self.offer(&entry.shared, &entry.queue, job);
     }
 }
 

@@ -23,6 +23,8 @@ mod csource_subscriptions;
 mod delete_entity;
 #[path = "api/federation.rs"]
 mod federation;
+#[path = "api/federation_batch.rs"]
+mod federation_batch;
 #[path = "api/front_door.rs"]
 mod front_door;
 #[path = "api/indexes.rs"]

@@ -8,40 +8,45 @@ use serde_json::{json, Value};
 use crate::harness::*;
 
 /// A test's pair of tenants: the one the client reads, and the one standing for the source.
-struct Pair {
-    broker: String,
-    source: String,
+pub(crate) struct Pair {
+    pub broker: String,
+    pub source: String,
 }
 
 impl Pair {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             broker: unique_tenant(),
             source: unique_tenant(),
         }
     }
 
-    fn at(tenant: &str, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    pub(crate) fn at(tenant: &str, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         request.header("NGSILD-Tenant", tenant)
     }
 
-    async fn create(tenant: &str, entity: &Value) {
+    pub(crate) async fn create(tenant: &str, entity: &Value) {
         send(Self::at(tenant, post("/entities")).json(entity))
             .await
             .expect_status(201);
     }
 
     /// Registers, in the broker's tenant, the source's tenant of this very broker.
-    async fn register(&self, mode: &str, information: Value) -> String {
+    pub(crate) async fn register(&self, mode: &str, information: Value) -> String {
         self.register_at(&root_url(""), mode, information).await
     }
 
-    async fn register_at(&self, endpoint: &str, mode: &str, information: Value) -> String {
+    pub(crate) async fn register_at(
+        &self,
+        endpoint: &str,
+        mode: &str,
+        information: Value,
+    ) -> String {
         self.register_for(endpoint, mode, information, None).await
     }
 
     /// Registers with the given `operations` (none: the default, `federationOps`).
-    async fn register_for(
+    pub(crate) async fn register_for(
         &self,
         endpoint: &str,
         mode: &str,
@@ -66,7 +71,7 @@ impl Pair {
         id
     }
 
-    async fn retrieve(&self, id: &str, query: &str) -> Reply {
+    pub(crate) async fn retrieve(&self, id: &str, query: &str) -> Reply {
         send(Self::at(
             &self.broker,
             get(&format!("/entities/{id}{query}")),
@@ -75,7 +80,7 @@ impl Pair {
     }
 }
 
-fn vehicle(id: &str, attributes: Value) -> Value {
+pub(crate) fn vehicle(id: &str, attributes: Value) -> Value {
     let mut entity = json!({"id": id, "type": "Vehicle"});
     for (k, v) in attributes.as_object().unwrap() {
         entity[k] = v.clone();
@@ -267,6 +272,35 @@ async fn a_registration_back_to_the_same_tenant_does_not_loop() {
     assert_eq!(reply.header("NGSILD-Warning"), None);
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
     assert_eq!(reply.json()["speed"]["value"], 7);
+}
+
+/// Clauses 6.3.17 and 6.3.18: a write whose only holder is a registration pointing back at
+/// the same broker and tenant comes back with this broker in `Via`; it is refused there as a
+/// loop, and the client gets 508 Loop Detected.
+#[tokio::test]
+async fn a_write_that_loops_back_is_508_loop_detected() {
+    let pair = Pair::new();
+    let id = unique_id("write-loop");
+    Pair::create(
+        &pair.broker,
+        &vehicle(
+            &id,
+            json!({"brandName": {"type": "Property", "value": "Mini"}}),
+        ),
+    )
+    .await;
+    let own = Pair {
+        broker: pair.broker.clone(),
+        source: pair.broker.clone(),
+    };
+    let info = json!({"entities": [{"type": "Vehicle"}], "propertyNames": ["speed"]});
+    own.register_for(&root_url(""), "exclusive", info, Some(json!(["updateOps"])))
+        .await;
+    let update = json!({"speed": {"type": "Property", "value": 3}});
+    let path = format!("/entities/{id}/attrs");
+    let reply = send(Pair::at(&pair.broker, patch(&path)).json(&update)).await;
+    assert_eq!(reply.status, 508, "{}", reply.json());
+    assert_eq!(reply.json()["title"], "Loop Detected");
 }
 
 impl Pair {

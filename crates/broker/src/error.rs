@@ -32,6 +32,10 @@ pub enum BrokerError {
     Conflict(String),
     #[error("context source registrations are not available in this deployment")]
     RegistrationsUnavailable,
+    /// A write that already passed through this broker (its `Via` names it): a loop
+    /// (6.3.17: 508 Loop Detected; no error type of the spec names it).
+    #[error("the request already passed through this broker ({0}): a registration loop")]
+    LoopDetected(String),
 }
 
 impl BrokerError {
@@ -49,7 +53,7 @@ impl BrokerError {
                 ErrorKind::OperationNotSupported
             }
             Self::RegistrationNotFound(_) => ErrorKind::ResourceNotFound,
-            Self::Conflict(_) => ErrorKind::Conflict,
+            Self::Conflict(_) | Self::LoopDetected(_) => ErrorKind::Conflict,
         }
     }
 

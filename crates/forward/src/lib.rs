@@ -12,8 +12,8 @@ mod answer;
 mod request;
 
 use rigel_broker::federation::{
-    ContextSources, RetrieveBy, SourceCall, SourceError, SourceQuery, SourceRetrieve, SourceWrite,
-    WriteKind,
+    BatchAnswer, BatchKind, ContextSources, RetrieveBy, SourceBatch, SourceCall, SourceError,
+    SourcePurge, SourceQuery, SourceRetrieve, SourceWrite, WriteKind,
 };
 use rigel_egress::{Call, Egress, EgressError, Method, Url};
 use rigel_model::Entity;
@@ -80,7 +80,10 @@ impl HttpSources {
             ("Accept".to_owned(), "application/json".to_owned()),
             ("Via".to_owned(), call.via.to_owned()),
         ];
-        if let Some(link) = call.link {
+        // A body that carries its @context is JSON-LD, and then no Link may come with it
+        // (clause 6.3.5).
+        let jsonld = body.is_some_and(carries_context);
+        if let (Some(link), false) = (call.link, jsonld) {
             headers.push((
                 "Link".to_owned(),
                 format!("<{link}>; rel=\"{JSONLD_CONTEXT_REL}\"; type=\"application/ld+json\""),
@@ -95,7 +98,12 @@ impl HttpSources {
             }
         }
         if body.is_some() {
-            headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+            let media = if jsonld {
+                "application/ld+json"
+            } else {
+                "application/json"
+            };
+            headers.push(("Content-Type".to_owned(), media.to_owned()));
         }
         Ok(Call {
             method,
@@ -126,6 +134,21 @@ impl HttpSources {
                 .map_err(|e| SourceError::Invalid(e.to_string())),
             status => Err(SourceError::Status(status)),
         }
+    }
+}
+
+/// Whether a request body carries its own @context: an object with `@context`, or an
+/// array of them.
+fn carries_context(body: &Value) -> bool {
+    match body {
+        Value::Object(o) => o.contains_key("@context"),
+        Value::Array(items) => {
+            !items.is_empty()
+                && items
+                    .iter()
+                    .all(|i| i.as_object().is_some_and(|o| o.contains_key("@context")))
+        }
+        _ => false,
     }
 }
 
@@ -202,12 +225,8 @@ impl ContextSources for HttpSources {
         call: &SourceCall<'_>,
         request: &SourceWrite<'_>,
     ) -> Result<(), SourceError> {
-        // The @context travels in the Link header, as for every forwarded request.
-        let body = request.body.map(|b| {
-            let mut b = b.clone();
-            b.remove("@context");
-            Value::Object(b)
-        });
+        // The @context travels in the body when the client wrote it there, else in Link.
+        let body = request.body.map(|b| Value::Object(b.clone()));
         let mut path = vec!["entities"];
         match request.kind {
             WriteKind::CreateEntity => {}
@@ -247,6 +266,62 @@ impl ContextSources for HttpSources {
         };
         let outgoing = self.request(call, method, &path, &query, body.as_ref())?;
         // A write succeeds with 204 (or any 2xx but a partial 207); 404 and the rest fail.
+        match self.send(outgoing).await?.status {
+            207 => Err(SourceError::Status(207)),
+            200..=299 => Ok(()),
+            status => Err(SourceError::Status(status)),
+        }
+    }
+
+    async fn batch(
+        &self,
+        call: &SourceCall<'_>,
+        request: &SourceBatch<'_>,
+    ) -> Result<BatchAnswer, SourceError> {
+        let (operation, options) = match request.kind {
+            BatchKind::Create => ("create", None),
+            BatchKind::Upsert { update } => ("upsert", update.then_some("update")),
+            BatchKind::Update { no_overwrite } => ("update", no_overwrite.then_some("noOverwrite")),
+            BatchKind::Delete => ("delete", None),
+            BatchKind::Merge => ("merge", None),
+        };
+        let query: Vec<(&str, String)> = options
+            .map(|o| ("options", o.to_owned()))
+            .into_iter()
+            .collect();
+        let body = Value::Array(request.entities.to_vec());
+        let path = ["entityOperations", operation];
+        let outgoing = self.request(call, Method::POST, &path, &query, Some(&body))?;
+        let answer = self.send(outgoing).await?;
+        answer::batch(*request.kind, request.ids, answer.status, &answer.body)
+    }
+
+    async fn purge(
+        &self,
+        call: &SourceCall<'_>,
+        request: &SourcePurge<'_>,
+    ) -> Result<(), SourceError> {
+        let names = |iris: &[String]| {
+            iris.iter()
+                .map(|iri| call.terms.compact(iri).into_owned())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let mut query: Vec<(&str, String)> = request
+            .params
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.clone()))
+            .collect();
+        if !request.ids.is_empty() {
+            query.push(("id", request.ids.join(",")));
+        }
+        if !request.drop.is_empty() {
+            query.push(("drop", names(request.drop)));
+        }
+        if !request.keep.is_empty() {
+            query.push(("keep", names(request.keep)));
+        }
+        let outgoing = self.request(call, Method::DELETE, &["entities"], &query, None)?;
         match self.send(outgoing).await?.status {
             207 => Err(SourceError::Status(207)),
             200..=299 => Ok(()),

@@ -45,6 +45,9 @@ impl ApiError {
     /// The ProblemDetails body of this error where it is reported inside another body, e.g.
     /// one entity's error in a BatchOperationResult (clause 5.2.17).
     pub(crate) fn problem_body(&self) -> serde_json::Value {
+        if let Self::Broker(e @ BrokerError::LoopDetected(_)) = self {
+            return loop_detected(&e.to_string());
+        }
         let (kind, detail) = self
             .kind_and_detail()
             .unwrap_or((ErrorKind::InternalError, self.to_string()));
@@ -90,9 +93,16 @@ pub fn problem(kind: ErrorKind, detail: &str) -> HttpResponse {
         .json(problem_body(kind, detail))
 }
 
+/// The ProblemDetails of 508 Loop Detected (6.3.17), which no error type of the spec names:
+/// RFC 9457's `about:blank`, titled as the status.
+fn loop_detected(detail: &str) -> serde_json::Value {
+    json!({"type": "about:blank", "title": "Loop Detected", "detail": detail})
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
+            Self::Broker(BrokerError::LoopDetected(_)) => StatusCode::LOOP_DETECTED,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -106,6 +116,11 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
+            Self::Broker(e @ BrokerError::LoopDetected(_)) => {
+                HttpResponse::build(StatusCode::LOOP_DETECTED)
+                    .content_type("application/json")
+                    .json(loop_detected(&e.to_string()))
+            }
             Self::UnsupportedMediaType => HttpResponse::UnsupportedMediaType().finish(),
             Self::LengthRequired => HttpResponse::LengthRequired().finish(),
             Self::NotAcceptable => HttpResponse::NotAcceptable().json(json!({

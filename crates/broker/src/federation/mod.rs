@@ -12,7 +12,9 @@
 //! incoming `Via` does not match, and a request whose `Via` already names this broker for the
 //! same tenant has come back: it is answered from local data only, with a 199 warning.
 
+mod batch;
 mod merge;
+mod purge;
 mod query;
 mod retrieve;
 pub mod source;
@@ -27,11 +29,13 @@ use rigel_model::registration::Registration;
 use rigel_model::{Tenant, TermMap};
 use rigel_query::registration::Wanted;
 
+pub use batch::{BatchEntry, BatchPart, ForwardedBatch};
 pub use merge::merge_into;
+pub use purge::PurgePart;
 pub use query::{ClientQuery, MAX_FROM_SOURCE};
 pub use source::{
-    ContextSources, RetrieveBy, SourceCall, SourceError, SourceQuery, SourceRetrieve, SourceWrite,
-    WriteKind,
+    BatchAnswer, BatchKind, ContextSources, RetrieveBy, SourceBatch, SourceCall, SourceError,
+    SourcePurge, SourceQuery, SourceRetrieve, SourceWrite, WriteKind,
 };
 pub use write::{AttributeWrite, Forwarded, PartFailure, WritePart};
 
@@ -143,6 +147,30 @@ impl Broker {
             return None;
         }
         Some((federation, registry))
+    }
+
+    /// Refuses a write that came back to this broker: it was done here when it first
+    /// passed, and doing it again (or passing it on again) is a loop (6.3.17: 508).
+    pub(crate) fn refuse_loop(
+        &self,
+        tenant: &Tenant,
+        distribution: &Distribution,
+    ) -> Result<(), crate::BrokerError> {
+        match &self.federation {
+            Some(federation)
+                if !distribution.local
+                    && came_back(&federation.alias, tenant, &distribution.via) =>
+            {
+                Err(crate::BrokerError::LoopDetected(
+                    Hop {
+                        alias: federation.alias.clone(),
+                        tenant: tenant.name().map(str::to_owned),
+                    }
+                    .render(),
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Counts a forwarded request on its registration.

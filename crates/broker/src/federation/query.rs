@@ -152,32 +152,8 @@ impl Broker {
             return None;
         }
         let (federation, registry) = self.distributing(tenant, distribution, warnings)?;
-        let mut attributes: Vec<String> = query.attrs.clone().unwrap_or_default();
-        if let Some(q) = &query.q {
-            for name in q.attributes() {
-                if !attributes.contains(&name) {
-                    attributes.push(name);
-                }
-            }
-        }
-        let wanted: Vec<Wanted<'_>> = if query.selectors.is_empty() {
-            vec![Wanted {
-                attributes: &attributes,
-                ..Wanted::default()
-            }]
-        } else {
-            query
-                .selectors
-                .iter()
-                .map(|s| Wanted {
-                    types: s.types.as_ref(),
-                    ids: s.ids.as_deref(),
-                    id_pattern: s.id_pattern.as_ref(),
-                    attributes: &attributes,
-                    ..Wanted::default()
-                })
-                .collect()
-        };
+        let attributes = with_q_attributes(query.attrs.clone().unwrap_or_default(), query);
+        let wanted = wanted_by(query, &attributes);
         let now = self.now();
         let targets: Vec<QueryTarget> = registry
             .matching(tenant, now, |reg| {
@@ -220,9 +196,41 @@ impl Broker {
     }
 }
 
+/// `attributes` and those the query's `q` reads.
+pub(super) fn with_q_attributes(mut attributes: Vec<String>, query: &EntityQuery) -> Vec<String> {
+    for name in query.q.iter().flat_map(|q| q.attributes()) {
+        if !attributes.contains(&name) {
+            attributes.push(name);
+        }
+    }
+    attributes
+}
+
+/// What a query wants of registrations: one want per entity selector (or one for any
+/// entity), each with `attributes`.
+pub(super) fn wanted_by<'a>(query: &'a EntityQuery, attributes: &'a [String]) -> Vec<Wanted<'a>> {
+    if query.selectors.is_empty() {
+        return vec![Wanted {
+            attributes,
+            ..Wanted::default()
+        }];
+    }
+    query
+        .selectors
+        .iter()
+        .map(|s| Wanted {
+            types: s.types.as_ref(),
+            ids: s.ids.as_deref(),
+            id_pattern: s.id_pattern.as_ref(),
+            attributes,
+            ..Wanted::default()
+        })
+        .collect()
+}
+
 /// The entity ids the matching elements of a registration are restricted to (4.3.6.1): all
 /// of them when every matching EntityInfo names an id, else none.
-fn registered_ids(
+pub(super) fn registered_ids(
     reg: &rigel_model::registration::Registration,
     wanted: &[Wanted<'_>],
 ) -> Vec<String> {

@@ -72,6 +72,69 @@ pub struct SourceWrite<'a> {
     pub body: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
+/// Purge Entities passed on to a source (clause 5.6.21): the client's own selection
+/// parameters as written, restricted to what the registration registers.
+pub struct SourcePurge<'a> {
+    /// `type`, `id`, `idPattern`, `q`, the geoquery, `scopeQ` as written.
+    pub params: &'a [(String, String)],
+    /// Entity ids the registration is restricted to, when the client named none.
+    pub ids: &'a [String],
+    /// Expanded attribute names to delete (`drop`) instead of whole entities.
+    pub drop: &'a [String],
+    /// Expanded attribute names to keep (`keep`), deleting the others.
+    pub keep: &'a [String],
+}
+
+/// A batch write passed on to a source (clauses 5.6.7-5.6.10, 5.6.20): the client's own
+/// entities, each restricted to the attributes the registration takes, or the ids of a
+/// deletion.
+pub struct SourceBatch<'a> {
+    pub kind: &'a BatchKind,
+    /// Entity objects as the client wrote them (their `@context` member kept), or entity id
+    /// strings for a deletion.
+    pub entities: &'a [serde_json::Value],
+    /// The ids of `entities`, in order.
+    pub ids: &'a [String],
+}
+
+/// The batch operations that are forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchKind {
+    /// Batch Entity Creation (5.6.7).
+    Create,
+    /// Batch Entity Creation or Update (5.6.8); `update`: the `update` mode, else `replace`.
+    Upsert { update: bool },
+    /// Batch Entity Update (5.6.9), `noOverwrite` passed on.
+    Update { no_overwrite: bool },
+    /// Batch Entity Delete (5.6.10).
+    Delete,
+    /// Batch Entity Merge (5.6.20).
+    Merge,
+}
+
+impl BatchKind {
+    /// The operation a registration must offer to get the batch as such (clause 4.20).
+    pub fn operation(&self) -> rigel_model::registration::operations::Operation {
+        use rigel_model::registration::operations::Operation;
+        match self {
+            BatchKind::Create => Operation::CreateBatch,
+            BatchKind::Upsert { .. } => Operation::UpsertBatch,
+            BatchKind::Update { .. } => Operation::UpdateBatch,
+            BatchKind::Delete => Operation::DeleteBatch,
+            BatchKind::Merge => Operation::MergeBatch,
+        }
+    }
+}
+
+/// What a source did with a batch: the entities it treated, those it created (Batch
+/// Upsert's 201), and a ProblemDetails for each entity it failed.
+#[derive(Debug, Default)]
+pub struct BatchAnswer {
+    pub success: Vec<String>,
+    pub created: Vec<String>,
+    pub errors: Vec<(String, serde_json::Value)>,
+}
+
 /// The attribute writes that are forwarded (clauses 5.6.2-5.6.5, 5.6.19).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteKind {
@@ -167,6 +230,21 @@ pub trait ContextSources: Send + Sync + 'static {
         &self,
         call: &SourceCall<'_>,
         request: &SourceWrite<'_>,
+    ) -> Result<(), SourceError>;
+
+    /// Passes a batch on to the source; `Ok` when it answered with a batch result.
+    async fn batch(
+        &self,
+        call: &SourceCall<'_>,
+        request: &SourceBatch<'_>,
+    ) -> Result<BatchAnswer, SourceError>;
+
+    /// Purges entities (or attributes of them) at the source; `Ok` when it answered with
+    /// success.
+    async fn purge(
+        &self,
+        call: &SourceCall<'_>,
+        request: &SourcePurge<'_>,
     ) -> Result<(), SourceError>;
 
     /// The entities the source holds that match, at most `request.limit`.

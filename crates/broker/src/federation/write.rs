@@ -43,12 +43,14 @@ pub struct WritePart {
 }
 
 /// Why a part of a distributed write failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PartFailure {
     /// The source did not take it (6.3.17).
     Source(SourceError),
     /// An exclusive or redirect registration whose source does not offer the operation.
     Unsupported,
+    /// The source's own ProblemDetails for one entity of a batch (5.2.17).
+    Reported(serde_json::Value),
 }
 
 /// What the sources did with a write, and what is left for the local entity.
@@ -72,9 +74,13 @@ impl Broker {
         tenant: &Tenant,
         write: &AttributeWrite<'_>,
         distribution: &Distribution,
-    ) -> Option<Forwarded> {
+    ) -> Result<Option<Forwarded>, crate::BrokerError> {
+        self.refuse_loop(tenant, distribution)?;
         // A write that came back is done locally; writes carry no warnings.
-        let (federation, registry) = self.distributing(tenant, distribution, &mut Vec::new())?;
+        let Some((federation, registry)) = self.distributing(tenant, distribution, &mut Vec::new())
+        else {
+            return Ok(None);
+        };
         let iris: Vec<String> = write.names.iter().map(|(_, iri)| iri.clone()).collect();
         let type_expr = write.types.map(|t| TypeExpr::any_of(t.to_vec()));
         let ids = [write.id.to_owned()];
@@ -95,7 +101,7 @@ impl Broker {
             .into_iter()
             .collect();
         if matching.is_empty() {
-            return None;
+            return Ok(None);
         }
         let operation = write.kind.operation();
         let mut forwarded = Forwarded {
@@ -193,6 +199,6 @@ impl Broker {
                 outcome: answer.map_err(PartFailure::Source),
             });
         }
-        Some(forwarded)
+        Ok(Some(forwarded))
     }
 }

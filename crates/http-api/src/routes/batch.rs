@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use rigel_broker::federation::BatchKind;
 use rigel_broker::merge::MergeOptions;
 use rigel_broker::{AttributeUpdate, BatchResult, EntityMerge, UpsertMode};
 use rigel_jsonld::ResolvedContext;
@@ -24,6 +25,7 @@ use serde_json::{json, Map, Value};
 use crate::context;
 use crate::negotiation::{request_media, RequestMedia};
 use crate::request::{has_declared_length, read_json, tenant, Params};
+use crate::routes::distributed_batch::Remote;
 use crate::routes::entities::{expanded_fragment, scope_member};
 use crate::{ApiError, AppState};
 
@@ -56,11 +58,11 @@ async fn read_items<'s>(
 
 /// One entity of a batch: its id, its JSON and the terms of its @context (or the
 /// ProblemDetails of why they could not be had).
-type Item = (String, Value, Result<Arc<ResolvedContext>, Value>);
+pub(super) type Item = (String, Value, Result<Arc<ResolvedContext>, Value>);
 
 /// The entities of a batch body, each with its own @context.
-struct EntityBatch<'s> {
-    items: Vec<Item>,
+pub(super) struct EntityBatch<'s> {
+    pub(super) items: Vec<Item>,
     /// Entities turned away before reaching the broker: id and ProblemDetails.
     rejected: Vec<(String, Value)>,
     _turn: Turn<'s>,
@@ -138,7 +140,7 @@ impl<'s> EntityBatch<'s> {
 
 /// What a batch answers when every entity succeeded.
 #[derive(Clone, Copy)]
-enum Complete {
+pub(super) enum Complete {
     /// 201 with the ids of the entities (Batch Create).
     Created,
     /// 201 with the ids of the created entities, or 204 when all existed (Batch Upsert).
@@ -147,32 +149,64 @@ enum Complete {
     NoContent,
 }
 
-/// The response of a batch (clauses 6.14.3.1, 6.15.3.1, 6.16.3.1, 6.17.3.1, 6.31.3.1).
+/// The outcome of a batch, as the response tells it.
+#[derive(Default)]
+pub(super) struct Outcome {
+    pub success: Vec<String>,
+    pub created: Vec<String>,
+    /// BatchEntityErrors (clause 5.2.17).
+    pub errors: Vec<Value>,
+}
+
+impl Outcome {
+    /// The outcome of a local batch, after the entities turned away before it.
+    pub(super) fn local(rejected: Vec<(String, Value)>, result: BatchResult) -> Self {
+        let errors = rejected
+            .into_iter()
+            .chain(
+                result
+                    .errors
+                    .into_iter()
+                    .map(|e| (e.entity_id, ApiError::Broker(e.error).problem_body())),
+            )
+            .map(|(id, problem)| json!({ "entityId": id, "error": problem }))
+            .collect();
+        Self {
+            success: result.success,
+            created: result.created,
+            errors,
+        }
+    }
+
+    /// The response (clauses 6.14.3.1, 6.15.3.1, 6.16.3.1, 6.17.3.1, 6.31.3.1).
+    pub(super) fn respond(self, complete: Complete) -> HttpResponse {
+        if self.errors.is_empty() {
+            return match complete {
+                Complete::Created => HttpResponse::Created().json(&self.success),
+                Complete::Upserted if !self.created.is_empty() => {
+                    HttpResponse::Created().json(&self.created)
+                }
+                Complete::Upserted | Complete::NoContent => HttpResponse::NoContent().finish(),
+            };
+        }
+        HttpResponse::MultiStatus().json(json!({ "success": self.success, "errors": self.errors }))
+    }
+}
+
+/// The response of a batch: the local result after the entities turned away before it,
+/// and what context sources did when they took part.
 fn respond(
     rejected: Vec<(String, Value)>,
     result: BatchResult,
+    remote: Option<Remote>,
     complete: Complete,
 ) -> HttpResponse {
-    if rejected.is_empty() && result.is_complete() {
-        return match complete {
-            Complete::Created => HttpResponse::Created().json(&result.success),
-            Complete::Upserted if !result.created.is_empty() => {
-                HttpResponse::Created().json(&result.created)
-            }
-            Complete::Upserted | Complete::NoContent => HttpResponse::NoContent().finish(),
-        };
+    let outcome = Outcome::local(rejected, result);
+    match remote {
+        Some(remote) => remote.merge(outcome),
+        None => outcome,
     }
-    let errors: Vec<Value> = rejected
-        .into_iter()
-        .chain(
-            result
-                .errors
-                .into_iter()
-                .map(|e| (e.entity_id, ApiError::Broker(e.error).problem_body())),
-        )
-        .map(|(id, problem)| json!({ "entityId": id, "error": problem }))
-        .collect();
-    HttpResponse::MultiStatus().json(json!({ "success": result.success, "errors": errors }))
+    .respond(complete)
 }
 
 /// POST /entityOperations/create — Batch Entity Creation (5.6.7).
@@ -184,13 +218,25 @@ pub async fn create_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(&req, &["local"])?;
+    let params = Params::parse(&req, &["local"])?;
     let tenant = tenant(&req)?;
     let mut batch = EntityBatch::read(&req, payload, &state).await?;
+    let remote = Remote::forward(
+        &req,
+        &state,
+        &tenant,
+        &params,
+        &mut batch,
+        BatchKind::Create,
+    )
+    .await?;
     let now = state.broker_now();
     let entities = batch.parse(|_, body, terms| Ok(parse_entity(body, terms, now)?));
-    let result = state.broker.create_entities(&tenant, entities).await?;
-    Ok(respond(batch.rejected, result, Complete::Created))
+    let result = match entities.is_empty() {
+        true => BatchResult::default(),
+        false => state.broker.create_entities(&tenant, entities).await?,
+    };
+    Ok(respond(batch.rejected, result, remote, Complete::Created))
 }
 
 /// POST /entityOperations/upsert — Batch Entity Creation or Update (5.6.8).
@@ -212,13 +258,22 @@ pub async fn upsert_batch(
     };
     let tenant = tenant(&req)?;
     let mut batch = EntityBatch::read(&req, payload, &state).await?;
+    let kind = BatchKind::Upsert {
+        update: mode == UpsertMode::Update,
+    };
+    let remote = Remote::forward(&req, &state, &tenant, &params, &mut batch, kind).await?;
     let now = state.broker_now();
     let entities = batch.parse(|_, body, terms| Ok(parse_entity(body, terms, now)?));
-    let result = state
-        .broker
-        .upsert_entities(&tenant, entities, mode)
-        .await?;
-    Ok(respond(batch.rejected, result, Complete::Upserted))
+    let result = match entities.is_empty() {
+        true => BatchResult::default(),
+        false => {
+            state
+                .broker
+                .upsert_entities(&tenant, entities, mode)
+                .await?
+        }
+    };
+    Ok(respond(batch.rejected, result, remote, Complete::Upserted))
 }
 
 /// POST /entityOperations/update — Batch Entity Update (5.6.9).
@@ -239,6 +294,10 @@ pub async fn update_batch(
     };
     let tenant = tenant(&req)?;
     let mut batch = EntityBatch::read(&req, payload, &state).await?;
+    let kind = BatchKind::Update {
+        no_overwrite: !overwrite,
+    };
+    let remote = Remote::forward(&req, &state, &tenant, &params, &mut batch, kind).await?;
     let now = state.broker_now();
     // Batch Update appends (clause 5.6.9.4 runs Append Attributes, 5.6.3): no NGSI-LD Nulls.
     let updates = batch.parse(|id, body, terms| {
@@ -249,11 +308,16 @@ pub async fn update_batch(
         };
         Ok((id.to_owned(), update))
     });
-    let result = state
-        .broker
-        .update_entities(&tenant, updates, overwrite)
-        .await?;
-    Ok(respond(batch.rejected, result, Complete::NoContent))
+    let result = match updates.is_empty() {
+        true => BatchResult::default(),
+        false => {
+            state
+                .broker
+                .update_entities(&tenant, updates, overwrite)
+                .await?
+        }
+    };
+    Ok(respond(batch.rejected, result, remote, Complete::NoContent))
 }
 
 /// POST /entityOperations/delete — Batch Entity Delete (5.6.10). The body holds entity ids.
@@ -265,7 +329,7 @@ pub async fn delete_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(&req, &["local"])?;
+    let params = Params::parse(&req, &["local"])?;
     let tenant = tenant(&req)?;
     let (items, _, _turn) = read_items(&req, payload, &state).await?;
     let ids = items
@@ -278,8 +342,9 @@ pub async fn delete_batch(
             ))),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let remote = Remote::forward_deletion(&req, &state, &tenant, &params, &ids).await?;
     let result = state.broker.delete_entities(&tenant, ids).await?;
-    Ok(respond(Vec::new(), result, Complete::NoContent))
+    Ok(respond(Vec::new(), result, remote, Complete::NoContent))
 }
 
 /// POST /entityOperations/merge — Batch Entity Merge (5.6.20).
@@ -291,9 +356,11 @@ pub async fn merge_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Params::parse(&req, &["local"])?;
+    let params = Params::parse(&req, &["local"])?;
     let tenant = tenant(&req)?;
     let mut batch = EntityBatch::read(&req, payload, &state).await?;
+    let remote =
+        Remote::forward(&req, &state, &tenant, &params, &mut batch, BatchKind::Merge).await?;
     let merges = batch.parse(|id, body, terms| {
         reject_json_nulls(body)?;
         let merge = EntityMerge {
@@ -304,8 +371,11 @@ pub async fn merge_batch(
         };
         Ok((id.to_owned(), merge))
     });
-    let result = state.broker.merge_entities(&tenant, merges).await?;
-    Ok(respond(batch.rejected, result, Complete::NoContent))
+    let result = match merges.is_empty() {
+        true => BatchResult::default(),
+        false => state.broker.merge_entities(&tenant, merges).await?,
+    };
+    Ok(respond(batch.rejected, result, remote, Complete::NoContent))
 }
 
 /// The entity types of a fragment, expanded; none when it has no `type`.

@@ -36,17 +36,27 @@ pub(crate) async fn forward(
     kind: WriteKind,
 ) -> Result<Option<Forwarded>, ApiError> {
     let distribution = crate::distribution::of(req, target.params, target.ctx)?;
+    // An @context the client wrote in the body that a Link header cannot carry (inline, or
+    // several) goes back into the forwarded body.
+    let with_context = match (body, &target.ctx.user) {
+        (Some(body), Some(user)) if !user.is_string() => {
+            let mut body = body.clone();
+            body.insert("@context".to_owned(), user.clone());
+            Some(body)
+        }
+        _ => None,
+    };
     let write = AttributeWrite {
         id: target.id,
         types: target.types,
-        body,
+        body: with_context.as_ref().or(body),
         names,
         kind,
     };
     Ok(state
         .broker
         .forward_attribute_write(target.tenant, &write, &distribution)
-        .await)
+        .await?)
 }
 
 /// The members of an entity fragment left for the local entity: the attributes no
@@ -253,6 +263,14 @@ fn reason(failure: &PartFailure) -> String {
             "the registration's source does not offer this operation (Conflict)".to_owned()
         }
         PartFailure::Source(e) => format!("context source: {e}"),
+        PartFailure::Reported(problem) => format!(
+            "context source: {}",
+            problem
+                .get("detail")
+                .or_else(|| problem.get("title"))
+                .and_then(Value::as_str)
+                .unwrap_or("failed")
+        ),
     }
 }
 
@@ -265,8 +283,22 @@ fn single_failure(failure: &PartFailure) -> HttpResponse {
 }
 
 /// The status and ProblemDetails of a failed source part (6.3.17).
-fn failure_problem(failure: &PartFailure) -> (StatusCode, Value) {
+pub(crate) fn failure_problem(failure: &PartFailure) -> (StatusCode, Value) {
     let (status, detail) = match failure {
+        PartFailure::Reported(problem) => {
+            let status = problem
+                .get("status")
+                .and_then(Value::as_u64)
+                .and_then(|s| u16::try_from(s).ok())
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .unwrap_or(StatusCode::BAD_GATEWAY);
+            let body = if problem.is_object() {
+                problem.clone()
+            } else {
+                json!({"type": "about:blank", "title": "Bad Gateway", "detail": reason(failure)})
+            };
+            return (status, body);
+        }
         PartFailure::Unsupported => (StatusCode::CONFLICT, reason(failure)),
         PartFailure::Source(SourceError::Timeout(_)) => {
             (StatusCode::GATEWAY_TIMEOUT, reason(failure))

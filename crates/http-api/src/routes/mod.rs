@@ -5,6 +5,7 @@ pub mod batch;
 pub mod contexts;
 pub mod csource_subscriptions;
 pub mod discovery;
+mod distributed_batch;
 mod distributed_write;
 pub mod entities;
 pub mod query;

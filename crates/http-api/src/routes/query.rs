@@ -435,9 +435,24 @@ pub async fn purge_entities(
         (None, Some(keep)) => Purge::Keep(filters::attribute_names(&keep, terms)?),
         (None, None) => Purge::Entities,
     };
-    state
+    let distribution = crate::distribution::of(&req, &params, &ctx)?;
+    // The same selection parameters as a query's (those a purge does not take are absent).
+    let client: Vec<(String, String)> = FORWARDED
+        .iter()
+        .filter_map(|name| params.get(name).map(|v| ((*name).to_owned(), v.to_owned())))
+        .collect();
+    let forwarded = state
+        .broker
+        .forward_purge(&tenant, &filters.query, &purge, &client, &distribution)
+        .await?;
+    let local = state
         .broker
         .purge_entities(&tenant, filters.query, purge)
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+        .await;
+    match forwarded {
+        None => local
+            .map(|_| HttpResponse::NoContent().finish())
+            .map_err(Into::into),
+        Some(parts) => crate::routes::distributed_batch::respond_purge(&parts, local),
+    }
 }

@@ -736,3 +736,60 @@ async fn merge_and_replace_split_the_entity_between_the_broker_and_the_source() 
     assert_eq!(local["colour"]["value"], "red", "{local}");
     assert!(local.get("on").is_none(), "replaced: {local}");
 }
+
+/// Clause 5.7.11: `/types` and `/attributes` merge the broker's types and attributes with
+/// those of the sources registered for discovery; `local=true` keeps to the broker's.
+#[tokio::test]
+async fn types_and_attributes_include_what_the_sources_hold() {
+    let pair = Pair::new();
+    let (here, there) = (format!("Kiosk{}", nonce()), format!("Ferry{}", nonce()));
+    let entity = |kind: &str, attribute: &str| {
+        let mut e = vehicle(&unique_id("discovery"), json!({}));
+        e["type"] = json!(kind);
+        e[attribute] = json!({"type": "Property", "value": 1});
+        e
+    };
+    Pair::create(&pair.broker, &entity(&here, "opening")).await;
+    Pair::create(&pair.source, &entity(&there, "draught")).await;
+    pair.register("inclusive", json!({"entities": [{"type": there}]}))
+        .await;
+    let read = |path: &str| send(Pair::at(&pair.broker, get(path)));
+
+    let types = read("/types").await.expect_status(200).json();
+    let list = types["typeList"].as_array().cloned().unwrap_or_default();
+    assert!(
+        list.contains(&json!(here)) && list.contains(&json!(there)),
+        "{types}"
+    );
+    let local = read("/types?local=true").await.expect_status(200).json();
+    assert_eq!(local["typeList"], json!([here]), "{local}");
+
+    let info = read(&format!("/types/{there}"))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(info["entityCount"], 1, "{info}");
+    assert_eq!(
+        info["attributeDetails"][0]["attributeName"], "draught",
+        "{info}"
+    );
+    assert_eq!(
+        info["attributeDetails"][0]["attributeTypes"],
+        json!(["Property"]),
+        "{info}"
+    );
+
+    let attributes = read("/attributes?details=true")
+        .await
+        .expect_status(200)
+        .json();
+    let draught = attributes
+        .as_array()
+        .and_then(|all| all.iter().find(|a| a["attributeName"] == "draught"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(draught["typeNames"], json!([there]), "{attributes}");
+    let one = read("/attributes/draught").await.expect_status(200).json();
+    assert_eq!(one["attributeCount"], 1, "{one}");
+    assert_eq!(read("/attributes/draught?local=true").await.status, 404);
+}

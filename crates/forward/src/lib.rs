@@ -9,11 +9,12 @@
 //! read with the @context that was sent.
 
 mod answer;
+mod discovery;
 mod request;
 
 use rigel_broker::federation::{
-    BatchAnswer, BatchKind, ContextSources, RetrieveBy, SourceBatch, SourceCall, SourceError,
-    SourcePurge, SourceQuery, SourceRetrieve, SourceWrite, WriteKind,
+    BatchAnswer, BatchKind, ContextSources, Discovered, RetrieveBy, SourceBatch, SourceCall,
+    SourceDiscovery, SourceError, SourcePurge, SourceQuery, SourceRetrieve, SourceWrite, WriteKind,
 };
 use rigel_egress::{Call, Egress, EgressError, Method, Url};
 use rigel_model::Entity;
@@ -327,6 +328,27 @@ impl ContextSources for HttpSources {
             200..=299 => Ok(()),
             status => Err(SourceError::Status(status)),
         }
+    }
+
+    async fn discover(
+        &self,
+        call: &SourceCall<'_>,
+        request: SourceDiscovery<'_>,
+    ) -> Result<Discovered, SourceError> {
+        let compact = |iri: &str| call.terms.compact(iri).into_owned();
+        let details = [("details", "true".to_owned())];
+        let outgoing = match request {
+            SourceDiscovery::Types => self.get(call, &["types"], &[])?,
+            SourceDiscovery::TypeDetails => self.get(call, &["types"], &details)?,
+            SourceDiscovery::TypeInfo(iri) => self.get(call, &["types", &compact(iri)], &[])?,
+            SourceDiscovery::Attributes => self.get(call, &["attributes"], &[])?,
+            SourceDiscovery::AttributeDetails => self.get(call, &["attributes"], &details)?,
+            SourceDiscovery::AttributeInfo(iri) => {
+                self.get(call, &["attributes", &compact(iri)], &[])?
+            }
+        };
+        let body = self.answer(outgoing).await?;
+        discovery::read(request, body, call.terms)
     }
 
     async fn query(

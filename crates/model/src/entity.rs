@@ -105,6 +105,18 @@ pub enum AttributeValue {
     },
 }
 
+/// The attribute kinds of clause 4.5, by their `type` names.
+pub const ATTRIBUTE_KINDS: &[&str] = &[
+    "Property",
+    "Relationship",
+    "GeoProperty",
+    "LanguageProperty",
+    "VocabProperty",
+    "JsonProperty",
+    "ListProperty",
+    "ListRelationship",
+];
+
 impl AttributeValue {
     /// The short type name of the kind, as in the core @context.
     pub fn type_name(&self) -> &'static str {

@@ -13,7 +13,7 @@ pub mod terms;
 pub mod validate;
 
 pub use clock::{Clock, SystemClock};
-pub use entity::{Attribute, AttributeValue, Attributes, Entity, SCOPE_IRI};
+pub use entity::{Attribute, AttributeValue, Attributes, Entity, ATTRIBUTE_KINDS, SCOPE_IRI};
 pub use error::{ErrorKind, ModelError};
 pub use tenant::Tenant;
 pub use terms::{IdentityTerms, TermMap};

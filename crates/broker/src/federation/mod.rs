@@ -13,6 +13,7 @@
 //! same tenant has come back: it is answered from local data only, with a 199 warning.
 
 mod batch;
+mod discovery;
 mod merge;
 mod purge;
 mod query;
@@ -34,8 +35,8 @@ pub use merge::merge_into;
 pub use purge::PurgePart;
 pub use query::{ClientQuery, MAX_FROM_SOURCE};
 pub use source::{
-    BatchAnswer, BatchKind, ContextSources, RetrieveBy, SourceBatch, SourceCall, SourceError,
-    SourcePurge, SourceQuery, SourceRetrieve, SourceWrite, WriteKind,
+    BatchAnswer, BatchKind, ContextSources, Discovered, RetrieveBy, SourceBatch, SourceCall,
+    SourceDiscovery, SourceError, SourcePurge, SourceQuery, SourceRetrieve, SourceWrite, WriteKind,
 };
 pub use write::{AttributeWrite, Forwarded, PartFailure, WritePart};
 

@@ -85,6 +85,46 @@ pub struct SourcePurge<'a> {
     pub keep: &'a [String],
 }
 
+/// A discovery request passed on to a source (clauses 5.7.5-5.7.10), names expanded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceDiscovery<'a> {
+    /// Retrieve Available Entity Types (5.7.5).
+    Types,
+    /// Their details (5.7.6).
+    TypeDetails,
+    /// Retrieve Available Entity Type Information (5.7.7) of this type.
+    TypeInfo(&'a str),
+    /// Retrieve Available Attributes (5.7.8).
+    Attributes,
+    /// Their details (5.7.9).
+    AttributeDetails,
+    /// Retrieve Available Attribute Information (5.7.10) of this attribute.
+    AttributeInfo(&'a str),
+}
+
+impl SourceDiscovery<'_> {
+    /// The operation a registration must offer for it (clause 4.20).
+    pub fn operation(&self) -> rigel_model::registration::operations::Operation {
+        use rigel_model::registration::operations::Operation;
+        match self {
+            SourceDiscovery::Types => Operation::RetrieveEntityTypes,
+            SourceDiscovery::TypeDetails => Operation::RetrieveEntityTypeDetails,
+            SourceDiscovery::TypeInfo(_) => Operation::RetrieveEntityTypeInfo,
+            SourceDiscovery::Attributes => Operation::RetrieveAttrTypes,
+            SourceDiscovery::AttributeDetails => Operation::RetrieveAttrTypeDetails,
+            SourceDiscovery::AttributeInfo(_) => Operation::RetrieveAttrTypeInfo,
+        }
+    }
+}
+
+/// What a source answered to a discovery request: the types or the attributes it holds,
+/// with as much detail as was asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Discovered {
+    Types(Vec<crate::discovery::TypeDetails>),
+    Attributes(Vec<crate::discovery::AttributeDetails>),
+}
+
 /// A batch write passed on to a source (clauses 5.6.7-5.6.10, 5.6.20): the client's own
 /// entities, each restricted to the attributes the registration takes, or the ids of a
 /// deletion.
@@ -246,6 +286,13 @@ pub trait ContextSources: Send + Sync + 'static {
         call: &SourceCall<'_>,
         request: &SourcePurge<'_>,
     ) -> Result<(), SourceError>;
+
+    /// The entity types or attributes the source holds (none for a 404).
+    async fn discover(
+        &self,
+        call: &SourceCall<'_>,
+        request: SourceDiscovery<'_>,
+    ) -> Result<Discovered, SourceError>;
 
     /// The entities the source holds that match, at most `request.limit`.
     async fn query(

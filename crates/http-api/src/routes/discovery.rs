@@ -1,12 +1,16 @@
 //! Discovery (clauses 5.7.5-5.7.10, HTTP binding 6.25-6.28): GET /types, /types/{type},
-//! /attributes and /attributes/{attrId}, compacted with the request's @context.
+//! /attributes and /attributes/{attrId}, compacted with the request's @context; the local
+//! types and attributes merged with those of the context sources registered for them
+//! (5.7.11), a failing source reported in `NGSILD-Warning`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use rigel_broker::discovery::{AttributeDetails, TypeDetails};
+use rigel_broker::federation::{Distributed, SourceDiscovery};
 use rigel_model::TermMap;
 use serde_json::{json, Map, Value};
 
-use crate::context;
+use crate::context::{self, RequestContext};
+use crate::distribution;
 use crate::negotiation::negotiate;
 use crate::representation::{respond, respond_array};
 use crate::request::{tenant, Params};
@@ -44,6 +48,47 @@ fn by_compacted<T>(items: &mut [T], iri: impl Fn(&T) -> &str, terms: &dyn TermMa
     items.sort_by_cached_key(|item| terms.compact(iri(item)).into_owned());
 }
 
+/// The types `ask` names, here and at the sources.
+async fn types(
+    req: &HttpRequest,
+    state: &AppState,
+    params: &Params,
+    ctx: &RequestContext,
+    ask: SourceDiscovery<'_>,
+) -> Result<Distributed<Vec<TypeDetails>>, ApiError> {
+    let tenant = tenant(req)?;
+    let distribution = distribution::of(req, params, ctx)?;
+    Ok(state
+        .broker
+        .types_distributed(&tenant, ask, &distribution)
+        .await?)
+}
+
+/// The attributes `ask` names, here and at the sources.
+async fn attributes(
+    req: &HttpRequest,
+    state: &AppState,
+    params: &Params,
+    ctx: &RequestContext,
+    ask: SourceDiscovery<'_>,
+) -> Result<Distributed<Vec<AttributeDetails>>, ApiError> {
+    let tenant = tenant(req)?;
+    let distribution = distribution::of(req, params, ctx)?;
+    Ok(state
+        .broker
+        .attributes_distributed(&tenant, ask, &distribution)
+        .await?)
+}
+
+/// The response with a warning for each failing source.
+fn warned(
+    mut response: HttpResponse,
+    warnings: &[rigel_broker::federation::SourceWarning],
+) -> HttpResponse {
+    distribution::warn(&mut response, warnings);
+    response
+}
+
 /// GET /types — Retrieve Available Entity Types (5.7.5) or their details (5.7.6).
 #[utoipa::path(get, path = "/ngsi-ld/v1/types", tag = "Discovery",
     params(("details" = Option<bool>, Query, description = "EntityType objects instead of an EntityTypeList")),
@@ -54,19 +99,22 @@ pub async fn retrieve_entity_types(
 ) -> Result<HttpResponse, ApiError> {
     let media = negotiate(&req, false)?;
     let params = Params::parse(&req, LIST_PARAMS)?;
-    let tenant = tenant(&req)?;
     let ctx = context::from_link(&req, &state.resolver).await?;
     let terms = ctx.terms.as_ref();
     if !params.flag("details")? {
-        let types = state.broker.entity_types(&tenant).await?;
+        let found = types(&req, &state, &params, &ctx, SourceDiscovery::Types).await?;
         let body = json!({
             "id": list_id("EntityTypeList"),
             "type": "EntityTypeList",
-            "typeList": compact_all(&types, terms),
+            "typeList": compact_all(found.value.iter().map(|d| &d.type_iri), terms),
         });
-        return Ok(respond(&req, media, &ctx, object(body)));
+        return Ok(warned(
+            respond(&req, media, &ctx, object(body)),
+            &found.warnings,
+        ));
     }
-    let mut details = state.broker.entity_type_details(&tenant, None).await?;
+    let found = types(&req, &state, &params, &ctx, SourceDiscovery::TypeDetails).await?;
+    let mut details = found.value;
     by_compacted(&mut details, |d| &d.type_iri, terms);
     let items = details
         .iter()
@@ -79,7 +127,10 @@ pub async fn retrieve_entity_types(
             })
         })
         .collect();
-    Ok(respond_array(&req, media, &ctx, Value::Array(items)))
+    Ok(warned(
+        respond_array(&req, media, &ctx, Value::Array(items)),
+        &found.warnings,
+    ))
 }
 
 /// GET /types/{type} — Retrieve Available Entity Type Information (5.7.7).
@@ -92,20 +143,23 @@ pub async fn retrieve_entity_type_info(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let media = negotiate(&req, false)?;
-    Params::parse(&req, ONE_PARAMS)?;
-    let tenant = tenant(&req)?;
+    let params = Params::parse(&req, ONE_PARAMS)?;
     let ctx = context::from_link(&req, &state.resolver).await?;
     let terms = ctx.terms.as_ref();
     let type_iri = terms.expand(&path).into_owned();
-    let details = state
-        .broker
-        .entity_type_details(&tenant, Some(&type_iri))
-        .await?;
+    let found = types(
+        &req,
+        &state,
+        &params,
+        &ctx,
+        SourceDiscovery::TypeInfo(&type_iri),
+    )
+    .await?;
     let Some(TypeDetails {
         type_iri,
         entity_count,
         attributes,
-    }) = details.into_iter().next()
+    }) = found.value.into_iter().next()
     else {
         return Err(not_found(format!(
             "no entity has the type {}",
@@ -131,7 +185,10 @@ pub async fn retrieve_entity_type_info(
         "entityCount": entity_count,
         "attributeDetails": attribute_details,
     });
-    Ok(respond(&req, media, &ctx, object(body)))
+    Ok(warned(
+        respond(&req, media, &ctx, object(body)),
+        &found.warnings,
+    ))
 }
 
 /// An Attribute (5.2.28): in a detailed list (4.5.14) only its names and entity types; as
@@ -160,24 +217,35 @@ pub async fn retrieve_attributes(
 ) -> Result<HttpResponse, ApiError> {
     let media = negotiate(&req, false)?;
     let params = Params::parse(&req, LIST_PARAMS)?;
-    let tenant = tenant(&req)?;
     let ctx = context::from_link(&req, &state.resolver).await?;
     let terms = ctx.terms.as_ref();
-    let mut details = state.broker.attribute_details(&tenant, None).await?;
-    by_compacted(&mut details, |d| &d.attribute_iri, terms);
-    if !params.flag("details")? {
+    let details = params.flag("details")?;
+    let ask = match details {
+        true => SourceDiscovery::AttributeDetails,
+        false => SourceDiscovery::Attributes,
+    };
+    let found = attributes(&req, &state, &params, &ctx, ask).await?;
+    let mut listed = found.value;
+    by_compacted(&mut listed, |d| &d.attribute_iri, terms);
+    if !details {
         let body = json!({
             "id": list_id("AttributeList"),
             "type": "AttributeList",
-            "attributeList": compact_all(details.iter().map(|d| &d.attribute_iri), terms),
+            "attributeList": compact_all(listed.iter().map(|d| &d.attribute_iri), terms),
         });
-        return Ok(respond(&req, media, &ctx, object(body)));
+        return Ok(warned(
+            respond(&req, media, &ctx, object(body)),
+            &found.warnings,
+        ));
     }
-    let items = details
+    let items = listed
         .iter()
         .map(|d| attribute_json(d, terms, false))
         .collect();
-    Ok(respond_array(&req, media, &ctx, Value::Array(items)))
+    Ok(warned(
+        respond_array(&req, media, &ctx, Value::Array(items)),
+        &found.warnings,
+    ))
 }
 
 /// GET /attributes/{attrId} — Retrieve Available Attribute Information (5.7.10).
@@ -190,24 +258,21 @@ pub async fn retrieve_attribute_info(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let media = negotiate(&req, false)?;
-    Params::parse(&req, ONE_PARAMS)?;
-    let tenant = tenant(&req)?;
+    let params = Params::parse(&req, ONE_PARAMS)?;
     let ctx = context::from_link(&req, &state.resolver).await?;
     let terms = ctx.terms.as_ref();
     let iri = terms.expand(&path).into_owned();
-    let details = state.broker.attribute_details(&tenant, Some(&iri)).await?;
-    let Some(found) = details.first() else {
+    let ask = SourceDiscovery::AttributeInfo(&iri);
+    let found = attributes(&req, &state, &params, &ctx, ask).await?;
+    let warnings = found.warnings;
+    let Some(found) = found.value.first() else {
         return Err(not_found(format!(
             "no entity has the attribute {}",
             path.as_str()
         )));
     };
-    Ok(respond(
-        &req,
-        media,
-        &ctx,
-        object(attribute_json(found, terms, true)),
-    ))
+    let body = object(attribute_json(found, terms, true));
+    Ok(warned(respond(&req, media, &ctx, body), &warnings))
 }
 
 fn not_found(detail: String) -> ApiError {

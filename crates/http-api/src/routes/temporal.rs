@@ -283,20 +283,10 @@ pub async fn modify_temporal_instance(
 
 /// Whether a body is one attribute instance rather than a fragment of attributes.
 fn is_instance_object(body: &Map<String, Value>) -> bool {
-    let kinds = [
-        "Property",
-        "Relationship",
-        "GeoProperty",
-        "LanguageProperty",
-        "VocabProperty",
-        "JsonProperty",
-        "ListProperty",
-        "ListRelationship",
-    ];
     let typed = body
         .get("type")
         .and_then(Value::as_str)
-        .is_some_and(|t| kinds.contains(&t));
+        .is_some_and(|t| rigel_model::ATTRIBUTE_KINDS.contains(&t));
     typed
         || [
             "value",

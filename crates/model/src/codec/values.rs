@@ -22,18 +22,8 @@ pub(super) fn plain(value: AttributeValue, now: DateTime<Utc>) -> Attribute {
 
 /// Maps the attribute "type" member (a term or the full IRI) to a kind name.
 pub(super) fn kind_name(t: &str, terms: &dyn TermMap) -> Option<&'static str> {
-    const KINDS: &[&str] = &[
-        "Property",
-        "Relationship",
-        "GeoProperty",
-        "LanguageProperty",
-        "VocabProperty",
-        "JsonProperty",
-        "ListProperty",
-        "ListRelationship",
-    ];
     let expanded = terms.expand(t);
-    KINDS
+    crate::ATTRIBUTE_KINDS
         .iter()
         .find(|k| **k == t || expanded.strip_prefix(NGSI_LD) == Some(**k))
         .copied()

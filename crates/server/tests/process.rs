@@ -1,13 +1,15 @@
 //! Black-box tests of the real `rigel` binary as a process: durability across SIGKILL,
 //! graceful shutdown on SIGTERM, the admin port, the request log, configuration by flag and
-//! environment (Orion-LD's variables too), and the deployment files against what the binary
-//! serves.
+//! environment (Orion-LD's variables too), the deployment files against what the binary
+//! serves, and federation between several brokers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "process/common.rs"]
 mod common;
 #[path = "process/configuration.rs"]
 mod configuration;
+#[path = "process/federation.rs"]
+mod federation;
 #[path = "process/kill.rs"]
 mod kill;
 #[path = "process/operations.rs"]

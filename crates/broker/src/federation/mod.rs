@@ -261,6 +261,42 @@ pub(crate) fn registered_attributes(reg: &Registration, wanted: &Wanted<'_>) -> 
     attributes
 }
 
+/// The entity types the matching elements of a registration register.
+pub(crate) fn registered_types(reg: &Registration, wanted: &[&Wanted<'_>]) -> Vec<String> {
+    let mut types: Vec<String> = Vec::new();
+    for t in reg
+        .information
+        .iter()
+        .filter(|info| wanted.iter().any(|w| w.matches_info(info)))
+        .flat_map(|i| i.entities.iter().flatten())
+        .flat_map(|e| e.types.iter())
+    {
+        if !types.contains(t) {
+            types.push(t.clone());
+        }
+    }
+    types
+}
+
+/// The part of a source's answer a registration covers (4.3.6.1): nothing when the entity
+/// has none of the registered `types` (a registration for Bins does not answer for a Car of
+/// the same id), else only the registered `attributes` (empty: all).
+pub(crate) fn within(
+    mut entity: rigel_model::Entity,
+    types: &[String],
+    attributes: &[String],
+) -> Option<rigel_model::Entity> {
+    if !types.is_empty() && !entity.types.iter().any(|t| types.contains(t)) {
+        return None;
+    }
+    if !attributes.is_empty() {
+        entity
+            .attributes
+            .retain(|name, _| attributes.contains(name));
+    }
+    Some(entity)
+}
+
 /// Whether the request already passed through the registration's source and tenant.
 pub(crate) fn passed_through(reg: &Registration, via: &[Hop]) -> bool {
     reg.context_source_alias.as_ref().is_some_and(|alias| {

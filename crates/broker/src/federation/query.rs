@@ -17,8 +17,8 @@ use rigel_query::registration::Wanted;
 use rigel_query::{EntityQuery, OrderBy};
 
 use super::{
-    call_to, cooling_down, merge_into, passed_through, registered_attributes, warning, Distributed,
-    Distribution, SourceQuery, SourceWarning,
+    call_to, cooling_down, merge_into, passed_through, registered_attributes, registered_types,
+    warning, within, Distributed, Distribution, SourceQuery, SourceWarning,
 };
 use crate::query::{Paging, QueryResult};
 use crate::{Broker, BrokerError};
@@ -41,6 +41,8 @@ struct QueryTarget {
     attributes: Vec<String>,
     ids: Vec<String>,
     batch: bool,
+    /// The entity types the matching elements register.
+    types: Vec<String>,
 }
 
 impl Broker {
@@ -108,10 +110,17 @@ impl Broker {
             let reg = &target.registration;
             self.record_forward(tenant, reg, answer.is_ok(), now);
             match answer {
-                Ok(entities) if reg.mode() == Mode::Auxiliary => auxiliary.extend(entities),
                 Ok(entities) => {
-                    for entity in entities {
-                        add(&mut merged, entity, false, now);
+                    // Only what the registration covers counts: its types, its attributes.
+                    let covered = entities
+                        .into_iter()
+                        .filter_map(|e| within(e, &target.types, &target.attributes));
+                    if reg.mode() == Mode::Auxiliary {
+                        auxiliary.extend(covered);
+                    } else {
+                        for entity in covered {
+                            add(&mut merged, entity, false, now);
+                        }
                     }
                 }
                 Err(e) => {
@@ -184,9 +193,12 @@ impl Broker {
                 } else {
                     registered_ids(&reg, &wanted)
                 };
+                let matching: Vec<&Wanted<'_>> =
+                    wanted.iter().filter(|w| w.matches(&reg)).collect();
                 Some(QueryTarget {
                     attributes: if whole { Vec::new() } else { held },
                     ids,
+                    types: registered_types(&reg, &matching),
                     registration: reg,
                     batch,
                 })

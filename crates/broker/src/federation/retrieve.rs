@@ -9,8 +9,9 @@ use rigel_query::registration::Wanted;
 use rigel_query::TypeExpr;
 
 use super::{
-    call_to, cooling_down, merge_into, passed_through, registered_attributes, warning, Distributed,
-    Distribution, Federation, RetrieveBy, SourceError, SourceRetrieve, SourceWarning,
+    call_to, cooling_down, merge_into, passed_through, registered_attributes, registered_types,
+    warning, within, Distributed, Distribution, Federation, RetrieveBy, SourceError,
+    SourceRetrieve, SourceWarning,
 };
 use crate::{Broker, BrokerError};
 
@@ -50,6 +51,8 @@ impl Broker {
         for (target, answer) in targets.iter().zip(answers) {
             let reg = &target.registration;
             self.record_forward(tenant, reg, answer.is_ok(), now);
+            // Only what the registration covers counts: its types, its attributes.
+            let answer = answer.map(|found| found.and_then(|e| target.within(e)));
             match answer {
                 Ok(None) => {}
                 Ok(Some(entity)) if entity.id != id => warnings.push(warning(
@@ -141,6 +144,8 @@ struct Target {
     types: Vec<String>,
     attributes: Vec<String>,
     by: RetrieveBy,
+    /// The entity types the matching elements register.
+    registered_types: Vec<String>,
 }
 
 impl Target {
@@ -157,35 +162,25 @@ impl Target {
         } else {
             return None;
         };
-        let matching: Vec<_> = reg
-            .information
-            .iter()
-            .filter(|info| wanted.matches_info(info))
-            .collect();
         let attributes = registered_attributes(&reg, wanted);
+        let registered = registered_types(&reg, &[wanted]);
         let types = match types {
             Some(t) => t.to_vec(),
             // A retrieval needs no type; a query does.
             None if by == RetrieveBy::Retrieve => Vec::new(),
-            None => {
-                let mut registered: Vec<String> = Vec::new();
-                for t in matching
-                    .iter()
-                    .flat_map(|i| i.entities.iter().flatten())
-                    .flat_map(|e| e.types.iter())
-                {
-                    if !registered.contains(t) {
-                        registered.push(t.clone());
-                    }
-                }
-                registered
-            }
+            None => registered.clone(),
         };
         Some(Self {
             registration: reg,
             types,
             attributes,
             by,
+            registered_types: registered,
         })
+    }
+
+    /// The part of a source's answer the registration covers.
+    fn within(&self, entity: Entity) -> Option<Entity> {
+        within(entity, &self.registered_types, &self.attributes)
     }
 }

@@ -114,20 +114,41 @@ pub async fn exit_code(child: &mut Child, limit: Duration) -> Option<i32> {
     }
 }
 
-/// A notification receiver: keeps the body of every notification (HTTP POST) it answers
-/// with 200, after `delay` (a slow endpoint lets notifications queue up).
-pub async fn start_receiver(delay: Duration) -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
+/// One request an HTTP mock received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub target: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What a mock answers to a request: a status and a JSON body, or `None` to hold the
+/// connection without answering.
+pub type Answer =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<(u16, String)>> + Send>>;
+
+/// Serves HTTP/1.1 on a loopback port, answering each request with `answer`; the port.
+pub async fn serve_http(answer: impl Fn(Received) -> Answer + Send + Sync + 'static) -> u16 {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let sink = received.clone();
+    let answer = Arc::new(answer);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let sink = sink.clone();
+            let answer = answer.clone();
             tokio::spawn(async move {
                 let mut stream = BufReader::new(stream);
                 loop {
+                    let mut request_line = String::new();
+                    if stream.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut parts = request_line.split_whitespace();
+                    let method = parts.next().unwrap_or_default().to_owned();
+                    let target = parts.next().unwrap_or_default().to_owned();
+                    let mut headers = Vec::new();
                     let mut length = 0usize;
                     loop {
                         let mut line = String::new();
@@ -137,27 +158,58 @@ pub async fn start_receiver(delay: Duration) -> (u16, Arc<Mutex<Vec<serde_json::
                         if line == "\r\n" {
                             break;
                         }
-                        let lower = line.to_ascii_lowercase();
-                        if let Some(v) = lower.strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
+                        if let Some((name, value)) = line.trim_end().split_once(':') {
+                            let name = name.to_ascii_lowercase();
+                            if name == "content-length" {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                            headers.push((name, value.trim().to_owned()));
                         }
                     }
                     let mut body = vec![0; length];
                     if stream.read_exact(&mut body).await.is_err() {
                         return;
                     }
-                    tokio::time::sleep(delay).await;
-                    sink.lock()
-                        .unwrap()
-                        .push(serde_json::from_slice(&body).unwrap());
-                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-                    if stream.get_mut().write_all(ok).await.is_err() {
+                    let request = Received {
+                        method,
+                        target,
+                        headers,
+                        body,
+                    };
+                    let Some((status, text)) = answer(request).await else {
+                        tokio::time::sleep(Duration::from_secs(600)).await;
+                        return;
+                    };
+                    let reply = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{text}",
+                        text.len()
+                    );
+                    if stream.get_mut().write_all(reply.as_bytes()).await.is_err() {
                         return;
                     }
                 }
             });
         }
     });
+    port
+}
+
+/// A notification receiver: keeps the body of every notification (HTTP POST) it answers
+/// with 200, after `delay` (a slow endpoint lets notifications queue up).
+pub async fn start_receiver(delay: Duration) -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let sink = received.clone();
+    let port = serve_http(move |request| {
+        let sink = sink.clone();
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            sink.lock()
+                .unwrap()
+                .push(serde_json::from_slice(&request.body).unwrap());
+            Some((200, String::new()))
+        })
+    })
+    .await;
     (port, received)
 }
 

@@ -1,16 +1,19 @@
-//! The broker's way out: one pooled HTTP client for the calls it makes to context sources,
-//! with a policy on where it may go, a timeout per call and a cap on the size of answers.
+//! The broker's way out: one pooled HTTP client for every call the broker makes (requests
+//! forwarded to context sources, notifications, @context downloads), with a policy on where
+//! it may go, a timeout per call and a cap on the size of answers.
 //!
 //! The policy refuses schemes other than `http` and `https`, and the link-local ranges
 //! (169.254.0.0/16, fe80::/10), where cloud metadata services answer. Loopback and private
-//! addresses are allowed: sources on the same host or network are the common case.
+//! addresses are allowed: sources on the same host or network are the common case. Calls
+//! follow no redirects, except document downloads ([`Egress::fetch`]), which follow a few,
+//! each hop checked against the same policy.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use reqwest::header::HeaderMap;
-pub use reqwest::{Method, Url};
+pub use reqwest::{header, Method, Url};
 
 /// How outbound calls behave.
 #[derive(Debug, Clone)]
@@ -19,6 +22,8 @@ pub struct EgressConfig {
     pub timeout: Duration,
     /// Answers larger than this are refused.
     pub max_answer_bytes: usize,
+    /// Redirects a document download follows.
+    pub max_redirects: usize,
 }
 
 impl Default for EgressConfig {
@@ -26,6 +31,7 @@ impl Default for EgressConfig {
         Self {
             timeout: Duration::from_secs(3),
             max_answer_bytes: 16 * 1024 * 1024,
+            max_redirects: 5,
         }
     }
 }
@@ -49,6 +55,8 @@ pub struct Answer {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The URL that answered (after redirects, for a download).
+    pub url: String,
 }
 
 impl Answer {
@@ -72,58 +80,115 @@ pub struct Call {
 /// The outbound client.
 #[derive(Clone)]
 pub struct Egress {
+    /// Follows no redirect: the caller sees it.
     client: reqwest::Client,
+    /// Follows up to `max_redirects`, each checked against the policy.
+    follower: reqwest::Client,
     config: EgressConfig,
+}
+
+impl std::fmt::Debug for Egress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Egress")
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 impl Egress {
     pub fn new(config: EgressConfig) -> Result<Self, EgressError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(config.timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            // A redirect could lead past the policy: the caller sees it instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .http1_title_case_headers()
-            .build()
-            .map_err(|e| EgressError::Unreachable(format!("HTTP client: {e}")))?;
-        Ok(Self { client, config })
+        let builder = || {
+            reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_max_idle_per_host(64)
+                .tcp_nodelay(true)
+                .user_agent(concat!("rigel/", env!("CARGO_PKG_VERSION")))
+                // Receivers written against other brokers look headers up case-sensitively
+                // (`Link`, receiverInfo keys as given).
+                .http1_title_case_headers()
+        };
+        let built = |b: reqwest::ClientBuilder| {
+            b.build()
+                .map_err(|e| EgressError::Unreachable(format!("HTTP client: {e}")))
+        };
+        let client = built(builder().redirect(reqwest::redirect::Policy::none()))?;
+        let hops = config.max_redirects;
+        let follower = built(builder().redirect(reqwest::redirect::Policy::custom(
+            move |attempt| {
+                if attempt.previous().len() > hops {
+                    attempt.error(format!("more than {hops} redirects"))
+                } else if let Err(e) = allowed(attempt.url()) {
+                    attempt.error(e.to_string())
+                } else {
+                    attempt.follow()
+                }
+            },
+        )))?;
+        Ok(Self {
+            client,
+            follower,
+            config,
+        })
     }
 
     /// Whether the policy lets the broker call `url`; the parsed URL.
     pub fn check(&self, url: &str) -> Result<Url, EgressError> {
         let parsed = Url::parse(url).map_err(|e| EgressError::Refused(format!("{url} ({e})")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(EgressError::Refused(format!("{url} (only http and https)")));
-        }
-        let host = parsed
-            .host_str()
-            .ok_or_else(|| EgressError::Refused(format!("{url} (no host)")))?;
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let link_local = bare.parse::<IpAddr>().is_ok_and(is_link_local);
-        if link_local {
-            return Err(EgressError::Refused(format!(
-                "{url} (a link-local address)"
-            )));
-        }
+        allowed(&parsed)?;
         Ok(parsed)
     }
 
-    /// Makes the call and reads the whole answer (any status).
+    /// Makes the call and reads the whole answer (any status), following no redirect.
     pub async fn send(&self, call: Call) -> Result<Answer, EgressError> {
+        let cap = self.config.max_answer_bytes;
+        self.exchange(&self.client, call, cap).await
+    }
+
+    /// Downloads a document: follows redirects (each hop within the policy) and reads at
+    /// most `max_bytes`.
+    pub async fn fetch(&self, call: Call, max_bytes: usize) -> Result<Answer, EgressError> {
+        self.exchange(&self.follower, call, max_bytes).await
+    }
+
+    /// Makes the call and gives only the answer's status (a notification's receiver says
+    /// no more); no redirect is followed.
+    pub async fn deliver(&self, call: Call) -> Result<u16, EgressError> {
+        let (response, _) = self.request(&self.client, call).await?;
+        Ok(response.status().as_u16())
+    }
+
+    async fn request(
+        &self,
+        client: &reqwest::Client,
+        call: Call,
+    ) -> Result<(reqwest::Response, Duration), EgressError> {
         let url = self.check(&call.url)?;
         let timeout = call.timeout.unwrap_or(self.config.timeout);
-        let mut request = self.client.request(call.method, url).timeout(timeout);
+        let mut request = client.request(call.method, url).timeout(timeout);
         for (name, value) in &call.headers {
             request = request.header(name.as_str(), value.as_str());
         }
         if let Some(body) = call.body {
             request = request.body(body);
         }
-        let mut response = request.send().await.map_err(|e| failure(e, timeout))?;
+        let response = request.send().await.map_err(|e| failure(e, timeout))?;
+        Ok((response, timeout))
+    }
+
+    async fn exchange(
+        &self,
+        client: &reqwest::Client,
+        call: Call,
+        cap: usize,
+    ) -> Result<Answer, EgressError> {
+        let (mut response, timeout) = self.request(client, call).await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let cap = self.config.max_answer_bytes;
+        let url = response.url().to_string();
+        let declared = response.content_length().unwrap_or(0);
+        if declared > cap as u64 {
+            return Err(EgressError::TooLarge(cap));
+        }
         let mut body = BytesMut::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| failure(e, timeout))? {
             if body.len() + chunk.len() > cap {
@@ -135,16 +200,50 @@ impl Egress {
             status,
             headers,
             body: body.freeze(),
+            url,
         })
     }
+}
+
+/// The policy: `http` and `https` only, never a link-local address.
+fn allowed(url: &Url) -> Result<(), EgressError> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(EgressError::Refused(format!("{url} (only http and https)")));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| EgressError::Refused(format!("{url} (no host)")))?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<IpAddr>().is_ok_and(is_link_local) {
+        return Err(EgressError::Refused(format!(
+            "{url} (a link-local address)"
+        )));
+    }
+    Ok(())
 }
 
 fn failure(e: reqwest::Error, timeout: Duration) -> EgressError {
     if e.is_timeout() {
         EgressError::Timeout(timeout)
+    } else if e.is_redirect() {
+        EgressError::Refused(source_chain(&e))
+    } else if e.is_builder() {
+        EgressError::Refused(e.to_string())
     } else {
-        EgressError::Unreachable(e.to_string())
+        EgressError::Unreachable(source_chain(&e))
     }
+}
+
+/// The error and its causes on one line (reqwest's top-level message alone is vague).
+fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// 169.254.0.0/16 and fe80::/10 (and IPv4 mapped into IPv6).
@@ -160,6 +259,8 @@ fn is_link_local(ip: IpAddr) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn egress() -> Egress {
@@ -167,6 +268,60 @@ mod tests {
             Ok(e) => e,
             Err(e) => panic!("{e}"),
         }
+    }
+
+    /// A server answering `/a` with a redirect to `/b`, `/b` with a document, and `/c` with
+    /// a redirect to the cloud metadata address; the base URL.
+    async fn redirecting_server() -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 4096];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let reply = if head.starts_with("GET /a ") {
+                    "HTTP/1.1 302 Found\r\nlocation: /b\r\ncontent-length: 0\r\n\r\n".to_owned()
+                } else if head.starts_with("GET /c ") {
+                    "HTTP/1.1 302 Found\r\nlocation: http://169.254.169.254/latest\r\ncontent-length: 0\r\n\r\n".to_owned()
+                } else {
+                    "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_owned()
+                };
+                let _ = stream.write_all(reply.as_bytes()).await;
+            }
+        });
+        base
+    }
+
+    fn get(url: String) -> Call {
+        Call {
+            method: Method::GET,
+            url,
+            headers: Vec::new(),
+            body: None,
+            timeout: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn downloads_follow_redirects_within_the_policy_and_calls_follow_none() {
+        let base = redirecting_server().await;
+        let e = egress();
+        let fetched = e.fetch(get(format!("{base}/a")), 1024).await.unwrap();
+        assert_eq!(fetched.status, 200);
+        assert_eq!(fetched.url, format!("{base}/b"));
+        assert_eq!(&fetched.body[..], b"{}");
+        let refused = e.fetch(get(format!("{base}/c")), 1024).await;
+        assert!(
+            matches!(refused, Err(EgressError::Refused(_))),
+            "{refused:?}"
+        );
+        let too_large = e.fetch(get(format!("{base}/b")), 1).await;
+        assert_eq!(too_large.unwrap_err(), EgressError::TooLarge(1));
+        let not_followed = e.send(get(format!("{base}/a"))).await.unwrap();
+        assert_eq!(not_followed.status, 302);
+        assert_eq!(e.deliver(get(format!("{base}/c"))).await.unwrap(), 302);
     }
 
     #[test]

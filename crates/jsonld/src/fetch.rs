@@ -3,7 +3,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, ACCEPT, CACHE_CONTROL, CONTENT_LENGTH};
+use rigel_egress::header::{HeaderMap, CACHE_CONTROL};
+use rigel_egress::{Call, Egress, EgressError, Method, Url};
 use serde_json::Value;
 
 use crate::error::JsonLdError;
@@ -21,10 +22,10 @@ pub(crate) struct Fetched {
     pub(crate) max_age: Option<Duration>,
 }
 
-/// The HTTP client and the limits of remote context fetches. Caching is the
+/// The outbound client and the limits of remote context fetches. Caching is the
 /// [`crate::store::ContextStore`]'s business.
 pub(crate) struct Fetcher {
-    client: reqwest::Client,
+    egress: Egress,
     timeout: Duration,
     max_bytes: usize,
     /// Downloads that gave a usable document, and those that did not, since the start.
@@ -40,25 +41,14 @@ pub struct FetchCounts {
 }
 
 impl Fetcher {
-    pub(crate) fn new(
-        timeout: Duration,
-        max_bytes: usize,
-        max_redirects: usize,
-    ) -> Result<Self, JsonLdError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::limited(max_redirects))
-            .user_agent(concat!("rigel/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| JsonLdError::Internal(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self {
-            client,
+    pub(crate) fn new(egress: Egress, timeout: Duration, max_bytes: usize) -> Self {
+        Self {
+            egress,
             timeout,
             max_bytes,
             succeeded: AtomicU64::new(0),
             failed: AtomicU64::new(0),
-        })
+        }
     }
 
     pub(crate) fn counts(&self) -> FetchCounts {
@@ -80,7 +70,7 @@ impl Fetcher {
     }
 
     async fn download(&self, url: &str) -> Result<Fetched, JsonLdError> {
-        let parsed = reqwest::Url::parse(url)
+        let parsed = Url::parse(url)
             .map_err(|e| JsonLdError::Invalid(format!("@context URL {url} is not valid: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(JsonLdError::not_available(
@@ -89,60 +79,41 @@ impl Fetcher {
             ));
         }
         tracing::debug!(%url, "fetching remote @context");
-        let mut response = self
-            .client
-            .get(parsed)
-            .header(ACCEPT, "application/ld+json, application/json")
-            .send()
+        let call = Call {
+            method: Method::GET,
+            url: url.to_owned(),
+            headers: vec![(
+                "Accept".to_owned(),
+                "application/ld+json, application/json".to_owned(),
+            )],
+            body: None,
+            timeout: Some(self.timeout),
+        };
+        let answer = self
+            .egress
+            .fetch(call, self.max_bytes)
             .await
             .map_err(|e| JsonLdError::not_available(url, self.describe(&e)))?;
-        let status = response.status();
-        if !status.is_success() {
+        if !(200..300).contains(&answer.status) {
             return Err(JsonLdError::not_available(
                 url,
-                format!("HTTP status {status}"),
+                format!("HTTP status {}", answer.status),
             ));
         }
-        let too_big =
-            || JsonLdError::not_available(url, format!("larger than {} bytes", self.max_bytes));
-        let declared = response
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > self.max_bytes as u64) {
-            return Err(too_big());
-        }
-        let final_url = response.url().to_string();
-        let max_age = max_age(response.headers());
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| JsonLdError::not_available(url, self.describe(&e)))?
-        {
-            if body.len() + chunk.len() > self.max_bytes {
-                return Err(too_big());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let document = parse_context_document(url, &body)?;
+        let document = parse_context_document(url, &answer.body)?;
         Ok(Fetched {
-            final_url,
+            final_url: answer.url,
             document,
-            max_age,
+            max_age: max_age(&answer.headers),
         })
     }
 
-    fn describe(&self, error: &reqwest::Error) -> String {
-        if error.is_timeout() {
-            format!("no complete response within {:?}", self.timeout)
-        } else if error.is_redirect() {
-            "too many redirects".to_owned()
-        } else if error.is_connect() {
-            format!("cannot connect: {}", source_chain(error))
-        } else {
-            source_chain(error)
+    fn describe(&self, error: &EgressError) -> String {
+        match error {
+            EgressError::Timeout(_) => format!("no complete response within {:?}", self.timeout),
+            EgressError::TooLarge(n) => format!("larger than {n} bytes"),
+            EgressError::Unreachable(why) => format!("cannot connect: {why}"),
+            EgressError::Refused(why) => why.clone(),
         }
     }
 }
@@ -185,16 +156,4 @@ fn max_age(headers: &HeaderMap) -> Option<Duration> {
         }
     }
     found
-}
-
-/// The error and its causes on one line (reqwest's top-level message alone is vague).
-fn source_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

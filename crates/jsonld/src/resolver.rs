@@ -89,12 +89,23 @@ impl ContextResolver {
     /// client cannot be built, the directory cannot be read or holds an unreadable entry
     /// (or, in theory, if the built-in core context does not process).
     pub fn new(config: ResolverConfig) -> Result<Self, JsonLdError> {
+        let egress = rigel_egress::Egress::new(rigel_egress::EgressConfig {
+            timeout: config.fetch_timeout,
+            max_answer_bytes: config.max_context_bytes,
+            max_redirects: config.max_redirects,
+        })
+        .map_err(|e| JsonLdError::Internal(format!("cannot build the HTTP client: {e}")))?;
+        Self::with_egress(config, egress)
+    }
+
+    /// A resolver downloading remote @contexts through the broker's outbound client
+    /// (its policy and redirect limit apply; the timeout and size cap are `config`'s).
+    pub fn with_egress(
+        config: ResolverConfig,
+        egress: rigel_egress::Egress,
+    ) -> Result<Self, JsonLdError> {
         let core_data = core_data()?;
-        let fetcher = Fetcher::new(
-            config.fetch_timeout,
-            config.max_context_bytes,
-            config.max_redirects,
-        )?;
+        let fetcher = Fetcher::new(egress, config.fetch_timeout, config.max_context_bytes);
         let store = ContextStore::new(config.cache_capacity);
         let dir = match &config.hosted_dir {
             Some(path) => {

@@ -88,20 +88,33 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
             },
         )?,
     );
-    let resolver = ContextResolver::new(ResolverConfig {
-        fetch_timeout: config.context_timeout(),
-        max_context_bytes: config.context_max_bytes,
-        cached_context_lifetime: config.context_cache_lifetime(),
-        hosted_dir: Some(config.contexts_dir()),
-        ..ResolverConfig::default()
-    })?;
+    // One outbound client for every call the broker makes: @context downloads,
+    // notifications and requests forwarded to context sources.
+    let egress = Egress::new(EgressConfig {
+        timeout: Duration::from_millis(config.forward_timeout_ms.max(1)),
+        ..EgressConfig::default()
+    })
+    .map_err(|e| StartError::Federation(e.to_string()))?;
+    let resolver = ContextResolver::with_egress(
+        ResolverConfig {
+            fetch_timeout: config.context_timeout(),
+            max_context_bytes: config.context_max_bytes,
+            cached_context_lifetime: config.context_cache_lifetime(),
+            hosted_dir: Some(config.contexts_dir()),
+            ..ResolverConfig::default()
+        },
+        egress.clone(),
+    )?;
     let clock = Arc::new(SystemClock);
     let subscriptions = SubscriptionService::new(
         store.clone(),
         store.clone(),
         resolver.clone(),
         clock.clone(),
-        subscription_options(config),
+        ServiceOptions {
+            egress: Some(egress.clone()),
+            ..subscription_options(config)
+        },
     )
     .map_err(|e| StartError::Subscriptions(e.to_string()))?;
     let registry = Arc::new(
@@ -128,7 +141,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         health: Health::new(store.clone()),
         metrics,
     });
-    let federation = federation(config)?;
+    let federation = federation(config, egress)?;
     actix_web::rt::spawn(save_forwarding_status(registry.clone()));
     let broker = Broker::new(store.clone(), clock)
         .with_subscriptions(subscriptions.clone())
@@ -235,13 +248,8 @@ async fn save_forwarding_status(registry: Arc<rigel_broker::Registry>) {
 }
 
 /// How the broker calls context sources, and who it is to them.
-fn federation(config: &Config) -> Result<Federation, StartError> {
+fn federation(config: &Config, egress: Egress) -> Result<Federation, StartError> {
     let timeout = Duration::from_millis(config.forward_timeout_ms.max(1));
-    let egress = Egress::new(EgressConfig {
-        timeout,
-        ..EgressConfig::default()
-    })
-    .map_err(|e| StartError::Federation(e.to_string()))?;
     Ok(Federation {
         sources: Arc::new(HttpSources::new(egress)),
         alias: alias(config).map_err(|e| StartError::Federation(e.to_string()))?,

@@ -36,6 +36,9 @@ pub struct ServiceOptions {
     pub status_save_interval: Duration,
     /// Most entities in one periodic notification.
     pub periodic_limit: usize,
+    /// The broker's outbound client for HTTP notifications; `None`: one of the service's
+    /// own, with the default policy.
+    pub egress: Option<rigel_egress::Egress>,
 }
 
 impl Default for ServiceOptions {
@@ -46,6 +49,7 @@ impl Default for ServiceOptions {
             max_entities_per_notification: 100,
             status_save_interval: Duration::from_secs(1),
             periodic_limit: 1_000,
+            egress: None,
         }
     }
 }
@@ -230,7 +234,7 @@ impl SubscriptionService {
                 store,
                 resolver,
                 clock,
-                deliverer: Deliverer::new(options.delivery_timeout)?,
+                deliverer: Deliverer::new(options.delivery_timeout, options.egress.clone())?,
                 options,
                 registry: RwLock::new(HashMap::new()),
                 csource: RwLock::new(HashMap::new()),

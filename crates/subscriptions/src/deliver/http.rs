@@ -1,31 +1,21 @@
-//! HTTP(S) webhook delivery: a POST of the notification through one pooled keep-alive client.
+//! HTTP(S) webhook delivery: a POST of the notification through the broker's outbound
+//! client (pooled keep-alive connections, its policy on where the broker may call).
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE, LINK};
+use rigel_egress::{Call, Egress, EgressError, Method};
 use rigel_model::subscription::Endpoint;
 
 use super::{DeliveryError, Outgoing};
 
 /// Posts notifications; connections to each receiver are pooled and kept alive.
 pub struct HttpDelivery {
-    client: reqwest::Client,
+    egress: Egress,
 }
 
 impl HttpDelivery {
-    pub fn new(default_timeout: Duration) -> Result<Self, DeliveryError> {
-        let client = reqwest::Client::builder()
-            .timeout(default_timeout)
-            .connect_timeout(default_timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(64)
-            .tcp_nodelay(true)
-            // Receivers written against other brokers look headers up case-sensitively
-            // (`Link`, receiverInfo keys as given).
-            .http1_title_case_headers()
-            .build()
-            .map_err(|e| DeliveryError::BadEndpoint(format!("HTTP client: {e}")))?;
-        Ok(Self { client })
+    pub fn new(egress: Egress) -> Self {
+        Self { egress }
     }
 
     pub async fn send(
@@ -34,31 +24,43 @@ impl HttpDelivery {
         message: &Outgoing,
         timeout: Duration,
     ) -> Result<(), DeliveryError> {
-        let mut request = self
-            .client
-            .post(&endpoint.uri)
-            .timeout(timeout)
-            .header(CONTENT_TYPE, message.content_type)
-            .body(message.body.clone());
+        let mut headers = vec![("Content-Type".to_owned(), message.content_type.to_owned())];
         if let Some(link) = &message.link {
-            request = request.header(LINK, link);
+            headers.push(("Link".to_owned(), link.clone()));
         }
-        for (name, value) in &message.headers {
-            // receiverInfo keys were validated as header names when the subscription was made;
-            // one that still does not fit is skipped rather than failing every delivery.
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
-                request = request.header(name, value);
-            }
-        }
-        match request.send().await {
-            Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) => Err(DeliveryError::Status(response.status().as_u16())),
-            Err(e) if e.is_timeout() => Err(DeliveryError::Timeout(timeout)),
-            Err(e) if e.is_builder() => Err(DeliveryError::BadEndpoint(e.to_string())),
+        // receiverInfo keys were validated as header names when the subscription was made;
+        // one that still does not fit is skipped rather than failing every delivery.
+        headers.extend(
+            message
+                .headers
+                .iter()
+                .filter(|(name, value)| is_header(name, value))
+                .cloned(),
+        );
+        let call = Call {
+            method: Method::POST,
+            url: endpoint.uri.clone(),
+            headers,
+            body: Some(message.body.clone()),
+            timeout: Some(timeout),
+        };
+        match self.egress.deliver(call).await {
+            Ok(200..=299) => Ok(()),
+            Ok(status) => Err(DeliveryError::Status(status)),
+            Err(EgressError::Timeout(_)) => Err(DeliveryError::Timeout(timeout)),
+            Err(EgressError::Refused(why)) => Err(DeliveryError::BadEndpoint(why)),
             Err(e) => Err(DeliveryError::Unreachable(e.to_string())),
         }
     }
+}
+
+/// Whether a name and value can travel as an HTTP header.
+fn is_header(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && value
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
 }

@@ -42,9 +42,21 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    pub fn new(default_timeout: Duration) -> Result<Self, DeliveryError> {
+    /// Delivers HTTP notifications through `egress` (else a client of its own).
+    pub fn new(
+        default_timeout: Duration,
+        egress: Option<rigel_egress::Egress>,
+    ) -> Result<Self, DeliveryError> {
+        let egress = match egress {
+            Some(egress) => egress,
+            None => rigel_egress::Egress::new(rigel_egress::EgressConfig {
+                timeout: default_timeout,
+                ..rigel_egress::EgressConfig::default()
+            })
+            .map_err(|e| DeliveryError::BadEndpoint(e.to_string()))?,
+        };
         Ok(Self {
-            http: http::HttpDelivery::new(default_timeout)?,
+            http: http::HttpDelivery::new(egress),
             mqtt: mqtt::MqttDelivery::new(),
         })
     }

@@ -793,3 +793,51 @@ async fn types_and_attributes_include_what_the_sources_hold() {
     assert_eq!(one["attributeCount"], 1, "{one}");
     assert_eq!(read("/attributes/draught?local=true").await.status, 404);
 }
+
+/// Clause 4.3.6.1: the query a source gets is rebuilt from the parsed one: a POST query
+/// with two entity selectors, a q with an or inside an and, a scopeQ and a geoquery reaches
+/// a GET-only source as one query per selector, and the source's matches come back.
+#[tokio::test]
+async fn a_rebuilt_query_reaches_a_source_selector_by_selector() {
+    let pair = Pair::new();
+    let (car, bus) = (unique_type("fedcar"), unique_type("fedbus"));
+    let thing = |id: &str, kind: &str, speed: i64, scope: &str, lon: f64| {
+        json!({
+            "id": id, "type": kind, "scope": scope,
+            "speed": {"type": "Property", "value": speed},
+            "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, 40.0]}}
+        })
+    };
+    let (a, b, c, d) = (
+        unique_id("sel-a"),
+        unique_id("sel-b"),
+        unique_id("sel-c"),
+        unique_id("sel-d"),
+    );
+    Pair::create(&pair.source, &thing(&a, &car, 80, "/city/north", 8.0)).await;
+    Pair::create(&pair.source, &thing(&b, &car, 80, "/city/north", 8.0)).await;
+    Pair::create(&pair.source, &thing(&c, &bus, 5, "/city/south", 8.001)).await;
+    Pair::create(&pair.source, &thing(&d, &bus, 70, "/elsewhere", 8.0)).await;
+    let info = json!({"entities": [{"type": car}, {"type": bus}]});
+    pair.register_for(
+        &root_url(""),
+        "inclusive",
+        info,
+        Some(json!(["retrieveOps"])),
+    )
+    .await;
+    let query = json!({
+        "type": "Query",
+        "entities": [{"type": car, "id": a}, {"type": bus}],
+        "q": "(speed>50|speed<10);speed!=70",
+        "scopeQ": "/city/#",
+        "geoQ": {"georel": "near;maxDistance==1000", "geometry": "Point", "coordinates": [8.0, 40.0]}
+    });
+    let found = send(Pair::at(&pair.broker, post("/entityOperations/query")).json(&query))
+        .await
+        .expect_status(200);
+    assert_eq!(found.header("NGSILD-Warning"), None);
+    let mut expected = vec![a, c];
+    expected.sort();
+    assert_eq!(ids(&found.json()), expected);
+}

@@ -20,7 +20,7 @@ use rigel_egress::{Call, Egress, EgressError, Method, Url};
 use rigel_model::Entity;
 use serde_json::Value;
 
-use request::{batch_query, encoded};
+use request::{batch_query, encoded, query_strings};
 
 /// Keys of `contextSourceInfo` that tell the broker how to call (clause 4.3.6.6), not
 /// headers to send.
@@ -308,14 +308,11 @@ impl ContextSources for HttpSources {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        let mut query: Vec<(&str, String)> = request
-            .params
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.clone()))
-            .collect();
-        if !request.ids.is_empty() {
-            query.push(("id", request.ids.join(",")));
-        }
+        // A purge names one selector (its own parameters).
+        let mut query = query_strings(request.query, request.ids, None, request.extra, call.terms)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         if !request.drop.is_empty() {
             query.push(("drop", names(request.drop)));
         }
@@ -363,31 +360,42 @@ impl ContextSources for HttpSources {
                 .map(|iri| call.terms.compact(iri).into_owned())
                 .collect::<Vec<_>>()
         });
-        let outgoing = if request.batch {
-            let body = batch_query(request, attrs.as_deref());
+        if request.batch {
+            let body = batch_query(request, attrs.as_deref(), call.terms);
             let query = [
                 ("options", "sysAttrs".to_owned()),
                 ("limit", request.limit.to_string()),
             ];
             let path = ["entityOperations", "query"];
-            self.request(call, Method::POST, &path, &query, Some(&body))?
-        } else {
-            let mut query: Vec<(&str, String)> = request
-                .params
-                .iter()
-                .filter(|(name, _)| !(name == "attrs" && attrs.is_some()))
-                .map(|(name, value)| (name.as_str(), value.clone()))
-                .collect();
-            if !request.ids.is_empty() {
-                query.push(("id", request.ids.join(",")));
-            }
-            if let Some(attrs) = &attrs {
-                query.push(("attrs", attrs.join(",")));
-            }
+            let outgoing = self.request(call, Method::POST, &path, &query, Some(&body))?;
+            return self.entities(outgoing, call, request.limit).await;
+        }
+        // A GET query takes one entity selector: one request per selector.
+        let mut found = Vec::new();
+        for mut query in query_strings(
+            request.query,
+            request.ids,
+            attrs.as_deref(),
+            request.extra,
+            call.terms,
+        ) {
             query.push(("options", "sysAttrs".to_owned()));
             query.push(("limit", request.limit.to_string()));
-            self.get(call, &["entities"], &query)?
-        };
+            let outgoing = self.get(call, &["entities"], &query)?;
+            found.extend(self.entities(outgoing, call, request.limit).await?);
+        }
+        Ok(found)
+    }
+}
+
+impl HttpSources {
+    /// The entities of a query's answer, at most `limit`.
+    async fn entities(
+        &self,
+        outgoing: Call,
+        call: &SourceCall<'_>,
+        limit: usize,
+    ) -> Result<Vec<Entity>, SourceError> {
         let items = match self.answer(outgoing).await? {
             None => return Ok(Vec::new()),
             Some(Value::Array(items)) => items,
@@ -401,7 +409,7 @@ impl ContextSources for HttpSources {
         };
         items
             .iter()
-            .take(request.limit)
+            .take(limit)
             .map(|e| answer::entity(e, call.terms))
             .collect()
     }

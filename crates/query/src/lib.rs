@@ -22,6 +22,7 @@ pub mod types;
 mod boolean;
 mod limits;
 mod pattern;
+mod render;
 mod scan;
 mod temporal;
 

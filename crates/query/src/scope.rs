@@ -18,7 +18,7 @@ enum Level {
 
 /// One scope pattern. No levels with `subtree` is `/#`: any (non-empty) scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Pattern {
+pub(crate) struct Pattern {
     levels: Vec<Level>,
     /// A trailing `/#`: the scope itself and every scope below it.
     subtree: bool,
@@ -70,7 +70,29 @@ fn node_lookup(node: &Bool<Pattern>) -> crate::index::Lookup {
     }
 }
 
+impl ScopeExpr {
+    pub(crate) fn root(&self) -> &Bool<Pattern> {
+        &self.root
+    }
+}
+
 impl Pattern {
+    /// The pattern as written in a scopeQ.
+    pub(crate) fn render(&self) -> String {
+        let mut text: String = self
+            .levels
+            .iter()
+            .map(|level| match level {
+                Level::Name(name) => format!("/{name}"),
+                Level::Any => "/+".to_owned(),
+            })
+            .collect();
+        if self.subtree {
+            text.push_str("/#");
+        }
+        text
+    }
+
     /// The scopes the pattern can match: itself, or the scopes under the levels before a
     /// `+` or a `/#`.
     fn lookup(&self) -> crate::index::Lookup {

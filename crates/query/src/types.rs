@@ -42,6 +42,10 @@ impl TypeExpr {
         }
     }
 
+    pub(crate) fn root(&self) -> &Bool<String> {
+        &self.root
+    }
+
     /// Whether an entity with these (expanded) types is selected.
     pub fn matches(&self, types: &[String]) -> bool {
         self.root.eval(&|t| types.contains(t))

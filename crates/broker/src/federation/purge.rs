@@ -36,14 +36,14 @@ struct PurgeTarget {
 }
 
 impl Broker {
-    /// Passes a purge on to the sources registrations name (`params`: the client's own
-    /// selection parameters as written); `None` when no registration matches.
+    /// Passes a purge on to the sources registrations name (`extra`: parameters passed on
+    /// as written); `None` when no registration matches.
     pub async fn forward_purge(
         &self,
         tenant: &Tenant,
         query: &EntityQuery,
         purge: &Purge,
-        params: &[(String, String)],
+        extra: &[(String, String)],
         distribution: &Distribution,
     ) -> Result<Option<Vec<PurgePart>>, crate::BrokerError> {
         self.refuse_loop(tenant, distribution)?;
@@ -106,7 +106,8 @@ impl Broker {
         let answers = futures::future::join_all(targets.iter().map(|target| {
             let call = call_to(&target.registration, &via, distribution, federation);
             let request = SourcePurge {
-                params,
+                query,
+                extra,
                 ids: &target.ids,
                 drop: &target.drop,
                 keep: &target.keep,

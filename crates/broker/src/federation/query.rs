@@ -26,12 +26,12 @@ use crate::{Broker, BrokerError};
 /// The most matches asked of one source for one page.
 pub const MAX_FROM_SOURCE: usize = 1000;
 
-/// The client's query as sources are to get it: its own selection parameters (as written,
-/// by name) and the binding it used (a POST query prefers `queryBatch`, a GET one
-/// `queryEntity`).
+/// What sources get of the client's query besides the typed query: the parameters passed
+/// on as written (`csf`, `datasetId`, `expandValues`, `jsonKeys`) and the binding it used (a
+/// POST query prefers `queryBatch`, a GET one `queryEntity`).
 #[derive(Debug, Clone, Default)]
 pub struct ClientQuery {
-    pub params: Vec<(String, String)>,
+    pub extra: Vec<(String, String)>,
     pub post: bool,
 }
 
@@ -74,6 +74,7 @@ impl Broker {
             .saturating_add(paging.limit)
             .saturating_add(1)
             .min(MAX_FROM_SOURCE);
+        let forwarded = query.clone();
         let local = if self.store.tenant_exists(tenant).await? {
             let local_page = Paging {
                 offset: 0,
@@ -90,7 +91,8 @@ impl Broker {
         let calls = targets.iter().map(|target| {
             let call = call_to(&target.registration, &via, distribution, federation);
             let request = SourceQuery {
-                params: &client.params,
+                query: &forwarded,
+                extra: &client.extra,
                 attributes: &target.attributes,
                 ids: &target.ids,
                 batch: target.batch,

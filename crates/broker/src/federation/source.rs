@@ -43,12 +43,15 @@ pub struct SourceRetrieve<'a> {
     pub by: RetrieveBy,
 }
 
-/// Query Entities at a source (clause 5.7.2): the client's own query parameters as written
-/// (its short names, read with the client's @context), the attributes the registration
-/// restricts them to, and how many matches to ask for.
+/// Query Entities at a source (clause 5.7.2): the client's query, typed (sent rebuilt from
+/// it, names compacted with the client's @context), the attributes the registration
+/// restricts it to, and how many matches to ask for.
 pub struct SourceQuery<'a> {
-    /// `type`, `id`, `idPattern`, `q`, `attrs`, the geoquery, `scopeQ`, ... as written.
-    pub params: &'a [(String, String)],
+    /// Selectors, `attrs`, `q`, the geoquery, `scopeQ`.
+    pub query: &'a rigel_query::EntityQuery,
+    /// Parameters passed on as the client wrote them that the typed query does not hold
+    /// (`csf`, `datasetId`, `expandValues`, `jsonKeys`).
+    pub extra: &'a [(String, String)],
     /// Expanded attribute IRIs replacing the client's `attrs` when the registration holds
     /// only some attributes; empty: the client's as they are.
     pub attributes: &'a [String],
@@ -72,11 +75,13 @@ pub struct SourceWrite<'a> {
     pub body: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
-/// Purge Entities passed on to a source (clause 5.6.21): the client's own selection
-/// parameters as written, restricted to what the registration registers.
+/// Purge Entities passed on to a source (clause 5.6.21): the client's selection, typed,
+/// restricted to what the registration registers.
 pub struct SourcePurge<'a> {
-    /// `type`, `id`, `idPattern`, `q`, the geoquery, `scopeQ` as written.
-    pub params: &'a [(String, String)],
+    /// Selectors, `attrs`, `q`, the geoquery, `scopeQ`.
+    pub query: &'a rigel_query::EntityQuery,
+    /// Parameters passed on as the client wrote them that the typed query does not hold.
+    pub extra: &'a [(String, String)],
     /// Entity ids the registration is restricted to, when the client named none.
     pub ids: &'a [String],
     /// Expanded attribute names to delete (`drop`) instead of whole entities.

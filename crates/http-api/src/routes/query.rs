@@ -108,7 +108,7 @@ pub async fn query_entities(
     let ctx = context::from_link(&req, &state.resolver).await?;
     let filters = filters::from_params(&params, ctx.terms.as_ref())?;
     let client = ClientQuery {
-        params: forwarded_params(&params, &filters, ctx.terms.as_ref()),
+        extra: forwarded_params(&params),
         post: false,
     };
     let asked = Asked { filters, client };
@@ -132,7 +132,7 @@ pub async fn query_entities_post(
     let (body, ctx) = crate::routes::entities::object_body(&req, payload, &state).await?;
     let (params, filters) = super::query_body::filters(body, url_params, ctx.terms.as_ref())?;
     let client = ClientQuery {
-        params: forwarded_params(&params, &filters, ctx.terms.as_ref()),
+        extra: forwarded_params(&params),
         post: true,
     };
     let asked = Asked { filters, client };
@@ -145,63 +145,15 @@ struct Asked {
     client: ClientQuery,
 }
 
-/// The parameters that select entities, passed on to context sources as the client wrote
-/// them; the entity selector of a POST query (one, with its type names compacted again)
-/// becomes `type`, `id` and `idPattern`.
-const FORWARDED: &[&str] = &[
-    "type",
-    "id",
-    "idPattern",
-    "attrs",
-    "q",
-    "georel",
-    "geometry",
-    "coordinates",
-    "geoproperty",
-    "scopeQ",
-    "csf",
-    "datasetId",
-    "expandValues",
-    "jsonKeys",
-];
+/// The parameters passed on to context sources as the client wrote them: those the typed
+/// query does not hold (the query itself is rebuilt from its parsed form).
+const FORWARDED: &[&str] = &["csf", "datasetId", "expandValues", "jsonKeys"];
 
-fn forwarded_params(
-    params: &Params,
-    filters: &Filters,
-    terms: &dyn TermMap,
-) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = FORWARDED
+fn forwarded_params(params: &Params) -> Vec<(String, String)> {
+    FORWARDED
         .iter()
         .filter_map(|name| params.get(name).map(|v| ((*name).to_owned(), v.to_owned())))
-        .collect();
-    if let [selector] = filters.query.selectors.as_slice() {
-        let has = |name: &str| out.iter().any(|(n, _)| n == name);
-        let mut extra = Vec::new();
-        if !has("type") {
-            if let Some(types) = &selector.types {
-                let names: Vec<String> = types
-                    .index_types()
-                    .iter()
-                    .map(|t| terms.compact(t).into_owned())
-                    .collect();
-                if !names.is_empty() {
-                    extra.push(("type".to_owned(), names.join(",")));
-                }
-            }
-        }
-        if !has("id") {
-            if let Some(ids) = &selector.ids {
-                extra.push(("id".to_owned(), ids.join(",")));
-            }
-        }
-        if !has("idPattern") {
-            if let Some(pattern) = &selector.id_pattern {
-                extra.push(("idPattern".to_owned(), pattern.as_str().to_owned()));
-            }
-        }
-        out.extend(extra);
-    }
-    out
+        .collect()
 }
 
 /// The shared part of both Query Entities bindings.
@@ -436,11 +388,7 @@ pub async fn purge_entities(
         (None, None) => Purge::Entities,
     };
     let distribution = crate::distribution::of(&req, &params, &ctx)?;
-    // The same selection parameters as a query's (those a purge does not take are absent).
-    let client: Vec<(String, String)> = FORWARDED
-        .iter()
-        .filter_map(|name| params.get(name).map(|v| ((*name).to_owned(), v.to_owned())))
-        .collect();
+    let client = forwarded_params(&params);
     let forwarded = state
         .broker
         .forward_purge(&tenant, &filters.query, &purge, &client, &distribution)

@@ -30,6 +30,9 @@ pub(crate) fn haversine(a: [f64; 2], b: [f64; 2]) -> f64 {
 }
 pub(crate) use shape::{build, from_geojson, Kind};
 
+/// The default GeoProperty of a geoquery (clause 4.10).
+const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Relation {
     /// `near;maxDistance==d`, metres.
@@ -49,6 +52,8 @@ enum Relation {
 pub struct GeoQuery {
     relation: Relation,
     reference: Geometry<f64>,
+    /// The geometry type and coordinates as the client wrote them, to pass the query on.
+    written: (String, Value),
     geoproperty: String,
     /// What any matching geometry's bounding box must intersect (None: unbounded).
     bounds: Option<[f64; 4]>,
@@ -102,6 +107,7 @@ impl GeoQuery {
         Ok(GeoQuery {
             relation,
             reference,
+            written: (geometry.to_owned(), coordinates.clone()),
             geoproperty: geoproperty.to_owned(),
             bounds,
         })
@@ -133,6 +139,31 @@ impl GeoQuery {
             Relation::NearMin(_) | Relation::Disjoint => true,
             _ => area.intersects(&self.reference),
         }
+    }
+
+    /// The query's parameters again (`georel`, `geometry`, `coordinates` as compact JSON,
+    /// and `geoproperty` compacted with `terms` unless it is the default `location`).
+    pub fn render(&self, terms: &dyn rigel_model::TermMap) -> Vec<(&'static str, String)> {
+        let metres = |d: f64| crate::render::number(d);
+        let georel = match self.relation {
+            Relation::NearMax(d) => format!("near;maxDistance=={}", metres(d)),
+            Relation::NearMin(d) => format!("near;minDistance=={}", metres(d)),
+            Relation::Within => "within".to_owned(),
+            Relation::Contains => "contains".to_owned(),
+            Relation::Intersects => "intersects".to_owned(),
+            Relation::Equals => "equals".to_owned(),
+            Relation::Disjoint => "disjoint".to_owned(),
+            Relation::Overlaps => "overlaps".to_owned(),
+        };
+        let mut params = vec![
+            ("georel", georel),
+            ("geometry", self.written.0.clone()),
+            ("coordinates", self.written.1.to_string()),
+        ];
+        if self.geoproperty != LOCATION {
+            params.push(("geoproperty", terms.compact(&self.geoproperty).into_owned()));
+        }
+        params
     }
 
     /// The expanded IRI of the target GeoProperty.

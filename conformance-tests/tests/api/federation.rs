@@ -841,3 +841,66 @@ async fn a_rebuilt_query_reaches_a_source_selector_by_selector() {
     expected.sort();
     assert_eq!(ids(&found.json()), expected);
 }
+
+/// Clause 5.7.3.4: a temporal retrieval merges the broker's instances with those of a
+/// source registered for `retrieveTemporal`, one per instant (the same instant held twice
+/// counts once), and aggregations run over the merged instances.
+#[tokio::test]
+async fn a_temporal_retrieval_merges_the_sources_instances() {
+    let pair = Pair::new();
+    let id = unique_id("temporal");
+    let reading = |value: i64, minute: u32| json!({"type": "Property", "value": value, "observedAt": format!("2020-08-01T12:{minute:02}:00Z")});
+    let evolution = |instances: Vec<Value>| json!({"id": id, "type": "Meter", "power": instances});
+    let write =
+        |tenant: &str, body: Value| send(Pair::at(tenant, post("/temporal/entities")).json(&body));
+    write(&pair.broker, evolution(vec![reading(1, 0), reading(3, 2)]))
+        .await
+        .expect_status(201);
+    write(
+        &pair.source,
+        evolution(vec![reading(2, 1), reading(3, 2), reading(9, 3)]),
+    )
+    .await
+    .expect_status(201);
+    let info = json!({"entities": [{"type": "Meter"}]});
+    pair.register_for(
+        &root_url(""),
+        "inclusive",
+        info,
+        Some(json!(["retrieveTemporal"])),
+    )
+    .await;
+    let read = |query: &str| {
+        send(Pair::at(
+            &pair.broker,
+            get(&format!("/temporal/entities/{id}?{query}")),
+        ))
+    };
+    let merged = read("timerel=after&timeAt=2020-08-01T00:00:00Z")
+        .await
+        .expect_status(200);
+    assert_eq!(merged.header("NGSILD-Warning"), None);
+    let values: Vec<Value> = merged.json()["power"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["value"].clone())
+        .collect();
+    assert_eq!(values, [json!(1), json!(2), json!(3), json!(9)]);
+    let local = read("timerel=after&timeAt=2020-08-01T00:00:00Z&local=true")
+        .await
+        .json();
+    assert_eq!(local["power"].as_array().map(Vec::len), Some(2), "{local}");
+    let aggregated = read(
+        "timerel=after&timeAt=2020-08-01T00:00:00Z&format=aggregatedValues&aggrMethods=max,totalCount",
+    )
+    .await
+    .expect_status(200)
+    .json();
+    assert_eq!(
+        aggregated["power"]["max"][0][0].as_f64(),
+        Some(9.0),
+        "{aggregated}"
+    );
+    assert_eq!(aggregated["power"]["totalCount"][0][0], 4, "{aggregated}");
+}

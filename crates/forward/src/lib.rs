@@ -11,10 +11,12 @@
 mod answer;
 mod discovery;
 mod request;
+mod temporal;
 
 use rigel_broker::federation::{
     BatchAnswer, BatchKind, ContextSources, Discovered, RetrieveBy, SourceBatch, SourceCall,
-    SourceDiscovery, SourceError, SourcePurge, SourceQuery, SourceRetrieve, SourceWrite, WriteKind,
+    SourceDiscovery, SourceError, SourcePurge, SourceQuery, SourceRetrieve, SourceTemporal,
+    SourceWrite, WriteKind,
 };
 use rigel_egress::{Call, Egress, EgressError, Method, Url};
 use rigel_model::Entity;
@@ -324,6 +326,19 @@ impl ContextSources for HttpSources {
             207 => Err(SourceError::Status(207)),
             200..=299 => Ok(()),
             status => Err(SourceError::Status(status)),
+        }
+    }
+
+    async fn retrieve_temporal(
+        &self,
+        call: &SourceCall<'_>,
+        request: &SourceTemporal<'_>,
+    ) -> Result<Option<rigel_storage::EntityHistory>, SourceError> {
+        let query = temporal::query_string(request.query, call.terms);
+        let outgoing = self.get(call, &["temporal", "entities", request.id], &query)?;
+        match self.answer(outgoing).await? {
+            None => Ok(None),
+            Some(body) => temporal::history(&body, call.terms).map(Some),
         }
     }
 

@@ -19,6 +19,7 @@ mod purge;
 mod query;
 mod retrieve;
 pub mod source;
+mod temporal;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -36,7 +37,8 @@ pub use purge::PurgePart;
 pub use query::{ClientQuery, MAX_FROM_SOURCE};
 pub use source::{
     BatchAnswer, BatchKind, ContextSources, Discovered, RetrieveBy, SourceBatch, SourceCall,
-    SourceDiscovery, SourceError, SourcePurge, SourceQuery, SourceRetrieve, SourceWrite, WriteKind,
+    SourceDiscovery, SourceError, SourcePurge, SourceQuery, SourceRetrieve, SourceTemporal,
+    SourceWrite, WriteKind,
 };
 pub use write::{AttributeWrite, Forwarded, PartFailure, WritePart};
 

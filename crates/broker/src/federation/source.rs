@@ -90,6 +90,15 @@ pub struct SourcePurge<'a> {
     pub keep: &'a [String],
 }
 
+/// Retrieve Temporal Evolution of an Entity passed on to a source (clause 5.7.3): every
+/// instance of the query's range (a page or an aggregation is made after the merge).
+pub struct SourceTemporal<'a> {
+    pub id: &'a str,
+    /// Attributes (the registration's, when it holds only some), time property, range and
+    /// `lastN`; the page limits are not sent.
+    pub query: &'a rigel_storage::HistoryQuery,
+}
+
 /// A discovery request passed on to a source (clauses 5.7.5-5.7.10), names expanded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceDiscovery<'a> {
@@ -291,6 +300,13 @@ pub trait ContextSources: Send + Sync + 'static {
         call: &SourceCall<'_>,
         request: &SourcePurge<'_>,
     ) -> Result<(), SourceError>;
+
+    /// The entity's temporal evolution as the source holds it; `None` when it has none.
+    async fn retrieve_temporal(
+        &self,
+        call: &SourceCall<'_>,
+        request: &SourceTemporal<'_>,
+    ) -> Result<Option<rigel_storage::EntityHistory>, SourceError>;
 
     /// The entity types or attributes the source holds (none for a 404).
     async fn discover(

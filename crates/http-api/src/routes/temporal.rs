@@ -352,12 +352,14 @@ pub async fn retrieve_temporal(
         .map(|names| filters::attribute_names(&names, terms))
         .transpose()?;
     temporal.history.datasets = crate::representation::dataset_ids(&temporal.rest)?;
+    let distribution = crate::distribution::of(&req, &temporal.rest, &ctx)?;
     let mut body = Vec::new();
-    let (no_attributes, no_member, cut) = if temporal.paged() {
+    let (no_attributes, no_member, cut, warnings) = if temporal.paged() {
         let read = state
             .broker
-            .retrieve_temporal(&tenant, id, &temporal.history, true)
+            .retrieve_temporal_distributed(&tenant, id, &temporal.history, true, &distribution)
             .await?;
+        let (read, warnings) = (read.value, read.warnings);
         let no_attributes = read.history.attributes.is_empty();
         body.reserve(
             256 * read
@@ -368,15 +370,21 @@ pub async fn retrieve_temporal(
                 .sum::<usize>(),
         );
         let no_member = write_history(&mut body, read.history, &temporal, terms, &opts);
-        (no_attributes, no_member, read.cut)
+        (no_attributes, no_member, read.cut, warnings)
     } else {
         let samples = state
             .broker
-            .retrieve_temporal_samples(&tenant, id, &temporal.history)
+            .retrieve_temporal_samples_distributed(&tenant, id, &temporal.history, &distribution)
             .await?;
+        let (samples, warnings) = (samples.value, samples.warnings);
         let rendered = render_samples(&samples, &temporal, terms, &opts);
         json(&mut body, &rendered);
-        (samples.attributes.is_empty(), rendered.is_empty(), None)
+        (
+            samples.attributes.is_empty(),
+            rendered.is_empty(),
+            None,
+            warnings,
+        )
     };
     if (temporal.history.attrs.is_some() && no_attributes) || no_member {
         return Err(ApiError::Broker(rigel_broker::BrokerError::EntityNotFound(
@@ -385,6 +393,7 @@ pub async fn retrieve_temporal(
     }
     let mut response = respond_written_object(&req, media, &ctx, body, no_member);
     partial(&mut response, cut.as_ref(), &temporal);
+    crate::distribution::warn(&mut response, &warnings);
     Ok(response)
 }
 

@@ -41,7 +41,7 @@ pub struct TemporalBody {
 }
 
 /// Members of a temporal body that are not attributes.
-const ENTITY_MEMBERS: &[&str] = &[
+pub const ENTITY_MEMBERS: &[&str] = &[
     "id",
     "@id",
     "type",

@@ -25,6 +25,8 @@ mod delete_entity;
 mod federation;
 #[path = "api/federation_batch.rs"]
 mod federation_batch;
+#[path = "api/federation_temporal.rs"]
+mod federation_temporal;
 #[path = "api/front_door.rs"]
 mod front_door;
 #[path = "api/indexes.rs"]

@@ -16,7 +16,7 @@ mod temporal;
 use rigel_broker::federation::{
     BatchAnswer, BatchKind, ContextSources, Discovered, RetrieveBy, SourceBatch, SourceCall,
     SourceDiscovery, SourceError, SourcePurge, SourceQuery, SourceRetrieve, SourceTemporal,
-    SourceWrite, WriteKind,
+    SourceTemporalQuery, SourceWrite, WriteKind,
 };
 use rigel_egress::{Call, Egress, EgressError, Method, Url};
 use rigel_model::Entity;
@@ -340,6 +340,52 @@ impl ContextSources for HttpSources {
             None => Ok(None),
             Some(body) => temporal::history(&body, call.terms).map(Some),
         }
+    }
+
+    async fn query_temporal(
+        &self,
+        call: &SourceCall<'_>,
+        request: &SourceTemporalQuery<'_>,
+    ) -> Result<Vec<rigel_storage::EntityHistory>, SourceError> {
+        let entities = &request.entities;
+        let attrs = (!entities.attributes.is_empty()).then(|| {
+            entities
+                .attributes
+                .iter()
+                .map(|iri| call.terms.compact(iri).into_owned())
+                .collect::<Vec<_>>()
+        });
+        let range: Vec<(&str, String)> = temporal::query_string(request.history, call.terms)
+            .into_iter()
+            .filter(|(name, _)| *name != "attrs")
+            .collect();
+        let mut found = Vec::new();
+        // One request per entity selector, as for Query Entities.
+        for mut query in query_strings(
+            entities.query,
+            entities.ids,
+            attrs.as_deref(),
+            entities.extra,
+            call.terms,
+        ) {
+            query.extend(range.iter().cloned());
+            query.push(("limit", entities.limit.to_string()));
+            let outgoing = self.get(call, &["temporal", "entities"], &query)?;
+            let items = match self.answer(outgoing).await? {
+                None => Vec::new(),
+                Some(Value::Array(items)) => items,
+                Some(object @ Value::Object(_)) => vec![object],
+                Some(other) => {
+                    return Err(SourceError::Invalid(format!(
+                        "expected an array of temporal entities, got {other}"
+                    )))
+                }
+            };
+            for item in items.iter().take(entities.limit) {
+                found.push(temporal::history(item, call.terms)?);
+            }
+        }
+        Ok(found)
     }
 
     async fn discover(

@@ -20,6 +20,7 @@ mod query;
 mod retrieve;
 pub mod source;
 mod temporal;
+mod temporal_query;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -38,7 +39,7 @@ pub use query::{ClientQuery, MAX_FROM_SOURCE};
 pub use source::{
     BatchAnswer, BatchKind, ContextSources, Discovered, RetrieveBy, SourceBatch, SourceCall,
     SourceDiscovery, SourceError, SourcePurge, SourceQuery, SourceRetrieve, SourceTemporal,
-    SourceWrite, WriteKind,
+    SourceTemporalQuery, SourceWrite, WriteKind,
 };
 pub use write::{AttributeWrite, Forwarded, PartFailure, WritePart};
 

@@ -99,6 +99,14 @@ pub struct SourceTemporal<'a> {
     pub query: &'a rigel_storage::HistoryQuery,
 }
 
+/// Query Temporal Evolution of Entities passed on to a source (clause 5.7.4): the entity
+/// query as for Query Entities, the time range and `lastN`; every instance of the range.
+pub struct SourceTemporalQuery<'a> {
+    pub entities: SourceQuery<'a>,
+    /// Time property, range and `lastN` (its `attrs` are the entity query's).
+    pub history: &'a rigel_storage::HistoryQuery,
+}
+
 /// A discovery request passed on to a source (clauses 5.7.5-5.7.10), names expanded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceDiscovery<'a> {
@@ -307,6 +315,13 @@ pub trait ContextSources: Send + Sync + 'static {
         call: &SourceCall<'_>,
         request: &SourceTemporal<'_>,
     ) -> Result<Option<rigel_storage::EntityHistory>, SourceError>;
+
+    /// The temporal evolutions the source holds that match, at most `request.entities.limit`.
+    async fn query_temporal(
+        &self,
+        call: &SourceCall<'_>,
+        request: &SourceTemporalQuery<'_>,
+    ) -> Result<Vec<rigel_storage::EntityHistory>, SourceError>;
 
     /// The entity types or attributes the source holds (none for a 404).
     async fn discover(

@@ -195,7 +195,7 @@ impl Broker {
 }
 
 /// The instant an instance is ordered and matched by.
-fn instant(instance: &Instance, property: TimeProperty) -> Option<DateTime<Utc>> {
+pub(super) fn instant(instance: &Instance, property: TimeProperty) -> Option<DateTime<Utc>> {
     property
         .of(instance)
         .or(instance.value.modified_at)
@@ -205,7 +205,7 @@ fn instant(instance: &Instance, property: TimeProperty) -> Option<DateTime<Utc>>
 /// Merges a source's evolution into the one held: types united, the earliest creation and
 /// the latest change; per attribute one instance per dataset and instant, the latest
 /// modified winning, except that auxiliary evolutions only add what is missing.
-fn merge_history(
+pub(super) fn merge_history(
     held: &mut Option<EntityHistory>,
     other: EntityHistory,
     auxiliary: bool,

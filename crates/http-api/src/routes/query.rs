@@ -149,7 +149,7 @@ struct Asked {
 /// query does not hold (the query itself is rebuilt from its parsed form).
 const FORWARDED: &[&str] = &["csf", "datasetId", "expandValues", "jsonKeys"];
 
-fn forwarded_params(params: &Params) -> Vec<(String, String)> {
+pub(crate) fn forwarded_params(params: &Params) -> Vec<(String, String)> {
     FORWARDED
         .iter()
         .filter_map(|name| params.get(name).map(|v| ((*name).to_owned(), v.to_owned())))

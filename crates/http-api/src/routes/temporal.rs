@@ -6,6 +6,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use rigel_broker::federation::ClientQuery;
 use rigel_broker::temporal::{HistoryHeader, InstanceCut, NewInstance, TemporalDatasets};
 use rigel_broker::TemporalQuery;
 use rigel_model::codec::temporal::{parse_temporal, TemporalBody, TemporalInstance};
@@ -536,7 +537,16 @@ async fn run_query(
         paged: temporal.paged(),
         descending: descending_ids(&temporal.rest, terms)?,
     };
-    let page = state.broker.query_temporal(&tenant, &query).await?;
+    let distribution = crate::distribution::of(req, &temporal.rest, ctx)?;
+    let client = ClientQuery {
+        extra: crate::routes::query::forwarded_params(&temporal.rest),
+        post: false,
+    };
+    let page = state
+        .broker
+        .query_temporal_distributed(&tenant, &query, &client, &distribution)
+        .await?;
+    let (page, warnings) = (page.value, page.warnings);
     let mut response = respond_written(
         req,
         media,
@@ -556,5 +566,6 @@ async fn run_query(
             response.headers_mut().append(header::LINK, value);
         }
     }
+    crate::distribution::warn(&mut response, &warnings);
     Ok(response)
 }

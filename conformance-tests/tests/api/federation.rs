@@ -841,3 +841,92 @@ async fn a_rebuilt_query_reaches_a_source_selector_by_selector() {
     expected.sort();
     assert_eq!(ids(&found.json()), expected);
 }
+
+/// Clauses 5.2.34 and 4.3.6.4: a registration with `management.localOnly` has its source
+/// answer from its own data only (`local=true`): what that source would itself fetch from
+/// further sources stays out; without it, the request cascades.
+#[tokio::test]
+async fn local_only_registrations_do_not_cascade() {
+    let near = Pair::new();
+    let far = unique_tenant();
+    let ty = unique_type("cascade");
+    let entity = |id: &str| {
+        let mut e = vehicle(id, json!({"speed": {"type": "Property", "value": 1}}));
+        e["type"] = json!(ty);
+        e
+    };
+    let (held, beyond) = (unique_id("held"), unique_id("beyond"));
+    Pair::create(&near.source, &entity(&held)).await;
+    Pair::create(&far, &entity(&beyond)).await;
+    // The source itself federates a further tenant.
+    let onward = Pair {
+        broker: near.source.clone(),
+        source: far,
+    };
+    onward
+        .register("inclusive", json!({"entities": [{"type": ty}]}))
+        .await;
+    let cascading = near
+        .register("inclusive", json!({"entities": [{"type": ty}]}))
+        .await;
+    let mut everything = vec![held.clone(), beyond];
+    everything.sort();
+    let all = near
+        .query(&format!("type={ty}"))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(ids(&all), everything);
+    let path = format!("/csourceRegistrations/{cascading}");
+    let limit = json!({"management": {"localOnly": true}});
+    send(Pair::at(&near.broker, patch(&path)).json(&limit))
+        .await
+        .expect_status(204);
+    let own = near
+        .query(&format!("type={ty}"))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(ids(&own), [held]);
+}
+
+/// Clause 4.3.6.7: an entity split between the broker and a source matches a query on
+/// attributes of both only with `splitEntities=true`, when the conditions are applied to
+/// the merged entity; without it each side filters its own part.
+#[tokio::test]
+async fn split_entities_are_filtered_after_the_merge() {
+    let pair = Pair::new();
+    let ty = unique_type("split");
+    let id = unique_id("split");
+    let part = |attributes: Value| {
+        let mut e = vehicle(&id, attributes);
+        e["type"] = json!(ty);
+        e
+    };
+    Pair::create(
+        &pair.broker,
+        &part(json!({"brandName": {"type": "Property", "value": "Fiat"}})),
+    )
+    .await;
+    Pair::create(
+        &pair.source,
+        &part(json!({"speed": {"type": "Property", "value": 80}})),
+    )
+    .await;
+    pair.register("inclusive", json!({"entities": [{"type": ty}]}))
+        .await;
+    let q = "speed>50;brandName==%22Fiat%22";
+    let parts = pair
+        .query(&format!("type={ty}&q={q}"))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(parts, json!([]), "each part alone fails the query");
+    let whole = pair
+        .query(&format!("type={ty}&q={q}&splitEntities=true"))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(ids(&whole), std::slice::from_ref(&id));
+    assert_eq!(whole[0]["speed"]["value"], 80, "{whole}");
+}

@@ -72,6 +72,18 @@ impl HttpSources {
             .pop_if_empty()
             .extend(["ngsi-ld", "v1"])
             .extend(path);
+        // management.localOnly (5.2.34): the source acts on its own data only (4.3.6.4).
+        let local_only = call
+            .registration
+            .management
+            .as_ref()
+            .and_then(|m| m.local_only)
+            == Some(true);
+        let local = [("local", "true".to_owned())];
+        let query: Vec<&(&str, String)> = query
+            .iter()
+            .chain(local.iter().filter(|_| local_only))
+            .collect();
         if !query.is_empty() {
             let text: Vec<String> = query
                 .iter()

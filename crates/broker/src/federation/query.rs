@@ -6,6 +6,12 @@
 //! the registration holds. A count is then the number of distinct entities merged, which
 //! is exact unless a source had more matches than it was asked for. `orderBy` needs a
 //! local query (5.7.2.4): with a matching registration it is BadRequestData.
+//!
+//! With `splitEntities=true` (4.3.6.7) an entity's attributes may come from several
+//! sources: the local store and the sources are asked by the entity selectors alone (at
+//! most [`MAX_FROM_SOURCE`] candidates each, else TooManyResults), and `attrs`, q, geoQ and
+//! scopeQ are applied to the merged entities. A side that fills a whole page of candidates
+//! may hold more: the query is then TooManyResults.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,6 +39,9 @@ pub const MAX_FROM_SOURCE: usize = 1000;
 pub struct ClientQuery {
     pub extra: Vec<(String, String)>,
     pub post: bool,
+    /// `splitEntities=true` (4.3.6.7): entities may be split between sources, so the
+    /// conditions are applied to the merged entities, not by each source.
+    pub split: bool,
 }
 
 /// One registration a query goes to.
@@ -58,7 +67,14 @@ impl Broker {
     ) -> Result<Distributed<QueryResult>, BrokerError> {
         let mut warnings = Vec::new();
         let post = client.post;
-        let targets = self.query_targets(tenant, &query, post, distribution, &mut warnings);
+        // Split entities: sources and the local store are asked by the selectors alone.
+        let selectors_only = EntityQuery {
+            selectors: query.selectors.clone(),
+            ..EntityQuery::default()
+        };
+        let split = client.split && !query.has_linked_terms();
+        let asked = if split { &selectors_only } else { &query };
+        let targets = self.query_targets(tenant, asked, post, distribution, &mut warnings);
         let Some((federation, targets)) = targets else {
             let value = self.query_entities(tenant, query, order, paging).await?;
             return Ok(Distributed { value, warnings });
@@ -69,24 +85,30 @@ impl Broker {
                  matches too (clause 5.7.2.4)",
             )));
         }
-        let want = paging
-            .offset
-            .saturating_add(paging.limit)
-            .saturating_add(1)
-            .min(MAX_FROM_SOURCE);
-        let forwarded = query.clone();
+        // Split: every candidate, as many as a page may hold (a full page may hide more).
+        let want = if split {
+            MAX_FROM_SOURCE
+        } else {
+            paging
+                .offset
+                .saturating_add(paging.limit)
+                .saturating_add(1)
+                .min(MAX_FROM_SOURCE)
+        };
+        let forwarded = asked.clone();
         let local = if self.store.tenant_exists(tenant).await? {
             let local_page = Paging {
                 offset: 0,
                 limit: want,
                 count: false,
             };
-            self.query_entities(tenant, query, None, local_page)
+            self.query_entities(tenant, asked.clone(), None, local_page)
                 .await?
                 .entities
         } else {
             Vec::new()
         };
+        let mut overflow = split && local.len() >= MAX_FROM_SOURCE;
         let via = self.via_out(tenant, distribution, federation);
         let calls = targets.iter().map(|target| {
             let call = call_to(&target.registration, &via, distribution, federation);
@@ -113,6 +135,7 @@ impl Broker {
             self.record_forward(tenant, reg, answer.is_ok(), now);
             match answer {
                 Ok(entities) => {
+                    overflow |= split && entities.len() >= MAX_FROM_SOURCE;
                     // Only what the registration covers counts: its types, its attributes.
                     let covered = entities
                         .into_iter()
@@ -133,6 +156,16 @@ impl Broker {
         }
         for entity in auxiliary {
             add(&mut merged, entity, true, now);
+        }
+        if split {
+            if overflow {
+                return Err(BrokerError::TooManyResults(format!(
+                    "splitEntities gathers every candidate before filtering, and \
+                     {MAX_FROM_SOURCE} or more entities match the selection here or at a \
+                     source; narrow the entity selection"
+                )));
+            }
+            merged.retain(|_, entity| query.matches(entity));
         }
         let total = merged.len();
         let entities = merged

@@ -110,6 +110,7 @@ pub async fn query_entities(
     let client = ClientQuery {
         extra: forwarded_params(&params),
         post: false,
+        split: params.flag("splitEntities")?,
     };
     let asked = Asked { filters, client };
     run_query(&req, &state, &tenant, media, &params, &ctx, asked).await
@@ -134,6 +135,7 @@ pub async fn query_entities_post(
     let client = ClientQuery {
         extra: forwarded_params(&params),
         post: true,
+        split: params.flag("splitEntities")?,
     };
     let asked = Asked { filters, client };
     run_query(&req, &state, &tenant, media, &params, &ctx, asked).await

@@ -541,6 +541,7 @@ async fn run_query(
     let client = ClientQuery {
         extra: crate::routes::query::forwarded_params(&temporal.rest),
         post: false,
+        split: false,
     };
     let page = state
         .broker

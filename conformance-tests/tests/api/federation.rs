@@ -930,3 +930,41 @@ async fn split_entities_are_filtered_after_the_merge() {
     assert_eq!(ids(&whole), std::slice::from_ref(&id));
     assert_eq!(whole[0]["speed"]["value"], 80, "{whole}");
 }
+
+/// Clauses 5.2.34 and 6.3.17: within a registration's `cacheDuration` the same read is
+/// answered from the copy the source last gave, with a 110 warning naming the
+/// registration; the source is not asked again.
+#[tokio::test]
+async fn reads_within_the_cache_duration_use_the_kept_answer() {
+    let pair = Pair::new();
+    let id = unique_id("cached");
+    let speed = |v: i64| vehicle(&id, json!({"speed": {"type": "Property", "value": v}}));
+    Pair::create(&pair.source, &speed(1)).await;
+    let csr = pair
+        .register("inclusive", json!({"entities": [{"type": "Vehicle"}]}))
+        .await;
+    let path = format!("/csourceRegistrations/{csr}");
+    let cached = json!({"management": {"cacheDuration": "PT1H"}});
+    send(Pair::at(&pair.broker, patch(&path)).json(&cached))
+        .await
+        .expect_status(204);
+    let first = pair.retrieve(&id, "").await.expect_status(200);
+    assert_eq!(first.header("NGSILD-Warning"), None);
+    assert_eq!(first.json()["speed"]["value"], 1);
+    let update = json!({"speed": {"type": "Property", "value": 2}});
+    send(Pair::at(&pair.source, patch(&format!("/entities/{id}/attrs"))).json(&update))
+        .await
+        .expect_status(204);
+    let again = pair.retrieve(&id, "").await.expect_status(200);
+    let warning = again
+        .header("NGSILD-Warning")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        warning.starts_with("110 ") && warning.contains(&csr),
+        "{warning}"
+    );
+    assert_eq!(again.json()["speed"]["value"], 1);
+    let counted = send(Pair::at(&pair.broker, get(&path))).await.json();
+    assert_eq!(counted["timesSent"], 1, "{counted}");
+}

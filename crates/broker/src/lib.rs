@@ -54,6 +54,8 @@ pub struct Broker {
     history: bool,
     /// At most this many instances per attribute in one temporal response (6.3.10).
     instance_page: usize,
+    /// Sources' answers kept for their registrations' `cacheDuration`.
+    source_cache: Arc<federation::SourceCache>,
 }
 
 impl Broker {
@@ -67,6 +69,7 @@ impl Broker {
             changes: None,
             history: true,
             instance_page: temporal_page::DEFAULT_INSTANCE_PAGE,
+            source_cache: Arc::default(),
         }
     }
 

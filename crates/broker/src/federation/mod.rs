@@ -13,6 +13,7 @@
 //! same tenant has come back: it is answered from local data only, with a 199 warning.
 
 mod batch;
+mod cache;
 mod discovery;
 mod merge;
 mod purge;
@@ -33,6 +34,7 @@ use rigel_model::{Tenant, TermMap};
 use rigel_query::registration::Wanted;
 
 pub use batch::{BatchEntry, BatchPart, ForwardedBatch};
+pub(crate) use cache::SourceCache;
 pub use merge::merge_into;
 pub use purge::PurgePart;
 pub use query::{ClientQuery, MAX_FROM_SOURCE};

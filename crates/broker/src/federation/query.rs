@@ -22,6 +22,7 @@ use rigel_model::{Entity, Tenant};
 use rigel_query::registration::Wanted;
 use rigel_query::{EntityQuery, OrderBy};
 
+use super::cache::Kept;
 use super::{
     call_to, cooling_down, merge_into, passed_through, registered_attributes, registered_types,
     warning, within, Distributed, Distribution, SourceQuery, SourceWarning,
@@ -110,7 +111,18 @@ impl Broker {
         };
         let mut overflow = split && local.len() >= MAX_FROM_SOURCE;
         let via = self.via_out(tenant, distribution, federation);
-        let calls = targets.iter().map(|target| {
+        let now = self.now();
+        let keys: Vec<String> = targets
+            .iter()
+            .map(|t| {
+                format!(
+                    "query {} {forwarded:?} {:?} {:?} {:?} {} {want}",
+                    t.registration.id, client.extra, t.attributes, t.ids, t.batch
+                )
+            })
+            .collect();
+        let kept = self.kept_answers(targets.iter().map(|t| &t.registration).zip(&keys));
+        let calls = targets.iter().zip(&kept).map(|(target, kept)| {
             let call = call_to(&target.registration, &via, distribution, federation);
             let request = SourceQuery {
                 query: &forwarded,
@@ -121,18 +133,23 @@ impl Broker {
                 limit: want,
             };
             let sources = federation.sources.clone();
-            async move { sources.query(&call, &request).await }
+            async move {
+                match kept {
+                    Some(Kept::Entities(entities)) => Ok(entities.clone()),
+                    _ => sources.query(&call, &request).await,
+                }
+            }
         });
         let answers = futures::future::join_all(calls).await;
-        let now = self.now();
         let mut merged: BTreeMap<String, Entity> = local
             .into_iter()
             .map(|e| (e.id.clone(), Arc::unwrap_or_clone(e)))
             .collect();
         let mut auxiliary = Vec::new();
-        for (target, answer) in targets.iter().zip(answers) {
+        for (((target, answer), kept), key) in targets.iter().zip(answers).zip(kept).zip(keys) {
             let reg = &target.registration;
-            self.record_forward(tenant, reg, answer.is_ok(), now);
+            let fresh = answer.as_ref().ok().map(|e| Kept::Entities(e.clone()));
+            self.account_read(tenant, reg, key, kept.is_some(), fresh, &mut warnings);
             match answer {
                 Ok(entities) => {
                     overflow |= split && entities.len() >= MAX_FROM_SOURCE;

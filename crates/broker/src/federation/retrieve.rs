@@ -8,6 +8,7 @@ use rigel_model::{Entity, Tenant};
 use rigel_query::registration::Wanted;
 use rigel_query::TypeExpr;
 
+use super::cache::Kept;
 use super::{
     call_to, cooling_down, merge_into, passed_through, registered_attributes, registered_types,
     warning, within, Distributed, Distribution, Federation, RetrieveBy, SourceError,
@@ -33,7 +34,10 @@ impl Broker {
             return self.local_only(tenant, id, types, local, warnings).await;
         };
         let via = self.via_out(tenant, distribution, federation);
-        let calls = targets.iter().map(|target| {
+        let now = self.now();
+        let keys: Vec<String> = targets.iter().map(|t| t.key(id)).collect();
+        let kept = self.kept_answers(targets.iter().map(|t| &t.registration).zip(&keys));
+        let calls = targets.iter().zip(&kept).map(|(target, kept)| {
             let call = call_to(&target.registration, &via, distribution, federation);
             let request = SourceRetrieve {
                 id,
@@ -42,15 +46,20 @@ impl Broker {
                 by: target.by,
             };
             let sources = federation.sources.clone();
-            async move { sources.retrieve(&call, &request).await }
+            async move {
+                match kept {
+                    Some(Kept::Entity(entity)) => Ok(entity.clone()),
+                    _ => sources.retrieve(&call, &request).await,
+                }
+            }
         });
         let answers = futures::future::join_all(calls).await;
-        let now = self.now();
         let mut merged = local;
         let mut auxiliary = Vec::new();
-        for (target, answer) in targets.iter().zip(answers) {
+        for (((target, answer), kept), key) in targets.iter().zip(answers).zip(kept).zip(keys) {
             let reg = &target.registration;
-            self.record_forward(tenant, reg, answer.is_ok(), now);
+            let fresh = answer.as_ref().ok().map(|e| Kept::Entity(e.clone()));
+            self.account_read(tenant, reg, key, kept.is_some(), fresh, &mut warnings);
             // Only what the registration covers counts: its types, its attributes.
             let answer = answer.map(|found| found.and_then(|e| target.within(e)));
             match answer {
@@ -177,6 +186,14 @@ impl Target {
             by,
             registered_types: registered,
         })
+    }
+
+    /// What identifies the retrieval at its registration's source, for the cache.
+    fn key(&self, id: &str) -> String {
+        format!(
+            "retrieve {} {id} {:?} {:?} {:?}",
+            self.registration.id, self.types, self.attributes, self.by
+        )
     }
 
     /// The part of a source's answer the registration covers.

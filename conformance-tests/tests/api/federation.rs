@@ -968,3 +968,30 @@ async fn reads_within_the_cache_duration_use_the_kept_answer() {
     let counted = send(Pair::at(&pair.broker, get(&path))).await.json();
     assert_eq!(counted["timesSent"], 1, "{counted}");
 }
+
+/// Clauses 5.15.1 and 5.2.40: the broker tells who it is as a context source: an id per
+/// tenant, the alias its forwarded requests carry in `Via`, its uptime and its clock.
+#[tokio::test]
+async fn the_broker_tells_its_identity_as_a_context_source() {
+    let identity = send(get("/info/sourceIdentity"))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(identity["type"], "ContextSourceIdentity", "{identity}");
+    let alias = identity["contextSourceAlias"].as_str().unwrap_or_default();
+    assert!(!alias.is_empty(), "{identity}");
+    assert!(identity["contextSourceUptime"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("PT")));
+    assert!(identity["contextSourceTimeAt"].is_string(), "{identity}");
+    let tenant = unique_tenant();
+    let of_tenant = send(Pair::at(&tenant, get("/info/sourceIdentity")))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(of_tenant["contextSourceAlias"], alias);
+    assert_ne!(of_tenant["id"], identity["id"]);
+    assert!(of_tenant["id"]
+        .as_str()
+        .is_some_and(|id| id.ends_with(&tenant)));
+}

@@ -271,6 +271,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(discovery::retrieve_attribute_info))
                         .default_service(allow("GET")),
                 )
+                .service(
+                    web::resource("/info/sourceIdentity")
+                        .route(web::get().to(routes::identity::retrieve_source_identity))
+                        .default_service(allow("GET")),
+                )
                 .default_service(web::to(unsupported::not_implemented)),
         );
 }

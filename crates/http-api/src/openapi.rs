@@ -4,7 +4,8 @@ use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
 use crate::routes::{
-    attributes, batch, contexts, csource_subscriptions, entities, registrations, subscriptions,
+    attributes, batch, contexts, csource_subscriptions, entities, identity, registrations,
+    subscriptions,
 };
 
 /// The document. Paths are described next to their handlers' route table.
@@ -49,6 +50,7 @@ use crate::routes::{
         csource_subscriptions::retrieve_csource_subscription,
         csource_subscriptions::update_csource_subscription,
         csource_subscriptions::delete_csource_subscription,
+        identity::retrieve_source_identity,
     )
 )]
 pub struct ApiDoc;

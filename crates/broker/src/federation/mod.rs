@@ -211,6 +211,35 @@ impl Broker {
     }
 }
 
+/// Who this broker is as a context source (5.2.40), for one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceIdentity {
+    /// `urn:ngsi-ld:ContextSource:<alias>`, with `:<tenant>` for a named tenant.
+    pub id: String,
+    /// The broker's pseudonym in `Via`; with the tenant it names a tenant of this broker.
+    pub alias: String,
+    pub up_since: chrono::DateTime<chrono::Utc>,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl Broker {
+    /// Retrieve Context Source Identity Information (5.15.1); `None` when the broker has no
+    /// federation set up, so no alias.
+    pub fn source_identity(&self, tenant: &Tenant) -> Option<SourceIdentity> {
+        let alias = self.federation.as_ref()?.alias.clone();
+        let id = match tenant.name() {
+            Some(name) => format!("urn:ngsi-ld:ContextSource:{alias}:{name}"),
+            None => format!("urn:ngsi-ld:ContextSource:{alias}"),
+        };
+        Some(SourceIdentity {
+            id,
+            alias,
+            up_since: self.started_at,
+            now: self.now(),
+        })
+    }
+}
+
 /// The call to a registration's source: its timeout (the registration's, else the
 /// broker's), the `Via` and the client's @context.
 pub(crate) fn call_to<'a>(

@@ -995,3 +995,76 @@ async fn the_broker_tells_its_identity_as_a_context_source() {
         .as_str()
         .is_some_and(|id| id.ends_with(&tenant)));
 }
+
+/// Clauses 5.14 and 6.4.3.2: `entityMap=true` keeps the set of entities a distributed
+/// query found and where each is held (201, `NGSILD-EntityMap`); the following pages read
+/// exactly that set, even when a source has gained entities since; the map can be read,
+/// given a new `expiresAt` and deleted.
+#[tokio::test]
+async fn an_entity_map_keeps_the_set_a_query_pages_through() {
+    let pair = Pair::new();
+    let ty = unique_type("mapped");
+    let entity = |id: &str| {
+        let mut e = vehicle(id, json!({"speed": {"type": "Property", "value": 1}}));
+        e["type"] = json!(ty);
+        e
+    };
+    let mut found: Vec<String> = (0..3).map(|i| unique_id(&format!("map{i}"))).collect();
+    found.sort();
+    Pair::create(&pair.broker, &entity(&found[0])).await;
+    Pair::create(&pair.source, &entity(&found[1])).await;
+    Pair::create(&pair.source, &entity(&found[2])).await;
+    let csr = pair
+        .register("inclusive", json!({"entities": [{"type": ty}]}))
+        .await;
+    let first = pair
+        .query(&format!("type={ty}&entityMap=true&limit=2&count=true"))
+        .await
+        .expect_status(201);
+    assert_eq!(first.header("NGSILD-Results-Count"), Some("3"));
+    let location = first
+        .header("NGSILD-EntityMap")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        location.starts_with("/ngsi-ld/v1/entityMaps/"),
+        "{location}"
+    );
+    assert_eq!(ids(&first.json()), found[..2]);
+
+    let map_path = location.trim_start_matches("/ngsi-ld/v1");
+    let map = send(Pair::at(&pair.broker, get(map_path)))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(map["type"], "EntityMap", "{map}");
+    assert_eq!(map["entityMap"][&found[0]], json!(["@none"]), "{map}");
+    assert_eq!(map["entityMap"][&found[2]], json!([csr]), "{map}");
+
+    // A later entity at the source is not part of the mapped set.
+    Pair::create(&pair.source, &entity(&unique_id("map-later"))).await;
+    let rest = send(
+        Pair::at(
+            &pair.broker,
+            get(&format!("/entities?type={ty}&offset=2&limit=2")),
+        )
+        .header("NGSILD-EntityMap", &location),
+    )
+    .await
+    .expect_status(200);
+    assert_eq!(rest.header("NGSILD-EntityMap"), Some(location.as_str()));
+    assert_eq!(ids(&rest.json()), found[2..]);
+
+    let later = json!({"expiresAt": "2099-01-01T00:00:00Z"});
+    send(Pair::at(&pair.broker, patch(map_path)).json(&later))
+        .await
+        .expect_status(204);
+    send(Pair::at(&pair.broker, delete(map_path)))
+        .await
+        .expect_status(204);
+    assert_problem(
+        &send(Pair::at(&pair.broker, get(map_path))).await,
+        404,
+        "ResourceNotFound",
+    );
+}

@@ -56,6 +56,8 @@ pub struct Broker {
     instance_page: usize,
     /// Sources' answers kept for their registrations' `cacheDuration`.
     source_cache: Arc<federation::SourceCache>,
+    /// EntityMaps of distributed queries (5.14).
+    entity_maps: Arc<federation::EntityMaps>,
     /// When this broker started (its uptime as a context source, 5.2.40).
     started_at: chrono::DateTime<chrono::Utc>,
 }
@@ -72,6 +74,7 @@ impl Broker {
             history: true,
             instance_page: temporal_page::DEFAULT_INSTANCE_PAGE,
             source_cache: Arc::default(),
+            entity_maps: Arc::default(),
             started_at: chrono::Utc::now(),
         }
     }

@@ -29,6 +29,9 @@ pub struct QueryResult {
     pub entities: Vec<Arc<Entity>>,
     /// Every match, when counted.
     pub total: Option<usize>,
+    /// Of a distributed query, for every match (not only the page's), where it came from:
+    /// `@none` for the local store, else registration ids (an EntityMap, 5.2.39).
+    pub held_by: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// The most matches a query holds in memory (to order them, or to follow their
@@ -65,6 +68,7 @@ impl Broker {
         Ok(QueryResult {
             entities: selected.entities.into_iter().map(|v| v.value).collect(),
             total: selected.total,
+            ..QueryResult::default()
         })
     }
 
@@ -257,7 +261,11 @@ pub(crate) fn page(
         .skip(paging.offset)
         .take(paging.limit)
         .collect();
-    QueryResult { entities, total }
+    QueryResult {
+        entities,
+        total,
+        ..QueryResult::default()
+    }
 }
 
 /// A store's refusal to sort that many matches, as the client's `TooManyResults` with

@@ -272,6 +272,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .default_service(allow("GET")),
                 )
                 .service(
+                    web::resource("/entityMaps/{entityMapId}")
+                        .route(web::get().to(routes::entity_maps::retrieve_entity_map))
+                        .route(web::patch().to(routes::entity_maps::update_entity_map))
+                        .route(web::delete().to(routes::entity_maps::delete_entity_map))
+                        .default_service(allow("GET, PATCH, DELETE")),
+                )
+                .service(
                     web::resource("/info/sourceIdentity")
                         .route(web::get().to(routes::identity::retrieve_source_identity))
                         .default_service(allow("GET")),

@@ -4,8 +4,8 @@ use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
 use crate::routes::{
-    attributes, batch, contexts, csource_subscriptions, entities, identity, registrations,
-    subscriptions,
+    attributes, batch, contexts, csource_subscriptions, entities, entity_maps, identity,
+    registrations, subscriptions,
 };
 
 /// The document. Paths are described next to their handlers' route table.
@@ -51,6 +51,9 @@ use crate::routes::{
         csource_subscriptions::update_csource_subscription,
         csource_subscriptions::delete_csource_subscription,
         identity::retrieve_source_identity,
+        entity_maps::retrieve_entity_map,
+        entity_maps::update_entity_map,
+        entity_maps::delete_entity_map,
     )
 )]
 pub struct ApiDoc;

@@ -15,6 +15,7 @@
 mod batch;
 mod cache;
 mod discovery;
+mod entity_map;
 mod merge;
 mod purge;
 mod query;
@@ -35,6 +36,8 @@ use rigel_query::registration::Wanted;
 
 pub use batch::{BatchEntry, BatchPart, ForwardedBatch};
 pub(crate) use cache::SourceCache;
+pub(crate) use entity_map::EntityMaps;
+pub use entity_map::{EntityMap, MAX_MAPS};
 pub use merge::merge_into;
 pub use purge::PurgePart;
 pub use query::{ClientQuery, MAX_FROM_SOURCE};

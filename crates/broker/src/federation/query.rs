@@ -33,6 +33,9 @@ use crate::{Broker, BrokerError};
 /// The most matches asked of one source for one page.
 pub const MAX_FROM_SOURCE: usize = 1000;
 
+/// The key an EntityMap gives local entities (5.2.39).
+pub const LOCAL: &str = "@none";
+
 /// What sources get of the client's query besides the typed query: the parameters passed
 /// on as written (`csf`, `datasetId`, `expandValues`, `jsonKeys`) and the binding it used (a
 /// POST query prefers `queryBatch`, a GET one `queryEntity`).
@@ -141,6 +144,10 @@ impl Broker {
             }
         });
         let answers = futures::future::join_all(calls).await;
+        let mut held_by: BTreeMap<String, Vec<String>> = local
+            .iter()
+            .map(|e| (e.id.clone(), vec![LOCAL.to_owned()]))
+            .collect();
         let mut merged: BTreeMap<String, Entity> = local
             .into_iter()
             .map(|e| (e.id.clone(), Arc::unwrap_or_clone(e)))
@@ -154,9 +161,16 @@ impl Broker {
                 Ok(entities) => {
                     overflow |= split && entities.len() >= MAX_FROM_SOURCE;
                     // Only what the registration covers counts: its types, its attributes.
-                    let covered = entities
+                    let covered: Vec<Entity> = entities
                         .into_iter()
-                        .filter_map(|e| within(e, &target.types, &target.attributes));
+                        .filter_map(|e| within(e, &target.types, &target.attributes))
+                        .collect();
+                    for entity in &covered {
+                        held_by
+                            .entry(entity.id.clone())
+                            .or_default()
+                            .push(reg.id.clone());
+                    }
                     if reg.mode() == Mode::Auxiliary {
                         auxiliary.extend(covered);
                     } else {
@@ -184,6 +198,7 @@ impl Broker {
             }
             merged.retain(|_, entity| query.matches(entity));
         }
+        held_by.retain(|id, _| merged.contains_key(id));
         let total = merged.len();
         let entities = merged
             .into_values()
@@ -195,6 +210,7 @@ impl Broker {
             value: QueryResult {
                 entities,
                 total: paging.count.then_some(total),
+                held_by,
             },
             warnings,
         })

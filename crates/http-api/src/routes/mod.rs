@@ -8,6 +8,7 @@ pub mod discovery;
 mod distributed_batch;
 mod distributed_write;
 pub mod entities;
+pub mod entity_maps;
 pub mod identity;
 pub mod query;
 mod query_body;

@@ -176,9 +176,7 @@ async fn run_query(
             "geometryProperty needs Accept: application/geo+json",
         ));
     }
-    if params.flag("entityMap")? {
-        return Err(ApiError::not_supported("entity maps are not supported"));
-    }
+    let map = crate::routes::entity_maps::MapRequest::of(req, params)?;
     let join = JoinSpec::from_params(params)?;
     linked_terms_within_join(&filters, join.as_ref())?;
     let opts = render_options(params, terms)?;
@@ -188,6 +186,11 @@ async fn run_query(
         ));
     }
     let order = order_by(params, &filters, terms)?;
+    if map.is_some() && order.is_some() {
+        return Err(ApiError::bad_data(
+            "an EntityMap keeps the matches in id order: orderBy cannot be combined with it",
+        ));
+    }
     let paging = filters::paging(params, &state.limits)?;
     // One more than the page tells whether a next page exists.
     let probe = Paging {
@@ -199,10 +202,19 @@ async fn run_query(
         local: distribution.local || filters.local,
         ..distribution
     };
-    let found = state
-        .broker
-        .query_distributed(tenant, filters.query, order, probe, &client, &distribution)
-        .await?;
+    let broker = &state.broker;
+    let (found, map_used) = match map {
+        None => (
+            broker
+                .query_distributed(tenant, filters.query, order, probe, &client, &distribution)
+                .await?,
+            None,
+        ),
+        Some(map) => {
+            map.run(broker, tenant, filters.query, probe, &client, &distribution)
+                .await?
+        }
+    };
     let warnings = found.warnings;
     let mut result = found.value;
     let has_next = result.entities.len() > paging.limit;
@@ -252,6 +264,9 @@ async fn run_query(
         }
     }
     crate::distribution::warn(&mut response, &warnings);
+    if let Some(used) = map_used {
+        used.tell(&mut response);
+    }
     Ok(response)
 }
 

@@ -128,6 +128,11 @@ impl Registry {
         }
     }
 
+    /// Whether the tenant has any registration at all.
+    pub(crate) fn any(&self, tenant: &Tenant) -> bool {
+        self.read(|held| held.get(tenant).is_some_and(|regs| !regs.is_empty()))
+    }
+
     /// The tenant's registrations (unexpired at `now`) that `keep` accepts, in id order.
     pub(crate) fn matching(
         &self,

@@ -182,6 +182,14 @@ impl Broker {
         }
     }
 
+    /// Whether a request may go to context sources at all: a federation, registrations in
+    /// the tenant and no `local=true`. A cheap test before a write describes its parts.
+    pub fn may_distribute(&self, tenant: &Tenant, distribution: &Distribution) -> bool {
+        self.federation.is_some()
+            && !distribution.local
+            && self.registrations.as_deref().is_some_and(|r| r.any(tenant))
+    }
+
     /// Counts a forwarded request on its registration.
     pub(crate) fn record_forward(
         &self,

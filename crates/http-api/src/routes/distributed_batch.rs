@@ -10,7 +10,9 @@ use std::collections::HashSet;
 
 use actix_web::HttpRequest;
 use actix_web::HttpResponse;
-use rigel_broker::federation::{BatchEntry, BatchKind, BatchPart, ForwardedBatch, PurgePart};
+use rigel_broker::federation::{
+    BatchEntry, BatchKind, BatchPart, Distribution, ForwardedBatch, PurgePart,
+};
 use rigel_broker::BrokerError;
 use rigel_model::codec::parse::parse_types;
 use rigel_model::Tenant;
@@ -45,6 +47,10 @@ impl Remote {
         batch: &mut EntityBatch<'_>,
         kind: BatchKind,
     ) -> Result<Option<Self>, ApiError> {
+        let distribution = distribution_of(req, state, params).await?;
+        if !state.broker.may_distribute(tenant, &distribution) {
+            return Ok(None);
+        }
         // Entities whose @context could not be had are turned away later, unforwarded.
         let readable: Vec<usize> = (0..batch.items.len())
             .filter(|&i| batch.items[i].2.is_ok())
@@ -76,7 +82,8 @@ impl Remote {
                 names,
             })
             .collect();
-        let Some(forwarded) = Self::send(req, state, tenant, params, kind, &entries).await? else {
+        let Some(forwarded) = Self::send(state, tenant, &distribution, kind, &entries).await?
+        else {
             return Ok(None);
         };
         let order = batch.items.iter().map(|(id, _, _)| id.clone()).collect();
@@ -119,25 +126,24 @@ impl Remote {
             })
             .collect();
         let kind = BatchKind::Delete;
-        let forwarded = Self::send(req, state, tenant, params, kind, &entries).await?;
+        let distribution = distribution_of(req, state, params).await?;
+        if !state.broker.may_distribute(tenant, &distribution) {
+            return Ok(None);
+        }
+        let forwarded = Self::send(state, tenant, &distribution, kind, &entries).await?;
         Ok(forwarded.map(|f| Self::new(f, ids.to_vec(), kind)))
     }
 
     async fn send(
-        req: &HttpRequest,
         state: &AppState,
         tenant: &Tenant,
-        params: &Params,
+        distribution: &Distribution,
         kind: BatchKind,
         entries: &[BatchEntry<'_>],
     ) -> Result<Option<ForwardedBatch>, ApiError> {
-        // Entities written as JSON-LD carry their @context to the sources; a Link header's
-        // travels as a Link.
-        let ctx = context::from_link(req, &state.resolver).await?;
-        let distribution = crate::distribution::of(req, params, &ctx)?;
         Ok(state
             .broker
-            .forward_batch(tenant, kind, entries, &distribution)
+            .forward_batch(tenant, kind, entries, distribution)
             .await?)
     }
 
@@ -245,6 +251,17 @@ pub(super) fn respond_purge(
         }
     }
     Ok(HttpResponse::MultiStatus().json(json!({"success": [], "errors": errors})))
+}
+
+/// How a batch may be distributed. Entities written as JSON-LD carry their @context to the
+/// sources; a Link header's travels as a Link.
+async fn distribution_of(
+    req: &HttpRequest,
+    state: &AppState,
+    params: &Params,
+) -> Result<Distribution, ApiError> {
+    let ctx = context::from_link(req, &state.resolver).await?;
+    crate::distribution::of(req, params, &ctx)
 }
 
 /// Whether a local BatchEntityError's ProblemDetails says the entity is not there.

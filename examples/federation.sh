@@ -37,6 +37,11 @@ curl -s -o /dev/null -w '%{http_code}\n' -X POST "$city/csourceRegistrations" -H
 
 echo "# one entity through the city broker: location (city) and status (department)"
 curl -s "$city/entities/urn:ngsi-ld:ParkingSpot:A-017?options=keyValues"; echo
-echo "# a query through the city broker, and the same kept local"
+echo "# a query through the city broker: each side filters its own part of the spot"
 curl -s "$city/entities?type=ParkingSpot&q=status==%22occupied%22&options=keyValues"; echo
+echo "# the same with splitEntities=true: filtered after the merge, the whole spot"
+curl -s "$city/entities?type=ParkingSpot&q=status==%22occupied%22&splitEntities=true&options=keyValues"; echo
+echo "# the city's own data only"
 curl -s "$city/entities?type=ParkingSpot&local=true&options=keyValues"; echo
+echo "# who the parking broker is (the alias its registration names)"
+curl -s "$parking/info/sourceIdentity"; echo

@@ -91,8 +91,24 @@ impl HttpSources {
                 .collect();
             url.set_query(Some(&text.join("&")));
         }
+        // contextSourceInfo `accept` and `contentType` (4.3.6.6): how the source answers,
+        // and whether a body carries its @context (JSON-LD) or travels with Link (JSON).
+        let info = |key: &str| {
+            call.registration
+                .context_source_info
+                .iter()
+                .flatten()
+                .find(|p| p.key == key)
+                .map(|p| p.value.as_str())
+                .filter(|v| matches!(*v, JSON | JSON_LD))
+        };
+        let body = body.map(|b| as_content_type(b, info("contentType"), call.link));
+        let body = body.as_ref();
         let mut headers = vec![
-            ("Accept".to_owned(), "application/json".to_owned()),
+            (
+                "Accept".to_owned(),
+                info("accept").unwrap_or(JSON).to_owned(),
+            ),
             ("Via".to_owned(), call.via.to_owned()),
         ];
         // A body that carries its @context is JSON-LD, and then no Link may come with it
@@ -149,6 +165,43 @@ impl HttpSources {
                 .map_err(|e| SourceError::Invalid(e.to_string())),
             status => Err(SourceError::Status(status)),
         }
+    }
+}
+
+const JSON: &str = "application/json";
+const JSON_LD: &str = "application/ld+json";
+
+/// A body in the content type a registration asks for: without `@context` members for
+/// JSON (the @context then travels in Link), with the client's @context for JSON-LD; as
+/// it is otherwise, or when the client's @context has no URL to put in a Link.
+fn as_content_type(body: &Value, wanted: Option<&str>, link: Option<&str>) -> Value {
+    let set = |item: &Value, context: Option<Value>| match item {
+        Value::Object(o) => {
+            let mut o = o.clone();
+            match context {
+                Some(c) => {
+                    o.entry("@context").or_insert(c);
+                }
+                None => {
+                    o.remove("@context");
+                }
+            }
+            Value::Object(o)
+        }
+        other => other.clone(),
+    };
+    let context = match (wanted, link) {
+        (Some(JSON), Some(_)) => None,
+        (Some(JSON_LD), _) => Some(Value::String(
+            link.unwrap_or(rigel_jsonld::CORE_CONTEXT_URL).to_owned(),
+        )),
+        _ => return body.clone(),
+    };
+    match body {
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|i| set(i, context.clone())).collect())
+        }
+        other => set(other, context),
     }
 }
 
@@ -485,5 +538,27 @@ impl HttpSources {
             .take(limit)
             .map(|e| answer::entity(e, call.terms))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_body_takes_the_content_type_the_registration_asks_for() {
+        let link = Some("http://ctx.example/ctx.jsonld");
+        let bare = json!({"id": "urn:a", "speed": {"type": "Property", "value": 1}});
+        let with = as_content_type(&bare, Some(JSON_LD), link);
+        assert_eq!(with["@context"], "http://ctx.example/ctx.jsonld");
+        assert_eq!(as_content_type(&with, Some(JSON), link), bare);
+        // Without a URL for the Link header, the body keeps its @context.
+        assert_eq!(as_content_type(&with, Some(JSON), None), with);
+        let batch = json!([bare.clone(), bare.clone()]);
+        let all = as_content_type(&batch, Some(JSON_LD), None);
+        assert_eq!(all[1]["@context"], rigel_jsonld::CORE_CONTEXT_URL);
+        assert_eq!(as_content_type(&bare, None, link), bare);
     }
 }

@@ -10,6 +10,7 @@
 
 mod answer;
 mod discovery;
+mod recompact;
 mod request;
 mod temporal;
 
@@ -22,6 +23,7 @@ use rigel_egress::{Call, Egress, EgressError, Method, Url};
 use rigel_model::Entity;
 use serde_json::Value;
 
+use recompact::Spoken;
 use request::{batch_query, encoded, query_strings};
 
 /// Keys of `contextSourceInfo` that tell the broker how to call (clause 4.3.6.6), not
@@ -38,11 +40,27 @@ const JSONLD_CONTEXT_REL: &str = "http://www.w3.org/ns/json-ld#context";
 /// Context sources reached over HTTP through the broker's egress client.
 pub struct HttpSources {
     egress: Egress,
+    /// Resolves a registration's `jsonldContext` (4.3.6.6); without it, none is applied.
+    resolver: Option<rigel_jsonld::ContextResolver>,
 }
 
 impl HttpSources {
     pub fn new(egress: Egress) -> Self {
-        Self { egress }
+        Self {
+            egress,
+            resolver: None,
+        }
+    }
+
+    /// Sources spoken to in their registration's `jsonldContext` when it names one.
+    pub fn with_resolver(mut self, resolver: rigel_jsonld::ContextResolver) -> Self {
+        self.resolver = Some(resolver);
+        self
+    }
+
+    /// The @context the registration's source is spoken to with.
+    async fn spoken(&self, call: &SourceCall<'_>) -> Result<Spoken, SourceError> {
+        Spoken::of(call, self.resolver.as_ref()).await
     }
 
     /// A GET to `path` (segments under `/ngsi-ld/v1/`) at the registration's endpoint.
@@ -227,6 +245,8 @@ impl ContextSources for HttpSources {
         call: &SourceCall<'_>,
         request: &SourceRetrieve<'_>,
     ) -> Result<Option<Entity>, SourceError> {
+        let spoken = self.spoken(call).await?;
+        let call = &spoken.call(call);
         let names = |iris: &[String]| {
             iris.iter()
                 .map(|iri| call.terms.compact(iri).into_owned())
@@ -293,8 +313,19 @@ impl ContextSources for HttpSources {
         call: &SourceCall<'_>,
         request: &SourceWrite<'_>,
     ) -> Result<(), SourceError> {
-        // The @context travels in the body when the client wrote it there, else in Link.
-        let body = request.body.map(|b| Value::Object(b.clone()));
+        let client = call.terms;
+        let spoken = self.spoken(call).await?;
+        let call = &spoken.call(call);
+        // The @context travels in the body when the client wrote it there, else in Link;
+        // in the source's own @context, the body's names are compacted with it.
+        let body = request.body.map(|b| {
+            let body = Value::Object(b.clone());
+            match request.attribute {
+                Some(_) => spoken.attribute(&body, client),
+                None => spoken.body(&body, client),
+            }
+        });
+        let attribute = request.attribute.map(|name| spoken.name(name, client));
         let mut path = vec!["entities"];
         match request.kind {
             WriteKind::CreateEntity => {}
@@ -303,7 +334,7 @@ impl ContextSources for HttpSources {
             }
             _ => path.extend([request.id, "attrs"]),
         }
-        if let Some(name) = request.attribute {
+        if let Some(name) = &attribute {
             path.push(name);
         }
         let mut query: Vec<(&str, String)> = Vec::new();
@@ -346,6 +377,9 @@ impl ContextSources for HttpSources {
         call: &SourceCall<'_>,
         request: &SourceBatch<'_>,
     ) -> Result<BatchAnswer, SourceError> {
+        let client = call.terms;
+        let spoken = self.spoken(call).await?;
+        let call = &spoken.call(call);
         let (operation, options) = match request.kind {
             BatchKind::Create => ("create", None),
             BatchKind::Upsert { update } => ("upsert", update.then_some("update")),
@@ -357,7 +391,25 @@ impl ContextSources for HttpSources {
             .map(|o| ("options", o.to_owned()))
             .into_iter()
             .collect();
-        let body = Value::Array(request.entities.to_vec());
+        let mut entities = Vec::with_capacity(request.entities.len());
+        for item in request.entities {
+            // A JSON-LD item is written in its own @context.
+            let own = match (spoken.active(), item.get("@context"), &self.resolver) {
+                (true, Some(context), Some(resolver)) => Some(
+                    resolver
+                        .resolve(Some(context))
+                        .await
+                        .map_err(|e| SourceError::Invalid(e.to_string()))?,
+                ),
+                _ => None,
+            };
+            let from: &dyn rigel_model::TermMap = match &own {
+                Some(terms) => terms.as_ref(),
+                None => client,
+            };
+            entities.push(spoken.body(item, from));
+        }
+        let body = Value::Array(entities);
         let path = ["entityOperations", operation];
         let outgoing = self.request(call, Method::POST, &path, &query, Some(&body))?;
         let answer = self.send(outgoing).await?;
@@ -369,6 +421,8 @@ impl ContextSources for HttpSources {
         call: &SourceCall<'_>,
         request: &SourcePurge<'_>,
     ) -> Result<(), SourceError> {
+        let spoken = self.spoken(call).await?;
+        let call = &spoken.call(call);
         let names = |iris: &[String]| {
             iris.iter()
                 .map(|iri| call.terms.compact(iri).into_owned())
@@ -399,6 +453,8 @@ impl ContextSources for HttpSources {
         call: &SourceCall<'_>,
         request: &SourceTemporal<'_>,
     ) -> Result<Option<rigel_storage::EntityHistory>, SourceError> {
+        let spoken = self.spoken(call).await?;
+        let call = &spoken.call(call);
         let query = temporal::query_string(request.query, call.terms);
         let outgoing = self.get(call, &["temporal", "entities", request.id], &query)?;
         match self.answer(outgoing).await? {
@@ -412,6 +468,8 @@ impl ContextSources for HttpSources {
         call: &SourceCall<'_>,
         request: &SourceTemporalQuery<'_>,
     ) -> Result<Vec<rigel_storage::EntityHistory>, SourceError> {
+        let spoken = self.spoken(call).await?;
+        let call = &spoken.call(call);
         let entities = &request.entities;
         let attrs = (!entities.attributes.is_empty()).then(|| {
             entities
@@ -458,6 +516,8 @@ impl ContextSources for HttpSources {
         call: &SourceCall<'_>,
         request: SourceDiscovery<'_>,
     ) -> Result<Discovered, SourceError> {
+        let spoken = self.spoken(call).await?;
+        let call = &spoken.call(call);
         let compact = |iri: &str| call.terms.compact(iri).into_owned();
         let details = [("details", "true".to_owned())];
         let outgoing = match request {
@@ -479,6 +539,8 @@ impl ContextSources for HttpSources {
         call: &SourceCall<'_>,
         request: &SourceQuery<'_>,
     ) -> Result<Vec<Entity>, SourceError> {
+        let spoken = self.spoken(call).await?;
+        let call = &spoken.call(call);
         let attrs = (!request.attributes.is_empty()).then(|| {
             request
                 .attributes

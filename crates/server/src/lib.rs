@@ -141,7 +141,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         health: Health::new(store.clone()),
         metrics,
     });
-    let federation = federation(config, egress)?;
+    let federation = federation(config, egress, resolver.clone())?;
     actix_web::rt::spawn(save_forwarding_status(registry.clone()));
     let broker = Broker::new(store.clone(), clock)
         .with_subscriptions(subscriptions.clone())
@@ -248,10 +248,14 @@ async fn save_forwarding_status(registry: Arc<rigel_broker::Registry>) {
 }
 
 /// How the broker calls context sources, and who it is to them.
-fn federation(config: &Config, egress: Egress) -> Result<Federation, StartError> {
+fn federation(
+    config: &Config,
+    egress: Egress,
+    resolver: ContextResolver,
+) -> Result<Federation, StartError> {
     let timeout = Duration::from_millis(config.forward_timeout_ms.max(1));
     Ok(Federation {
-        sources: Arc::new(HttpSources::new(egress)),
+        sources: Arc::new(HttpSources::new(egress).with_resolver(resolver)),
         alias: alias(config).map_err(|e| StartError::Federation(e.to_string()))?,
         timeout,
     })

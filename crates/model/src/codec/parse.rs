@@ -66,7 +66,7 @@ const PAYLOAD_MEMBERS: &[&str] = &[
     "objectList",
 ];
 /// Core terms of non-reified properties: never attribute names (clause 4.5.1).
-pub(super) const RESERVED_ATTRIBUTE_NAMES: &[&str] = &[
+pub const RESERVED_ATTRIBUTE_NAMES: &[&str] = &[
     "instanceId",
     "datasetId",
     "observedAt",

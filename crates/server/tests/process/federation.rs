@@ -388,3 +388,52 @@ async fn a_command_reaches_the_iot_agent_that_registered_it() {
     assert!(here.get("toggle").is_none(), "{here}");
     assert_eq!(here["open"]["value"], false, "{here}");
 }
+
+/// Clause 4.3.6.6: a registration whose `contextSourceInfo` names a `jsonldContext` has
+/// its source spoken to in that @context: the names of a forwarded query are compacted
+/// with it and it travels in `Link`, whatever @context the client used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_with_its_own_context_gets_its_own_names() {
+    let client = reqwest::Client::new();
+    let broker = Broker::start("city", &client).await;
+    let (source, received) = start_mock(|_, target| match target {
+        "/client.jsonld" => Some((
+            200,
+            r#"{"@context": {"speed": "urn:x:velocity"}}"#.to_owned(),
+        )),
+        "/source.jsonld" => Some((
+            200,
+            r#"{"@context": {"velocidad": "urn:x:velocity"}}"#.to_owned(),
+        )),
+        _ => Some((200, "[]".to_owned())),
+    })
+    .await;
+    let info = json!({"entities": [{"type": "Car"}]});
+    let mut csr = registration(&source, "inclusive", info, &["retrieveOps"]);
+    csr["contextSourceInfo"] =
+        json!([{"key": "jsonldContext", "value": format!("{source}/source.jsonld")}]);
+    register(&client, &broker, csr).await;
+    let link = format!(
+        "<{source}/client.jsonld>; rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\""
+    );
+    let (status, _, _) = send(
+        client
+            .get(broker.url("/entities?type=Car&q=speed%3E5"))
+            .header("Link", link),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let received = received.lock().unwrap().clone();
+    let query = received
+        .iter()
+        .find(|r| r.target.starts_with("/ngsi-ld/v1/entities"))
+        .expect("the query reached the source");
+    assert!(query.target.contains("q=velocidad%3E5"), "{}", query.target);
+    let sent_link = query
+        .headers
+        .iter()
+        .find(|(n, _)| n == "link")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    assert!(sent_link.contains("/source.jsonld"), "{sent_link}");
+}

@@ -41,6 +41,14 @@ pub(crate) fn encoded(text: &str) -> String {
     out
 }
 
+/// Expanded names compacted with `terms`, comma separated.
+pub(crate) fn compact_list(iris: &[String], terms: &dyn TermMap) -> String {
+    iris.iter()
+        .map(|iri| terms.compact(iri).into_owned())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The query string of a forwarded query or purge, one per entity selector (a GET takes
 /// one): the selector with the registration's entity ids when the client named none, then
 /// the conditions (`attrs` replaced by `attrs` when the registration holds only some), then

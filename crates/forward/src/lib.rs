@@ -10,6 +10,7 @@
 
 mod answer;
 mod discovery;
+mod downgrade;
 mod recompact;
 mod request;
 mod temporal;

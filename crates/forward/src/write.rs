@@ -10,7 +10,7 @@ use rigel_egress::Method;
 use serde_json::Value;
 
 use crate::request::{compact_list, query_strings};
-use crate::{answer, HttpSources};
+use crate::{answer, downgrade, HttpSources};
 
 impl HttpSources {
     pub(crate) async fn send_write(
@@ -23,11 +23,14 @@ impl HttpSources {
         let call = &spoken.call(call);
         // The @context travels in the body when the client wrote it there, else in Link;
         // in the source's own @context, the body's names are compacted with it.
+        let older = downgrade::of(call.registration);
         let body = request.body.map(|b| {
             let body = Value::Object(b.clone());
-            match request.attribute {
-                Some(_) => spoken.attribute(&body, client),
-                None => spoken.body(&body, client),
+            match (request.attribute, older) {
+                (Some(_), None) => spoken.attribute(&body, client),
+                (Some(_), Some(v)) => downgrade::attribute(&spoken.attribute(&body, client), v),
+                (None, None) => spoken.body(&body, client),
+                (None, Some(v)) => downgrade::entity(&spoken.body(&body, client), v),
             }
         });
         let attribute = request.attribute.map(|name| spoken.name(name, client));
@@ -114,7 +117,10 @@ impl HttpSources {
             };
             entities.push(spoken.body(item, from));
         }
-        let body = Value::Array(entities);
+        let body = match downgrade::of(call.registration) {
+            Some(v) => downgrade::entity(&Value::Array(entities), v),
+            None => Value::Array(entities),
+        };
         let path = ["entityOperations", operation];
         let outgoing = self.request(call, Method::POST, &path, &query, Some(&body))?;
         let answer = self.send(outgoing).await?;

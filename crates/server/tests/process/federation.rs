@@ -437,3 +437,33 @@ async fn a_source_with_its_own_context_gets_its_own_names() {
         .unwrap_or_default();
     assert!(sent_link.contains("/source.jsonld"), "{sent_link}");
 }
+
+/// Clause 4.3.6.8: a source whose registration says it conforms to an older version of
+/// the spec (`ngsildConformance`) gets payloads that version knows: a VocabProperty as a
+/// Property, without the `observedAt` that 1.2 did not have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_source_gets_payloads_of_its_version() {
+    let client = reqwest::Client::new();
+    let broker = Broker::start("city", &client).await;
+    let (source, received) = start_mock(|_, _| Some((204, String::new()))).await;
+    let device = "urn:ngsi-ld:Heater:1";
+    let info = json!({"entities": [{"type": "Heater", "id": device}], "propertyNames": ["mode"]});
+    let mut csr = registration(&source, "exclusive", info, &["updateOps"]);
+    csr["contextSourceInfo"] = json!([{"key": "ngsildConformance", "value": "1.2"}]);
+    register(&client, &broker, csr).await;
+    let update = json!({"mode": {"type": "VocabProperty", "vocab": "eco", "observedAt": "2026-12-07T08:00:00Z"}});
+    let (status, body, _) = send(
+        client
+            .patch(broker.url(&format!("/entities/{device}/attrs")))
+            .json(&update),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let received = received.lock().unwrap().clone();
+    let sent: Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(
+        sent["mode"],
+        json!({"type": "Property", "value": "eco"}),
+        "{sent}"
+    );
+}

@@ -174,6 +174,19 @@ impl HttpSources {
         })
     }
 
+    /// The items of a read answering an array of `what`: none for a 404 or an empty
+    /// success, and a single object where an array is due is read as one.
+    async fn items(&self, request: Call, what: &str) -> Result<Vec<Value>, SourceError> {
+        match self.answer(request).await? {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => Ok(items),
+            Some(object @ Value::Object(_)) => Ok(vec![object]),
+            Some(other) => Err(SourceError::Invalid(format!(
+                "expected an array of {what}, got {other}"
+            ))),
+        }
+    }
+
     /// The JSON answer of a read; `None` for a 404 or an empty success.
     async fn answer(&self, request: Call) -> Result<Option<Value>, SourceError> {
         let answer = self.send(request).await?;
@@ -372,16 +385,7 @@ impl ContextSources for HttpSources {
             query.extend(range.iter().cloned());
             query.push(("limit", entities.limit.to_string()));
             let outgoing = self.get(call, &["temporal", "entities"], &query)?;
-            let items = match self.answer(outgoing).await? {
-                None => Vec::new(),
-                Some(Value::Array(items)) => items,
-                Some(object @ Value::Object(_)) => vec![object],
-                Some(other) => {
-                    return Err(SourceError::Invalid(format!(
-                        "expected an array of temporal entities, got {other}"
-                    )))
-                }
-            };
+            let items = self.items(outgoing, "temporal entities").await?;
             for item in items.iter().take(entities.limit) {
                 found.push(temporal::history(item, call.terms)?);
             }
@@ -462,17 +466,7 @@ impl HttpSources {
         call: &SourceCall<'_>,
         limit: usize,
     ) -> Result<Vec<Entity>, SourceError> {
-        let items = match self.answer(outgoing).await? {
-            None => return Ok(Vec::new()),
-            Some(Value::Array(items)) => items,
-            // A single entity where an array is due is read as one.
-            Some(object @ Value::Object(_)) => vec![object],
-            Some(other) => {
-                return Err(SourceError::Invalid(format!(
-                    "expected an array of entities, got {other}"
-                )))
-            }
-        };
+        let items = self.items(outgoing, "entities").await?;
         items
             .iter()
             .take(limit)

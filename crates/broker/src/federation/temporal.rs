@@ -46,6 +46,78 @@ impl Broker {
             let value = self.retrieve_temporal(tenant, id, query, paged).await?;
             return Ok(Distributed { value, warnings });
         };
+        let mut history = self
+            .merged_evolution(
+                tenant,
+                id,
+                query,
+                distribution,
+                federation,
+                &targets,
+                &mut warnings,
+            )
+            .await?;
+        let cut = if paged {
+            temporal_page::narrow_to_probe(&mut history, query, self.instance_page);
+            let mut histories = [history];
+            let cut = temporal_page::cut(&mut histories, query, self.instance_page);
+            let [cut_history] = histories;
+            history = cut_history;
+            cut
+        } else {
+            None
+        };
+        Ok(Distributed {
+            value: TemporalRead { history, cut },
+            warnings,
+        })
+    }
+
+    /// The samples of an entity's evolution for an aggregation (4.5.19), merged with the
+    /// sources' evolutions when registrations match.
+    pub async fn retrieve_temporal_samples_distributed(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        query: &HistoryQuery,
+        distribution: &Distribution,
+    ) -> Result<Distributed<EntitySamples>, BrokerError> {
+        let mut warnings = Vec::new();
+        let plan = self.temporal_sources(tenant, id, query, distribution, &mut warnings);
+        let Some((federation, targets)) = plan else {
+            let value = self.retrieve_temporal_samples(tenant, id, query).await?;
+            return Ok(Distributed { value, warnings });
+        };
+        let history = self
+            .merged_evolution(
+                tenant,
+                id,
+                query,
+                distribution,
+                federation,
+                &targets,
+                &mut warnings,
+            )
+            .await?;
+        Ok(Distributed {
+            value: EntitySamples::from_history(history, query.property),
+            warnings,
+        })
+    }
+
+    /// The local evolution and the sources', every instance of the range, merged and
+    /// settled to what the query returns; a source that fails is a warning.
+    #[allow(clippy::too_many_arguments)]
+    async fn merged_evolution(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        query: &HistoryQuery,
+        distribution: &Distribution,
+        federation: &Federation,
+        targets: &[TemporalTarget],
+        warnings: &mut Vec<SourceWarning>,
+    ) -> Result<EntityHistory, BrokerError> {
         let whole = HistoryQuery {
             first_n: None,
             ..query.clone()
@@ -89,58 +161,8 @@ impl Broker {
         let Some(mut history) = merged else {
             return Err(self.missing(tenant, id).await);
         };
-        for (name, instances) in history.attributes.iter_mut() {
-            let asked = query.attrs.as_ref().is_none_or(|a| a.contains(name));
-            instances.retain(|i| asked && query.takes_dataset(i.value.dataset_id.as_deref()));
-            instances.sort_by_key(|i| instant(i, query.property));
-            if let Some(n) = query.last_n {
-                let skip = instances.len().saturating_sub(n);
-                instances.drain(..skip);
-            }
-        }
-        history
-            .attributes
-            .retain(|_, instances| !instances.is_empty());
-        let cut = if paged {
-            temporal_page::narrow_to_probe(&mut history, query, self.instance_page);
-            let mut histories = [history];
-            let cut = temporal_page::cut(&mut histories, query, self.instance_page);
-            let [cut_history] = histories;
-            history = cut_history;
-            cut
-        } else {
-            None
-        };
-        Ok(Distributed {
-            value: TemporalRead { history, cut },
-            warnings,
-        })
-    }
-
-    /// The samples of an entity's evolution for an aggregation (4.5.19), merged with the
-    /// sources' evolutions when registrations match.
-    pub async fn retrieve_temporal_samples_distributed(
-        &self,
-        tenant: &Tenant,
-        id: &str,
-        query: &HistoryQuery,
-        distribution: &Distribution,
-    ) -> Result<Distributed<EntitySamples>, BrokerError> {
-        let mut warnings = Vec::new();
-        if self
-            .temporal_sources(tenant, id, query, distribution, &mut warnings)
-            .is_none()
-        {
-            let value = self.retrieve_temporal_samples(tenant, id, query).await?;
-            return Ok(Distributed { value, warnings });
-        }
-        let read = self
-            .retrieve_temporal_distributed(tenant, id, query, false, distribution)
-            .await?;
-        Ok(Distributed {
-            value: EntitySamples::from_history(read.value.history, query.property),
-            warnings: read.warnings,
-        })
+        settle(&mut history, query);
+        Ok(history)
     }
 
     /// The registrations a temporal retrieval of `id` goes to; `None` when it stays local.
@@ -192,6 +214,23 @@ impl Broker {
             .collect();
         (!targets.is_empty()).then_some((federation, targets))
     }
+}
+
+/// A merged evolution reduced to what a query returns: the attributes and datasets asked
+/// for, in time order, the last `lastN`; attributes left without instances removed.
+pub(super) fn settle(history: &mut EntityHistory, query: &HistoryQuery) {
+    for (name, instances) in history.attributes.iter_mut() {
+        let asked = query.attrs.as_ref().is_none_or(|a| a.contains(name));
+        instances.retain(|i| asked && query.takes_dataset(i.value.dataset_id.as_deref()));
+        instances.sort_by_key(|i| instant(i, query.property));
+        if let Some(n) = query.last_n {
+            let skip = instances.len().saturating_sub(n);
+            instances.drain(..skip);
+        }
+    }
+    history
+        .attributes
+        .retain(|_, instances| !instances.is_empty());
 }
 
 /// The instant an instance is ordered and matched by.

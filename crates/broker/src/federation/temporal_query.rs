@@ -12,7 +12,7 @@ use rigel_query::registration::{Period, Wanted};
 use rigel_storage::{EntityHistory, TimeProperty};
 
 use super::query::{registered_ids, wanted_by, with_q_attributes, MAX_FROM_SOURCE};
-use super::temporal::{instant, merge_history};
+use super::temporal::{merge_history, settle};
 use super::{
     call_to, cooling_down, passed_through, registered_attributes, registered_types, warning,
     ClientQuery, Distributed, Distribution, Federation, SourceQuery, SourceTemporalQuery,
@@ -122,7 +122,7 @@ impl Broker {
             .into_values()
             .flatten()
             .map(|mut h| {
-                self.settle(&mut h, query);
+                settle(&mut h, &query.history);
                 h
             })
             .filter(|h| !h.attributes.is_empty())
@@ -151,25 +151,6 @@ impl Broker {
             value: page,
             warnings,
         })
-    }
-
-    /// A merged evolution reduced to what the query returns: the attributes and datasets
-    /// asked for, in time order, the last `lastN`.
-    fn settle(&self, history: &mut EntityHistory, query: &TemporalQuery) {
-        let asked = query.history.attrs.as_ref();
-        for (name, instances) in history.attributes.iter_mut() {
-            let wanted = asked.is_none_or(|a| a.contains(name));
-            instances
-                .retain(|i| wanted && query.history.takes_dataset(i.value.dataset_id.as_deref()));
-            instances.sort_by_key(|i| instant(i, query.history.property));
-            if let Some(n) = query.history.last_n {
-                let skip = instances.len().saturating_sub(n);
-                instances.drain(..skip);
-            }
-        }
-        history
-            .attributes
-            .retain(|_, instances| !instances.is_empty());
     }
 
     /// The registrations a temporal query goes to; `None` when it stays local.

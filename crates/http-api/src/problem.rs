@@ -30,6 +30,12 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Whether the error is the database being unreachable, failing over or too slow: a 503
+    /// with `Retry-After`, since the same request may succeed later.
+    fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Broker(BrokerError::Storage(e)) if e.is_retryable())
+    }
+
     pub fn bad_data(detail: impl Into<String>) -> Self {
         Self::Model(ModelError::bad_data(detail))
     }
@@ -47,6 +53,9 @@ impl ApiError {
     pub(crate) fn problem_body(&self) -> serde_json::Value {
         if let Self::Broker(e @ BrokerError::LoopDetected(_)) = self {
             return loop_detected(&e.to_string());
+        }
+        if self.is_unavailable() {
+            return unavailable();
         }
         let (kind, detail) = self
             .kind_and_detail()
@@ -95,12 +104,26 @@ pub fn problem(kind: ErrorKind, detail: &str) -> HttpResponse {
 
 /// The ProblemDetails of 508 Loop Detected (6.3.17), which no error type of the spec names:
 /// RFC 9457's `about:blank`, titled as the status.
+/// How long a client is asked to wait before retrying while the database is unavailable.
+const RETRY_AFTER_SECS: &str = "2";
+
+fn unavailable() -> serde_json::Value {
+    json!({
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "detail": "the database is unavailable; retry later",
+    })
+}
+
 fn loop_detected(detail: &str) -> serde_json::Value {
     json!({"type": "about:blank", "title": "Loop Detected", "detail": detail})
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
+        if self.is_unavailable() {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         match self {
             Self::Broker(BrokerError::LoopDetected(_)) => StatusCode::LOOP_DETECTED,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -115,6 +138,13 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if self.is_unavailable() {
+            tracing::warn!(error = %self, "database unavailable");
+            return HttpResponse::ServiceUnavailable()
+                .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS))
+                .content_type("application/json")
+                .json(unavailable());
+        }
         match self {
             Self::Broker(e @ BrokerError::LoopDetected(_)) => {
                 HttpResponse::build(StatusCode::LOOP_DETECTED)

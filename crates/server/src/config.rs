@@ -45,9 +45,26 @@ pub struct Config {
     #[arg(long, env = "RIGEL_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
 
-    /// Directory of the embedded store (created if missing).
+    /// Directory of the embedded store (created if missing); with a MongoDB store, it holds
+    /// the hosted @contexts only.
     #[arg(long, env = "RIGEL_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+
+    /// Where entities, history, subscriptions and registrations are kept: `embedded` (the
+    /// store in `--data-dir`) or a MongoDB connection string (`mongodb://host/?replicaSet=rs0`,
+    /// `mongodb+srv://...`; ADR 0006).
+    #[arg(long, env = "RIGEL_STORE", default_value = "embedded")]
+    pub store: String,
+
+    /// With a MongoDB store: the default tenant's database, and the prefix of the other
+    /// tenants' databases (`<name>-<tenant>`).
+    #[arg(long, env = "RIGEL_MONGO_DATABASE", default_value = "rigel")]
+    pub mongo_database: String,
+
+    /// With a MongoDB store: how long a request waits for a usable database server before it
+    /// fails with 503 (milliseconds).
+    #[arg(long, env = "RIGEL_MONGO_TIMEOUT_MS", default_value_t = 5000)]
+    pub mongo_timeout_ms: u64,
 
     /// Log filter, e.g. `info`, `rigel=debug,actix_web=info` (Orion-LD: ORIONLD_LOG_LEVEL,
     /// NONE, FATAL, ERROR, WARN, INFO or DEBUG).

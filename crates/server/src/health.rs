@@ -7,20 +7,20 @@ use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
 use rigel_storage::BackendHealth;
-use rigel_storage_embedded::EmbeddedStore;
+use rigel_storage::Store;
 use serde_json::json;
 
 use crate::metrics::Metrics;
 
 /// What the probes look at.
 pub struct Health {
-    store: Arc<EmbeddedStore>,
+    store: Arc<dyn Store>,
     /// Set when shutdown begins: the broker is alive but should get no new traffic.
     draining: AtomicBool,
 }
 
 impl Health {
-    pub fn new(store: Arc<EmbeddedStore>) -> Self {
+    pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
             draining: AtomicBool::new(false),
@@ -44,6 +44,9 @@ impl Health {
             BackendHealth::Ready => None,
             BackendHealth::WritesRefused(reason) => {
                 Some(format!("the store refuses writes: {reason}"))
+            }
+            BackendHealth::Unreachable(reason) => {
+                Some(format!("the database is unreachable: {reason}"))
             }
             BackendHealth::Closed => Some("the store is closed".to_owned()),
         }

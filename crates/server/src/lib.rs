@@ -3,6 +3,7 @@
 //! business rules.
 
 mod access;
+mod backend;
 pub mod config;
 mod health;
 mod metrics;
@@ -21,7 +22,7 @@ use rigel_egress::{Egress, EgressConfig};
 use rigel_forward::HttpSources;
 use rigel_http_api::{AppState, Limits};
 use rigel_jsonld::{ContextResolver, ResolverConfig};
-use rigel_storage_embedded::{EmbeddedOptions, EmbeddedStore};
+use rigel_storage::Store;
 use rigel_subscriptions::{ServiceOptions, SubscriptionService};
 
 pub use access::route_template;
@@ -37,11 +38,13 @@ use version::Started;
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot open the store in {dir}: {source}")]
+    #[error("cannot open the store at {at}: {source}")]
     Store {
-        dir: String,
+        at: String,
         source: rigel_storage::StorageError,
     },
+    #[error("unknown store {0:?}: --store takes `embedded` or a mongodb:// connection string")]
+    StoreKind(String),
     #[error("cannot set up @context resolution: {0}")]
     Context(#[from] rigel_jsonld::JsonLdError),
     #[error("cannot start subscriptions: {0}")]
@@ -67,7 +70,7 @@ pub struct RunningServer {
     api: tokio::task::JoinHandle<std::io::Result<()>>,
     api_handle: actix_web::dev::ServerHandle,
     admin_handle: actix_web::dev::ServerHandle,
-    store: Arc<EmbeddedStore>,
+    store: Arc<dyn Store>,
     subscriptions: SubscriptionService,
     /// Context Source Registrations: their forwarding status is saved at shutdown.
     registry: Arc<rigel_broker::Registry>,
@@ -80,14 +83,7 @@ pub struct RunningServer {
 pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     let started = Instant::now();
     let mut metrics = Metrics::new();
-    let store = Arc::new(
-        EmbeddedStore::open_with(&config.data_dir, store_options(config, &metrics)).map_err(
-            |source| StartError::Store {
-                dir: config.data_dir.display().to_string(),
-                source,
-            },
-        )?,
-    );
+    let store = backend::open(config, &metrics).await?;
     // One outbound client for every call the broker makes: @context downloads,
     // notifications and requests forwarded to context sources.
     let egress = Egress::new(EgressConfig {
@@ -287,13 +283,4 @@ fn subscription_options(config: &Config) -> ServiceOptions {
         delivery_timeout: std::time::Duration::from_millis(config.notification_timeout_ms),
         ..ServiceOptions::default()
     }
-}
-
-/// The embedded store's tuning from the configuration.
-fn store_options(config: &Config, metrics: &Metrics) -> EmbeddedOptions {
-    let mut options = EmbeddedOptions::default();
-    options.entity_cache_bytes = config.entity_cache_bytes;
-    options.value_index = config.value_index;
-    options.observer = Some(metrics.store_observer());
-    options
 }

@@ -18,8 +18,8 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use rigel_jsonld::ContextResolver;
+use rigel_storage::Store;
 use rigel_storage::{BackendHealth, StoreObserver};
-use rigel_storage_embedded::EmbeddedStore;
 use rigel_subscriptions::SubscriptionService;
 
 use crate::version::BuildInfo;
@@ -189,7 +189,7 @@ impl StoreObserver for StoreMetrics {
 
 /// The components whose state is read at each scrape.
 pub struct LiveState {
-    pub store: Arc<EmbeddedStore>,
+    pub store: Arc<dyn Store>,
     pub subscriptions: SubscriptionService,
     pub resolver: ContextResolver,
     pub build: BuildInfo,

@@ -1,7 +1,7 @@
 //! Black-box tests of the real `rigel` binary as a process: durability across SIGKILL,
 //! graceful shutdown on SIGTERM, the admin port, the request log, configuration by flag and
 //! environment (Orion-LD's variables too), the deployment files against what the binary
-//! serves, and federation between several brokers.
+//! serves, federation between several brokers, and a MongoDB store through an outage.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "process/common.rs"]
@@ -12,6 +12,8 @@ mod configuration;
 mod federation;
 #[path = "process/kill.rs"]
 mod kill;
+#[path = "process/mongodb.rs"]
+mod mongodb;
 #[path = "process/operations.rs"]
 mod operations;
 #[path = "process/shutdown.rs"]

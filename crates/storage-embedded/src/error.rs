@@ -22,5 +22,6 @@ pub(crate) fn duplicate(err: &StorageError) -> StorageError {
         StorageError::Corrupt(m) => StorageError::Corrupt(m.clone()),
         StorageError::Closed => StorageError::Closed,
         StorageError::TooManyToSort(n) => StorageError::TooManyToSort(*n),
+        StorageError::Unavailable(m) => StorageError::Unavailable(m.clone()),
     }
 }

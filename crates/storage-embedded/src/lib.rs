@@ -255,6 +255,21 @@ impl EmbeddedStore {
     }
 }
 
+#[async_trait::async_trait]
+impl rigel_storage::Backend for EmbeddedStore {
+    fn health(&self) -> rigel_storage::BackendHealth {
+        EmbeddedStore::health(self)
+    }
+
+    fn counters(&self) -> rigel_storage::BackendCounters {
+        EmbeddedStore::counters(self)
+    }
+
+    async fn close(&self) -> Result<(), StorageError> {
+        EmbeddedStore::close(self).await
+    }
+}
+
 impl Drop for EmbeddedStore {
     fn drop(&mut self) {
         // Blocks for at most the batch in flight: every acknowledged write is already durable.

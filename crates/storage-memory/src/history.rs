@@ -13,9 +13,10 @@ use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 use rigel_model::Attribute;
-use rigel_storage::{HistoryChange, HistoryHeader, HistoryQuery, Instance, Source, TimeProperty};
-
-const INSTANCE_ID_PREFIX: &str = "urn:ngsi-ld:instance:";
+use rigel_storage::{
+    filed_micros, instance_id, select_instances, trimmed, FiledInstance, HistoryChange,
+    HistoryHeader, HistoryQuery, Instance, Source, INSTANCE_ID_PREFIX,
+};
 
 /// The histories of one tenant's entities, by id.
 #[derive(Debug, Default)]
@@ -42,12 +43,8 @@ struct Filed {
 }
 
 impl Filed {
-    fn time(self) -> DateTime<Utc> {
-        DateTime::from_timestamp_micros(self.micros).unwrap_or_default()
-    }
-
     fn instance_id(self) -> String {
-        format!("{INSTANCE_ID_PREFIX}{}-{}", self.seq, self.index)
+        instance_id(self.seq, self.index)
     }
 }
 
@@ -61,16 +58,7 @@ struct Recorded {
 impl Recorded {
     /// The microsecond the instance is filed under.
     fn filed_micros(&self) -> i64 {
-        let a = &self.value;
-        a.observed_at
-            .as_deref()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .or(a.modified_at)
-            .or(a.created_at)
-            .or(self.deleted_at)
-            .unwrap_or_default()
-            .timestamp_micros()
+        filed_micros(&self.value, self.deleted_at)
     }
 
     fn instance(&self, filed: Filed) -> Instance {
@@ -166,16 +154,13 @@ impl History {
                 let Some(log) = self.entities.get_mut(id) else {
                     return false;
                 };
-                // Compared as filed: to the microsecond.
-                let cutoff = older_than.map(|t| t.timestamp_micros());
                 let mut forgot = false;
                 log.attributes.retain(|_, series| {
-                    let excess = keep_last.map_or(0, |n| series.len().saturating_sub(n));
-                    let doomed: Vec<Filed> = series
-                        .keys()
-                        .enumerate()
-                        .filter(|(i, f)| *i < excess || cutoff.is_some_and(|c| f.micros < c))
-                        .map(|(_, f)| *f)
+                    let filed: Vec<Filed> = series.keys().copied().collect();
+                    let micros: Vec<i64> = filed.iter().map(|f| f.micros).collect();
+                    let doomed: Vec<Filed> = trimmed(&micros, *older_than, *keep_last)
+                        .into_iter()
+                        .map(|i| filed[i])
                         .collect();
                     forgot |= !doomed.is_empty();
                     for filed in doomed {
@@ -292,36 +277,12 @@ fn find(series: &Series, instance_id: &str) -> Option<Filed> {
 }
 
 /// The instances of one attribute the query selects, ascending by its time property.
-///
-/// Reads on `observedAt` keep filing order (an instance lacking `observedAt` takes the time
-/// it is filed under, and only without a time range); other properties select the instances
-/// that have them and sort by them (ties in filing order). `lastN` keeps the last, else
-/// `first_n` the first of those.
 fn read_series(series: &Series, query: &HistoryQuery) -> Vec<Instance> {
-    let keyed = query.property == TimeProperty::ObservedAt;
-    let unbounded = keyed && query.range.from.is_none() && query.range.to.is_none();
-    let mut out: Vec<Instance> = series
-        .iter()
-        .filter(|(_, r)| query.takes_dataset(r.value.dataset_id.as_deref()))
-        .filter_map(|(filed, recorded)| {
-            let instance = recorded.instance(*filed);
-            let time = if keyed && recorded.value.observed_at.is_some() {
-                Some(filed.time())
-            } else {
-                query.property.of(&instance)
-            };
-            let time = time.or_else(|| unbounded.then(|| filed.time()));
-            time.filter(|t| query.range.contains(*t)).map(|_| instance)
-        })
-        .collect();
-    if !keyed {
-        out.sort_by_cached_key(|i| query.property.of(i));
-    }
-    if let Some(n) = query.last_n {
-        let skip = out.len().saturating_sub(n);
-        out.drain(..skip);
-    } else if let Some(n) = query.first_n {
-        out.truncate(n);
-    }
-    out
+    select_instances(
+        series.iter().map(|(filed, recorded)| FiledInstance {
+            micros: filed.micros,
+            instance: recorded.instance(*filed),
+        }),
+        query,
+    )
 }

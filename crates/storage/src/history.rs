@@ -261,3 +261,93 @@ impl HistoryChange {
         }
     }
 }
+
+/// The prefix of the ids backends give instances: `urn:ngsi-ld:instance:<seq>-<index>`, `seq`
+/// naming the record that appended the instance and `index` its place in it.
+pub const INSTANCE_ID_PREFIX: &str = "urn:ngsi-ld:instance:";
+
+/// The id of the `index`-th instance appended by the record numbered `seq`.
+pub fn instance_id(seq: impl std::fmt::Display, index: u32) -> String {
+    format!("{INSTANCE_ID_PREFIX}{seq}-{index}")
+}
+
+/// The microsecond an instance is filed under: its `observedAt` when it has one, else its
+/// `modifiedAt`, `createdAt` or `deletedAt`. Backends keep an attribute's instances in this
+/// order (ties in the order they were recorded), so that reads order, page and cut time
+/// ranges alike on every backend.
+pub fn filed_micros(value: &Attribute, deleted_at: Option<DateTime<Utc>>) -> i64 {
+    value
+        .observed_at
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .or(value.modified_at)
+        .or(value.created_at)
+        .or(deleted_at)
+        .unwrap_or_default()
+        .timestamp_micros()
+}
+
+/// One recorded instance with the microsecond it is filed under (see [`filed_micros`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FiledInstance {
+    pub micros: i64,
+    pub instance: Instance,
+}
+
+/// The instances of one attribute the query selects, ascending by its time property, from
+/// all of them in filing order.
+///
+/// Reads on `observedAt` keep filing order (an instance lacking `observedAt` takes the time
+/// it is filed under, and only without a time range); other properties select the instances
+/// that have them and sort by them (ties in filing order). `lastN` keeps the last, else
+/// `first_n` the first of those.
+pub fn select_instances(
+    filed: impl IntoIterator<Item = FiledInstance>,
+    query: &HistoryQuery,
+) -> Vec<Instance> {
+    let keyed = query.property == TimeProperty::ObservedAt;
+    let unbounded = keyed && query.range.from.is_none() && query.range.to.is_none();
+    let mut out: Vec<Instance> = filed
+        .into_iter()
+        .filter(|f| query.takes_dataset(f.instance.value.dataset_id.as_deref()))
+        .filter_map(|FiledInstance { micros, instance }| {
+            let filed_at = DateTime::from_timestamp_micros(micros).unwrap_or_default();
+            let time = if keyed && instance.value.observed_at.is_some() {
+                Some(filed_at)
+            } else {
+                query.property.of(&instance)
+            };
+            let time = time.or_else(|| unbounded.then_some(filed_at));
+            time.filter(|t| query.range.contains(*t)).map(|_| instance)
+        })
+        .collect();
+    if !keyed {
+        out.sort_by_cached_key(|i| query.property.of(i));
+    }
+    if let Some(n) = query.last_n {
+        let skip = out.len().saturating_sub(n);
+        out.drain(..skip);
+    } else if let Some(n) = query.first_n {
+        out.truncate(n);
+    }
+    out
+}
+
+/// Which of an attribute's instances, given in filing order by the microsecond each is
+/// filed under, a [`HistoryChange::Trim`] forgets: those filed before `older_than` (to the
+/// microsecond) and all but the latest `keep_last`. Answers their positions.
+pub fn trimmed(
+    filed: &[i64],
+    older_than: Option<DateTime<Utc>>,
+    keep_last: Option<usize>,
+) -> Vec<usize> {
+    let cutoff = older_than.map(|t| t.timestamp_micros());
+    let excess = keep_last.map_or(0, |n| filed.len().saturating_sub(n));
+    filed
+        .iter()
+        .enumerate()
+        .filter(|(i, micros)| *i < excess || cutoff.is_some_and(|c| **micros < c))
+        .map(|(i, _)| i)
+        .collect()
+}

@@ -22,8 +22,9 @@ pub mod testkit;
 
 pub use changes::{ChangeEvent, ChangeListener};
 pub use history::{
-    DatasetSelector, EntityHistory, EntitySamples, HistoryChange, HistoryHeader, HistoryQuery,
-    Instance, NewInstance, Sample, TimeProperty, TimeRange,
+    filed_micros, instance_id, select_instances, trimmed, DatasetSelector, EntityHistory,
+    EntitySamples, FiledInstance, HistoryChange, HistoryHeader, HistoryQuery, Instance,
+    NewInstance, Sample, TimeProperty, TimeRange, INSTANCE_ID_PREFIX,
 };
 pub use observe::{BackendCounters, BackendHealth, StoreObserver};
 pub use registrations::RegistrationStore;
@@ -172,9 +173,18 @@ pub enum StorageError {
     Closed,
     #[error("more than {0} entities match an ordered selection")]
     TooManyToSort(usize),
+    /// The backend cannot be reached or did not answer in time; the request may succeed
+    /// when retried later (a server database that is down, failing over or overloaded).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StorageError {
+    /// Whether a later retry of the same request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::TooManyToSort(_) => ErrorKind::TooManyResults,
@@ -288,3 +298,26 @@ pub trait EntityStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<HistoryHeader>, StorageError>;
 }
+
+/// What the server needs of a backend besides its data: readiness, counters and an orderly
+/// close. The server holds its backend as a [`Store`], never as a concrete type.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Whether the backend serves reads and writes (readiness).
+    fn health(&self) -> BackendHealth;
+
+    /// The backend's counters (for metrics).
+    fn counters(&self) -> BackendCounters {
+        BackendCounters::default()
+    }
+
+    /// Stops taking writes and finishes those in flight; later commits fail with
+    /// [`StorageError::Closed`].
+    async fn close(&self) -> Result<(), StorageError>;
+}
+
+/// A complete backend: entities with their history, subscriptions, registrations, and what
+/// the server needs to run it.
+pub trait Store: EntityStore + SubscriptionStore + RegistrationStore + Backend {}
+
+impl<T: EntityStore + SubscriptionStore + RegistrationStore + Backend> Store for T {}

@@ -11,6 +11,9 @@ pub enum BackendHealth {
     Ready,
     /// Open, but writes are refused until a restart (the reason is for the operator).
     WritesRefused(String),
+    /// The backend's database cannot be reached (a server database that is down or failing
+    /// over); requests fail until it returns, and the backend reconnects by itself.
+    Unreachable(String),
     /// Closed: nothing is served.
     Closed,
 }

@@ -1,0 +1,267 @@
+//! Commits: each write checked against its own expectation (a failed one is a `Conflict`
+//! and writes nothing), history records bound to the write before them, and a named tenant
+//! entered in the catalog with its first applied write.
+//!
+//! A commit of one entity write to a known tenant is a single conditional write (insert, or
+//! replace at the version read). Anything more runs as one transaction with snapshot reads
+//! and a majority write concern, run again from the start when MongoDB reports a transient
+//! error (a write conflict with a concurrent commit, a failover).
+
+use std::time::Duration;
+
+use mongodb::bson::{doc, Document};
+use mongodb::error::{Error, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+use mongodb::options::ReadConcern;
+use mongodb::{ClientSession, Collection};
+use rigel_model::{Entity, Tenant};
+use rigel_storage::{Expect, StorageError, WriteOp, WriteOutcome};
+
+use crate::error::{is_duplicate_key, is_transient, storage_error};
+use crate::{durable, history, layout, MongoStore};
+
+/// How often a transaction is run again after transient errors before the commit fails.
+const ATTEMPTS: u32 = 30;
+
+/// Applies `ops` in order and returns one outcome per op, once durable.
+pub(crate) async fn commit(
+    store: &MongoStore,
+    tenant: &Tenant,
+    ops: &[WriteOp],
+) -> Result<Vec<WriteOutcome>, StorageError> {
+    let registered = store.is_registered(tenant);
+    let lone_entity_write =
+        matches!(ops, [WriteOp::Put { .. } | WriteOp::Delete { .. }]) && registered;
+    let mut session = store.client.start_session().await.map_err(storage_error)?;
+    if lone_entity_write {
+        let writer = Writer {
+            store,
+            tenant,
+            in_transaction: false,
+        };
+        return writer
+            .apply_all(&mut session, ops)
+            .await
+            .map_err(storage_error);
+    }
+    let writer = Writer {
+        store,
+        tenant,
+        in_transaction: true,
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match writer.transaction(&mut session, ops, !registered).await {
+            Ok(outcomes) => {
+                if !registered && outcomes.iter().any(writes_data) {
+                    store.mark_registered(tenant);
+                }
+                return Ok(outcomes);
+            }
+            Err(e) if is_transient(&e) && attempt < ATTEMPTS => {
+                // Let the commit we conflicted with finish before trying again.
+                tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)))).await;
+            }
+            Err(e) => return Err(storage_error(e)),
+        }
+    }
+}
+
+fn writes_data(outcome: &WriteOutcome) -> bool {
+    matches!(outcome, WriteOutcome::Applied { .. })
+}
+
+/// Applies the ops of one commit.
+struct Writer<'a> {
+    store: &'a MongoStore,
+    tenant: &'a Tenant,
+    in_transaction: bool,
+}
+
+impl Writer<'_> {
+    /// Runs the ops as one transaction, entering the tenant in the catalog with them when
+    /// `register` and something applied.
+    async fn transaction(
+        &self,
+        session: &mut ClientSession,
+        ops: &[WriteOp],
+        register: bool,
+    ) -> Result<Vec<WriteOutcome>, Error> {
+        session
+            .start_transaction()
+            .read_concern(ReadConcern::snapshot())
+            .write_concern(durable())
+            .await?;
+        let applied = self.apply_all(session, ops).await;
+        let outcomes = match applied {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                // The transaction is void either way; the first error is the one to report.
+                let _ = session.abort_transaction().await;
+                return Err(e);
+            }
+        };
+        if register && outcomes.iter().any(writes_data) {
+            if let Some((filter, update)) = self.store.catalog_entry(self.tenant) {
+                let entered = self
+                    .store
+                    .catalog()
+                    .update_one(filter, update)
+                    .upsert(true)
+                    .session(&mut *session)
+                    .await;
+                if let Err(e) = entered {
+                    let _ = session.abort_transaction().await;
+                    return Err(e);
+                }
+            }
+        }
+        loop {
+            match session.commit_transaction().await {
+                Ok(()) => return Ok(outcomes),
+                // The commit may or may not have happened: committing again is safe.
+                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn apply_all(
+        &self,
+        session: &mut ClientSession,
+        ops: &[WriteOp],
+    ) -> Result<Vec<WriteOutcome>, Error> {
+        let mut outcomes: Vec<WriteOutcome> = Vec::with_capacity(ops.len());
+        for op in ops {
+            let previous_applied = matches!(outcomes.last(), Some(WriteOutcome::Applied { .. }));
+            let outcome = match op {
+                WriteOp::Put { entity, expect } => self.put(session, entity, *expect).await?,
+                WriteOp::Delete { id, expect } => self.delete(session, id, *expect).await?,
+                WriteOp::Record {
+                    change,
+                    with_previous,
+                } => {
+                    if *with_previous && !previous_applied {
+                        WriteOutcome::Conflict
+                    } else if history::apply(self.store, self.tenant, session, change).await? {
+                        WriteOutcome::Applied { version: 0 }
+                    } else {
+                        WriteOutcome::Conflict
+                    }
+                }
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    fn entities(&self) -> Collection<Document> {
+        self.store.collection(self.tenant, layout::ENTITIES)
+    }
+
+    /// The version of the stored entity, if any.
+    async fn current(&self, session: &mut ClientSession, id: &str) -> Result<Option<u64>, Error> {
+        let found = self
+            .entities()
+            .find_one(doc! {"_id": id})
+            .projection(doc! {"v": 1})
+            .session(session)
+            .await?;
+        Ok(found
+            .and_then(|d| d.get_i64("v").ok())
+            .map(|v| v.unsigned_abs()))
+    }
+
+    async fn put(
+        &self,
+        session: &mut ClientSession,
+        entity: &Entity,
+        expect: Expect,
+    ) -> Result<WriteOutcome, Error> {
+        // A lone create needs no read: the insert itself fails on a taken id.
+        let current = if expect == Expect::Absent && !self.in_transaction {
+            None
+        } else {
+            self.current(session, &entity.id).await?
+        };
+        if !holds(expect, current) {
+            return Ok(WriteOutcome::Conflict);
+        }
+        let version = self.store.versions.next(current.unwrap_or(0));
+        let document = encode(entity, version)?;
+        match current {
+            None => match self.entities().insert_one(document).session(session).await {
+                Ok(_) => Ok(WriteOutcome::Applied { version }),
+                // Outside a transaction a concurrent create got there first; inside one the
+                // transaction is void and runs again.
+                Err(e) if is_duplicate_key(&e) && !self.in_transaction => {
+                    Ok(WriteOutcome::Conflict)
+                }
+                Err(e) => Err(e),
+            },
+            Some(read) => {
+                let replaced = self
+                    .entities()
+                    .replace_one(doc! {"_id": &entity.id, "v": signed(read)}, document)
+                    .session(session)
+                    .await?;
+                Ok(if replaced.matched_count == 1 {
+                    WriteOutcome::Applied { version }
+                } else {
+                    WriteOutcome::Conflict
+                })
+            }
+        }
+    }
+
+    async fn delete(
+        &self,
+        session: &mut ClientSession,
+        id: &str,
+        expect: Expect,
+    ) -> Result<WriteOutcome, Error> {
+        let current = self.current(session, id).await?;
+        if !holds(expect, current) {
+            return Ok(WriteOutcome::Conflict);
+        }
+        if let Some(read) = current {
+            let deleted = self
+                .entities()
+                .delete_one(doc! {"_id": id, "v": signed(read)})
+                .session(session)
+                .await?;
+            if deleted.deleted_count == 0 {
+                return Ok(WriteOutcome::Conflict);
+            }
+        }
+        Ok(WriteOutcome::Applied { version: 0 })
+    }
+}
+
+fn holds(expect: Expect, current: Option<u64>) -> bool {
+    match expect {
+        Expect::Any => true,
+        Expect::Absent => current.is_none(),
+        Expect::Version(v) => current == Some(v),
+    }
+}
+
+/// Versions are below 2^63 (microseconds since 1970 and increments): stored as BSON int64.
+pub(crate) fn signed(version: u64) -> i64 {
+    i64::try_from(version).unwrap_or(i64::MAX)
+}
+
+/// The document of an entity at a version.
+fn encode(entity: &Entity, version: u64) -> Result<Document, Error> {
+    let body = serde_json::to_string(entity).map_err(|e| {
+        Error::custom(StorageError::Corrupt(format!(
+            "entity not serializable: {e}"
+        )))
+    })?;
+    Ok(doc! {
+        "_id": &entity.id,
+        "v": signed(version),
+        "types": &entity.types,
+        "body": body,
+    })
+}

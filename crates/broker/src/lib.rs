@@ -104,6 +104,14 @@ impl Broker {
         self
     }
 
+    /// The broker with subscriptions that hear of committed changes from the store's feed
+    /// (a store several brokers share), not from this broker's writes.
+    pub fn with_subscriptions_fed_by_store(mut self, subscriptions: SubscriptionService) -> Self {
+        self.changes = None;
+        self.subscriptions = Some(subscriptions);
+        self
+    }
+
     /// The broker reporting every committed change to `listener` (instead of subscriptions).
     pub fn with_change_listener(mut self, listener: Arc<dyn ChangeListener>) -> Self {
         self.changes = Some(listener);

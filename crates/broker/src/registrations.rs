@@ -128,6 +128,36 @@ impl Registry {
         }
     }
 
+    /// Takes in a registration as stored, after a change the store's feed reported (by any
+    /// broker sharing the database, this one included): created or replaced (`Some`), or
+    /// deleted. Forwarding counters this broker has not saved yet are kept.
+    pub fn stored_changed(&self, tenant: &Tenant, id: &str, stored: Option<Registration>) {
+        let unsaved = self
+            .dirty
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&(tenant.clone(), id.to_owned()));
+        self.write(|held| match stored {
+            Some(mut reg) => {
+                let regs = held.entry(tenant.clone()).or_default();
+                if unsaved {
+                    if let Some(local) = regs.get(id) {
+                        reg.status = local.status.clone();
+                    }
+                }
+                regs.insert(id.to_owned(), reg);
+            }
+            None => {
+                if let Some(regs) = held.get_mut(tenant) {
+                    regs.remove(id);
+                    if regs.is_empty() {
+                        held.remove(tenant);
+                    }
+                }
+            }
+        });
+    }
+
     /// Whether the tenant has any registration at all.
     pub(crate) fn any(&self, tenant: &Tenant) -> bool {
         self.read(|held| held.get(tenant).is_some_and(|regs| !regs.is_empty()))

@@ -7,6 +7,7 @@ mod backend;
 pub mod config;
 mod health;
 mod metrics;
+mod replicas;
 mod retention;
 mod shutdown;
 mod version;
@@ -139,8 +140,21 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     });
     let federation = federation(config, egress, resolver.clone())?;
     actix_web::rt::spawn(save_forwarding_status(registry.clone()));
-    let broker = Broker::new(store.clone(), clock)
-        .with_subscriptions(subscriptions.clone())
+    let broker = Broker::new(store.clone(), clock);
+    let broker = if let Some(shared) = store.shared() {
+        // Several brokers may share this store: changes reach subscriptions through its
+        // feed (this broker's own too), and leases say which subscriptions it delivers.
+        shared.follow(Arc::new(replicas::Feed {
+            subscriptions: subscriptions.clone(),
+            registry: registry.clone(),
+        }));
+        replicas::hold_once(&store, &subscriptions).await;
+        actix_web::rt::spawn(replicas::hold_leases(store.clone(), subscriptions.clone()));
+        broker.with_subscriptions_fed_by_store(subscriptions.clone())
+    } else {
+        broker.with_subscriptions(subscriptions.clone())
+    };
+    let broker = broker
         .with_registrations(registry.clone())
         .with_federation(federation)
         .with_history(config.history)

@@ -13,12 +13,14 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{is_duplicate_key, storage_error};
-use crate::{layout, MongoStore};
+use crate::{layout, leases, MongoStore};
 
 /// A kind of document kept per tenant, by id.
 trait Kept: Serialize + DeserializeOwned {
     type Status;
     const COLLECTION: &'static str;
+    /// Whether the creating process takes the document's lease (it delivers it).
+    const LEASED: bool;
     fn id(&self) -> &str;
     fn set_status(&mut self, status: Self::Status);
 }
@@ -26,6 +28,7 @@ trait Kept: Serialize + DeserializeOwned {
 impl Kept for Subscription {
     type Status = DeliveryStatus;
     const COLLECTION: &'static str = layout::SUBSCRIPTIONS;
+    const LEASED: bool = true;
     fn id(&self) -> &str {
         &self.id
     }
@@ -37,6 +40,7 @@ impl Kept for Subscription {
 impl Kept for Registration {
     type Status = ForwardingStatus;
     const COLLECTION: &'static str = layout::REGISTRATIONS;
+    const LEASED: bool = false;
     fn id(&self) -> &str {
         &self.id
     }
@@ -63,6 +67,10 @@ impl MongoStore {
     async fn create_kept<D: Kept>(&self, tenant: &Tenant, kept: &D) -> Result<bool, StorageError> {
         self.prepare(tenant).await?;
         self.register(tenant).await?;
+        if D::LEASED {
+            // Before the document exists, so that no other process takes it first.
+            leases::take(&self.leases(), &self.holder, tenant, kept.id()).await?;
+        }
         match self
             .collection(tenant, D::COLLECTION)
             .insert_one(encode(kept)?)

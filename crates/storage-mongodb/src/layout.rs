@@ -4,7 +4,7 @@
 //! each tenant's database (ADR 0006).
 
 use mongodb::bson::doc;
-use mongodb::options::IndexOptions;
+use mongodb::options::{ChangeStreamPreAndPostImages, IndexOptions};
 use mongodb::{Database, IndexModel};
 use rigel_model::Tenant;
 
@@ -21,6 +21,9 @@ pub(crate) const SUBSCRIPTIONS: &str = "subscriptions";
 pub(crate) const REGISTRATIONS: &str = "registrations";
 /// In the default tenant's database: the named tenants that exist, `{_id: name, db: name}`.
 pub(crate) const TENANTS: &str = "tenants";
+/// In the default tenant's database: which process delivers each subscription,
+/// `{_id: "<tenant>|<id>", holder, until}`.
+pub(crate) const LEASES: &str = "leases";
 /// In the default tenant's database: `{_id: "schema", version: n}`.
 pub(crate) const META: &str = "meta";
 
@@ -63,8 +66,29 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Creates the indexes of a tenant's collections (and so the collections); idempotent.
+/// Creates a tenant's collections and their indexes; idempotent. Entities keep the document
+/// before each change (pre-images), which the change feed reports as the previous state.
 pub(crate) async fn prepare(db: &Database) -> mongodb::error::Result<()> {
+    let entities = db
+        .create_collection(ENTITIES)
+        .change_stream_pre_and_post_images(
+            ChangeStreamPreAndPostImages::builder()
+                .enabled(true)
+                .build(),
+        )
+        .await;
+    match entities {
+        Ok(()) => {}
+        // NamespaceExists: created before, by this or another process.
+        Err(e) if matches!(&*e.kind, mongodb::error::ErrorKind::Command(c) if c.code == 48) => {
+            db.run_command(doc! {
+                "collMod": ENTITIES,
+                "changeStreamPreAndPostImages": {"enabled": true},
+            })
+            .await?;
+        }
+        Err(e) => return Err(e),
+    }
     let index = |keys, name: &str| {
         IndexModel::builder()
             .keys(keys)

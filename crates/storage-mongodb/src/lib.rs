@@ -15,8 +15,10 @@
 mod commit;
 mod documents;
 mod error;
+mod feed;
 mod history;
 mod layout;
+mod leases;
 mod select;
 mod versions;
 
@@ -32,8 +34,9 @@ use mongodb::{Client, Collection, Database};
 use rigel_model::{Entity, Tenant};
 use rigel_query::EntityQuery;
 use rigel_storage::{
-    Backend, BackendHealth, EntityHistory, EntityStore, HistoryHeader, HistoryQuery, Selected,
-    Selection, Source, StorageError, Versioned, Visitor, WriteOp, WriteOutcome,
+    Backend, BackendHealth, EntityHistory, EntityStore, FeedSink, HistoryHeader, HistoryQuery,
+    Selected, Selection, SharedBackend, Source, StorageError, SubscriptionKey, Versioned, Visitor,
+    WriteOp, WriteOutcome,
 };
 
 use crate::error::storage_error;
@@ -73,6 +76,9 @@ pub struct MongoStore {
     prepared: Mutex<HashSet<String>>,
     health: Arc<Mutex<BackendHealth>>,
     monitor: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// This process among those sharing the database: it names the leases it holds.
+    holder: String,
+    feed: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl MongoStore {
@@ -95,6 +101,8 @@ impl MongoStore {
             prepared: Mutex::new(HashSet::new()),
             health: Arc::new(Mutex::new(BackendHealth::Ready)),
             monitor: Mutex::new(None),
+            holder: mongodb::bson::oid::ObjectId::new().to_hex(),
+            feed: Mutex::new(None),
         };
         store.check_schema().await?;
         store.prepare(&Tenant::default_tenant()).await?;
@@ -173,6 +181,11 @@ impl MongoStore {
         if !tenant.is_default() {
             lock(&self.registered).insert(tenant.clone());
         }
+    }
+
+    /// Subscription leases, in the default tenant's database.
+    fn leases(&self) -> Collection<Document> {
+        self.main().collection(layout::LEASES)
     }
 
     /// The catalog entry of a named tenant, written before or with its first data.
@@ -280,10 +293,46 @@ impl Backend for MongoStore {
 
     async fn close(&self) -> Result<(), StorageError> {
         *lock(&self.health) = BackendHealth::Closed;
-        if let Some(monitor) = lock(&self.monitor).take() {
-            monitor.abort();
+        for task in [lock(&self.monitor).take(), lock(&self.feed).take()]
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
         }
         Ok(())
+    }
+
+    fn shared(&self) -> Option<&dyn SharedBackend> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl SharedBackend for MongoStore {
+    fn follow(&self, sink: Arc<dyn FeedSink>) {
+        let task = tokio::spawn(feed::follow(self.client.clone(), self.prefix.clone(), sink));
+        if let Some(previous) = lock(&self.feed).replace(task) {
+            previous.abort();
+        }
+    }
+
+    async fn hold(
+        &self,
+        wanted: &[SubscriptionKey],
+    ) -> Result<HashSet<SubscriptionKey>, StorageError> {
+        self.serving()?;
+        leases::hold(&self.leases(), &self.holder, wanted).await
+    }
+}
+
+impl Drop for MongoStore {
+    fn drop(&mut self) {
+        for task in [lock(&self.monitor).take(), lock(&self.feed).take()]
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
+        }
     }
 }
 

@@ -16,6 +16,7 @@ mod history;
 mod observe;
 pub mod plan;
 mod registrations;
+mod shared;
 mod subscriptions;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -28,6 +29,7 @@ pub use history::{
 };
 pub use observe::{BackendCounters, BackendHealth, StoreObserver};
 pub use registrations::RegistrationStore;
+pub use shared::{FeedSink, SharedBackend, SubscriptionKey};
 pub use subscriptions::SubscriptionStore;
 
 /// A stored entity with the version it was read at.
@@ -314,6 +316,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Stops taking writes and finishes those in flight; later commits fail with
     /// [`StorageError::Closed`].
     async fn close(&self) -> Result<(), StorageError>;
+
+    /// The backend's feed and leases when several processes may share it (a server
+    /// database); `None` for a backend only one process uses, whose changes reach
+    /// subscriptions straight from the writer.
+    fn shared(&self) -> Option<&dyn SharedBackend> {
+        None
+    }
 }
 
 /// A complete backend: entities with their history, subscriptions, registrations, and what

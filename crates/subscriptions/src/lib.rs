@@ -11,6 +11,7 @@ mod drain;
 mod join;
 mod notification;
 mod registry;
+mod replicas;
 mod service;
 mod worker;
 

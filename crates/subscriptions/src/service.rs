@@ -68,6 +68,9 @@ pub(crate) struct Inner {
     /// Where registration subscriptions read the registrations (set once, before start).
     pub(crate) registrations: OnceLock<Arc<dyn RegistrationSource>>,
     dirty: Mutex<HashSet<(Tenant, String)>>,
+    /// The entity subscriptions this process delivers when it shares its database with
+    /// others (the leases it holds); `None`: all of them.
+    pub(crate) held: RwLock<Option<HashSet<(Tenant, String)>>>,
     pub(crate) runtime: DeliveryRuntime,
     stop: Notify,
     /// Notifications sent, failed and changes lost since the start, and changes queued.
@@ -240,6 +243,7 @@ impl SubscriptionService {
                 csource: RwLock::new(HashMap::new()),
                 registrations: OnceLock::new(),
                 dirty: Mutex::new(HashSet::new()),
+                held: RwLock::new(None),
                 runtime,
                 stop: Notify::new(),
                 totals: DeliveryTotals::default(),
@@ -295,6 +299,7 @@ impl SubscriptionService {
         {
             return Err(SubscriptionError::AlreadyExists(sub.id));
         }
+        self.created_here(tenant, &sub.id);
         self.register(tenant, sub, compiled);
         Ok(())
     }
@@ -367,7 +372,7 @@ impl SubscriptionService {
         registry.get(tenant)?.by_id.get(id).cloned()
     }
 
-    fn register(&self, tenant: &Tenant, sub: Subscription, compiled: Compiled) {
+    pub(crate) fn register(&self, tenant: &Tenant, sub: Subscription, compiled: Compiled) {
         let (tx, rx) = mpsc::channel(self.inner.options.queue_capacity.max(1));
         let shared = Shared::new(tenant, sub, compiled);
         self.inner
@@ -378,7 +383,7 @@ impl SubscriptionService {
         registry.entry(tenant.clone()).or_default().insert(entry);
     }
 
-    fn unregister(&self, tenant: &Tenant, id: &str) {
+    pub(crate) fn unregister(&self, tenant: &Tenant, id: &str) {
         let mut registry = self.inner.registry_mut();
         if let Some(index) = registry.get_mut(tenant) {
             if let Some(entry) = index.remove(id) {
@@ -422,6 +427,7 @@ impl ChangeListener for SubscriptionService {
                 let shared = &entry.shared;
                 let config = &shared.config;
                 if config.time_interval.is_some()
+                    || !self.inner.holds(&event.tenant, &config.id)
                     || config.status(now) != SubscriptionStatus::Active
                     || !fires(config, &shared.compiled, &change)
                     || !shared.compiled.matches(entity)

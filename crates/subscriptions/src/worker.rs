@@ -138,7 +138,7 @@ async fn notify_changes(inner: &Inner, shared: &Shared, batch: &[Pending]) {
 
 async fn notify_periodically(inner: &Inner, shared: &Arc<Shared>) {
     let now = inner.clock.now();
-    if !may_notify(shared, now) {
+    if !inner.holds(&shared.tenant, &shared.config.id) || !may_notify(shared, now) {
         return;
     }
     let selection = Selection::new(shared.compiled.selection(), inner.options.periodic_limit);

@@ -1,6 +1,8 @@
 //! The broker on a MongoDB store, as processes: a database outage answers 503 with
 //! `Retry-After` and makes the broker unready, and once the database is back the broker
-//! serves again by itself, with every write it acknowledged before the outage.
+//! serves again by itself, with every write it acknowledged before the outage; three
+//! brokers over one database share their subscriptions, and each change is notified once,
+//! also after the broker delivering a subscription dies.
 //!
 //! The database is SecantusDB's Python server (`secantusd-py`, on `PATH` or at
 //! `RIGEL_TEST_SECANTUS`), started here on a data directory of its own. Without it the test
@@ -9,7 +11,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{free_port, rigel_command, wait_ready, Running, Start};
+use crate::common::{free_port, rigel_command, start_receiver, wait_ready, Running, Start};
 
 /// The SecantusDB server command, or `None` when the machine has none.
 fn secantus() -> Option<String> {
@@ -159,5 +161,171 @@ async fn a_database_outage_is_503_with_retry_after_and_the_broker_recovers_with_
             .and_then(|v| v.to_str().ok()),
         Some("20"),
         "every write acknowledged before the outage is there after it"
+    );
+}
+
+/// A broker on the database at `db_port`, its API base URL.
+fn start_replica(db_port: u16, dir: &std::path::Path) -> (Running, String) {
+    let port = free_port();
+    let running = rigel_command(dir, port, free_port())
+        .args(["--log-level", "warn", "--mongo-database", "replicas"])
+        .arg("--store")
+        .arg(format!("mongodb://127.0.0.1:{db_port}/?retryWrites=false"))
+        .start();
+    (running, format!("http://127.0.0.1:{port}/ngsi-ld/v1"))
+}
+
+/// Creates `count` entities with ids `<prefix><n>`, round robin over `bases`.
+async fn create_round_robin(
+    client: &reqwest::Client,
+    bases: &[&String],
+    prefix: &str,
+    count: usize,
+) {
+    for i in 0..count {
+        let base = bases[i % bases.len()];
+        let created = client
+            .post(format!("{base}/entities"))
+            .json(&serde_json::json!({
+                "id": format!("{prefix}{i}"),
+                "type": "https://example.org/Bin",
+                "fill": {"type": "Property", "value": i},
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201, "create on {base}");
+    }
+}
+
+/// How many notifications named each entity whose id starts with `prefix`.
+fn notified(
+    received: &std::sync::Mutex<Vec<serde_json::Value>>,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for notification in received.lock().unwrap().iter() {
+        for entity in notification["data"].as_array().into_iter().flatten() {
+            if let Some(id) = entity["id"].as_str().filter(|id| id.starts_with(prefix)) {
+                *counts.entry(id.to_owned()).or_insert(0) += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// Waits until `count` entities of `prefix` were notified, then a little longer for any
+/// duplicate; the counts.
+async fn settle(
+    received: &std::sync::Mutex<Vec<serde_json::Value>>,
+    prefix: &str,
+    count: usize,
+) -> std::collections::BTreeMap<String, usize> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while notified(received, prefix).len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {count} changes notified",
+            notified(received, prefix).len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    notified(received, prefix)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_brokers_share_subscriptions_and_notify_each_change_once_also_after_the_deliverer_dies(
+) {
+    let Some(program) = secantus() else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let db_port = free_port();
+    let _database = start_database(&program, data.path(), db_port).await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (mut a, base_a) = start_replica(db_port, dirs[0].path());
+    let (_b, base_b) = start_replica(db_port, dirs[1].path());
+    let (_c, base_c) = start_replica(db_port, dirs[2].path());
+    let client = reqwest::Client::new();
+    for base in [&base_a, &base_b, &base_c] {
+        wait_ready(&client, base).await;
+    }
+    let (receiver, received) = start_receiver(Duration::ZERO).await;
+    let subscription = "urn:ngsi-ld:Subscription:bins";
+    let created = client
+        .post(format!("{base_a}/subscriptions"))
+        .json(&serde_json::json!({
+            "id": subscription,
+            "type": "Subscription",
+            "entities": [{"type": "https://example.org/Bin"}],
+            "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver}/notify")}},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    // The others learn of it from the database's change feed.
+    for base in [&base_b, &base_c] {
+        until_status(
+            &client,
+            &format!("{base}/subscriptions/{subscription}"),
+            200,
+            Duration::from_secs(10),
+        )
+        .await;
+    }
+
+    create_round_robin(
+        &client,
+        &[&base_a, &base_b, &base_c],
+        "urn:ngsi-ld:Bin:first-",
+        30,
+    )
+    .await;
+    let counts = settle(&received, "urn:ngsi-ld:Bin:first-", 30).await;
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "each change notified once: {counts:?}"
+    );
+
+    // The creator delivers the subscription; it dies, and another broker takes it over
+    // once its lease lapses. Probes written until one is notified tell when.
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut probe = 0;
+    while notified(&received, "urn:ngsi-ld:Bin:probe-").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no broker took the subscription over"
+        );
+        create_round_robin(
+            &client,
+            &[&base_b],
+            &format!("urn:ngsi-ld:Bin:probe-{probe}-"),
+            1,
+        )
+        .await;
+        probe += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    create_round_robin(&client, &[&base_b, &base_c], "urn:ngsi-ld:Bin:after-", 30).await;
+    let counts = settle(&received, "urn:ngsi-ld:Bin:after-", 30).await;
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "each change notified once after the takeover: {counts:?}"
+    );
+    let status: serde_json::Value = client
+        .get(format!("{base_c}/subscriptions/{subscription}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        status["notification"]["timesSent"].as_u64().unwrap_or(0) >= 30,
+        "the counters the deliverers saved show on every broker: {status}"
     );
 }

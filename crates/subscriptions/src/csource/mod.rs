@@ -278,6 +278,16 @@ impl SubscriptionService {
             .insert(id, entry);
     }
 
+    /// The shared state of a live registration subscription.
+    pub(crate) fn csource_shared(&self, tenant: &Tenant, id: &str) -> Option<Arc<Shared>> {
+        self.csource_entry(tenant, id).map(|e| e.shared.clone())
+    }
+
+    /// Drops a registration subscription from the registry (deleted by another process).
+    pub(crate) fn forget_csource(&self, tenant: &Tenant, id: &str) {
+        self.unregister_csource(tenant, id);
+    }
+
     fn unregister_csource(&self, tenant: &Tenant, id: &str) {
         let inner = self.inner();
         let mut registry = inner.csource_registry_mut();

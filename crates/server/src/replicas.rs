@@ -1,0 +1,60 @@
+//! A store several brokers share (MongoDB): its feed brings every committed change, from
+//! whichever broker, to this broker's subscriptions, and the subscriptions and registrations
+//! other brokers change into its registries; leases, renewed every two seconds, decide which
+//! subscriptions this broker delivers (ADR 0006).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rigel_broker::Registry;
+use rigel_model::registration::Registration;
+use rigel_model::subscription::Subscription;
+use rigel_model::Tenant;
+use rigel_storage::{ChangeEvent, ChangeListener, FeedSink, Store};
+use rigel_subscriptions::SubscriptionService;
+
+/// How often this broker renews its leases and takes lapsed ones.
+const RENEW_EVERY: Duration = Duration::from_secs(2);
+
+/// Where the store's feed goes.
+pub(crate) struct Feed {
+    pub subscriptions: SubscriptionService,
+    pub registry: Arc<Registry>,
+}
+
+impl FeedSink for Feed {
+    fn entities_changed(&self, events: Vec<ChangeEvent>) {
+        self.subscriptions.changed(events);
+    }
+
+    fn subscription_changed(&self, tenant: Tenant, id: String, stored: Option<Subscription>) {
+        self.subscriptions.stored_changed(&tenant, &id, stored);
+    }
+
+    fn registration_changed(&self, tenant: Tenant, id: String, stored: Option<Registration>) {
+        self.registry.stored_changed(&tenant, &id, stored);
+    }
+}
+
+/// Renews and takes leases once; when the store cannot be asked, this broker delivers
+/// nothing until it can (its leases lapse, and another broker may take them).
+pub(crate) async fn hold_once(store: &Arc<dyn Store>, subscriptions: &SubscriptionService) {
+    let Some(shared) = store.shared() else {
+        return;
+    };
+    match shared.hold(&subscriptions.keys()).await {
+        Ok(held) => subscriptions.hold_only(held),
+        Err(e) => {
+            tracing::warn!("subscription leases not renewed, delivering none for now: {e}");
+            subscriptions.hold_only(Default::default());
+        }
+    }
+}
+
+/// Keeps the leases up to date for as long as the server runs.
+pub(crate) async fn hold_leases(store: Arc<dyn Store>, subscriptions: SubscriptionService) {
+    loop {
+        tokio::time::sleep(RENEW_EVERY).await;
+        hold_once(&store, &subscriptions).await;
+    }
+}

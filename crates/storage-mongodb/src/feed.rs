@@ -1,0 +1,225 @@
+//! The change feed of a MongoDB deployment that several brokers share: one change stream
+//! over the cluster, filtered to this broker's databases, reporting every committed entity
+//! change (with the document before it, from MongoDB's pre-images) and every change to the
+//! stored subscriptions and registrations, whichever process made it. The changes of one
+//! transaction are reported together. An interrupted stream (the database away, a
+//! failover) is opened again after the last change reported, so nothing is skipped while
+//! the process lives (ADR 0006).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::change_stream::event::{ChangeStreamEvent, OperationType, ResumeToken};
+use mongodb::options::{FullDocumentBeforeChangeType, FullDocumentType};
+use mongodb::{Client, Database};
+use rigel_model::Tenant;
+use rigel_storage::{ChangeEvent, FeedSink};
+use serde::de::DeserializeOwned;
+
+use crate::{layout, select};
+
+/// How long to wait before opening an interrupted stream again.
+const REOPEN_AFTER: Duration = Duration::from_millis(500);
+
+/// Follows the cluster's changes to the databases named by `prefix`, reporting them to
+/// `sink`, until aborted.
+pub(crate) async fn follow(client: Client, prefix: String, sink: Arc<dyn FeedSink>) {
+    let main = client.database(&prefix);
+    let mut feed = Feed {
+        main,
+        prefix,
+        sink,
+        tenants: HashMap::new(),
+        group: Vec::new(),
+        group_key: None,
+    };
+    let mut resume: Option<ResumeToken> = None;
+    loop {
+        let opened = client
+            .watch()
+            .pipeline([doc! {"$match": {
+                "ns.db": {"$regex": format!("^{}(-|$)", regex_escape(&feed.prefix))},
+                "ns.coll": {"$in": [layout::ENTITIES, layout::SUBSCRIPTIONS, layout::REGISTRATIONS]},
+            }}])
+            .full_document(FullDocumentType::UpdateLookup)
+            .full_document_before_change(FullDocumentBeforeChangeType::WhenAvailable)
+            .resume_after(resume.clone())
+            .await;
+        let mut stream = match opened {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::debug!("change stream not open: {e}");
+                tokio::time::sleep(REOPEN_AFTER).await;
+                continue;
+            }
+        };
+        loop {
+            let event = match stream.next().await {
+                Some(Ok(event)) => event,
+                Some(Err(e)) => {
+                    tracing::warn!("change stream interrupted, opening it again: {e}");
+                    break;
+                }
+                None => break,
+            };
+            feed.take(event).await;
+            // Report a transaction's changes together: keep taking what has already
+            // arrived, and flush once nothing more is waiting.
+            loop {
+                match stream.next_if_any().await {
+                    Ok(Some(event)) => feed.take(event).await,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!("change stream interrupted, opening it again: {e}");
+                        break;
+                    }
+                }
+            }
+            feed.flush();
+            resume = stream.resume_token().or(resume);
+        }
+        feed.flush();
+        resume = stream.resume_token().or(resume);
+        tokio::time::sleep(REOPEN_AFTER).await;
+    }
+}
+
+/// `s` with the characters regular expressions treat specially escaped.
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.^$|?*+()[]{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+struct Feed {
+    main: Database,
+    prefix: String,
+    sink: Arc<dyn FeedSink>,
+    /// Database name -> tenant, learnt from the catalog.
+    tenants: HashMap<String, Tenant>,
+    /// Entity changes of the transaction being read.
+    group: Vec<ChangeEvent>,
+    group_key: Option<(Document, i64)>,
+}
+
+impl Feed {
+    /// The tenant a database belongs to, from the catalog (where a tenant's first write
+    /// entered it, in the same transaction).
+    async fn tenant(&mut self, db: &str) -> Option<Tenant> {
+        if db == self.prefix {
+            return Some(Tenant::default_tenant());
+        }
+        if let Some(tenant) = self.tenants.get(db) {
+            return Some(tenant.clone());
+        }
+        let entry = self
+            .main
+            .collection::<Document>(layout::TENANTS)
+            .find_one(doc! {"db": db})
+            .await
+            .ok()??;
+        let tenant = Tenant::named(entry.get_str("_id").ok()?).ok()?;
+        self.tenants.insert(db.to_owned(), tenant.clone());
+        Some(tenant)
+    }
+
+    async fn take(&mut self, event: ChangeStreamEvent<Document>) {
+        let Some(ns) = &event.ns else {
+            return;
+        };
+        let Some(coll) = ns.coll.clone() else {
+            return;
+        };
+        let Some(tenant) = self.tenant(&ns.db).await else {
+            tracing::warn!(database = %ns.db, "a change in a database of no known tenant");
+            return;
+        };
+        let Some(Bson::String(id)) = event.document_key.as_ref().and_then(|k| k.get("_id")) else {
+            return;
+        };
+        let id = id.clone();
+        let gone = matches!(event.operation_type, OperationType::Delete);
+        match coll.as_str() {
+            layout::ENTITIES => {
+                let key = event.lsid.clone().zip(event.txn_number);
+                if key.is_none() || key != self.group_key {
+                    self.flush();
+                    self.group_key = key;
+                }
+                let decode = |d: &Option<Document>| {
+                    d.as_ref()
+                        .and_then(|d| select::decode(d).ok())
+                        .map(|v| Arc::new(v.value))
+                };
+                let previous = decode(&event.full_document_before_change);
+                let current = if gone {
+                    None
+                } else {
+                    decode(&event.full_document)
+                };
+                if previous.is_none() && current.is_none() {
+                    return;
+                }
+                let at = event
+                    .wall_time
+                    .and_then(|t| chrono::DateTime::from_timestamp_millis(t.timestamp_millis()))
+                    .unwrap_or_else(Utc::now);
+                self.group.push(ChangeEvent {
+                    tenant,
+                    id,
+                    previous,
+                    current,
+                    at,
+                });
+            }
+            layout::SUBSCRIPTIONS => {
+                self.flush();
+                let stored = if gone {
+                    None
+                } else {
+                    body(&event.full_document)
+                };
+                self.sink.subscription_changed(tenant, id, stored);
+            }
+            layout::REGISTRATIONS => {
+                self.flush();
+                let stored = if gone {
+                    None
+                } else {
+                    body(&event.full_document)
+                };
+                self.sink.registration_changed(tenant, id, stored);
+            }
+            _ => {}
+        }
+    }
+
+    /// Reports the entity changes gathered so far.
+    fn flush(&mut self) {
+        self.group_key = None;
+        if !self.group.is_empty() {
+            self.sink.entities_changed(std::mem::take(&mut self.group));
+        }
+    }
+}
+
+/// The JSON body of a stored document.
+fn body<T: DeserializeOwned>(document: &Option<Document>) -> Option<T> {
+    let body = document.as_ref()?.get_str("body").ok()?;
+    match serde_json::from_str(body) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            tracing::warn!("a stored document in the change feed is unreadable: {e}");
+            None
+        }
+    }
+}

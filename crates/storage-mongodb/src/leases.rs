@@ -1,0 +1,135 @@
+//! Subscription leases: which process delivers each subscription. A lease names its holder
+//! and lapses at `until` unless renewed; a process renews the leases it holds, takes the
+//! lapsed and unheld ones it wants, and releases the rest (ADR 0006). Times are the
+//! processes' clocks, so they must agree to well within the lease's length.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::Collection;
+use rigel_model::Tenant;
+use rigel_storage::{StorageError, SubscriptionKey};
+
+use crate::error::{is_duplicate_key, storage_error};
+
+/// How long a lease lasts without renewal: a process that dies loses its subscriptions to
+/// the others within this time (plus their renewal interval).
+pub(crate) const LEASE: Duration = Duration::from_secs(6);
+
+/// The `_id` of a subscription's lease: tenant (empty for the default one) and id, apart by a
+/// character tenant names cannot hold.
+pub(crate) fn key(tenant: &Tenant, id: &str) -> String {
+    format!("{}|{id}", tenant.name().unwrap_or(""))
+}
+
+fn unkey(key: &str) -> Option<SubscriptionKey> {
+    let (tenant, id) = key.split_once('|')?;
+    Some((Tenant::named(tenant).ok()?, id.to_owned()))
+}
+
+fn until(from_now: Duration) -> DateTime {
+    let at = Utc::now() + chrono::Duration::from_std(from_now).unwrap_or_default();
+    DateTime::from_millis(at.timestamp_millis())
+}
+
+/// Takes the lease of one subscription for `holder` (a subscription it is creating) unless
+/// another process holds it.
+pub(crate) async fn take(
+    leases: &Collection<Document>,
+    holder: &str,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<(), StorageError> {
+    let key = key(tenant, id);
+    let taken = leases
+        .update_one(
+            doc! {"_id": &key, "$or": [{"holder": holder}, {"until": {"$lt": until(Duration::ZERO)}}]},
+            doc! {"$set": {"holder": holder, "until": until(LEASE)}},
+        )
+        .upsert(true)
+        .await;
+    match taken {
+        Ok(_) => Ok(()),
+        // Held by another process (a subscription of that id it delivers).
+        Err(e) if is_duplicate_key(&e) => Ok(()),
+        Err(e) => Err(storage_error(e)),
+    }
+}
+
+/// Renews, takes and releases leases as [`rigel_storage::SharedBackend::hold`] says.
+pub(crate) async fn hold(
+    leases: &Collection<Document>,
+    holder: &str,
+    wanted: &[SubscriptionKey],
+) -> Result<HashSet<SubscriptionKey>, StorageError> {
+    let keys: Vec<String> = wanted.iter().map(|(t, id)| key(t, id)).collect();
+    let now = until(Duration::ZERO);
+    let lasting = until(LEASE);
+    leases
+        .delete_many(doc! {"holder": holder, "_id": {"$nin": keys.clone()}})
+        .await
+        .map_err(storage_error)?;
+    leases
+        .update_many(
+            doc! {"_id": {"$in": keys.clone()}, "$or": [{"holder": holder}, {"until": {"$lt": now}}]},
+            doc! {"$set": {"holder": holder, "until": lasting}},
+        )
+        .await
+        .map_err(storage_error)?;
+    let mut existing = HashSet::new();
+    let mut cursor = leases
+        .find(doc! {"_id": {"$in": keys.clone()}})
+        .projection(doc! {"_id": 1})
+        .await
+        .map_err(storage_error)?;
+    while let Some(d) = cursor.try_next().await.map_err(storage_error)? {
+        if let Some(Bson::String(k)) = d.get("_id") {
+            existing.insert(k.clone());
+        }
+    }
+    let unheld: Vec<Document> = keys
+        .iter()
+        .filter(|k| !existing.contains(*k))
+        .map(|k| doc! {"_id": k, "holder": holder, "until": lasting})
+        .collect();
+    if !unheld.is_empty() {
+        match leases.insert_many(unheld).ordered(false).await {
+            Ok(_) => {}
+            // Another process took some of them first: theirs.
+            Err(e) if is_duplicate_key(&e) => {}
+            Err(e) => return Err(storage_error(e)),
+        }
+    }
+    let mut held = HashSet::new();
+    let mut cursor = leases
+        .find(doc! {"holder": holder, "until": {"$gt": now}, "_id": {"$in": keys}})
+        .projection(doc! {"_id": 1})
+        .await
+        .map_err(storage_error)?;
+    while let Some(d) = cursor.try_next().await.map_err(storage_error)? {
+        if let Some(k) = d.get_str("_id").ok().and_then(unkey) {
+            held.insert(k);
+        }
+    }
+    Ok(held)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_keys_read_back_for_every_tenant() {
+        let named = Tenant::named("city.a:b/c").unwrap_or_default();
+        for tenant in [Tenant::default_tenant(), named] {
+            let id = "urn:ngsi-ld:Subscription:a|b";
+            assert_eq!(
+                unkey(&key(&tenant, id)),
+                Some((tenant.clone(), id.to_owned()))
+            );
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! A store several brokers share (MongoDB): its feed brings every committed change, from
 //! whichever broker, to this broker's subscriptions, and the subscriptions and registrations
 //! other brokers change into its registries; leases, renewed every two seconds, decide which
-//! subscriptions this broker delivers (ADR 0006).
+//! subscriptions this broker delivers, and a subscription taken over from a broker that
+//! stopped renewing it first gets the changes that broker left undelivered (ADR 0006).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use rigel_broker::Registry;
 use rigel_model::registration::Registration;
 use rigel_model::subscription::Subscription;
 use rigel_model::Tenant;
-use rigel_storage::{ChangeEvent, ChangeListener, FeedSink, Store};
+use rigel_storage::{ChangeEvent, ChangeListener, FeedSink, Store, SubscriptionKey};
 use rigel_subscriptions::SubscriptionService;
 
 /// How often this broker renews its leases and takes lapsed ones.
@@ -34,6 +35,10 @@ impl FeedSink for Feed {
     fn registration_changed(&self, tenant: Tenant, id: String, stored: Option<Registration>) {
         self.registry.stored_changed(&tenant, &id, stored);
     }
+
+    fn entities_replayed(&self, events: Vec<ChangeEvent>, subscription: &SubscriptionKey) {
+        self.subscriptions.replayed(events, subscription);
+    }
 }
 
 /// Renews and takes leases once; when the store cannot be asked, this broker delivers
@@ -42,8 +47,18 @@ pub(crate) async fn hold_once(store: &Arc<dyn Store>, subscriptions: &Subscripti
     let Some(shared) = store.shared() else {
         return;
     };
-    match shared.hold(&subscriptions.keys()).await {
-        Ok(held) => subscriptions.hold_only(held),
+    let settled = |(tenant, id): &SubscriptionKey| subscriptions.is_settled(tenant, id);
+    match shared.hold(&subscriptions.keys(), &settled).await {
+        Ok(held) => {
+            subscriptions.hold_only(held.keys);
+            if !held.taken_over.is_empty() {
+                tracing::info!(
+                    subscriptions = held.taken_over.len(),
+                    "took over subscriptions from a broker that stopped renewing them"
+                );
+                shared.catch_up(held.taken_over);
+            }
+        }
         Err(e) => {
             tracing::warn!("subscription leases not renewed, delivering none for now: {e}");
             subscriptions.hold_only(Default::default());

@@ -69,7 +69,8 @@ impl MongoStore {
         self.register(tenant).await?;
         if D::LEASED {
             // Before the document exists, so that no other process takes it first.
-            leases::take(&self.leases(), &self.holder, tenant, kept.id()).await?;
+            let position = self.position.lock().map(|p| p.clone()).unwrap_or_default();
+            leases::take(&self.leases(), &self.holder, tenant, kept.id(), &position).await?;
         }
         match self
             .collection(tenant, D::COLLECTION)

@@ -7,17 +7,18 @@
 //! the process lives (ADR 0006).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{doc, Bson, Document, Timestamp};
 use mongodb::change_stream::event::{ChangeStreamEvent, OperationType, ResumeToken};
+use mongodb::change_stream::ChangeStream;
 use mongodb::options::{FullDocumentBeforeChangeType, FullDocumentType};
 use mongodb::{Client, Database};
 use rigel_model::Tenant;
-use rigel_storage::{ChangeEvent, FeedSink};
+use rigel_storage::{ChangeEvent, FeedSink, SubscriptionKey};
 use serde::de::DeserializeOwned;
 
 use crate::{layout, select};
@@ -25,31 +26,48 @@ use crate::{layout, select};
 /// How long to wait before opening an interrupted stream again.
 const REOPEN_AFTER: Duration = Duration::from_millis(500);
 
+/// How far the live feed has reported: the resume token after the last change it handed to
+/// the sink, and that change's cluster time. Leases record the token as the point a taking
+/// process replays from; a replay stops at the time.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Position {
+    pub(crate) token: Option<ResumeToken>,
+    pub(crate) time: Option<Timestamp>,
+}
+
+pub(crate) type SharedPosition = Arc<Mutex<Position>>;
+
+/// The change stream over the databases named by `prefix`, from after `resume`.
+async fn open(
+    client: &Client,
+    prefix: &str,
+    resume: Option<ResumeToken>,
+) -> mongodb::error::Result<ChangeStream<ChangeStreamEvent<Document>>> {
+    client
+        .watch()
+        .pipeline([doc! {"$match": {
+            "ns.db": {"$regex": format!("^{}(-|$)", regex_escape(prefix))},
+            "ns.coll": {"$in": [layout::ENTITIES, layout::SUBSCRIPTIONS, layout::REGISTRATIONS]},
+        }}])
+        .full_document(FullDocumentType::UpdateLookup)
+        .full_document_before_change(FullDocumentBeforeChangeType::WhenAvailable)
+        .resume_after(resume)
+        .await
+}
+
 /// Follows the cluster's changes to the databases named by `prefix`, reporting them to
-/// `sink`, until aborted.
-pub(crate) async fn follow(client: Client, prefix: String, sink: Arc<dyn FeedSink>) {
-    let main = client.database(&prefix);
-    let mut feed = Feed {
-        main,
-        prefix,
-        sink,
-        tenants: HashMap::new(),
-        group: Vec::new(),
-        group_key: None,
-    };
+/// `sink` and keeping `position` up to date, until aborted.
+pub(crate) async fn follow(
+    client: Client,
+    prefix: String,
+    sink: Arc<dyn FeedSink>,
+    position: SharedPosition,
+) {
+    let mut feed = Feed::new(&client, prefix, sink, Mode::Live);
+    // From the moment the feed starts (a lease taken before any change reads from here).
     let mut resume: Option<ResumeToken> = None;
     loop {
-        let opened = client
-            .watch()
-            .pipeline([doc! {"$match": {
-                "ns.db": {"$regex": format!("^{}(-|$)", regex_escape(&feed.prefix))},
-                "ns.coll": {"$in": [layout::ENTITIES, layout::SUBSCRIPTIONS, layout::REGISTRATIONS]},
-            }}])
-            .full_document(FullDocumentType::UpdateLookup)
-            .full_document_before_change(FullDocumentBeforeChangeType::WhenAvailable)
-            .resume_after(resume.clone())
-            .await;
-        let mut stream = match opened {
+        let mut stream = match open(&client, &feed.prefix, resume.clone()).await {
             Ok(stream) => stream,
             Err(e) => {
                 tracing::debug!("change stream not open: {e}");
@@ -57,6 +75,10 @@ pub(crate) async fn follow(client: Client, prefix: String, sink: Arc<dyn FeedSin
                 continue;
             }
         };
+        if resume.is_none() {
+            resume = stream.resume_token();
+            lock(&position).token.clone_from(&resume);
+        }
         loop {
             let event = match stream.next().await {
                 Some(Ok(event)) => event,
@@ -79,13 +101,64 @@ pub(crate) async fn follow(client: Client, prefix: String, sink: Arc<dyn FeedSin
                     }
                 }
             }
+            // Handed to the sink first, then recorded as reported.
             feed.flush();
             resume = stream.resume_token().or(resume);
+            let mut at = lock(&position);
+            at.token.clone_from(&resume);
+            at.time = feed.last_time.or(at.time);
         }
         feed.flush();
         resume = stream.resume_token().or(resume);
         tokio::time::sleep(REOPEN_AFTER).await;
     }
+}
+
+/// Replays to `sink.entities_replayed` the entity changes of one subscription's tenant
+/// after `from` up to the cluster time `until` (what the live feed has reported).
+pub(crate) async fn replay(
+    client: Client,
+    prefix: String,
+    sink: Arc<dyn FeedSink>,
+    subscription: SubscriptionKey,
+    from: ResumeToken,
+    until: Option<Timestamp>,
+) {
+    let mut feed = Feed::new(&client, prefix, sink, Mode::Replay { subscription });
+    let mut stream = match open(&client, &feed.prefix, Some(from)).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::error!(
+                "cannot replay the changes a subscription's previous deliverer left: {e}"
+            );
+            return;
+        }
+    };
+    let mut replayed = 0usize;
+    loop {
+        match stream.next_if_any().await {
+            Ok(Some(event)) => {
+                if let (Some(until), Some(at)) = (until, event.cluster_time) {
+                    if (at.time, at.increment) > (until.time, until.increment) {
+                        break;
+                    }
+                }
+                replayed += 1;
+                feed.take(event).await;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                tracing::error!("replay of a subscription's changes interrupted: {e}");
+                break;
+            }
+        }
+    }
+    feed.flush();
+    tracing::info!(replayed, "changes replayed for a subscription taken over");
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// `s` with the characters regular expressions treat specially escaped.
@@ -100,8 +173,19 @@ fn regex_escape(s: &str) -> String {
     out
 }
 
+/// What a feed reports.
+enum Mode {
+    /// Everything, to the sink's live methods.
+    Live,
+    /// One subscription's tenant's entity changes, to `entities_replayed`.
+    Replay { subscription: SubscriptionKey },
+}
+
 struct Feed {
     main: Database,
+    mode: Mode,
+    /// The cluster time of the last change taken.
+    last_time: Option<Timestamp>,
     prefix: String,
     sink: Arc<dyn FeedSink>,
     /// Database name -> tenant, learnt from the catalog.
@@ -112,6 +196,19 @@ struct Feed {
 }
 
 impl Feed {
+    fn new(client: &Client, prefix: String, sink: Arc<dyn FeedSink>, mode: Mode) -> Self {
+        Self {
+            main: client.database(&prefix),
+            mode,
+            last_time: None,
+            prefix,
+            sink,
+            tenants: HashMap::new(),
+            group: Vec::new(),
+            group_key: None,
+        }
+    }
+
     /// The tenant a database belongs to, from the catalog (where a tenant's first write
     /// entered it, in the same transaction).
     async fn tenant(&mut self, db: &str) -> Option<Tenant> {
@@ -139,10 +236,16 @@ impl Feed {
         let Some(coll) = ns.coll.clone() else {
             return;
         };
+        self.last_time = event.cluster_time.or(self.last_time);
         let Some(tenant) = self.tenant(&ns.db).await else {
             tracing::warn!(database = %ns.db, "a change in a database of no known tenant");
             return;
         };
+        if let Mode::Replay { subscription, .. } = &self.mode {
+            if coll != layout::ENTITIES || subscription.0 != tenant {
+                return;
+            }
+        }
         let Some(Bson::String(id)) = event.document_key.as_ref().and_then(|k| k.get("_id")) else {
             return;
         };
@@ -206,8 +309,13 @@ impl Feed {
     /// Reports the entity changes gathered so far.
     fn flush(&mut self) {
         self.group_key = None;
-        if !self.group.is_empty() {
-            self.sink.entities_changed(std::mem::take(&mut self.group));
+        if self.group.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.group);
+        match &self.mode {
+            Mode::Live => self.sink.entities_changed(events),
+            Mode::Replay { subscription, .. } => self.sink.entities_replayed(events, subscription),
         }
     }
 }

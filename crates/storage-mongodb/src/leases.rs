@@ -1,19 +1,22 @@
-//! Subscription leases: which process delivers each subscription. A lease names its holder
-//! and lapses at `until` unless renewed; a process renews the leases it holds, takes the
-//! lapsed and unheld ones it wants, and releases the rest (ADR 0006). Times are the
-//! processes' clocks, so they must agree to well within the lease's length.
+//! Subscription leases: which process delivers each subscription. A lease names its holder,
+//! lapses at `until` unless renewed, and records `through`, the feed's resume token up to
+//! which its holder has dealt with every change; a process renews the leases it holds,
+//! takes the lapsed and unheld ones it wants, and releases the rest (ADR 0006). Times are
+//! the processes' clocks, so they must agree to well within the lease's length.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::Utc;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::change_stream::event::ResumeToken;
 use mongodb::Collection;
 use rigel_model::Tenant;
-use rigel_storage::{StorageError, SubscriptionKey};
+use rigel_storage::{Held, StorageError, SubscriptionKey};
 
 use crate::error::{is_duplicate_key, storage_error};
+use crate::feed::Position;
 
 /// How long a lease lasts without renewal: a process that dies loses its subscriptions to
 /// the others within this time (plus their renewal interval).
@@ -35,19 +38,29 @@ fn until(from_now: Duration) -> DateTime {
     DateTime::from_millis(at.timestamp_millis())
 }
 
+/// A resume token as stored in a lease.
+fn token(position: &Position) -> Bson {
+    position
+        .token
+        .as_ref()
+        .and_then(|t| mongodb::bson::to_bson(t).ok())
+        .unwrap_or(Bson::Null)
+}
+
 /// Takes the lease of one subscription for `holder` (a subscription it is creating) unless
-/// another process holds it.
+/// another process holds it; the subscription starts from the feed's present position.
 pub(crate) async fn take(
     leases: &Collection<Document>,
     holder: &str,
     tenant: &Tenant,
     id: &str,
+    position: &Position,
 ) -> Result<(), StorageError> {
     let key = key(tenant, id);
     let taken = leases
         .update_one(
             doc! {"_id": &key, "$or": [{"holder": holder}, {"until": {"$lt": until(Duration::ZERO)}}]},
-            doc! {"$set": {"holder": holder, "until": until(LEASE)}},
+            doc! {"$set": {"holder": holder, "until": until(LEASE), "through": token(position)}},
         )
         .upsert(true)
         .await;
@@ -59,12 +72,15 @@ pub(crate) async fn take(
     }
 }
 
-/// Renews, takes and releases leases as [`rigel_storage::SharedBackend::hold`] says.
+/// Renews, takes and releases leases as [`rigel_storage::SharedBackend::hold`] says; also
+/// answers, for the leases taken from another holder, the token their replay starts from.
 pub(crate) async fn hold(
     leases: &Collection<Document>,
     holder: &str,
     wanted: &[SubscriptionKey],
-) -> Result<HashSet<SubscriptionKey>, StorageError> {
+    settled: &(dyn for<'k> Fn(&'k SubscriptionKey) -> bool + Send + Sync),
+    position: &Position,
+) -> Result<(Held, HashMap<SubscriptionKey, ResumeToken>), StorageError> {
     let keys: Vec<String> = wanted.iter().map(|(t, id)| key(t, id)).collect();
     let now = until(Duration::ZERO);
     let lasting = until(LEASE);
@@ -72,6 +88,39 @@ pub(crate) async fn hold(
         .delete_many(doc! {"holder": holder, "_id": {"$nin": keys.clone()}})
         .await
         .map_err(storage_error)?;
+    // The position was read before the queues were looked at: every change up to it was
+    // offered before, so an empty queue has dealt with all of them.
+    let through = token(position);
+    let quiet: Vec<String> = wanted
+        .iter()
+        .filter(|k| settled(k))
+        .map(|(t, id)| key(t, id))
+        .collect();
+    if !quiet.is_empty() && through != Bson::Null {
+        leases
+            .update_many(
+                doc! {"_id": {"$in": quiet}, "holder": holder},
+                doc! {"$set": {"through": through.clone()}},
+            )
+            .await
+            .map_err(storage_error)?;
+    }
+    // Lapsed leases of other holders, with where their replay starts.
+    let mut lapsed = HashMap::new();
+    let mut cursor = leases
+        .find(doc! {"_id": {"$in": keys.clone()}, "holder": {"$ne": holder}, "until": {"$lt": now}})
+        .await
+        .map_err(storage_error)?;
+    while let Some(d) = cursor.try_next().await.map_err(storage_error)? {
+        let (Some(k), Some(from)) = (
+            d.get_str("_id").ok().and_then(unkey),
+            d.get("through")
+                .and_then(|t| mongodb::bson::from_bson::<ResumeToken>(t.clone()).ok()),
+        ) else {
+            continue;
+        };
+        lapsed.insert(k, from);
+    }
     leases
         .update_many(
             doc! {"_id": {"$in": keys.clone()}, "$or": [{"holder": holder}, {"until": {"$lt": now}}]},
@@ -93,7 +142,7 @@ pub(crate) async fn hold(
     let unheld: Vec<Document> = keys
         .iter()
         .filter(|k| !existing.contains(*k))
-        .map(|k| doc! {"_id": k, "holder": holder, "until": lasting})
+        .map(|k| doc! {"_id": k, "holder": holder, "until": lasting, "through": through.clone()})
         .collect();
     if !unheld.is_empty() {
         match leases.insert_many(unheld).ordered(false).await {
@@ -114,7 +163,15 @@ pub(crate) async fn hold(
             held.insert(k);
         }
     }
-    Ok(held)
+    lapsed.retain(|k, _| held.contains(k));
+    let taken_over = lapsed.keys().cloned().collect();
+    Ok((
+        Held {
+            keys: held,
+            taken_over,
+        },
+        lapsed,
+    ))
 }
 
 #[cfg(test)]

@@ -34,9 +34,9 @@ use mongodb::{Client, Collection, Database};
 use rigel_model::{Entity, Tenant};
 use rigel_query::EntityQuery;
 use rigel_storage::{
-    Backend, BackendHealth, EntityHistory, EntityStore, FeedSink, HistoryHeader, HistoryQuery,
-    Selected, Selection, SharedBackend, Source, StorageError, SubscriptionKey, Versioned, Visitor,
-    WriteOp, WriteOutcome,
+    Backend, BackendHealth, EntityHistory, EntityStore, FeedSink, Held, HistoryHeader,
+    HistoryQuery, Selected, Selection, SharedBackend, Source, StorageError, SubscriptionKey,
+    Versioned, Visitor, WriteOp, WriteOutcome,
 };
 
 use crate::error::storage_error;
@@ -65,7 +65,6 @@ impl MongoOptions {
 }
 
 /// The MongoDB store. Share it as `Arc<MongoStore>`.
-#[derive(Debug)]
 pub struct MongoStore {
     client: Client,
     prefix: String,
@@ -79,6 +78,23 @@ pub struct MongoStore {
     /// This process among those sharing the database: it names the leases it holds.
     holder: String,
     feed: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Where the feed has reported up to.
+    position: feed::SharedPosition,
+    /// Where the feed reports (set by `follow`), for replays too.
+    sink: Mutex<Option<Arc<dyn FeedSink>>>,
+    /// Subscriptions just taken over, with the token their replay starts from.
+    takeovers: Mutex<
+        std::collections::HashMap<SubscriptionKey, mongodb::change_stream::event::ResumeToken>,
+    >,
+}
+
+impl std::fmt::Debug for MongoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MongoStore")
+            .field("prefix", &self.prefix)
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MongoStore {
@@ -103,6 +119,9 @@ impl MongoStore {
             monitor: Mutex::new(None),
             holder: mongodb::bson::oid::ObjectId::new().to_hex(),
             feed: Mutex::new(None),
+            position: Arc::default(),
+            sink: Mutex::new(None),
+            takeovers: Mutex::default(),
         };
         store.check_schema().await?;
         store.prepare(&Tenant::default_tenant()).await?;
@@ -310,7 +329,13 @@ impl Backend for MongoStore {
 #[async_trait]
 impl SharedBackend for MongoStore {
     fn follow(&self, sink: Arc<dyn FeedSink>) {
-        let task = tokio::spawn(feed::follow(self.client.clone(), self.prefix.clone(), sink));
+        *lock(&self.sink) = Some(Arc::clone(&sink));
+        let task = tokio::spawn(feed::follow(
+            self.client.clone(),
+            self.prefix.clone(),
+            sink,
+            Arc::clone(&self.position),
+        ));
         if let Some(previous) = lock(&self.feed).replace(task) {
             previous.abort();
         }
@@ -319,9 +344,34 @@ impl SharedBackend for MongoStore {
     async fn hold(
         &self,
         wanted: &[SubscriptionKey],
-    ) -> Result<HashSet<SubscriptionKey>, StorageError> {
+        settled: &(dyn for<'k> Fn(&'k SubscriptionKey) -> bool + Send + Sync),
+    ) -> Result<Held, StorageError> {
         self.serving()?;
-        leases::hold(&self.leases(), &self.holder, wanted).await
+        let position = lock(&self.position).clone();
+        let (held, from) =
+            leases::hold(&self.leases(), &self.holder, wanted, settled, &position).await?;
+        lock(&self.takeovers).extend(from);
+        Ok(held)
+    }
+
+    fn catch_up(&self, taken_over: Vec<SubscriptionKey>) {
+        let Some(sink) = lock(&self.sink).clone() else {
+            return;
+        };
+        let until = lock(&self.position).time;
+        for subscription in taken_over {
+            let Some(from) = lock(&self.takeovers).remove(&subscription) else {
+                continue;
+            };
+            tokio::spawn(feed::replay(
+                self.client.clone(),
+                self.prefix.clone(),
+                Arc::clone(&sink),
+                subscription,
+                from,
+                until,
+            ));
+        }
     }
 }
 

@@ -29,7 +29,7 @@ pub use history::{
 };
 pub use observe::{BackendCounters, BackendHealth, StoreObserver};
 pub use registrations::RegistrationStore;
-pub use shared::{FeedSink, SharedBackend, SubscriptionKey};
+pub use shared::{FeedSink, Held, SharedBackend, SubscriptionKey};
 pub use subscriptions::SubscriptionStore;
 
 /// A stored entity with the version it was read at.

@@ -21,6 +21,19 @@ pub trait FeedSink: Send + Sync + 'static {
     fn subscription_changed(&self, tenant: Tenant, id: String, stored: Option<Subscription>);
     /// A stored registration was created or replaced (`Some`) or deleted (`None`).
     fn registration_changed(&self, tenant: Tenant, id: String, stored: Option<Registration>);
+    /// Entity changes replayed for one subscription only: those its previous deliverer may
+    /// not have notified when this process took it over.
+    fn entities_replayed(&self, events: Vec<ChangeEvent>, subscription: &SubscriptionKey);
+}
+
+/// The leases a process holds after [`SharedBackend::hold`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Held {
+    /// Every subscription this process now holds.
+    pub keys: HashSet<SubscriptionKey>,
+    /// Those it has just taken from another process, whose changes since that process last
+    /// settled them [`SharedBackend::catch_up`] replays.
+    pub taken_over: Vec<SubscriptionKey>,
 }
 
 /// A subscription as a lease names it.
@@ -35,9 +48,19 @@ pub trait SharedBackend: Send + Sync + 'static {
 
     /// Renews this process's leases on the `wanted` subscriptions it holds, takes those
     /// whose lease has lapsed or that nobody holds, releases the ones no longer wanted, and
-    /// answers the subscriptions this process now holds.
+    /// answers the subscriptions this process now holds. `settled` tells which held
+    /// subscriptions have nothing queued: for those the lease records that every change
+    /// the feed has reported so far is dealt with, the point from which a process taking
+    /// the subscription over replays.
     async fn hold(
         &self,
         wanted: &[SubscriptionKey],
-    ) -> Result<HashSet<SubscriptionKey>, StorageError>;
+        settled: &(dyn for<'k> Fn(&'k SubscriptionKey) -> bool + Send + Sync),
+    ) -> Result<Held, StorageError>;
+
+    /// For each subscription just taken over, replays to the sink's `entities_replayed` the
+    /// changes from the point its previous holder recorded up to those the feed has
+    /// reported here (call it once the subscriptions count as held, so that nothing falls
+    /// between the replay and the feed; a change may be notified twice, none is skipped).
+    fn catch_up(&self, taken_over: Vec<SubscriptionKey>);
 }

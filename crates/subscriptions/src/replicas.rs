@@ -48,6 +48,22 @@ impl SubscriptionService {
         }
     }
 
+    /// Whether the entity subscription has nothing queued (everything offered to it so far
+    /// is notified or given up on).
+    pub fn is_settled(&self, tenant: &Tenant, id: &str) -> bool {
+        self.entry(tenant, id)
+            .is_none_or(|e| e.shared.queued.load(std::sync::atomic::Ordering::Acquire) == 0)
+    }
+
+    /// Changes replayed for one subscription this process took over from another.
+    pub fn replayed(
+        &self,
+        events: Vec<rigel_storage::ChangeEvent>,
+        subscription: &SubscriptionKey,
+    ) {
+        self.route(events, Some(subscription));
+    }
+
     /// Every entity subscription this process knows: what it wants leases on.
     pub fn keys(&self) -> Vec<SubscriptionKey> {
         self.inner()

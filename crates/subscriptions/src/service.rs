@@ -402,9 +402,19 @@ impl ChangeListener for SubscriptionService {
     }
 
     fn changed(&self, events: Vec<ChangeEvent>) {
+        self.route(events, None);
+    }
+}
+
+impl SubscriptionService {
+    /// Offers each change to the subscriptions it fires (only to `only`, when given).
+    pub(crate) fn route(&self, events: Vec<ChangeEvent>, only: Option<&(Tenant, String)>) {
         let registry = self.inner.registry();
         let now = self.inner.clock.now();
         for event in events {
+            if only.is_some_and(|(tenant, _)| *tenant != event.tenant) {
+                continue;
+            }
             let Some(index) = registry.get(&event.tenant) else {
                 continue;
             };
@@ -427,6 +437,7 @@ impl ChangeListener for SubscriptionService {
                 let shared = &entry.shared;
                 let config = &shared.config;
                 if config.time_interval.is_some()
+                    || only.is_some_and(|(_, id)| *id != config.id)
                     || !self.inner.holds(&event.tenant, &config.id)
                     || config.status(now) != SubscriptionStatus::Active
                     || !fires(config, &shared.compiled, &change)

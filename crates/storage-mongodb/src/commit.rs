@@ -17,7 +17,7 @@ use rigel_model::{Entity, Tenant};
 use rigel_storage::{Expect, StorageError, WriteOp, WriteOutcome};
 
 use crate::error::{is_duplicate_key, is_transient, storage_error};
-use crate::{durable, history, layout, MongoStore};
+use crate::{durable, history, layout, pushdown, MongoStore};
 
 /// How often a transaction is run again after transient errors before the commit fails.
 const ATTEMPTS: u32 = 30;
@@ -252,7 +252,7 @@ pub(crate) fn signed(version: u64) -> i64 {
 }
 
 /// The document of an entity at a version.
-fn encode(entity: &Entity, version: u64) -> Result<Document, Error> {
+pub(crate) fn encode(entity: &Entity, version: u64) -> Result<Document, Error> {
     let body = serde_json::to_string(entity).map_err(|e| {
         Error::custom(StorageError::Corrupt(format!(
             "entity not serializable: {e}"
@@ -262,6 +262,7 @@ fn encode(entity: &Entity, version: u64) -> Result<Document, Error> {
         "_id": &entity.id,
         "v": signed(version),
         "types": &entity.types,
+        "ix": pushdown::index_fields(entity),
         "body": body,
     })
 }

@@ -8,7 +8,8 @@ use mongodb::options::{ChangeStreamPreAndPostImages, IndexOptions};
 use mongodb::{Database, IndexModel};
 use rigel_model::Tenant;
 
-/// A tenant's entities: `{_id: id, v: version, types: [type IRI], body: entity JSON}`.
+/// A tenant's entities: `{_id: id, v: version, types: [type IRI], ix: [index field],
+/// body: entity JSON}` (`ix`: see `pushdown.rs`).
 pub(crate) const ENTITIES: &str = "entities";
 /// A tenant's attribute instances, one document each: `{_id: instance id, e: entity id,
 /// a: attribute IRI, t: filed microsecond, s: record, i: place in the record, body: JSON}`.
@@ -27,8 +28,9 @@ pub(crate) const LEASES: &str = "leases";
 /// In the default tenant's database: `{_id: "schema", version: n}`.
 pub(crate) const META: &str = "meta";
 
-/// The layout version this build writes; a database of a later one is refused at start.
-pub(crate) const SCHEMA_VERSION: i32 = 1;
+/// The layout version this build writes; a database of a later one is refused at start,
+/// one of an earlier one is upgraded (version 2 added `ix` to entity documents).
+pub(crate) const SCHEMA_VERSION: i32 = 2;
 
 /// MongoDB's limit on database names, in bytes.
 const MAX_DATABASE_NAME: usize = 63;
@@ -95,8 +97,16 @@ pub(crate) async fn prepare(db: &Database) -> mongodb::error::Result<()> {
             .options(IndexOptions::builder().name(name.to_owned()).build())
             .build()
     };
-    db.collection::<mongodb::bson::Document>(ENTITIES)
+    let entities = db.collection::<mongodb::bson::Document>(ENTITIES);
+    entities
         .create_index(index(doc! {"types": 1, "_id": 1}, "types_id"))
+        .await?;
+    // Numbers and texts (relationship objects among them) by attribute: what q compares.
+    entities
+        .create_index(index(doc! {"ix.a": 1, "ix.n": 1}, "attribute_number"))
+        .await?;
+    entities
+        .create_index(index(doc! {"ix.a": 1, "ix.t": 1}, "attribute_text"))
         .await?;
     db.collection::<mongodb::bson::Document>(HISTORY)
         .create_index(index(

@@ -19,6 +19,7 @@ mod feed;
 mod history;
 mod layout;
 mod leases;
+mod pushdown;
 mod select;
 mod versions;
 
@@ -157,6 +158,16 @@ impl MongoStore {
                 "the database has layout version {v}, this build knows up to {}",
                 layout::SCHEMA_VERSION
             ))),
+            Some(v) if v < layout::SCHEMA_VERSION => {
+                self.upgrade(v).await?;
+                meta.update_one(
+                    doc! {"_id": "schema"},
+                    doc! {"$set": {"version": layout::SCHEMA_VERSION}},
+                )
+                .await
+                .map(|_| ())
+                .map_err(storage_error)
+            }
             Some(_) => Ok(()),
             None => meta
                 .update_one(
@@ -168,6 +179,34 @@ impl MongoStore {
                 .map(|_| ())
                 .map_err(storage_error),
         }
+    }
+
+    /// Brings every tenant's documents from layout version `from` to this build's: version 2
+    /// gave entity documents their index fields, rebuilt here from their bodies.
+    async fn upgrade(&self, from: i32) -> Result<(), StorageError> {
+        tracing::info!(
+            from,
+            to = layout::SCHEMA_VERSION,
+            "upgrading the MongoDB layout"
+        );
+        for tenant in self.all_tenants().await? {
+            let entities = self.collection(&tenant, layout::ENTITIES);
+            let mut cursor = entities
+                .find(doc! {"ix": {"$exists": false}})
+                .await
+                .map_err(storage_error)?;
+            while let Some(document) = cursor.try_next().await.map_err(storage_error)? {
+                let entity = select::decode(&document)?;
+                entities
+                    .update_one(
+                        doc! {"_id": &entity.value.id, "v": commit::signed(entity.version)},
+                        doc! {"$set": {"ix": pushdown::index_fields(&entity.value)}},
+                    )
+                    .await
+                    .map_err(storage_error)?;
+            }
+        }
+        Ok(())
     }
 
     /// Makes sure the tenant's collections and indexes exist (once per process).

@@ -1,7 +1,8 @@
 //! Selections and visits: candidates from the source the query's selectors imply (ids, the
-//! types index, an id-prefix range or everything), read from MongoDB in id order after
-//! `after`, each evaluated against the whole query here. A query that selects by types
-//! alone is paged and counted by MongoDB itself.
+//! types index, an id-prefix range or everything) narrowed by the query's lookup over the
+//! documents' index fields (`pushdown.rs`), read from MongoDB in id order after `after`,
+//! each evaluated against the whole query here. A query that selects by types alone is
+//! paged and counted by MongoDB itself.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use rigel_storage::plan;
 use rigel_storage::{Selected, Selection, Source, StorageError, Versioned, Visitor};
 
 use crate::error::storage_error;
+use crate::pushdown;
 
 /// Documents fetched per round trip while scanning candidates.
 const BATCH: u32 = 256;
@@ -66,13 +68,22 @@ pub(crate) fn filter(source: &Source, after: Option<&str>) -> (Document, Option<
     (filter, prefix)
 }
 
-/// The candidates of `source` after `after`, in id order.
+/// The candidates of `source` after `after` that may match `query` (its lookup pushed
+/// down), in id order.
 async fn candidates(
     entities: &Collection<Document>,
     source: &Source,
     after: Option<&str>,
+    query: &EntityQuery,
 ) -> Result<(Cursor<Document>, Option<String>), StorageError> {
-    let (filter, prefix) = filter(source, after);
+    let (mut filter, prefix) = filter(source, after);
+    if let Some(narrowed) = pushdown::filter(&query.lookup()) {
+        filter = if filter.is_empty() {
+            narrowed
+        } else {
+            doc! {"$and": [filter, narrowed]}
+        };
+    }
     let cursor = entities
         .find(filter)
         .sort(doc! {"_id": 1})
@@ -117,8 +128,13 @@ pub(crate) async fn select(
     if selection.limit > 0 || selection.count {
         let enough = selection.offset.saturating_add(selection.limit);
         let source = plan::selectors_source(&selection.query);
-        let (mut cursor, prefix) =
-            candidates(entities, &source, selection.after.as_deref()).await?;
+        let (mut cursor, prefix) = candidates(
+            entities,
+            &source,
+            selection.after.as_deref(),
+            &selection.query,
+        )
+        .await?;
         while let Some(candidate) = next(&mut cursor, prefix.as_deref()).await? {
             if !selection.matches(&candidate.value) {
                 continue;
@@ -187,7 +203,8 @@ pub(crate) async fn visit(
     query: &EntityQuery,
     mut visitor: Visitor,
 ) -> Result<usize, StorageError> {
-    let (mut cursor, prefix) = candidates(entities, &plan::selectors_source(query), None).await?;
+    let (mut cursor, prefix) =
+        candidates(entities, &plan::selectors_source(query), None, query).await?;
     let mut seen = 0;
     while let Some(candidate) = next(&mut cursor, prefix.as_deref()).await? {
         if query.matches(&candidate.value) {

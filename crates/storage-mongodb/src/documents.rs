@@ -1,6 +1,12 @@
 //! Subscriptions and Context Source Registrations, one document each in their tenant's
-//! database, `{_id: id, body: JSON}`: a create enters its tenant in the catalog first (as an
-//! entity write makes it exist); a save of statuses only touches documents that exist.
+//! database, `{_id: id, rev: revision, body: JSON}`: a create enters its tenant in the
+//! catalog first (as an entity write makes it exist); a save of statuses only touches
+//! documents that exist.
+//!
+//! Every write gives the document a higher revision (from the store's hybrid clock, above
+//! the one it replaces) and notes it in [`Written`], so that the change feed can tell a
+//! document's change that this process has already applied, or that a later local write
+//! has overtaken, from one it has yet to take in.
 
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -49,10 +55,66 @@ impl Kept for Registration {
     }
 }
 
-fn encode<D: Kept>(kept: &D) -> Result<Document, StorageError> {
+fn encode<D: Kept>(kept: &D, rev: u64) -> Result<Document, StorageError> {
     let body = serde_json::to_string(kept)
         .map_err(|e| StorageError::Corrupt(format!("document not serializable: {e}")))?;
-    Ok(doc! {"_id": kept.id(), "body": body})
+    Ok(doc! {"_id": kept.id(), "rev": crate::commit::signed(rev), "body": body})
+}
+
+/// The revision of a stored document (0 for one written before revisions).
+pub(crate) fn revision(document: &Document) -> u64 {
+    document.get_i64("rev").map_or(0, i64::unsigned_abs)
+}
+
+/// The latest revision this process wrote of each subscription and registration (a delete
+/// counts with the revision it removed), until the feed reports that write.
+#[derive(Debug, Default)]
+pub(crate) struct Written(
+    std::sync::Mutex<std::collections::HashMap<(String, Tenant, String), u64>>,
+);
+
+impl Written {
+    fn note(&self, collection: &str, tenant: &Tenant, id: &str, rev: u64) {
+        let mut written = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = written
+            .entry((collection.to_owned(), tenant.clone(), id.to_owned()))
+            .or_default();
+        *entry = (*entry).max(rev);
+    }
+
+    /// Forgets a revision noted for a write that did not happen.
+    fn forget(&self, collection: &str, tenant: &Tenant, id: &str, rev: u64) {
+        let mut written = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (collection.to_owned(), tenant.clone(), id.to_owned());
+        if written.get(&key) == Some(&rev) {
+            written.remove(&key);
+        }
+    }
+
+    /// Whether the feed should report a change of revision `rev`: not when this process
+    /// made it (it applied it already) or has written a later revision since (the change is
+    /// stale here).
+    pub(crate) fn is_news(&self, collection: &str, tenant: &Tenant, id: &str, rev: u64) -> bool {
+        let mut written = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (collection.to_owned(), tenant.clone(), id.to_owned());
+        match written.get(&key).copied() {
+            Some(mine) if rev == mine => {
+                written.remove(&key);
+                false
+            }
+            Some(mine) => rev > mine,
+            None => true,
+        }
+    }
 }
 
 fn decode<D: Kept>(document: &Document) -> Result<D, StorageError> {
@@ -72,29 +134,83 @@ impl MongoStore {
             let position = self.position.lock().map(|p| p.clone()).unwrap_or_default();
             leases::take(&self.leases(), &self.holder, tenant, kept.id(), &position).await?;
         }
+        let rev = self.versions.next(0);
+        self.written.note(D::COLLECTION, tenant, kept.id(), rev);
         match self
             .collection(tenant, D::COLLECTION)
-            .insert_one(encode(kept)?)
+            .insert_one(encode(kept, rev)?)
             .await
         {
             Ok(_) => Ok(true),
-            Err(e) if is_duplicate_key(&e) => Ok(false),
-            Err(e) => Err(storage_error(e)),
+            Err(e) => {
+                self.written.forget(D::COLLECTION, tenant, kept.id(), rev);
+                if is_duplicate_key(&e) {
+                    Ok(false)
+                } else {
+                    Err(storage_error(e))
+                }
+            }
         }
     }
 
-    async fn replace_kept<D: Kept>(&self, tenant: &Tenant, kept: &D) -> Result<bool, StorageError> {
-        let replaced = self
-            .collection(tenant, D::COLLECTION)
-            .replace_one(doc! {"_id": kept.id()}, encode(kept)?)
+    /// Writes `kept` over the stored document at a higher revision, unless `keep` says the
+    /// stored one wins; retried when another write came in between. `false` when there is
+    /// none.
+    async fn rewrite<D: Kept>(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        mut change: impl FnMut(D) -> Option<D>,
+    ) -> Result<bool, StorageError> {
+        let collection = self.collection(tenant, D::COLLECTION);
+        loop {
+            let Some(stored) = collection
+                .find_one(doc! {"_id": id})
+                .await
+                .map_err(storage_error)?
+            else {
+                return Ok(false);
+            };
+            let current = revision(&stored);
+            let Some(fresh) = change(decode(&stored)?) else {
+                return Ok(true);
+            };
+            let rev = self.versions.next(current);
+            self.written.note(D::COLLECTION, tenant, id, rev);
+            let replaced = collection
+                .replace_one(
+                    doc! {"_id": id, "rev": stored.get("rev").cloned().unwrap_or(mongodb::bson::Bson::Null)},
+                    encode(&fresh, rev)?,
+                )
+                .await
+                .map_err(storage_error)?;
+            if replaced.matched_count == 1 {
+                return Ok(true);
+            }
+        }
+    }
+
+    async fn replace_kept<D: Kept + Clone>(
+        &self,
+        tenant: &Tenant,
+        kept: &D,
+    ) -> Result<bool, StorageError> {
+        self.rewrite::<D>(tenant, kept.id(), |_| Some(kept.clone()))
             .await
-            .map_err(storage_error)?;
-        Ok(replaced.matched_count == 1)
     }
 
     async fn delete_kept<D: Kept>(&self, tenant: &Tenant, id: &str) -> Result<bool, StorageError> {
-        let deleted = self
-            .collection(tenant, D::COLLECTION)
+        let collection = self.collection(tenant, D::COLLECTION);
+        let Some(stored) = collection
+            .find_one(doc! {"_id": id})
+            .await
+            .map_err(storage_error)?
+        else {
+            return Ok(false);
+        };
+        self.written
+            .note(D::COLLECTION, tenant, id, revision(&stored));
+        let deleted = collection
             .delete_one(doc! {"_id": id})
             .await
             .map_err(storage_error)?;
@@ -117,28 +233,20 @@ impl MongoStore {
         Ok(all)
     }
 
-    /// Reads each document, sets its status and writes it back if it is still the one read
-    /// (a concurrent replacement wins over a status save).
+    /// Sets the status of each document that still exists.
     async fn save_statuses<D: Kept>(
         &self,
         statuses: Vec<(Tenant, String, D::Status)>,
-    ) -> Result<(), StorageError> {
+    ) -> Result<(), StorageError>
+    where
+        D::Status: Clone,
+    {
         for (tenant, id, status) in statuses {
-            let collection = self.collection(&tenant, D::COLLECTION);
-            let Some(stored) = collection
-                .find_one(doc! {"_id": &id})
-                .await
-                .map_err(storage_error)?
-            else {
-                continue;
-            };
-            let body = stored.get_str("body").unwrap_or_default().to_owned();
-            let mut kept: D = decode(&stored)?;
-            kept.set_status(status);
-            collection
-                .replace_one(doc! {"_id": &id, "body": body}, encode(&kept)?)
-                .await
-                .map_err(storage_error)?;
+            self.rewrite::<D>(&tenant, &id, |mut kept| {
+                kept.set_status(status.clone());
+                Some(kept)
+            })
+            .await?;
         }
         Ok(())
     }

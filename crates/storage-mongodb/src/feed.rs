@@ -21,6 +21,7 @@ use rigel_model::Tenant;
 use rigel_storage::{ChangeEvent, FeedSink, SubscriptionKey};
 use serde::de::DeserializeOwned;
 
+use crate::documents::{revision, Written};
 use crate::{layout, select};
 
 /// How long to wait before opening an interrupted stream again.
@@ -62,8 +63,9 @@ pub(crate) async fn follow(
     prefix: String,
     sink: Arc<dyn FeedSink>,
     position: SharedPosition,
+    written: Arc<Written>,
 ) {
-    let mut feed = Feed::new(&client, prefix, sink, Mode::Live);
+    let mut feed = Feed::new(&client, prefix, sink, written, Mode::Live);
     // From the moment the feed starts (a lease taken before any change reads from here).
     let mut resume: Option<ResumeToken> = None;
     loop {
@@ -120,11 +122,18 @@ pub(crate) async fn replay(
     client: Client,
     prefix: String,
     sink: Arc<dyn FeedSink>,
+    written: Arc<Written>,
     subscription: SubscriptionKey,
     from: ResumeToken,
     until: Option<Timestamp>,
 ) {
-    let mut feed = Feed::new(&client, prefix, sink, Mode::Replay { subscription });
+    let mut feed = Feed::new(
+        &client,
+        prefix,
+        sink,
+        written,
+        Mode::Replay { subscription },
+    );
     let mut stream = match open(&client, &feed.prefix, Some(from)).await {
         Ok(stream) => stream,
         Err(e) => {
@@ -183,6 +192,9 @@ enum Mode {
 
 struct Feed {
     main: Database,
+    /// What this process wrote of subscriptions and registrations: their changes it has
+    /// applied already.
+    written: Arc<Written>,
     mode: Mode,
     /// The cluster time of the last change taken.
     last_time: Option<Timestamp>,
@@ -196,8 +208,15 @@ struct Feed {
 }
 
 impl Feed {
-    fn new(client: &Client, prefix: String, sink: Arc<dyn FeedSink>, mode: Mode) -> Self {
+    fn new(
+        client: &Client,
+        prefix: String,
+        sink: Arc<dyn FeedSink>,
+        written: Arc<Written>,
+        mode: Mode,
+    ) -> Self {
         Self {
+            written,
             main: client.database(&prefix),
             mode,
             last_time: None,
@@ -284,23 +303,33 @@ impl Feed {
                     at,
                 });
             }
-            layout::SUBSCRIPTIONS => {
+            layout::SUBSCRIPTIONS | layout::REGISTRATIONS => {
                 self.flush();
-                let stored = if gone {
-                    None
+                // A deletion carries the removed document as its pre-image.
+                let document = if gone {
+                    &event.full_document_before_change
                 } else {
-                    body(&event.full_document)
+                    &event.full_document
                 };
-                self.sink.subscription_changed(tenant, id, stored);
-            }
-            layout::REGISTRATIONS => {
-                self.flush();
-                let stored = if gone {
-                    None
+                let rev = document.as_ref().map_or(0, revision);
+                if !self.written.is_news(&coll, &tenant, &id, rev) {
+                    return;
+                }
+                if coll == layout::SUBSCRIPTIONS {
+                    let stored = if gone {
+                        None
+                    } else {
+                        body(&event.full_document)
+                    };
+                    self.sink.subscription_changed(tenant, id, stored);
                 } else {
-                    body(&event.full_document)
-                };
-                self.sink.registration_changed(tenant, id, stored);
+                    let stored = if gone {
+                        None
+                    } else {
+                        body(&event.full_document)
+                    };
+                    self.sink.registration_changed(tenant, id, stored);
+                }
             }
             _ => {}
         }

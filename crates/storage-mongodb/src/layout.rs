@@ -16,9 +16,9 @@ pub(crate) const ENTITIES: &str = "entities";
 pub(crate) const HISTORY: &str = "history";
 /// A tenant's history headers: `{_id: entity id, types: [type IRI], body: header JSON}`.
 pub(crate) const HEADERS: &str = "historyHeaders";
-/// A tenant's subscriptions: `{_id: id, body: subscription JSON}`.
+/// A tenant's subscriptions: `{_id: id, rev: revision, body: subscription JSON}`.
 pub(crate) const SUBSCRIPTIONS: &str = "subscriptions";
-/// A tenant's context source registrations: `{_id: id, body: registration JSON}`.
+/// A tenant's context source registrations: `{_id: id, rev: revision, body: JSON}`.
 pub(crate) const REGISTRATIONS: &str = "registrations";
 /// In the default tenant's database: the named tenants that exist, `{_id: name, db: name}`.
 pub(crate) const TENANTS: &str = "tenants";

@@ -83,6 +83,8 @@ pub struct MongoStore {
     position: feed::SharedPosition,
     /// Where the feed reports (set by `follow`), for replays too.
     sink: Mutex<Option<Arc<dyn FeedSink>>>,
+    /// Revisions of subscriptions and registrations this process wrote, for the feed.
+    written: Arc<documents::Written>,
     /// Subscriptions just taken over, with the token their replay starts from.
     takeovers: Mutex<
         std::collections::HashMap<SubscriptionKey, mongodb::change_stream::event::ResumeToken>,
@@ -122,6 +124,7 @@ impl MongoStore {
             feed: Mutex::new(None),
             position: Arc::default(),
             sink: Mutex::new(None),
+            written: Arc::default(),
             takeovers: Mutex::default(),
         };
         store.check_schema().await?;
@@ -374,6 +377,7 @@ impl SharedBackend for MongoStore {
             self.prefix.clone(),
             sink,
             Arc::clone(&self.position),
+            Arc::clone(&self.written),
         ));
         if let Some(previous) = lock(&self.feed).replace(task) {
             previous.abort();
@@ -406,6 +410,7 @@ impl SharedBackend for MongoStore {
                 self.client.clone(),
                 self.prefix.clone(),
                 Arc::clone(&sink),
+                Arc::clone(&self.written),
                 subscription,
                 from,
                 until,

@@ -23,7 +23,54 @@ use crate::{durable, history, layout, pushdown, MongoStore};
 const ATTEMPTS: u32 = 30;
 
 /// Applies `ops` in order and returns one outcome per op, once durable.
+///
+/// A large commit (a batch) runs as several transactions of at most [`UNITS`] entity writes
+/// each, every one with the history records bound to it: MongoDB refuses transactions
+/// larger than its cache holds, and the contract asks for order and durability, not for
+/// one commit to be all or nothing (each write is checked on its own).
 pub(crate) async fn commit(
+    store: &MongoStore,
+    tenant: &Tenant,
+    ops: &[WriteOp],
+) -> Result<Vec<WriteOutcome>, StorageError> {
+    let mut outcomes = Vec::with_capacity(ops.len());
+    for chunk in chunks(ops, UNITS) {
+        outcomes.extend(commit_chunk(store, tenant, chunk).await?);
+    }
+    Ok(outcomes)
+}
+
+/// Entity writes (with their bound records) per transaction.
+const UNITS: usize = 16;
+
+/// `ops` cut into runs of at most `units` units, a unit being an op and the records bound
+/// to it (`with_previous`), which stay with it.
+fn chunks(ops: &[WriteOp], units: usize) -> Vec<&[WriteOp]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut count) = (0, 0);
+    for (i, op) in ops.iter().enumerate() {
+        let bound = matches!(
+            op,
+            WriteOp::Record {
+                with_previous: true,
+                ..
+            }
+        );
+        if !bound {
+            if count == units {
+                chunks.push(&ops[start..i]);
+                (start, count) = (i, 0);
+            }
+            count += 1;
+        }
+    }
+    if start < ops.len() {
+        chunks.push(&ops[start..]);
+    }
+    chunks
+}
+
+async fn commit_chunk(
     store: &MongoStore,
     tenant: &Tenant,
     ops: &[WriteOp],
@@ -37,16 +84,18 @@ pub(crate) async fn commit(
             store,
             tenant,
             in_transaction: false,
+            careful: false,
         };
         return writer
             .apply_all(&mut session, ops)
             .await
             .map_err(storage_error);
     }
-    let writer = Writer {
+    let mut writer = Writer {
         store,
         tenant,
         in_transaction: true,
+        careful: false,
     };
     let mut attempt = 0;
     loop {
@@ -58,6 +107,8 @@ pub(crate) async fn commit(
                 }
                 return Ok(outcomes);
             }
+            // A create found its id taken: run again, reading before every write.
+            Err(e) if is_duplicate_key(&e) && !writer.careful => writer.careful = true,
             Err(e) if is_transient(&e) && attempt < ATTEMPTS => {
                 // Let the commit we conflicted with finish before trying again.
                 tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)))).await;
@@ -76,6 +127,10 @@ struct Writer<'a> {
     store: &'a MongoStore,
     tenant: &'a Tenant,
     in_transaction: bool,
+    /// Read an entity before creating it, also in a transaction. At first a create only
+    /// inserts (a taken id fails the insert, and, in a transaction, the transaction, which
+    /// then runs again carefully): creates of new ids, the usual case, cost one write.
+    careful: bool,
 }
 
 impl Writer<'_> {
@@ -178,8 +233,8 @@ impl Writer<'_> {
         entity: &Entity,
         expect: Expect,
     ) -> Result<WriteOutcome, Error> {
-        // A lone create needs no read: the insert itself fails on a taken id.
-        let current = if expect == Expect::Absent && !self.in_transaction {
+        // A create needs no read unless careful: the insert itself fails on a taken id.
+        let current = if expect == Expect::Absent && !(self.in_transaction && self.careful) {
             None
         } else {
             self.current(session, &entity.id).await?
@@ -192,8 +247,8 @@ impl Writer<'_> {
         match current {
             None => match self.entities().insert_one(document).session(session).await {
                 Ok(_) => Ok(WriteOutcome::Applied { version }),
-                // Outside a transaction a concurrent create got there first; inside one the
-                // transaction is void and runs again.
+                // Outside a transaction the id is taken; inside one the transaction is void
+                // and runs again carefully.
                 Err(e) if is_duplicate_key(&e) && !self.in_transaction => {
                     Ok(WriteOutcome::Conflict)
                 }
@@ -265,4 +320,42 @@ pub(crate) fn encode(entity: &Entity, version: u64) -> Result<Document, Error> {
         "ix": pushdown::index_fields(entity),
         "body": body,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use rigel_storage::{HistoryChange, WriteOp};
+
+    use super::chunks;
+
+    fn put(id: &str) -> WriteOp {
+        let entity = rigel_storage::testkit::sample_entity(id, &["https://example.org/T"]);
+        WriteOp::Put {
+            entity,
+            expect: rigel_storage::Expect::Any,
+        }
+    }
+
+    fn bound(id: &str) -> WriteOp {
+        WriteOp::Record {
+            change: HistoryChange::Forget { id: id.into() },
+            with_previous: true,
+        }
+    }
+
+    #[test]
+    fn chunks_keep_bound_records_with_their_write() {
+        let ops = vec![
+            put("a"),
+            bound("a"),
+            put("b"),
+            bound("b"),
+            put("c"),
+            bound("c"),
+        ];
+        let cut = chunks(&ops, 2);
+        assert_eq!(cut.iter().map(|c| c.len()).collect::<Vec<_>>(), vec![4, 2]);
+        assert_eq!(chunks(&ops, 16).len(), 1);
+        assert!(chunks(&[], 16).is_empty());
+    }
 }

@@ -35,14 +35,27 @@ fn corrupt(what: &str) -> StorageError {
     StorageError::Corrupt(format!("history document without {what}"))
 }
 
-fn encode_header(header: &HistoryHeader) -> Document {
+/// A header's instant: nanoseconds since 1970, so that `$min` and `$max` compare them.
+fn nanos(t: DateTime<Utc>) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+/// The update that merges `header` into the stored one as [`HistoryHeader::absorb`] does
+/// (types added, the scope replaced when it has one, the earliest creation and the latest
+/// modification kept, the deletion replaced), creating it when there is none: one write,
+/// no read.
+fn absorb(header: &HistoryHeader) -> Document {
+    let mut set = doc! {
+        "deletedAt": header.deleted_at.map_or(Bson::Null, |t| Bson::Int64(nanos(t))),
+    };
+    if let Some(scope) = &header.scope {
+        set.insert("scope", scope.clone());
+    }
     doc! {
-        "_id": &header.id,
-        "types": &header.types,
-        "scope": header.scope.clone().map_or(Bson::Null, Bson::from),
-        "createdAt": time(header.created_at),
-        "modifiedAt": time(header.modified_at),
-        "deletedAt": header.deleted_at.map_or(Bson::Null, |t| Bson::String(time(t))),
+        "$addToSet": {"types": {"$each": &header.types}},
+        "$set": set,
+        "$min": {"createdAt": nanos(header.created_at)},
+        "$max": {"modifiedAt": nanos(header.modified_at)},
     }
 }
 
@@ -56,9 +69,10 @@ fn strings(document: &Document, key: &str) -> Option<Vec<String>> {
 }
 
 fn decode_header(document: &Document) -> Result<HistoryHeader, StorageError> {
-    let optional_time = |key: &str| match document.get_str(key) {
-        Ok(s) => parse_time(s).map(Some),
-        Err(_) => Ok(None),
+    let optional_time = |key: &str| match document.get(key) {
+        Some(Bson::Int64(n)) => Ok(Some(DateTime::from_timestamp_nanos(*n))),
+        Some(Bson::String(s)) => parse_time(s).map(Some),
+        _ => Ok(None),
     };
     Ok(HistoryHeader {
         id: document
@@ -139,20 +153,8 @@ pub(crate) async fn apply(
             header,
             instances: new,
         } => {
-            let stored = headers
-                .find_one(doc! {"_id": &header.id})
-                .session(&mut *session)
-                .await?;
-            let merged = match stored.map(|d| decode_header(&d)).transpose() {
-                Ok(Some(mut merged)) => {
-                    merged.absorb(header);
-                    merged
-                }
-                Ok(None) => header.clone(),
-                Err(e) => return Err(Error::custom(e)),
-            };
             headers
-                .replace_one(doc! {"_id": &header.id}, encode_header(&merged))
+                .update_one(doc! {"_id": &header.id}, absorb(header))
                 .upsert(true)
                 .session(&mut *session)
                 .await?;

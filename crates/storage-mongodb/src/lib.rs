@@ -132,6 +132,7 @@ impl MongoStore {
         *lock(&store.monitor) = Some(tokio::spawn(watch_health(
             store.main(),
             Arc::clone(&store.health),
+            options.timeout,
         )));
         Ok(store)
     }
@@ -316,20 +317,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// How often readiness is checked, and how long a ping may take before the database counts
-/// as unreachable.
+/// How often readiness is checked.
 const PING_EVERY: Duration = Duration::from_secs(1);
 
 /// Pings the database every second and keeps readiness up to date; while it is unreachable,
-/// requests fail at once instead of each waiting for the server-selection timeout.
-async fn watch_health(db: Database, health: Arc<Mutex<BackendHealth>>) {
+/// requests fail at once instead of each waiting for the server-selection timeout. A ping
+/// counts as failed when the driver reports an error (no server, connection refused) or no
+/// answer comes within `patience` (the request timeout): a database that is merely busy is
+/// not unreachable.
+async fn watch_health(db: Database, health: Arc<Mutex<BackendHealth>>, patience: Duration) {
     loop {
         tokio::time::sleep(PING_EVERY).await;
-        let now = match tokio::time::timeout(PING_EVERY, db.run_command(doc! {"ping": 1})).await {
+        let now = match tokio::time::timeout(patience, db.run_command(doc! {"ping": 1})).await {
             Ok(Ok(_)) => BackendHealth::Ready,
             Ok(Err(e)) => BackendHealth::Unreachable(e.to_string()),
             Err(_) => {
-                BackendHealth::Unreachable(format!("no answer to a ping within {PING_EVERY:?}"))
+                BackendHealth::Unreachable(format!("no answer to a ping within {patience:?}"))
             }
         };
         let mut current = lock(&health);

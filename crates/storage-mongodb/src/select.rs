@@ -21,6 +21,9 @@ use crate::pushdown;
 /// Documents fetched per round trip while scanning candidates.
 const BATCH: u32 = 256;
 
+/// Ordered selections sorted in memory at once, process-wide.
+static SORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// The entity and version a document holds.
 pub(crate) fn decode(document: &Document) -> Result<Versioned<Entity>, StorageError> {
     let version = document
@@ -114,7 +117,9 @@ pub(crate) async fn select(
     selection: Selection,
 ) -> Result<Selected, StorageError> {
     if let Some(order) = selection.order.clone() {
-        // Sorting needs every match.
+        // Sorting needs every match in memory (up to `plan::MAX_SORTED_MATCHES`): a few such
+        // selections at a time, so that concurrent ones do not hold many times that.
+        let _turn = SORTS.acquire().await.map_err(|_| StorageError::Closed)?;
         let matches = Box::pin(select(entities, plan::all_for_sorting(&selection)))
             .await?
             .entities;

@@ -11,14 +11,27 @@ use rigel_storage_mongodb::{MongoOptions, MongoStore};
 use crate::metrics::Metrics;
 use crate::{Config, StartError};
 
-/// Opens the configured store.
+/// Opens the configured store; a MongoDB store that is unreachable is waited for.
 pub(crate) async fn open(config: &Config, metrics: &Metrics) -> Result<Arc<dyn Store>, StartError> {
+    open_with(config, metrics, true).await
+}
+
+/// Opens the configured store for a command: an unreachable database is an error at once.
+pub(crate) async fn open_for_command(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    open_with(config, &Metrics::new(), false).await
+}
+
+async fn open_with(
+    config: &Config,
+    metrics: &Metrics,
+    wait: bool,
+) -> Result<Arc<dyn Store>, StartError> {
     let store = config.store.trim();
     if store.starts_with("mongodb://") || store.starts_with("mongodb+srv://") {
         let mut options = MongoOptions::new(store);
         options.database.clone_from(&config.mongo_database);
         options.timeout = Duration::from_millis(config.mongo_timeout_ms.max(1));
-        let mongo = connect(options, store).await?;
+        let mongo = connect(options, store, wait).await?;
         tracing::info!(at = %redacted(store), database = %config.mongo_database, "MongoDB store");
         return Ok(Arc::new(mongo));
     }
@@ -33,15 +46,19 @@ pub(crate) async fn open(config: &Config, metrics: &Metrics) -> Result<Arc<dyn S
     Ok(Arc::new(embedded))
 }
 
-/// Connects to MongoDB, waiting for it while it is unreachable (a broker started before its
-/// database, or during a failover, comes up when the database does); any other failure
-/// stops the start.
-async fn connect(options: MongoOptions, url: &str) -> Result<MongoStore, StartError> {
+/// Connects to MongoDB. A `patient` caller waits while it is unreachable (a broker started
+/// before its database, or during a failover, comes up when the database does); any other
+/// failure, or any failure of an impatient caller, stops the start.
+async fn connect(
+    options: MongoOptions,
+    url: &str,
+    patient: bool,
+) -> Result<MongoStore, StartError> {
     let mut wait = Duration::from_millis(500);
     loop {
         match MongoStore::connect(options.clone()).await {
             Ok(store) => return Ok(store),
-            Err(e) if e.is_retryable() => {
+            Err(e) if patient && e.is_retryable() => {
                 tracing::warn!(at = %redacted(url), error = %e, "MongoDB unreachable, retrying in {wait:?}");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(10));

@@ -11,6 +11,10 @@ use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, ValueE
 #[derive(Debug, Clone, Parser)]
 #[command(name = "rigel", version, about = "Rigel, an NGSI-LD context broker")]
 pub struct Config {
+    /// A command to run instead of the broker (export, import); none runs the broker.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// TCP port of the NGSI-LD API (Orion-LD: ORIONLD_PORT).
     #[arg(long, env = "RIGEL_PORT", default_value_t = 1026)]
     pub port: u16,
@@ -47,28 +51,38 @@ pub struct Config {
 
     /// Directory of the embedded store (created if missing); with a MongoDB store, it holds
     /// the hosted @contexts only.
-    #[arg(long, env = "RIGEL_DATA_DIR", default_value = "./data")]
+    #[arg(long, global = true, env = "RIGEL_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
     /// Where entities, history, subscriptions and registrations are kept: `embedded` (the
     /// store in `--data-dir`) or a MongoDB connection string (`mongodb://host/?replicaSet=rs0`,
     /// `mongodb+srv://...`; ADR 0006).
-    #[arg(long, env = "RIGEL_STORE", default_value = "embedded")]
+    #[arg(long, global = true, env = "RIGEL_STORE", default_value = "embedded")]
     pub store: String,
 
     /// With a MongoDB store: the default tenant's database, and the prefix of the other
     /// tenants' databases (`<name>-<tenant>`).
-    #[arg(long, env = "RIGEL_MONGO_DATABASE", default_value = "rigel")]
+    #[arg(
+        long,
+        global = true,
+        env = "RIGEL_MONGO_DATABASE",
+        default_value = "rigel"
+    )]
     pub mongo_database: String,
 
     /// With a MongoDB store: how long a request waits for a usable database server before it
     /// fails with 503 (milliseconds).
-    #[arg(long, env = "RIGEL_MONGO_TIMEOUT_MS", default_value_t = 5000)]
+    #[arg(
+        long,
+        global = true,
+        env = "RIGEL_MONGO_TIMEOUT_MS",
+        default_value_t = 5000
+    )]
     pub mongo_timeout_ms: u64,
 
     /// Log filter, e.g. `info`, `rigel=debug,actix_web=info` (Orion-LD: ORIONLD_LOG_LEVEL,
     /// NONE, FATAL, ERROR, WARN, INFO or DEBUG).
-    #[arg(long, env = "RIGEL_LOG", default_value = "info")]
+    #[arg(long, global = true, env = "RIGEL_LOG", default_value = "info")]
     pub log_level: String,
 
     /// Largest accepted request body, in bytes (413 beyond).
@@ -178,6 +192,48 @@ pub const ORIONLD_SYNONYMS: &[(&str, &str)] = &[
     ("ORIONLD_HTTP_TIMEOUT", "notification_timeout_ms"),
     ("ORIONLD_TRQ_POOL_SIZE", "workers"),
 ];
+
+/// Commands run on the store of `--store`/`--data-dir` instead of starting the broker.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Writes tenants of the store as NDJSON records: entities, their history,
+    /// subscriptions and registrations (docs/deployment.md). The embedded store can be
+    /// exported only while no broker has it open.
+    Export {
+        /// Only this tenant (repeat for several; '' is the default tenant); every tenant
+        /// without it.
+        #[arg(long = "tenant")]
+        tenants: Vec<String>,
+        /// Leave the temporal history out.
+        #[arg(long)]
+        without_history: bool,
+        /// The file to write; standard output without it.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Writes the records of a Rigel export into the store.
+    Import {
+        /// The export file (`-` for standard input).
+        source: String,
+        /// What `source` is.
+        #[arg(long, value_enum, default_value_t = ImportFrom::Rigel)]
+        from: ImportFrom,
+        /// Report what the import would do and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace entities, histories, subscriptions and registrations the store already
+        /// has (they are left as they are without it).
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+/// What an import reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFrom {
+    /// A file written by `rigel export`.
+    Rigel,
+}
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,7 @@
 
 mod access;
 mod backend;
+pub mod commands;
 pub mod config;
 mod health;
 mod metrics;
@@ -27,7 +28,7 @@ use rigel_storage::Store;
 use rigel_subscriptions::{ServiceOptions, SubscriptionService};
 
 pub use access::route_template;
-pub use config::{Config, ConfigError, LogFormat};
+pub use config::{Command, Config, ConfigError, ImportFrom, LogFormat};
 pub use shutdown::Stopped;
 pub use version::{version_document, BuildInfo, NGSI_LD_VERSION, ORIONLD_COMPATIBLE_VERSION};
 

@@ -32,6 +32,14 @@ async fn main() -> std::process::ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if let Some(command) = &config.command {
+        // A command's standard output may be its data (an export): logs go to stderr.
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+        return rigel_server::commands::run(&config, command).await;
+    }
     // Lines go through a bounded queue to a writer thread: a request logs without a system
     // call, and a full queue makes loggers wait rather than drop lines. `_flush_on_exit` is
     // dropped after the server (declared before it) and writes out what is still queued.

@@ -1,7 +1,8 @@
 //! Black-box tests of the real `rigel` binary as a process: durability across SIGKILL,
 //! graceful shutdown on SIGTERM, the admin port, the request log, configuration by flag and
 //! environment (Orion-LD's variables too), the deployment files against what the binary
-//! serves, federation between several brokers, and a MongoDB store through an outage.
+//! serves, federation between several brokers, a MongoDB store through an outage, and
+//! export and import between stores.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "process/common.rs"]
@@ -18,3 +19,5 @@ mod mongodb;
 mod operations;
 #[path = "process/shutdown.rs"]
 mod shutdown;
+#[path = "process/transfer.rs"]
+mod transfer;

@@ -26,8 +26,8 @@ use rigel_model::subscription::Subscription;
 use rigel_model::{Entity, Tenant};
 use rigel_query::EntityQuery;
 use rigel_storage::{
-    EntityHistory, EntityStore, HistoryHeader, HistoryQuery, Selected, Selection, Source,
-    StorageError, Versioned, Visitor, WriteOp, WriteOutcome,
+    Backend, BackendHealth, EntityHistory, EntityStore, HistoryHeader, HistoryQuery, Selected,
+    Selection, Source, StorageError, Versioned, Visitor, WriteOp, WriteOutcome,
 };
 
 use crate::history::History;
@@ -94,6 +94,18 @@ impl MemoryStore {
 
 fn poisoned() -> StorageError {
     StorageError::Corrupt("a commit panicked while applying; the memory store is unusable".into())
+}
+
+/// Always ready: there is no database to lose; closing leaves the data where it is.
+#[async_trait]
+impl Backend for MemoryStore {
+    fn health(&self) -> BackendHealth {
+        BackendHealth::Ready
+    }
+
+    async fn close(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -4,7 +4,8 @@
 //! brokers over one database share their subscriptions, each change is notified once, and
 //! when the broker delivering a subscription dies another takes it over and notifies what
 //! it left; a lone broker killed right after acknowledging a burst of changes notifies all
-//! of them once restarted.
+//! of them once restarted; every tenant exported from the embedded store, imported into
+//! MongoDB, exported again and imported back comes back record for record.
 //!
 //! The database is SecantusDB's Python server (`secantusd-py`, on `PATH` or at
 //! `RIGEL_TEST_SECANTUS`), started here on a data directory of its own. Without it the test
@@ -361,4 +362,70 @@ async fn a_broker_killed_after_acknowledging_changes_notifies_them_all_once_rest
         counts.values().all(|n| *n >= 1),
         "every acknowledged change notified: {counts:?}"
     );
+}
+
+/// The records of an export file without its header line (which says when and from where).
+fn records(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().skip(1).map(str::to_owned).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tenant_moves_from_the_embedded_store_to_mongodb_and_back_record_for_record() {
+    let Some(program) = secantus() else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let db_port = free_port();
+    let _database = start_database(&program, data.path(), db_port).await;
+    let mongo = format!("mongodb://127.0.0.1:{db_port}/?retryWrites=false");
+    let mongo_store = ["--store", &mongo, "--mongo-database", "moved"];
+    let from = tempfile::tempdir().unwrap();
+    let back = tempfile::tempdir().unwrap();
+    crate::transfer::populate(from.path()).await;
+    let files = tempfile::tempdir().unwrap();
+    let [first, second, third] = ["1", "2", "3"].map(|n| files.path().join(n));
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+
+    let steps: [(&std::path::Path, Vec<String>); 5] = [
+        (
+            from.path(),
+            vec!["export".into(), "-o".into(), path(&first)],
+        ),
+        (from.path(), vec!["import".into(), path(&first)]),
+        (
+            from.path(),
+            vec!["export".into(), "-o".into(), path(&second)],
+        ),
+        (back.path(), vec!["import".into(), path(&second)]),
+        (
+            back.path(),
+            vec!["export".into(), "-o".into(), path(&third)],
+        ),
+    ];
+    for (i, (dir, mut args)) in steps.into_iter().enumerate() {
+        // Steps 2 and 3 run on MongoDB.
+        if i == 1 || i == 2 {
+            args.extend(mongo_store.iter().map(|s| s.to_string()));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = crate::transfer::rigel_tool(dir, &args);
+        assert!(
+            output.status.success(),
+            "step {i}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let original = records(&first);
+    assert_eq!(
+        original.len(),
+        6,
+        "two tenants of an entity, a history, a subscription"
+    );
+    assert_eq!(
+        records(&second),
+        original,
+        "MongoDB gives back what it was given"
+    );
+    assert_eq!(records(&third), original, "and so does the embedded store");
 }

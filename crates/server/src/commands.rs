@@ -9,6 +9,8 @@ use rigel_model::Tenant;
 use rigel_transfer::{Existing, ExportOptions, ImportOptions, ImportReport, Tally};
 
 use crate::backend::{open_for_command, redacted};
+
+mod orion;
 use crate::config::{Command, Config, ImportFrom};
 
 /// Runs a command; the exit code is 0 when everything was done, 1 when some records were
@@ -37,9 +39,10 @@ pub async fn run(config: &Config, command: &Command) -> ExitCode {
         }
         Command::Import {
             source,
-            from: ImportFrom::Rigel,
+            from,
             dry_run,
             replace,
+            orion_database,
         } => {
             let options = ImportOptions {
                 existing: if *replace {
@@ -49,7 +52,10 @@ pub async fn run(config: &Config, command: &Command) -> ExitCode {
                 },
                 dry_run: *dry_run,
             };
-            import(config, source, options).await
+            match from {
+                ImportFrom::Rigel => import(config, source, options).await,
+                ImportFrom::OrionLd => orion::import(config, source, orion_database, options).await,
+            }
         }
     }
 }
@@ -125,6 +131,9 @@ pub(crate) fn reported(report: &ImportReport) -> ExitCode {
         eprintln!("    subscriptions  {}", tally(t.subscriptions));
         eprintln!("    registrations  {}", tally(t.registrations));
     }
+    for r in &report.remarks {
+        eprintln!("  note {}: {}", r.at, r.reason);
+    }
     for r in &report.rejected {
         eprintln!("  rejected {}: {}", r.at, r.reason);
     }
@@ -153,7 +162,7 @@ fn source_name(config: &Config) -> String {
     }
 }
 
-fn fail(message: &str) -> ExitCode {
+pub(crate) fn fail(message: &str) -> ExitCode {
     eprintln!("rigel: {message}");
     ExitCode::from(2)
 }

@@ -211,9 +211,12 @@ pub enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
-    /// Writes the records of a Rigel export into the store.
+    /// Writes records into the store: a Rigel export, or (with `--from orion-ld`) the
+    /// entities and subscriptions of every tenant of an Orion-LD database
+    /// (docs/migration.md).
     Import {
-        /// The export file (`-` for standard input).
+        /// The export file (`-` for standard input), or with `--from orion-ld` the
+        /// connection string of Orion-LD's MongoDB.
         source: String,
         /// What `source` is.
         #[arg(long, value_enum, default_value_t = ImportFrom::Rigel)]
@@ -225,6 +228,10 @@ pub enum Command {
         /// has (they are left as they are without it).
         #[arg(long)]
         replace: bool,
+        /// With `--from orion-ld`: Orion-LD's database name (its `-db`), the default
+        /// tenant's database and the prefix of the other tenants' (`<name>-<tenant>`).
+        #[arg(long, default_value = "orion")]
+        orion_database: String,
     },
 }
 
@@ -233,6 +240,8 @@ pub enum Command {
 pub enum ImportFrom {
     /// A file written by `rigel export`.
     Rigel,
+    /// An Orion-LD MongoDB deployment, by its connection string.
+    OrionLd,
 }
 
 /// Why the configuration cannot be used.

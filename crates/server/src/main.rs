@@ -33,7 +33,13 @@ async fn main() -> std::process::ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     if let Some(command) = &config.command {
-        // A command's standard output may be its data (an export): logs go to stderr.
+        // A command's standard output may be its data (an export): logs go to stderr, and
+        // only warnings unless a level was asked for (its report says what it did).
+        let filter = if config.log_level == "info" {
+            tracing_subscriber::EnvFilter::new("warn")
+        } else {
+            filter
+        };
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)

@@ -10,6 +10,8 @@ pub enum TransferError {
     Store(#[from] StorageError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot read the source: {0}")]
+    Source(String),
     #[error("not a Rigel export: {0}")]
     NotAnExport(String),
 }

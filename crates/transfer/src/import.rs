@@ -67,6 +67,8 @@ pub struct ImportReport {
     pub dry_run: bool,
     pub tenants: BTreeMap<Tenant, TenantReport>,
     pub rejected: Vec<Rejected>,
+    /// What was imported with a change, or left out of an imported record, and why.
+    pub remarks: Vec<Rejected>,
 }
 
 /// Imports an export (see [`crate::format`]) from `input` into `store`. A line that is not a
@@ -140,6 +142,11 @@ impl<'a> Loader<'a> {
     /// Notes a record that cannot be imported.
     pub fn reject(&mut self, at: String, reason: String) {
         self.report.rejected.push(Rejected { at, reason });
+    }
+
+    /// Notes something imported with a change, or left out of a record.
+    pub fn remark(&mut self, at: String, reason: String) {
+        self.report.remarks.push(Rejected { at, reason });
     }
 
     /// Imports one record (entities are written in groups: [`Loader::finish`] writes the

@@ -429,3 +429,143 @@ async fn every_tenant_moves_from_the_embedded_store_to_mongodb_and_back_record_f
     );
     assert_eq!(records(&third), original, "and so does the embedded store");
 }
+
+/// Writes the Orion-LD fixtures of `rigel-transfer` into the databases `orion` and
+/// `orion-tenant1` at `url`, the subscriptions' @context being the core one (no network).
+async fn orion_ld_database(url: &str) {
+    use mongodb::bson::{Bson, Document};
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../transfer/fixtures/orion-ld");
+    let client = mongodb::Client::with_uri_str(url).await.unwrap();
+    for (database, collection, file) in [
+        ("orion", "entities", "orion.entities.json"),
+        ("orion-tenant1", "entities", "orion-tenant1.entities.json"),
+        ("orion", "csubs", "orion.csubs.json"),
+    ] {
+        let text = std::fs::read_to_string(format!("{fixtures}/{file}")).unwrap();
+        let documents: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        let documents: Vec<Document> = documents
+            .into_iter()
+            .map(|mut d| {
+                if d.get("ldContext").is_some() {
+                    d["ldContext"] =
+                        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld".into();
+                }
+                match Bson::try_from(d).unwrap() {
+                    Bson::Document(d) => d,
+                    other => panic!("not a document: {other}"),
+                }
+            })
+            .collect();
+        let target = client.database(database).collection::<Document>(collection);
+        target.insert_many(documents).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orion_ld_database_is_imported_and_its_entities_and_subscriptions_are_served() {
+    let Some(program) = secantus() else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let db_port = free_port();
+    let _database = start_database(&program, data.path(), db_port).await;
+    let url = format!("mongodb://127.0.0.1:{db_port}/?retryWrites=false");
+    orion_ld_database(&url).await;
+    let broker_dir = tempfile::tempdir().unwrap();
+
+    let dry = crate::transfer::rigel_tool(
+        broker_dir.path(),
+        &["import", "--from", "orion-ld", &url, "--dry-run"],
+    );
+    let report = String::from_utf8_lossy(&dry.stderr).into_owned();
+    assert!(dry.status.success(), "{report}");
+    assert!(report.contains("entities       4 created"), "{report}");
+    assert!(report.contains("subscriptions  3 created"), "{report}");
+    let imported =
+        crate::transfer::rigel_tool(broker_dir.path(), &["import", "--from", "orion-ld", &url]);
+    let report = String::from_utf8_lossy(&imported.stderr).into_owned();
+    assert!(imported.status.success(), "{report}");
+    assert!(report.contains("service path"), "{report}");
+
+    let port = free_port();
+    let _rigel = crate::common::spawn_rigel(broker_dir.path(), port);
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
+    wait_ready(&client, &base).await;
+    let spot: serde_json::Value = client
+        .get(format!(
+            "{base}/entities/urn:ngsi-ld:ParkingSpot:santander:daoiz_velarde_1_5?options=sysAttrs"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(spot["type"], "ParkingSpot", "{spot}");
+    assert_eq!(spot["createdAt"], "2024-06-01T10:00:00.250Z", "{spot}");
+    assert_eq!(spot["occupancyRate"]["value"], 0.75, "{spot}");
+    assert_eq!(spot["occupancyRate"]["unitCode"], "P1", "{spot}");
+    assert_eq!(
+        spot["occupancyRate"]["observedAt"], "2024-06-03T09:59:55.000Z",
+        "{spot}"
+    );
+    assert_eq!(
+        spot["refParkingSite"]["object"], "urn:ngsi-ld:OffStreetParking:downtown1",
+        "{spot}"
+    );
+    assert_eq!(
+        spot["status"]["providedBy"]["object"], "urn:ngsi-ld:Device:parking-sensor-42",
+        "{spot}"
+    );
+    assert_eq!(spot["location"]["value"]["type"], "Point", "{spot}");
+    let near: serde_json::Value = client
+        .get(format!("{base}/entities?type=ParkingSpot&geometry=Point&coordinates=[-3.8035,43.4629]&georel=near;maxDistance==100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(near.as_array().map(Vec::len), Some(1), "{near}");
+    let tenant1: serde_json::Value = client
+        .get(format!("{base}/entities?type=AirQualityObserved"))
+        .header("NGSILD-Tenant", "tenant1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tenant1.as_array().map(Vec::len), Some(2), "{tenant1}");
+    let subscriptions: serde_json::Value = client
+        .get(format!("{base}/subscriptions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut status: Vec<(&str, &str)> = subscriptions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    status.sort();
+    assert_eq!(
+        status,
+        [
+            (
+                "urn:ngsi-ld:Subscription:6601a0b2c3d4e5f601234567",
+                "expired"
+            ),
+            (
+                "urn:ngsi-ld:Subscription:665b1c2e9a7f3e0012ab34cd",
+                "active"
+            ),
+            ("urn:ngsi-ld:Subscription:vehicle-mqtt-01", "paused"),
+        ],
+        "{subscriptions}"
+    );
+}

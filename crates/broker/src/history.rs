@@ -44,7 +44,7 @@ pub(crate) fn record(
             }
             Some(HistoryChange::Append { header, instances })
         }
-        WriteOp::Record { .. } => None,
+        WriteOp::Record { .. } | WriteOp::Note { .. } => None,
     }
 }
 

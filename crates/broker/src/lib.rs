@@ -50,6 +50,9 @@ pub struct Broker {
     /// How reads reach context sources; `None`: everything is local.
     federation: Option<federation::Federation>,
     changes: Option<Arc<dyn ChangeListener>>,
+    /// Whether each change reported to `changes` is first noted in the store's outbox, in
+    /// the commit of its write (a store with an outbox).
+    outbox: bool,
     /// Whether entity writes are recorded in the history (the temporal API).
     history: bool,
     /// At most this many instances per attribute in one temporal response (6.3.10).
@@ -71,6 +74,7 @@ impl Broker {
             registrations: None,
             federation: None,
             changes: None,
+            outbox: false,
             history: true,
             instance_page: temporal_page::DEFAULT_INSTANCE_PAGE,
             source_cache: Arc::default(),
@@ -89,6 +93,14 @@ impl Broker {
     /// The broker recording (the default) or not recording entity writes in the history.
     pub fn with_history(mut self, on: bool) -> Self {
         self.history = on;
+        self
+    }
+
+    /// The broker noting every change its subscriptions hear of in the store's outbox, in
+    /// the commit of the write (the store must have one: `Backend::outbox`), so that the
+    /// changes of acknowledged writes are still notified after a crash.
+    pub fn with_change_outbox(mut self) -> Self {
+        self.outbox = true;
         self
     }
 
@@ -204,10 +216,11 @@ impl Broker {
         self.changes.as_ref().filter(|l| l.wants(tenant))
     }
 
-    /// Every write goes through here: commits (with what each write adds to the history, in
-    /// the same commit), then reports each applied write as a change (before the write is
-    /// acknowledged, so no acknowledged change escapes subscriptions). `previous[i]` is the
-    /// state write `i` replaces (needed when [`Self::wants_previous`]).
+    /// Every write goes through here: commits (with what each write adds to the history, and
+    /// with the change noted in the outbox when there is one, in the same commit), then
+    /// reports each applied write as a change (before the write is acknowledged, so no
+    /// acknowledged change escapes subscriptions). `previous[i]` is the state write `i`
+    /// replaces (needed when [`Self::wants_previous`]).
     async fn commit(
         &self,
         tenant: &Tenant,
@@ -215,31 +228,48 @@ impl Broker {
         previous: Vec<Option<Arc<Entity>>>,
     ) -> Result<Vec<WriteOutcome>, BrokerError> {
         let Some(observer) = self.observer(tenant) else {
-            return self.commit_with_history(tenant, ops, &previous).await;
+            let (outcomes, _) = self
+                .commit_with_records(tenant, ops, &previous, &[])
+                .await?;
+            return Ok(outcomes);
         };
-        let written: Vec<(String, Option<Arc<Entity>>)> = ops
+        let at = self.clock.now();
+        let events: Vec<Option<ChangeEvent>> = ops
             .iter()
-            .map(|op| match op {
-                WriteOp::Put { entity, .. } => (entity.id.clone(), Some(Arc::new(entity.clone()))),
-                WriteOp::Delete { id, .. } => (id.clone(), None),
-                WriteOp::Record { change, .. } => (change.entity_id().to_owned(), None),
+            .enumerate()
+            .map(|(i, op)| {
+                let previous = previous.get(i).cloned().flatten();
+                let (id, current) = match op {
+                    WriteOp::Put { entity, .. } => {
+                        (entity.id.clone(), Some(Arc::new(entity.clone())))
+                    }
+                    WriteOp::Delete { id, .. } => (id.clone(), None),
+                    WriteOp::Record { .. } | WriteOp::Note { .. } => return None,
+                };
+                (current.is_some() || previous.is_some()).then(|| ChangeEvent {
+                    tenant: tenant.clone(),
+                    id,
+                    previous,
+                    current,
+                    at,
+                    seq: None,
+                })
             })
             .collect();
-        let outcomes = self.commit_with_history(tenant, ops, &previous).await?;
-        let at = self.clock.now();
-        let mut previous = previous.into_iter();
-        let events: Vec<ChangeEvent> = written
+        let notes: &[Option<ChangeEvent>] = if self.outbox { &events } else { &[] };
+        let (outcomes, seqs) = self
+            .commit_with_records(tenant, ops, &previous, notes)
+            .await?;
+        let events: Vec<ChangeEvent> = events
             .into_iter()
             .zip(&outcomes)
-            .map(|((id, current), outcome)| (id, current, previous.next().flatten(), outcome))
-            .filter(|(.., outcome)| matches!(outcome, WriteOutcome::Applied { .. }))
-            .filter(|(_, current, previous, _)| current.is_some() || previous.is_some())
-            .map(|(id, current, previous, _)| ChangeEvent {
-                tenant: tenant.clone(),
-                id,
-                previous,
-                current,
-                at,
+            .zip(seqs)
+            .filter(|((_, outcome), _)| matches!(outcome, WriteOutcome::Applied { .. }))
+            .filter_map(|((event, _), seq)| {
+                event.map(|mut e| {
+                    e.seq = seq;
+                    e
+                })
             })
             .collect();
         if !events.is_empty() {
@@ -248,23 +278,31 @@ impl Broker {
         Ok(outcomes)
     }
 
-    /// Commits `ops`, each followed by its history record when the history is kept; the
-    /// outcomes are those of `ops` alone.
-    async fn commit_with_history(
+    /// Commits `ops`, each followed by its history record when the history is kept and by
+    /// its note `notes[i]` when given; the outcomes are those of `ops` alone, with the
+    /// outbox sequence number of each applied note.
+    async fn commit_with_records(
         &self,
         tenant: &Tenant,
         ops: Vec<WriteOp>,
         previous: &[Option<Arc<Entity>>],
-    ) -> Result<Vec<WriteOutcome>, BrokerError> {
-        if !self.history {
-            return Ok(self.store.commit(tenant, ops).await?);
+        notes: &[Option<ChangeEvent>],
+    ) -> Result<(Vec<WriteOutcome>, Vec<Option<u64>>), BrokerError> {
+        if !self.history && notes.is_empty() {
+            let outcomes = self.store.commit(tenant, ops).await?;
+            let seqs = vec![None; outcomes.len()];
+            return Ok((outcomes, seqs));
         }
         let now = self.clock.now();
         let mut mine = Vec::with_capacity(ops.len());
-        let mut all = Vec::with_capacity(ops.len() * 2);
+        let mut noted = Vec::with_capacity(ops.len());
+        let mut all = Vec::with_capacity(ops.len() * 3);
         for (i, op) in ops.into_iter().enumerate() {
             let before = previous.get(i).and_then(Option::as_deref);
-            let record = history::record(&op, before, now);
+            let record = self
+                .history
+                .then(|| history::record(&op, before, now))
+                .flatten();
             mine.push(all.len());
             all.push(op);
             if let Some(change) = record {
@@ -273,12 +311,27 @@ impl Broker {
                     with_previous: true,
                 });
             }
+            match notes.get(i).cloned().flatten() {
+                Some(event) => {
+                    noted.push(Some(all.len()));
+                    all.push(WriteOp::Note { event });
+                }
+                None => noted.push(None),
+            }
         }
         let outcomes = self.store.commit(tenant, all).await?;
-        Ok(mine
+        let seqs = noted
+            .into_iter()
+            .map(|at| match at.and_then(|i| outcomes.get(i)) {
+                Some(WriteOutcome::Applied { version }) => Some(*version),
+                _ => None,
+            })
+            .collect();
+        let outcomes = mine
             .into_iter()
             .map(|i| outcomes.get(i).copied().unwrap_or(WriteOutcome::Conflict))
-            .collect())
+            .collect();
+        Ok((outcomes, seqs))
     }
 }
 

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 mod health;
 mod metrics;
+mod outbox;
 mod replicas;
 mod retention;
 mod shutdown;
@@ -51,6 +52,8 @@ pub enum StartError {
     Context(#[from] rigel_jsonld::JsonLdError),
     #[error("cannot start subscriptions: {0}")]
     Subscriptions(String),
+    #[error("cannot read the changes the last run left to notify: {0}")]
+    Outbox(rigel_storage::StorageError),
     #[error("cannot load the context source registrations: {0}")]
     Registrations(rigel_storage::StorageError),
     #[error("cannot set up calls to context sources: {0}")]
@@ -152,6 +155,14 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         replicas::hold_once(&store, &subscriptions).await;
         actix_web::rt::spawn(replicas::hold_leases(store.clone(), subscriptions.clone()));
         broker.with_subscriptions_fed_by_store(subscriptions.clone())
+    } else if store.outbox().is_some() {
+        // Changes are noted in the store's outbox with their writes; what the last run
+        // left there undelivered is offered again now.
+        outbox::replay(&store, &subscriptions).await?;
+        actix_web::rt::spawn(outbox::forget_done(store.clone(), subscriptions.clone()));
+        broker
+            .with_subscriptions(subscriptions.clone())
+            .with_change_outbox()
     } else {
         broker.with_subscriptions(subscriptions.clone())
     };

@@ -59,6 +59,7 @@ impl RunningServer {
             }
         };
         self.subscriptions.shutdown().await;
+        crate::outbox::forget_once(&self.store, &self.subscriptions).await;
         self.registry.save_status().await;
         if let Err(e) = self.store.close().await {
             tracing::error!("closing the store failed: {e}");

@@ -1,14 +1,16 @@
 //! Black-box tests of the real `rigel` binary as a process: durability across SIGKILL,
 //! graceful shutdown on SIGTERM, the admin port, the request log, configuration by flag and
 //! environment (Orion-LD's variables too), the deployment files against what the binary
-//! serves, federation between several brokers, a MongoDB store through an outage, and
-//! export and import between stores.
+//! serves, federation between several brokers, a MongoDB store through an outage, drills
+//! of brokers sharing MongoDB under load, and export and import between stores.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "process/common.rs"]
 mod common;
 #[path = "process/configuration.rs"]
 mod configuration;
+#[path = "process/drills.rs"]
+mod drills;
 #[path = "process/federation.rs"]
 mod federation;
 #[path = "process/kill.rs"]

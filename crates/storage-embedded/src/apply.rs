@@ -19,8 +19,8 @@ use crate::error::db_err;
 use crate::history::{HistoryTables, SeriesCache};
 use crate::index::{self, Filed, PendingRows};
 use crate::layout::{
-    self, ENTITIES, HISTORY, HISTORY_ENTITIES, HISTORY_SERIES, LAST_VERSION_KEY, META, TENANTS,
-    TYPES, VALUES, WAL_LSN_KEY,
+    self, ENTITIES, HISTORY, HISTORY_ENTITIES, HISTORY_SERIES, LAST_VERSION_KEY, META, OUTBOX,
+    TENANTS, TYPES, VALUES, WAL_LSN_KEY,
 };
 use crate::wal::{Frame, LoggedJob, LoggedOp, Wal};
 use crate::writer::{CommitBatch, Job, PreparedOp};
@@ -154,6 +154,7 @@ impl Committer {
                     instances: txn.open_table(HISTORY).map_err(db_err)?,
                     headers: txn.open_table(HISTORY_ENTITIES).map_err(db_err)?,
                     series: txn.open_table(HISTORY_SERIES).map_err(db_err)?,
+                    outbox: txn.open_table(OUTBOX).map_err(db_err)?,
                     cache: &mut self.series_cache,
                 },
                 last_version,
@@ -281,7 +282,9 @@ fn logged_jobs(jobs: &[Job], outcomes: &[Vec<WriteOutcome>]) -> Vec<LoggedJob> {
                         record: record.clone(),
                     },
                     PreparedOp::Delete { id, .. } => LoggedOp::Delete { id: id.clone() },
-                    PreparedOp::Record { effects, .. } => LoggedOp::History {
+                    PreparedOp::Record { effects, .. }
+                    | PreparedOp::Note { effects, .. }
+                    | PreparedOp::Forget { effects, .. } => LoggedOp::History {
                         writes: effects.clone(),
                     },
                 })
@@ -314,6 +317,7 @@ fn replay(db: &Database, frames: &[Frame], value_index: bool) -> Result<(), Stor
                 instances: txn.open_table(HISTORY).map_err(db_err)?,
                 headers: txn.open_table(HISTORY_ENTITIES).map_err(db_err)?,
                 series: txn.open_table(HISTORY_SERIES).map_err(db_err)?,
+                outbox: txn.open_table(OUTBOX).map_err(db_err)?,
                 cache: &mut cache,
             },
             last_version: meta
@@ -412,6 +416,8 @@ fn stored(tables: &Tables<'_>, key: &[u8]) -> Result<Stored, StorageError> {
 fn apply_job(tables: &mut Tables<'_>, job: &mut Job) -> Result<Vec<WriteOutcome>, StorageError> {
     let mut outcomes: Vec<WriteOutcome> = Vec::with_capacity(job.ops.len());
     let mut put_applied = false;
+    // Whether the last Put or Delete applied (what a note records).
+    let mut written = false;
     for i in 0..job.ops.len() {
         let (before, rest) = job.ops.split_at_mut(i);
         let Some(op) = rest.first_mut() else { break };
@@ -461,7 +467,39 @@ fn apply_job(tables: &mut Tables<'_>, job: &mut Job) -> Result<Vec<WriteOutcome>
                     }
                 }
             }
+            PreparedOp::Note { body, effects } => {
+                if written {
+                    // Numbered from the store-wide version counter: never reused.
+                    tables.last_version += 1;
+                    let seq = tables.last_version;
+                    let write = crate::history::RawWrite {
+                        table: crate::history::RawTable::Outbox,
+                        key: seq.to_be_bytes().to_vec(),
+                        value: Some(std::mem::take(body)),
+                    };
+                    tables.history.raw(&write)?;
+                    effects.push(write);
+                    WriteOutcome::Applied { version: seq }
+                } else {
+                    WriteOutcome::Conflict
+                }
+            }
+            PreparedOp::Forget { seqs, effects } => {
+                for seq in seqs.iter() {
+                    let write = crate::history::RawWrite {
+                        table: crate::history::RawTable::Outbox,
+                        key: seq.to_be_bytes().to_vec(),
+                        value: None,
+                    };
+                    tables.history.raw(&write)?;
+                    effects.push(write);
+                }
+                WriteOutcome::Applied { version: 0 }
+            }
         };
+        if matches!(op, PreparedOp::Put { .. } | PreparedOp::Delete { .. }) {
+            written = matches!(outcome, WriteOutcome::Applied { .. });
+        }
         put_applied |= matches!(
             (&*op, outcome),
             (

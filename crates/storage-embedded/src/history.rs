@@ -60,6 +60,8 @@ pub(crate) struct HistoryTables<'txn> {
     pub instances: Table<'txn, &'static [u8], &'static [u8]>,
     pub headers: Table<'txn, &'static [u8], &'static [u8]>,
     pub series: Table<'txn, &'static [u8], &'static [u8]>,
+    /// The outbox (not history, but written and logged as raw writes the same way).
+    pub outbox: Table<'txn, &'static [u8], &'static [u8]>,
     pub cache: &'txn mut SeriesCache,
 }
 
@@ -106,6 +108,8 @@ pub(crate) enum RawTable {
     Instances = 1,
     Headers = 2,
     Series = 3,
+    /// Not history: the outbox, whose writes are logged the same way.
+    Outbox = 4,
 }
 
 impl RawTable {
@@ -114,6 +118,7 @@ impl RawTable {
             1 => Ok(Self::Instances),
             2 => Ok(Self::Headers),
             3 => Ok(Self::Series),
+            4 => Ok(Self::Outbox),
             other => Err(StorageError::Corrupt(format!("history table tag {other}"))),
         }
     }
@@ -138,6 +143,7 @@ impl HistoryTables<'_> {
                 self.cache.drop_key(&w.key);
                 &mut self.series
             }
+            RawTable::Outbox => &mut self.outbox,
         };
         match &w.value {
             Some(v) => table.insert(w.key.as_slice(), v.as_slice()).map(|_| ()),

@@ -80,6 +80,9 @@ pub(crate) const OBSOLETE_HISTORY_TABLES: [&str; 2] = ["history", "history_entit
 /// (tenant, type, attribute, sub-attribute, kind, value, id) -> (): the value index (see the
 /// `index` module).
 pub(crate) const VALUES: TableDefinition<&[u8], ()> = TableDefinition::new("values");
+
+/// The outbox: sequence number (big-endian u64) -> a change not yet notified (`outbox.rs`).
+pub(crate) const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
 /// Store-wide counters and the schema version.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 

@@ -23,6 +23,7 @@ mod error;
 mod history;
 mod index;
 mod layout;
+mod outbox;
 mod read_pool;
 mod registrations;
 mod select;
@@ -268,6 +269,10 @@ impl rigel_storage::Backend for EmbeddedStore {
     async fn close(&self) -> Result<(), StorageError> {
         EmbeddedStore::close(self).await
     }
+
+    fn outbox(&self) -> Option<&dyn rigel_storage::Outbox> {
+        Some(self)
+    }
 }
 
 impl Drop for EmbeddedStore {
@@ -316,8 +321,9 @@ fn prepare_schema(db: &Database) -> Result<(), StorageError> {
         txn.open_table(layout::HISTORY).map_err(db_err)?;
         txn.open_table(layout::HISTORY_ENTITIES).map_err(db_err)?;
         txn.open_table(layout::HISTORY_SERIES).map_err(db_err)?;
-        // And before the value index.
+        // And before the value index, and the outbox.
         txn.open_table(layout::VALUES).map_err(db_err)?;
+        txn.open_table(layout::OUTBOX).map_err(db_err)?;
     }
     for name in layout::OBSOLETE_HISTORY_TABLES {
         let obsolete: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new(name);
@@ -384,6 +390,10 @@ fn prepare(tenant: &Tenant, ops: Vec<WriteOp>, index: IndexedBy<'_>) -> Result<J
             } => Ok(PreparedOp::Record {
                 change,
                 with_previous,
+                effects: Vec::new(),
+            }),
+            WriteOp::Note { event } => Ok(PreparedOp::Note {
+                body: outbox::encode(&event),
                 effects: Vec::new(),
             }),
         })

@@ -43,6 +43,16 @@ pub(crate) enum PreparedOp {
         with_previous: bool,
         effects: Vec<crate::history::RawWrite>,
     },
+    /// A change noted in the outbox (`outbox::encode`), for the Put or Delete before it.
+    Note {
+        body: Vec<u8>,
+        effects: Vec<crate::history::RawWrite>,
+    },
+    /// Changes of the outbox dealt with, forgotten.
+    Forget {
+        seqs: Vec<u64>,
+        effects: Vec<crate::history::RawWrite>,
+    },
 }
 
 /// The ops of one `commit` call, for one tenant.
@@ -62,6 +72,8 @@ impl Job {
                 PreparedOp::Put { record, id, .. } => record.len() + id.len(),
                 PreparedOp::Delete { id, .. } => id.len(),
                 PreparedOp::Record { change, .. } => record_weight(change),
+                PreparedOp::Note { body, .. } => body.len(),
+                PreparedOp::Forget { seqs, .. } => seqs.len() * 16,
             })
             .sum()
     }

@@ -19,11 +19,17 @@ pub(crate) fn commit(state: &mut State, tenant: &Tenant, ops: Vec<WriteOp>) -> V
     let space = spaces.entry(tenant.clone()).or_default();
     let mut outcomes: Vec<WriteOutcome> = Vec::with_capacity(ops.len());
     let mut registers = false;
+    // Whether the last Put or Delete applied (what a Note records).
+    let mut written = false;
     for op in ops {
         let previous_applied = matches!(outcomes.last(), Some(WriteOutcome::Applied { .. }));
+        let entity_write = matches!(op, WriteOp::Put { .. } | WriteOp::Delete { .. });
         let (outcome, writes_data) = match op {
             WriteOp::Put { entity, expect } => (put(space, last_version, entity, expect), true),
             WriteOp::Delete { id, expect } => (delete(space, &id, expect), false),
+            // Nothing survives this store: there is no outbox to note changes in.
+            WriteOp::Note { .. } if written => (WriteOutcome::Applied { version: 0 }, false),
+            WriteOp::Note { .. } => (WriteOutcome::Conflict, false),
             WriteOp::Record {
                 change,
                 with_previous,
@@ -43,6 +49,9 @@ pub(crate) fn commit(state: &mut State, tenant: &Tenant, ops: Vec<WriteOp>) -> V
             }
         };
         registers |= writes_data && matches!(outcome, WriteOutcome::Applied { .. });
+        if entity_write {
+            written = matches!(outcome, WriteOutcome::Applied { .. });
+        }
         outcomes.push(outcome);
     }
     if registers {

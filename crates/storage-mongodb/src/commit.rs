@@ -54,7 +54,7 @@ fn chunks(ops: &[WriteOp], units: usize) -> Vec<&[WriteOp]> {
             WriteOp::Record {
                 with_previous: true,
                 ..
-            }
+            } | WriteOp::Note { .. }
         );
         if !bound {
             if count == units {
@@ -187,11 +187,24 @@ impl Writer<'_> {
         ops: &[WriteOp],
     ) -> Result<Vec<WriteOutcome>, Error> {
         let mut outcomes: Vec<WriteOutcome> = Vec::with_capacity(ops.len());
+        // Whether the last Put or Delete applied (what a Note records).
+        let mut written = false;
         for op in ops {
             let previous_applied = matches!(outcomes.last(), Some(WriteOutcome::Applied { .. }));
             let outcome = match op {
-                WriteOp::Put { entity, expect } => self.put(session, entity, *expect).await?,
-                WriteOp::Delete { id, expect } => self.delete(session, id, *expect).await?,
+                WriteOp::Put { entity, expect } => {
+                    let outcome = self.put(session, entity, *expect).await?;
+                    written = matches!(outcome, WriteOutcome::Applied { .. });
+                    outcome
+                }
+                WriteOp::Delete { id, expect } => {
+                    let outcome = self.delete(session, id, *expect).await?;
+                    written = matches!(outcome, WriteOutcome::Applied { .. });
+                    outcome
+                }
+                // The change stream is this backend's record of changes: no outbox.
+                WriteOp::Note { .. } if written => WriteOutcome::Applied { version: 0 },
+                WriteOp::Note { .. } => WriteOutcome::Conflict,
                 WriteOp::Record {
                     change,
                     with_previous,

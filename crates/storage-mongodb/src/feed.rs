@@ -301,6 +301,7 @@ impl Feed {
                     previous,
                     current,
                     at,
+                    seq: None,
                 });
             }
             layout::SUBSCRIPTIONS | layout::REGISTRATIONS => {

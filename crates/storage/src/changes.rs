@@ -8,7 +8,7 @@ use rigel_model::{Entity, Tenant};
 
 /// One committed change to one entity: its state before and after the write.
 /// `previous: None` is a creation, `current: None` a deletion.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChangeEvent {
     pub tenant: Tenant,
     pub id: String,
@@ -16,6 +16,9 @@ pub struct ChangeEvent {
     pub current: Option<Arc<Entity>>,
     /// When the change was committed (the broker's clock).
     pub at: DateTime<Utc>,
+    /// Its number in the backend's outbox, when it was noted there ([`crate::Outbox`]): the
+    /// receiver marks it done once every subscription has dealt with it.
+    pub seq: Option<u64>,
 }
 
 /// Receives the changes of every acknowledged write, in commit order per entity, before the

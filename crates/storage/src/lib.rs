@@ -14,6 +14,7 @@ use rigel_query::{EntityQuery, OrderBy};
 mod changes;
 mod history;
 mod observe;
+mod outbox;
 pub mod plan;
 mod registrations;
 mod shared;
@@ -28,6 +29,7 @@ pub use history::{
     NewInstance, Sample, TimeProperty, TimeRange, INSTANCE_ID_PREFIX,
 };
 pub use observe::{BackendCounters, BackendHealth, StoreObserver};
+pub use outbox::Outbox;
 pub use registrations::RegistrationStore;
 pub use shared::{FeedSink, Held, SharedBackend, SubscriptionKey};
 pub use subscriptions::SubscriptionStore;
@@ -71,6 +73,14 @@ pub enum WriteOp {
     Record {
         change: HistoryChange,
         with_previous: bool,
+    },
+    /// Notes a change in the backend's outbox ([`Outbox`]) in the same durable commit as
+    /// the write it records: the nearest `Put` or `Delete` before it (history records in
+    /// between aside). Applied only when that write applied, with the note's sequence
+    /// number as its version; a `Conflict` otherwise. A backend without an outbox applies
+    /// it as nothing (version 0).
+    Note {
+        event: ChangeEvent,
     },
 }
 
@@ -321,6 +331,12 @@ pub trait Backend: Send + Sync + 'static {
     /// database); `None` for a backend only one process uses, whose changes reach
     /// subscriptions straight from the writer.
     fn shared(&self) -> Option<&dyn SharedBackend> {
+        None
+    }
+
+    /// The backend's outbox of changes not yet notified, when it keeps one (a backend one
+    /// process uses, whose queued notifications must survive a crash); `None` otherwise.
+    fn outbox(&self) -> Option<&dyn Outbox> {
         None
     }
 }

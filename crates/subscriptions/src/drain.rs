@@ -60,7 +60,7 @@ impl SubscriptionService {
 
     /// Waits until every queued change has been notified, or until `deadline`. Changes still
     /// queued then are counted as lost on their subscriptions (and logged), so that none
-    /// disappears uncounted; call [`SubscriptionService::shutdown`] afterwards to save the
+    /// disappears uncounted, unless the store keeps them in its outbox for the next start; call [`SubscriptionService::shutdown`] afterwards to save the
     /// counters. Returns how many were left undelivered. New changes must have stopped
     /// arriving (the API no longer accepts requests).
     pub async fn drain(&self, deadline: Instant) -> usize {
@@ -76,6 +76,10 @@ impl SubscriptionService {
                 _ = tokio::time::sleep_until(deadline) => break,
             }
         }
+        // With an outbox, what is still queued stays noted there and is offered again at
+        // the next start: it is not lost.
+        let kept = inner.receipts.issued();
+        inner.receipts.close();
         let mut undelivered = 0;
         for shared in inner.registry_snapshot() {
             let shared = &*shared;
@@ -84,12 +88,20 @@ impl SubscriptionService {
                 continue;
             }
             undelivered += left;
-            inner.count_lost(shared, left as u64);
-            tracing::warn!(
-                subscription = %shared.config.id,
-                undelivered = left,
-                "shutting down with changes not yet notified; counted as lost"
-            );
+            if kept {
+                tracing::warn!(
+                    subscription = %shared.config.id,
+                    undelivered = left,
+                    "shutting down with changes not yet notified; kept in the outbox for the next start"
+                );
+            } else {
+                inner.count_lost(shared, left as u64);
+                tracing::warn!(
+                    subscription = %shared.config.id,
+                    undelivered = left,
+                    "shutting down with changes not yet notified; counted as lost"
+                );
+            }
         }
         undelivered
     }

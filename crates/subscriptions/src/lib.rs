@@ -10,6 +10,7 @@ pub mod deliver;
 mod drain;
 mod join;
 mod notification;
+mod receipts;
 mod registry;
 mod replicas;
 mod service;

@@ -30,6 +30,9 @@ pub struct Pending {
     pub change: Arc<Classified>,
     /// Renderings of this change, shared by the subscriptions it is queued for.
     pub cache: Arc<RenderCache>,
+    /// When the store noted the change in its outbox: dropped with the last copy.
+    #[expect(dead_code, reason = "held for what its Drop does")]
+    pub(crate) receipt: Option<Arc<crate::receipts::Receipt>>,
 }
 
 /// Serialized renderings of one change, by [`render_key`].

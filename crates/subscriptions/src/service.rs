@@ -77,6 +77,8 @@ pub(crate) struct Inner {
     pub(crate) totals: DeliveryTotals,
     /// Signalled whenever the last queued change has been dealt with.
     pub(crate) settled: Notify,
+    /// Changes of the store's outbox dealt with.
+    pub(crate) receipts: Arc<crate::receipts::Receipts>,
 }
 
 /// Counters over every subscription since the service started (for metrics: unlike the
@@ -248,6 +250,7 @@ impl SubscriptionService {
                 stop: Notify::new(),
                 totals: DeliveryTotals::default(),
                 settled: Notify::new(),
+                receipts: Arc::default(),
             }),
         })
     }
@@ -407,11 +410,19 @@ impl ChangeListener for SubscriptionService {
 }
 
 impl SubscriptionService {
+    /// The sequence numbers of the outbox changes dealt with since the last call, for the
+    /// store to forget.
+    pub fn outbox_done(&self) -> Vec<u64> {
+        self.inner.receipts.take()
+    }
+
     /// Offers each change to the subscriptions it fires (only to `only`, when given).
     pub(crate) fn route(&self, events: Vec<ChangeEvent>, only: Option<&(Tenant, String)>) {
         let registry = self.inner.registry();
         let now = self.inner.clock.now();
         for event in events {
+            // Dropped at the end of this iteration unless queued copies hold it.
+            let receipt = event.seq.map(|seq| self.inner.receipts.issue(seq));
             if only.is_some_and(|(tenant, _)| *tenant != event.tenant) {
                 continue;
             }
@@ -452,6 +463,7 @@ impl SubscriptionService {
                     event,
                     change: change.clone(),
                     cache: cache.clone(),
+                    receipt: receipt.clone(),
                 };
                 self.inner.offer(shared, &entry.queue, pending);
             }

@@ -56,6 +56,7 @@ fn event(previous: Option<Entity>, current: Option<Entity>) -> ChangeEvent {
         previous: previous.map(Arc::new),
         current: current.map(Arc::new),
         at: Utc::now(),
+        seq: None,
     }
 }
 

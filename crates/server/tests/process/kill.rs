@@ -1,5 +1,7 @@
 //! Durability end to end: entities (with their history) and subscriptions acknowledged with 201 by a real `rigel`
-//! process survive a SIGKILL of that process, and subscriptions keep firing afterwards.
+//! process survive a SIGKILL of that process, and subscriptions keep firing afterwards;
+//! changes still queued for notification when it dies are notified after the restart, and
+//! those already notified are not notified again.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -192,4 +194,78 @@ async fn registration_subscriptions_survive_a_restart_and_keep_notifying() {
     assert_eq!(notification["triggerReason"], "newlyMatching");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// ADR 0003's outbox: a change acknowledged to its writer is notified even when the broker
+/// is killed while the change is still queued; the restarted broker offers it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_queued_when_the_broker_is_killed_are_notified_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
+    let client = reqwest::Client::new();
+    let mut first = spawn_rigel(dir.path(), port);
+    wait_ready(&client, &base).await;
+    // A slow receiver: the burst is still queued when the broker dies.
+    let (receiver, received) = start_receiver(Duration::from_millis(300)).await;
+    let subscription = serde_json::json!({
+        "type": "Subscription",
+        "entities": [{"type": "https://example.org/Bin"}],
+        "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver}/notify")}},
+    });
+    assert_eq!(
+        post_json(&client, &format!("{base}/subscriptions"), &subscription).await,
+        201
+    );
+    crate::mongodb::create_round_robin(&client, &[&base], "urn:ngsi-ld:Bin:burst-", 20).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let before = crate::mongodb::notified(&received, "urn:ngsi-ld:Bin:burst-").len();
+    assert!(
+        before < 20,
+        "the burst was already delivered ({before}); the test proves nothing"
+    );
+
+    let _second = spawn_rigel(dir.path(), port);
+    wait_ready(&client, &base).await;
+    let counts = crate::mongodb::settle(&received, "urn:ngsi-ld:Bin:burst-", 20).await;
+    assert!(
+        counts.values().all(|n| *n >= 1),
+        "every acknowledged change notified: {counts:?}"
+    );
+}
+
+/// Changes notified and forgotten in the outbox are not notified again after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_already_notified_are_not_notified_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
+    let client = reqwest::Client::new();
+    let mut first = spawn_rigel(dir.path(), port);
+    wait_ready(&client, &base).await;
+    let (receiver, received) = start_receiver(Duration::ZERO).await;
+    let subscription = serde_json::json!({
+        "type": "Subscription",
+        "entities": [{"type": "https://example.org/Bin"}],
+        "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver}/notify")}},
+    });
+    assert_eq!(
+        post_json(&client, &format!("{base}/subscriptions"), &subscription).await,
+        201
+    );
+    crate::mongodb::create_round_robin(&client, &[&base], "urn:ngsi-ld:Bin:once-", 10).await;
+    crate::mongodb::settle(&received, "urn:ngsi-ld:Bin:once-", 10).await;
+    // settle waited two seconds more: the outbox has been cleared meanwhile.
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let _second = spawn_rigel(dir.path(), port);
+    wait_ready(&client, &base).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let counts = crate::mongodb::notified(&received, "urn:ngsi-ld:Bin:once-");
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "notified again after the restart: {counts:?}"
+    );
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::common::{free_port, rigel_command, start_receiver, wait_ready, Running, Start};
 
 /// The SecantusDB server command, or `None` when the machine has none.
-fn secantus() -> Option<String> {
+pub fn secantus() -> Option<String> {
     let program = std::env::var("RIGEL_TEST_SECANTUS").unwrap_or_else(|_| "secantusd-py".into());
     let found = Command::new(&program)
         .arg("--help")
@@ -38,7 +38,7 @@ fn secantus() -> Option<String> {
 
 /// Starts the database on `port` over `dir`, syncing every commit, and waits until it
 /// listens.
-async fn start_database(program: &str, dir: &std::path::Path, port: u16) -> Running {
+pub async fn start_database(program: &str, dir: &std::path::Path, port: u16) -> Running {
     let running = Command::new(program)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .arg("--storage-path")
@@ -62,7 +62,7 @@ async fn start_database(program: &str, dir: &std::path::Path, port: u16) -> Runn
 }
 
 /// Polls `url` until it answers `status`; the last response.
-async fn until_status(
+pub async fn until_status(
     client: &reqwest::Client,
     url: &str,
     status: u16,
@@ -179,7 +179,7 @@ fn start_replica(db_port: u16, dir: &std::path::Path) -> (Running, String) {
 }
 
 /// Creates `count` entities with ids `<prefix><n>`, round robin over `bases`.
-async fn create_round_robin(
+pub async fn create_round_robin(
     client: &reqwest::Client,
     bases: &[&String],
     prefix: &str,
@@ -202,7 +202,7 @@ async fn create_round_robin(
 }
 
 /// How many notifications named each entity whose id starts with `prefix`.
-fn notified(
+pub fn notified(
     received: &std::sync::Mutex<Vec<serde_json::Value>>,
     prefix: &str,
 ) -> std::collections::BTreeMap<String, usize> {
@@ -219,7 +219,7 @@ fn notified(
 
 /// Waits until `count` entities of `prefix` were notified, then a little longer for any
 /// duplicate; the counts.
-async fn settle(
+pub async fn settle(
     received: &std::sync::Mutex<Vec<serde_json::Value>>,
     prefix: &str,
     count: usize,

@@ -256,9 +256,21 @@ impl Broker {
                 })
             })
             .collect();
-        let notes: &[Option<ChangeEvent>] = if self.outbox { &events } else { &[] };
+        // Only changes some subscription may want are noted: writes to other types pay
+        // nothing for the outbox.
+        let mut notes: Vec<Option<ChangeEvent>> = if self.outbox {
+            events
+                .iter()
+                .map(|e| e.as_ref().filter(|e| observer.may_want(e)).cloned())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if notes.iter().all(Option::is_none) {
+            notes.clear();
+        }
         let (outcomes, seqs) = self
-            .commit_with_records(tenant, ops, &previous, notes)
+            .commit_with_records(tenant, ops, &previous, &notes)
             .await?;
         let events: Vec<ChangeEvent> = events
             .into_iter()

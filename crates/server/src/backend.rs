@@ -31,6 +31,7 @@ async fn open_with(
         let mut options = MongoOptions::new(store);
         options.database.clone_from(&config.mongo_database);
         options.timeout = Duration::from_millis(config.mongo_timeout_ms.max(1));
+        options.deadline = Duration::from_millis(config.mongo_deadline_ms.max(1));
         let mongo = connect(options, store, wait).await?;
         tracing::info!(at = %redacted(store), database = %config.mongo_database, "MongoDB store");
         return Ok(Arc::new(mongo));

@@ -80,6 +80,16 @@ pub struct Config {
     )]
     pub mongo_timeout_ms: u64,
 
+    /// With a MongoDB store: how long one read or commit may take in all before the request
+    /// fails with 503 (milliseconds); a database too slow to answer counts as away.
+    #[arg(
+        long,
+        global = true,
+        env = "RIGEL_MONGO_DEADLINE_MS",
+        default_value_t = 15000
+    )]
+    pub mongo_deadline_ms: u64,
+
     /// Log filter, e.g. `info`, `rigel=debug,actix_web=info` (Orion-LD: ORIONLD_LOG_LEVEL,
     /// NONE, FATAL, ERROR, WARN, INFO or DEBUG).
     #[arg(long, global = true, env = "RIGEL_LOG", default_value = "info")]

@@ -171,11 +171,19 @@ impl Writer<'_> {
                 }
             }
         }
+        let mut unknown = false;
         loop {
             match session.commit_transaction().await {
                 Ok(()) => return Ok(outcomes),
                 // The commit may or may not have happened: committing again is safe.
-                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => continue,
+                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => unknown = true,
+                // Asked again, a restarted server no longer knows the transaction: it may
+                // have committed before it went down. Not acknowledged, not run again.
+                Err(e) if unknown => {
+                    return Err(Error::custom(crate::error::Ambiguous(format!(
+                        "the database went away while committing; the write may or may not have been applied: {e}"
+                    ))))
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -23,6 +23,9 @@ const UNAVAILABLE_CODES: &[i32] = &[
 
 /// The contract's error for a MongoDB error.
 pub(crate) fn storage_error(e: Error) -> StorageError {
+    if let Some(Ambiguous(reason)) = e.get_custom::<Ambiguous>() {
+        return StorageError::Unavailable(reason.clone());
+    }
     if is_unavailable(&e) {
         StorageError::Unavailable(e.to_string())
     } else {
@@ -40,6 +43,12 @@ fn is_unavailable(e: &Error) -> bool {
         _ => false,
     }
 }
+
+/// A commit whose outcome is unknown: the database went away after it was sent, and asking
+/// again did not tell whether it applied. Not transient: running the transaction again
+/// could apply it twice or report a create of its own as a conflict.
+#[derive(Debug, Clone)]
+pub(crate) struct Ambiguous(pub String);
 
 /// Whether the error is the duplicate of a unique key (an `_id` taken).
 pub(crate) fn is_duplicate_key(e: &Error) -> bool {

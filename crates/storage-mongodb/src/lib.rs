@@ -52,6 +52,9 @@ pub struct MongoOptions {
     pub database: String,
     /// How long a request waits for a usable server before it fails as unavailable.
     pub timeout: Duration,
+    /// How long one store operation (a read, a commit) may take in all before it fails as
+    /// unavailable: a database too slow to answer is treated like one that is away.
+    pub deadline: Duration,
 }
 
 impl MongoOptions {
@@ -61,6 +64,7 @@ impl MongoOptions {
             url: url.into(),
             database: "rigel".to_owned(),
             timeout: Duration::from_secs(5),
+            deadline: Duration::from_secs(15),
         }
     }
 }
@@ -85,6 +89,8 @@ pub struct MongoStore {
     sink: Mutex<Option<Arc<dyn FeedSink>>>,
     /// Revisions of subscriptions and registrations this process wrote, for the feed.
     written: Arc<documents::Written>,
+    /// The longest a store operation may take (`MongoOptions::deadline`).
+    deadline: Duration,
     /// Subscriptions just taken over, with the token their replay starts from.
     takeovers: Mutex<
         std::collections::HashMap<SubscriptionKey, mongodb::change_stream::event::ResumeToken>,
@@ -125,6 +131,7 @@ impl MongoStore {
             position: Arc::default(),
             sink: Mutex::new(None),
             written: Arc::default(),
+            deadline: options.deadline,
             takeovers: Mutex::default(),
         };
         store.check_schema().await?;
@@ -224,6 +231,21 @@ impl MongoStore {
             .map_err(storage_error)?;
         lock(&self.prepared).insert(name);
         Ok(())
+    }
+
+    /// Runs one store operation within the deadline; past it the operation is abandoned (a
+    /// commit may or may not have applied: it is not acknowledged) and is `Unavailable`.
+    async fn bounded<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, StorageError>>,
+    ) -> Result<T, StorageError> {
+        match tokio::time::timeout(self.deadline, work).await {
+            Ok(result) => result,
+            Err(_) => Err(StorageError::Unavailable(format!(
+                "the database did not answer within {} ms",
+                self.deadline.as_millis()
+            ))),
+        }
     }
 
     /// Fails at once while the database is known to be unreachable or the store is closed.
@@ -442,10 +464,13 @@ impl EntityStore for MongoStore {
     ) -> Result<Option<Versioned<Entity>>, StorageError> {
         self.serving()?;
         let found = self
-            .collection(tenant, layout::ENTITIES)
-            .find_one(doc! {"_id": id})
-            .await
-            .map_err(storage_error)?;
+            .bounded(async {
+                self.collection(tenant, layout::ENTITIES)
+                    .find_one(doc! {"_id": id})
+                    .await
+                    .map_err(storage_error)
+            })
+            .await?;
         found.map(|d| select::decode(&d)).transpose()
     }
 
@@ -458,8 +483,11 @@ impl EntityStore for MongoStore {
             return Ok(Vec::new());
         }
         self.serving()?;
-        self.prepare(tenant).await?;
-        commit::commit(self, tenant, &ops).await
+        self.bounded(async {
+            self.prepare(tenant).await?;
+            commit::commit(self, tenant, &ops).await
+        })
+        .await
     }
 
     async fn tenant_exists(&self, tenant: &Tenant) -> Result<bool, StorageError> {
@@ -492,12 +520,12 @@ impl EntityStore for MongoStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>, StorageError> {
-        select::ids_by_type(
+        self.bounded(select::ids_by_type(
             &self.collection(tenant, layout::ENTITIES),
             type_iri,
             after,
             limit,
-        )
+        ))
         .await
     }
 
@@ -507,7 +535,11 @@ impl EntityStore for MongoStore {
         ids: &[String],
     ) -> Result<Vec<Option<Versioned<Entity>>>, StorageError> {
         self.serving()?;
-        select::get_many(&self.collection(tenant, layout::ENTITIES), ids).await
+        self.bounded(select::get_many(
+            &self.collection(tenant, layout::ENTITIES),
+            ids,
+        ))
+        .await
     }
 
     async fn select(
@@ -516,7 +548,11 @@ impl EntityStore for MongoStore {
         selection: Selection,
     ) -> Result<Selected, StorageError> {
         self.serving()?;
-        select::select(&self.collection(tenant, layout::ENTITIES), selection).await
+        self.bounded(select::select(
+            &self.collection(tenant, layout::ENTITIES),
+            selection,
+        ))
+        .await
     }
 
     async fn visit(
@@ -549,7 +585,7 @@ impl EntityStore for MongoStore {
         tenant: &Tenant,
         id: &str,
     ) -> Result<Option<HistoryHeader>, StorageError> {
-        history::header(self, tenant, id).await
+        self.bounded(history::header(self, tenant, id)).await
     }
 
     async fn history(
@@ -558,12 +594,15 @@ impl EntityStore for MongoStore {
         id: &str,
         query: &HistoryQuery,
     ) -> Result<Option<EntityHistory>, StorageError> {
-        let Some(header) = history::header(self, tenant, id).await? else {
-            return Ok(None);
-        };
-        let attributes =
-            history::read(&self.collection(tenant, layout::HISTORY), id, query).await?;
-        Ok(Some(EntityHistory { header, attributes }))
+        self.bounded(async {
+            let Some(header) = history::header(self, tenant, id).await? else {
+                return Ok(None);
+            };
+            let attributes =
+                history::read(&self.collection(tenant, layout::HISTORY), id, query).await?;
+            Ok(Some(EntityHistory { header, attributes }))
+        })
+        .await
     }
 
     async fn history_headers(
@@ -573,6 +612,7 @@ impl EntityStore for MongoStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<HistoryHeader>, StorageError> {
-        history::headers(self, tenant, source, after, limit).await
+        self.bounded(history::headers(self, tenant, source, after, limit))
+            .await
     }
 }

@@ -29,4 +29,11 @@ pub trait ChangeListener: Send + Sync + 'static {
     fn wants(&self, tenant: &Tenant) -> bool;
 
     fn changed(&self, events: Vec<ChangeEvent>);
+
+    /// Whether the change may interest the listener, asked before its write commits: a
+    /// cheap test that errs on the side of yes. A change it does not want is not noted in
+    /// the store's outbox.
+    fn may_want(&self, _event: &ChangeEvent) -> bool {
+        true
+    }
 }

@@ -407,6 +407,21 @@ impl ChangeListener for SubscriptionService {
     fn changed(&self, events: Vec<ChangeEvent>) {
         self.route(events, None);
     }
+
+    /// Whether a subscription of the tenant selects the entity's types or watches one of
+    /// the attributes the change touches (the candidates `route` would test).
+    fn may_want(&self, event: &ChangeEvent) -> bool {
+        let registry = self.inner.registry();
+        let (Some(index), Some(entity)) = (registry.get(&event.tenant), subject(event)) else {
+            return false;
+        };
+        let touched = event
+            .previous
+            .iter()
+            .chain(event.current.iter())
+            .flat_map(|e| e.attributes.keys());
+        !index.candidates(entity.types.iter(), touched).is_empty()
+    }
 }
 
 impl SubscriptionService {

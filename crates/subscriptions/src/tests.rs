@@ -263,3 +263,53 @@ async fn a_full_queue_counts_every_dropped_change_on_its_subscription() {
     service.shutdown().await;
     store.close().await.unwrap();
 }
+
+/// ADR 0003's outbox: only changes a subscription may want are worth noting, and a noted
+/// change that no subscription takes is done at once.
+#[tokio::test]
+async fn changes_of_unwatched_types_are_not_wanted_and_unmatched_noted_changes_are_done_at_once() {
+    use crate::{ServiceOptions, SubscriptionService};
+    use rigel_storage::ChangeListener;
+    use rigel_storage_embedded::EmbeddedStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let resolver =
+        rigel_jsonld::ContextResolver::new(rigel_jsonld::ResolverConfig::default()).unwrap();
+    let service = SubscriptionService::new(
+        store.clone(),
+        store.clone(),
+        resolver,
+        Arc::new(rigel_model::SystemClock),
+        ServiceOptions::default(),
+    )
+    .unwrap();
+    service.start().await.unwrap();
+    let (_hole, port) = black_hole();
+    let watching = subscription(json!({"entities": [{"type": T}],
+        "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{port}/n")}}}));
+    service.create(&Tenant::default(), watching).await.unwrap();
+
+    let wanted = event(None, Some(vehicle(1)));
+    let mut other = vehicle(1);
+    other.types = vec!["https://example.org/Bin".into()];
+    let unwanted = event(None, Some(other));
+    assert!(service.may_want(&wanted));
+    assert!(!service.may_want(&unwanted));
+
+    service.changed(vec![ChangeEvent {
+        seq: Some(5),
+        ..unwanted
+    }]);
+    assert_eq!(service.outbox_done(), [5]);
+    service.changed(vec![ChangeEvent {
+        seq: Some(6),
+        ..wanted
+    }]);
+    assert!(
+        service.outbox_done().is_empty(),
+        "queued for a subscription whose endpoint never answers: not done"
+    );
+    service.shutdown().await;
+    store.close().await.unwrap();
+}

@@ -5,7 +5,9 @@
 //! when the broker delivering a subscription dies another takes it over and notifies what
 //! it left; a lone broker killed right after acknowledging a burst of changes notifies all
 //! of them once restarted; every tenant exported from the embedded store, imported into
-//! MongoDB, exported again and imported back comes back record for record.
+//! MongoDB, exported again and imported back comes back record for record; a database that
+//! stops answering (a frozen process) makes requests fail with 503 within the deadline,
+//! and the broker serves again once it answers.
 //!
 //! The database is SecantusDB's Python server (`secantusd-py`, on `PATH` or at
 //! `RIGEL_TEST_SECANTUS`), started here on a data directory of its own. Without it the test
@@ -568,4 +570,80 @@ async fn an_orion_ld_database_is_imported_and_its_entities_and_subscriptions_are
         ],
         "{subscriptions}"
     );
+}
+
+fn signal(process: &Running, name: &str) {
+    let status = Command::new("kill")
+        .args([name, &process.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {name}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_stops_answering_is_503_within_the_deadline_and_the_broker_recovers() {
+    let Some(program) = secantus() else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let broker_dir = tempfile::tempdir().unwrap();
+    let db_port = free_port();
+    let database = start_database(&program, data.path(), db_port).await;
+    let port = free_port();
+    // The server-selection timeout (and the health ping's patience) longer than the
+    // deadline: what answers here is the deadline of each operation.
+    let _rigel = rigel_command(broker_dir.path(), port, free_port())
+        .args(["--log-level", "error", "--mongo-timeout-ms", "20000"])
+        .args(["--mongo-deadline-ms", "1500", "--mongo-database", "slow"])
+        .arg("--store")
+        .arg(format!("mongodb://127.0.0.1:{db_port}/?retryWrites=false"))
+        .start();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
+    wait_ready(&client, &base).await;
+    let spot = serde_json::json!({"id": "urn:ngsi-ld:Spot:1", "type": "https://example.org/Spot"});
+    let created = client
+        .post(format!("{base}/entities"))
+        .json(&spot)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    // The database process is frozen: connections stay open, nothing answers.
+    signal(&database, "-STOP");
+    let asked = Instant::now();
+    let read = client
+        .get(format!("{base}/entities/urn:ngsi-ld:Spot:1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 503);
+    assert!(read.headers().get("retry-after").is_some());
+    assert!(
+        asked.elapsed() < Duration::from_secs(6),
+        "answered after {:?}",
+        asked.elapsed()
+    );
+    let write = serde_json::json!({"id": "urn:ngsi-ld:Spot:2", "type": "https://example.org/Spot"});
+    let refused = client
+        .post(format!("{base}/entities"))
+        .json(&write)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        503,
+        "a write the database did not confirm is not acknowledged"
+    );
+
+    signal(&database, "-CONT");
+    until_status(
+        &client,
+        &format!("{base}/entities/urn:ngsi-ld:Spot:1"),
+        200,
+        Duration::from_secs(20),
+    )
+    .await;
 }

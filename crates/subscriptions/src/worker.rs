@@ -37,7 +37,11 @@ pub(crate) async fn run(
                     }
                 }
                 notify_changes(&inner, &shared, &batch).await;
-                inner.settle(&shared, batch.len());
+                // The changes (and their outbox receipts) go before they count as settled:
+                // whoever waits for the queues to settle then finds them booked as done.
+                let n = batch.len();
+                drop(batch);
+                inner.settle(&shared, n);
             }
             _ = tick(&mut ticker) => notify_periodically(&inner, &shared).await,
         }

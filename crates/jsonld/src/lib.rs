@@ -22,6 +22,7 @@ mod persist;
 mod resolved;
 mod resolver;
 mod sanitize;
+mod shelf;
 mod store;
 mod stored;
 mod tables;
@@ -31,6 +32,7 @@ pub use crate::error::JsonLdError;
 pub use crate::fetch::FetchCounts;
 pub use crate::resolved::ResolvedContext;
 pub use crate::resolver::{ContextResolver, ResolverConfig};
+pub use crate::shelf::ContextShelf;
 pub use crate::stored::{ContextInfo, ContextKind};
 
 #[cfg(test)]

@@ -89,6 +89,12 @@ impl ContextResolver {
                     let local_id = entry.local_id.clone();
                     blocking(move || dir.remove(&local_id)).await?;
                 }
+                if let Some(shelf) = &inner.shelf {
+                    shelf
+                        .remove(&entry.local_id)
+                        .await
+                        .map_err(JsonLdError::Storage)?;
+                }
                 inner.store.remove_served(&entry.local_id);
             }
             Found::Cached(entry) => inner.store.remove_cached(&entry.url),
@@ -128,6 +134,38 @@ impl ContextResolver {
         Ok(())
     }
 
+    /// Another broker sharing the shelf added (`Some`, the record as shelved) or deleted
+    /// (`None`) a served @context: this broker serves and uses it, or no longer does.
+    pub fn shelved(&self, local_id: &str, record: Option<Value>) {
+        let inner = self.inner();
+        match record.map(serde_json::from_value::<StoredContext>) {
+            None => {
+                inner.store.remove_served(local_id);
+                self.forget_resolutions();
+            }
+            Some(Ok(stored)) if stored.kind.is_served() && stored.local_id == local_id => {
+                if matches!(inner.store.find(local_id), Some(Found::Served(_))) {
+                    return;
+                }
+                match prepare_document(stored.document.get("@context").unwrap_or(&Value::Null)) {
+                    Ok(prepared) => {
+                        inner.store.insert_served(ServedEntry::new(
+                            stored.local_id,
+                            stored.kind,
+                            stored.created_at,
+                            stored.document,
+                            prepared,
+                        ));
+                    }
+                    Err(e) => {
+                        tracing::warn!(context = %local_id, "a shared @context is invalid: {e}")
+                    }
+                }
+            }
+            Some(_) => tracing::warn!(context = %local_id, "a shared @context is unreadable"),
+        }
+    }
+
     /// Validates `context` and stores it as a served entry of `kind`.
     async fn store_served(
         &self,
@@ -147,6 +185,14 @@ impl ContextResolver {
             let dir = Arc::clone(dir);
             let record = stored.clone();
             blocking(move || dir.write(&record)).await?;
+        }
+        if let Some(shelf) = &self.inner().shelf {
+            let record = serde_json::to_value(&stored)
+                .map_err(|e| JsonLdError::Storage(format!("cannot encode a @context: {e}")))?;
+            shelf
+                .put(&stored.local_id, record)
+                .await
+                .map_err(JsonLdError::Storage)?;
         }
         let entry = ServedEntry::new(
             stored.local_id,

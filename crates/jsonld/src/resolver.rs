@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     pub(crate) store: ContextStore,
     /// Where served @contexts are persisted, if anywhere.
     pub(crate) dir: Option<Arc<ContextDir>>,
+    /// Where served @contexts are shared with other brokers, if they are.
+    pub(crate) shelf: Option<Arc<dyn crate::ContextShelf>>,
     pub(crate) cached_lifetime: Duration,
     capacity: usize,
     /// Resolved contexts by cache key (see [`cache_key`]).
@@ -104,6 +106,58 @@ impl ContextResolver {
         config: ResolverConfig,
         egress: rigel_egress::Egress,
     ) -> Result<Self, JsonLdError> {
+        Self::build(config, egress, None, Vec::new())
+    }
+
+    /// A resolver whose served @contexts live on `shelf`, shared with the other brokers of
+    /// a deployment: loads every one of them first. @contexts this broker kept in
+    /// `config.hosted_dir` before (when it ran on a store of its own) are put on the shelf
+    /// if it lacks them; the directory is not used afterwards.
+    pub async fn with_shelf(
+        config: ResolverConfig,
+        egress: rigel_egress::Egress,
+        shelf: Arc<dyn crate::ContextShelf>,
+    ) -> Result<Self, JsonLdError> {
+        let mut shelved = shelf.all().await.map_err(JsonLdError::Storage)?;
+        if let Some(dir) = config.hosted_dir.as_deref().filter(|d| d.exists()) {
+            let (_, kept) = ContextDir::open(dir)?;
+            for context in kept {
+                if shelved.iter().any(|(id, _)| *id == context.local_id) {
+                    continue;
+                }
+                let record = serde_json::to_value(&context)
+                    .map_err(|e| JsonLdError::Storage(format!("cannot encode a @context: {e}")))?;
+                shelf
+                    .put(&context.local_id, record.clone())
+                    .await
+                    .map_err(JsonLdError::Storage)?;
+                shelved.push((context.local_id, record));
+            }
+        }
+        let mut stored = Vec::new();
+        for (local_id, record) in shelved {
+            match serde_json::from_value::<crate::persist::StoredContext>(record) {
+                Ok(context) if context.kind.is_served() => stored.push(context),
+                Ok(_) | Err(_) => {
+                    return Err(JsonLdError::Storage(format!(
+                        "the shared @context {local_id} is unreadable"
+                    )))
+                }
+            }
+        }
+        let config = ResolverConfig {
+            hosted_dir: None,
+            ..config
+        };
+        Self::build(config, egress, Some(shelf), stored)
+    }
+
+    fn build(
+        config: ResolverConfig,
+        egress: rigel_egress::Egress,
+        shelf: Option<Arc<dyn crate::ContextShelf>>,
+        shelved: Vec<crate::persist::StoredContext>,
+    ) -> Result<Self, JsonLdError> {
         let core_data = core_data()?;
         let fetcher = Fetcher::new(egress, config.fetch_timeout, config.max_context_bytes);
         let store = ContextStore::new(config.cache_capacity);
@@ -124,6 +178,16 @@ impl ContextResolver {
             }
             None => None,
         };
+        for context in shelved {
+            let prepared = prepared_document(&context.document)?;
+            store.insert_served(ServedEntry::new(
+                context.local_id,
+                context.kind,
+                context.created_at,
+                context.document,
+                prepared,
+            ));
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 core_data,
@@ -131,6 +195,7 @@ impl ContextResolver {
                 fetcher,
                 store,
                 dir,
+                shelf,
                 cached_lifetime: config.cached_context_lifetime,
                 capacity: config.cache_capacity,
                 contexts: RwLock::new(HashMap::new()),

@@ -6,6 +6,7 @@ mod access;
 mod backend;
 pub mod commands;
 pub mod config;
+mod contexts;
 mod health;
 mod metrics;
 mod outbox;
@@ -96,16 +97,20 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         ..EgressConfig::default()
     })
     .map_err(|e| StartError::Federation(e.to_string()))?;
-    let resolver = ContextResolver::with_egress(
-        ResolverConfig {
-            fetch_timeout: config.context_timeout(),
-            max_context_bytes: config.context_max_bytes,
-            cached_context_lifetime: config.context_cache_lifetime(),
-            hosted_dir: Some(config.contexts_dir()),
-            ..ResolverConfig::default()
-        },
-        egress.clone(),
-    )?;
+    let resolver_config = ResolverConfig {
+        fetch_timeout: config.context_timeout(),
+        max_context_bytes: config.context_max_bytes,
+        cached_context_lifetime: config.context_cache_lifetime(),
+        hosted_dir: Some(config.contexts_dir()),
+        ..ResolverConfig::default()
+    };
+    let resolver = if store.shared_contexts().is_some() {
+        // Brokers sharing the store share their served @contexts through it.
+        let shelf = Arc::new(contexts::StoreShelf(store.clone()));
+        ContextResolver::with_shelf(resolver_config, egress.clone(), shelf).await?
+    } else {
+        ContextResolver::with_egress(resolver_config, egress.clone())?
+    };
     let clock = Arc::new(SystemClock);
     let subscriptions = SubscriptionService::new(
         store.clone(),
@@ -151,6 +156,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         shared.follow(Arc::new(replicas::Feed {
             subscriptions: subscriptions.clone(),
             registry: registry.clone(),
+            contexts: resolver.clone(),
         }));
         replicas::hold_once(&store, &subscriptions).await;
         actix_web::rt::spawn(replicas::hold_leases(store.clone(), subscriptions.clone()));

@@ -21,6 +21,8 @@ const RENEW_EVERY: Duration = Duration::from_secs(2);
 pub(crate) struct Feed {
     pub subscriptions: SubscriptionService,
     pub registry: Arc<Registry>,
+    /// Served @contexts other brokers add or delete.
+    pub contexts: rigel_jsonld::ContextResolver,
 }
 
 impl FeedSink for Feed {
@@ -38,6 +40,10 @@ impl FeedSink for Feed {
 
     fn entities_replayed(&self, events: Vec<ChangeEvent>, subscription: &SubscriptionKey) {
         self.subscriptions.replayed(events, subscription);
+    }
+
+    fn context_changed(&self, local_id: String, record: Option<serde_json::Value>) {
+        self.contexts.shelved(&local_id, record);
     }
 }
 

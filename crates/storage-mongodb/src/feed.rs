@@ -48,7 +48,12 @@ async fn open(
         .watch()
         .pipeline([doc! {"$match": {
             "ns.db": {"$regex": format!("^{}(-|$)", regex_escape(prefix))},
-            "ns.coll": {"$in": [layout::ENTITIES, layout::SUBSCRIPTIONS, layout::REGISTRATIONS]},
+            "ns.coll": {"$in": [
+                layout::ENTITIES,
+                layout::SUBSCRIPTIONS,
+                layout::REGISTRATIONS,
+                layout::CONTEXTS,
+            ]},
         }}])
         .full_document(FullDocumentType::UpdateLookup)
         .full_document_before_change(FullDocumentBeforeChangeType::WhenAvailable)
@@ -331,6 +336,15 @@ impl Feed {
                     };
                     self.sink.registration_changed(tenant, id, stored);
                 }
+            }
+            layout::CONTEXTS if tenant.is_default() => {
+                self.flush();
+                let record = if gone {
+                    None
+                } else {
+                    body(&event.full_document)
+                };
+                self.sink.context_changed(id, record);
             }
             _ => {}
         }

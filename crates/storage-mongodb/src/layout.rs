@@ -25,6 +25,8 @@ pub(crate) const TENANTS: &str = "tenants";
 /// In the default tenant's database: which process delivers each subscription,
 /// `{_id: "<tenant>|<id>", holder, until}`.
 pub(crate) const LEASES: &str = "leases";
+/// Served @contexts shared by the brokers (in the default tenant's database).
+pub(crate) const CONTEXTS: &str = "contexts";
 /// In the default tenant's database: `{_id: "schema", version: n}`.
 pub(crate) const META: &str = "meta";
 

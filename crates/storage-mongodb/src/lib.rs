@@ -13,6 +13,7 @@
 //!   the server-selection timeout; readiness follows a ping every few seconds.
 
 mod commit;
+mod contexts;
 mod documents;
 mod error;
 mod feed;
@@ -389,6 +390,10 @@ impl Backend for MongoStore {
     }
 
     fn shared(&self) -> Option<&dyn SharedBackend> {
+        Some(self)
+    }
+
+    fn shared_contexts(&self) -> Option<&dyn rigel_storage::SharedContexts> {
         Some(self)
     }
 }

@@ -31,7 +31,7 @@ pub use history::{
 pub use observe::{BackendCounters, BackendHealth, StoreObserver};
 pub use outbox::Outbox;
 pub use registrations::RegistrationStore;
-pub use shared::{FeedSink, Held, SharedBackend, SubscriptionKey};
+pub use shared::{FeedSink, Held, SharedBackend, SharedContexts, SubscriptionKey};
 pub use subscriptions::SubscriptionStore;
 
 /// A stored entity with the version it was read at.
@@ -337,6 +337,12 @@ pub trait Backend: Send + Sync + 'static {
     /// The backend's outbox of changes not yet notified, when it keeps one (a backend one
     /// process uses, whose queued notifications must survive a crash); `None` otherwise.
     fn outbox(&self) -> Option<&dyn Outbox> {
+        None
+    }
+
+    /// Where served @contexts are shared by the processes using this backend; `None` for a
+    /// backend one process uses (they stay in its data directory).
+    fn shared_contexts(&self) -> Option<&dyn SharedContexts> {
         None
     }
 }

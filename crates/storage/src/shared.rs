@@ -24,6 +24,24 @@ pub trait FeedSink: Send + Sync + 'static {
     /// Entity changes replayed for one subscription only: those its previous deliverer may
     /// not have notified when this process took it over.
     fn entities_replayed(&self, events: Vec<ChangeEvent>, subscription: &SubscriptionKey);
+    /// A shared @context record was stored (`Some`) or removed (`None`), by any process.
+    fn context_changed(&self, _local_id: String, _record: Option<serde_json::Value>) {}
+}
+
+/// Served @contexts (Hosted, ImplicitlyCreated) kept in a backend several processes share,
+/// as opaque JSON records keyed by their local id.
+#[async_trait]
+pub trait SharedContexts: Send + Sync + 'static {
+    /// Every record, with its local id.
+    async fn all_contexts(&self) -> Result<Vec<(String, serde_json::Value)>, StorageError>;
+    /// Stores (or replaces) a record; durable when it returns.
+    async fn put_context(
+        &self,
+        local_id: &str,
+        record: &serde_json::Value,
+    ) -> Result<(), StorageError>;
+    /// Removes a record; removing a missing one succeeds. Durable when it returns.
+    async fn delete_context(&self, local_id: &str) -> Result<(), StorageError>;
 }
 
 /// The leases a process holds after [`SharedBackend::hold`].

@@ -7,7 +7,8 @@
 //! of them once restarted; every tenant exported from the embedded store, imported into
 //! MongoDB, exported again and imported back comes back record for record; a database that
 //! stops answering (a frozen process) makes requests fail with 503 within the deadline,
-//! and the broker serves again once it answers.
+//! and the broker serves again once it answers; an @context added through one broker is
+//! served and used by the others, and deleted for all.
 //!
 //! The database is SecantusDB's Python server (`secantusd-py`, on `PATH` or at
 //! `RIGEL_TEST_SECANTUS`), started here on a data directory of its own. Without it the test
@@ -644,6 +645,73 @@ async fn a_database_that_stops_answering_is_503_within_the_deadline_and_the_brok
         &format!("{base}/entities/urn:ngsi-ld:Spot:1"),
         200,
         Duration::from_secs(20),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_at_context_added_through_one_broker_is_served_and_used_by_the_others() {
+    let Some(program) = secantus() else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let db_port = free_port();
+    let _database = start_database(&program, data.path(), db_port).await;
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (_a, base_a) = start_replica(db_port, dirs[0].path());
+    let (_b, base_b) = start_replica(db_port, dirs[1].path());
+    let client = reqwest::Client::new();
+    for base in [&base_a, &base_b] {
+        wait_ready(&client, base).await;
+    }
+    let context = serde_json::json!({"@context": {"Lamp": "https://example.org/city#Lamp",
+        "lux": "https://example.org/city#lux"}});
+    let added = client
+        .post(format!("{base_a}/jsonldContexts"))
+        .json(&context)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let location = added.headers()["location"].to_str().unwrap().to_owned();
+    let local_id = location.rsplit('/').next().unwrap().to_owned();
+    let served_by_b = format!("{base_b}/jsonldContexts/{local_id}");
+    let served = until_status(&client, &served_by_b, 200, Duration::from_secs(10)).await;
+    let document: serde_json::Value = served.json().await.unwrap();
+    assert_eq!(document, context);
+
+    // A client of B links the @context by the URL A gave it.
+    let link = format!("<{}{location}>; rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\"",
+        base_a.trim_end_matches("/ngsi-ld/v1"));
+    let lamp = serde_json::json!({"id": "urn:ngsi-ld:Lamp:1", "type": "Lamp", "lux": {"type": "Property", "value": 40}});
+    let created = client
+        .post(format!("{base_b}/entities"))
+        .header("Link", &link)
+        .json(&lamp)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let expanded: serde_json::Value = client
+        .get(format!("{base_a}/entities/urn:ngsi-ld:Lamp:1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        expanded["type"], "https://example.org/city#Lamp",
+        "{expanded}"
+    );
+
+    let deleted = client.delete(&served_by_b).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    until_status(
+        &client,
+        &format!("{base_a}/jsonldContexts/{local_id}"),
+        404,
+        Duration::from_secs(10),
     )
     .await;
 }

@@ -1,5 +1,5 @@
 //! The documentation and deployment files agree with the binary: every flag and variable of
-//! `rigel --help` is in docs/configuration.md and back, and the Kubernetes manifests and
+//! `rigel --help` (and of its commands' help) is in docs/configuration.md and back, and the Kubernetes manifests and
 //! systemd unit name the ports and probe paths the binary serves.
 
 use std::collections::BTreeSet;
@@ -12,13 +12,22 @@ fn repo_file(path: &str) -> String {
     std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// `rigel --help`, and the help of each of its commands.
 fn help() -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rigel"))
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()
+    let mut all = String::new();
+    for args in [
+        &["--help"][..],
+        &["export", "--help"],
+        &["import", "--help"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rigel"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "rigel {args:?}");
+        all.push_str(&String::from_utf8(out.stdout).unwrap());
+    }
+    all
 }
 
 /// Words of `text` that start with `prefix` and go on with `[A-Za-z0-9_-]`.

@@ -131,7 +131,13 @@ impl Registry {
     /// Takes in a registration as stored, after a change the store's feed reported (by any
     /// broker sharing the database, this one included): created or replaced (`Some`), or
     /// deleted. Forwarding counters this broker has not saved yet are kept.
-    pub fn stored_changed(&self, tenant: &Tenant, id: &str, stored: Option<Registration>) {
+    /// Returns the copy it held before.
+    pub fn stored_changed(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        stored: Option<Registration>,
+    ) -> Option<Registration> {
         let unsaved = self
             .dirty
             .lock()
@@ -145,17 +151,17 @@ impl Registry {
                         reg.status = local.status.clone();
                     }
                 }
-                regs.insert(id.to_owned(), reg);
+                regs.insert(id.to_owned(), reg)
             }
             None => {
-                if let Some(regs) = held.get_mut(tenant) {
-                    regs.remove(id);
-                    if regs.is_empty() {
-                        held.remove(tenant);
-                    }
+                let regs = held.get_mut(tenant)?;
+                let before = regs.remove(id);
+                if regs.is_empty() {
+                    held.remove(tenant);
                 }
+                before
             }
-        });
+        })
     }
 
     /// Whether the tenant has any registration at all.

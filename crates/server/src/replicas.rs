@@ -34,8 +34,22 @@ impl FeedSink for Feed {
         self.subscriptions.stored_changed(&tenant, &id, stored);
     }
 
+    /// Another broker changed a registration: this one's registration subscriptions it holds
+    /// the lease of are notified (that broker notified those it holds).
     fn registration_changed(&self, tenant: Tenant, id: String, stored: Option<Registration>) {
-        self.registry.stored_changed(&tenant, &id, stored);
+        let before = self.registry.stored_changed(&tenant, &id, stored.clone());
+        self.subscriptions
+            .registration_changed(&tenant, before.as_ref(), stored.as_ref());
+    }
+
+    fn registration_replayed(
+        &self,
+        before: Option<Registration>,
+        after: Option<Registration>,
+        subscription: &SubscriptionKey,
+    ) {
+        self.subscriptions
+            .registration_replayed(before.as_ref(), after.as_ref(), subscription);
     }
 
     fn entities_replayed(&self, events: Vec<ChangeEvent>, subscription: &SubscriptionKey) {

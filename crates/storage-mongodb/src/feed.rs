@@ -121,8 +121,9 @@ pub(crate) async fn follow(
     }
 }
 
-/// Replays to `sink.entities_replayed` the entity changes of one subscription's tenant
-/// after `from` up to the cluster time `until` (what the live feed has reported).
+/// Replays to `sink.entities_replayed` the entity changes, and to
+/// `sink.registration_replayed` the registration changes, of one subscription's tenant after
+/// `from` up to the cluster time `until` (what the live feed has reported).
 pub(crate) async fn replay(
     client: Client,
     prefix: String,
@@ -191,7 +192,8 @@ fn regex_escape(s: &str) -> String {
 enum Mode {
     /// Everything, to the sink's live methods.
     Live,
-    /// One subscription's tenant's entity changes, to `entities_replayed`.
+    /// One subscription's tenant's entity and registration changes, to `entities_replayed`
+    /// and `registration_replayed`.
     Replay { subscription: SubscriptionKey },
 }
 
@@ -266,7 +268,8 @@ impl Feed {
             return;
         };
         if let Mode::Replay { subscription, .. } = &self.mode {
-            if coll != layout::ENTITIES || subscription.0 != tenant {
+            let replayed = coll == layout::ENTITIES || coll == layout::REGISTRATIONS;
+            if !replayed || subscription.0 != tenant {
                 return;
             }
         }
@@ -308,6 +311,20 @@ impl Feed {
                     at,
                     seq: None,
                 });
+            }
+            layout::REGISTRATIONS if matches!(self.mode, Mode::Replay { .. }) => {
+                self.flush();
+                // Every change, this process's own too: its deliverer may have died
+                // before notifying any of them.
+                if let Mode::Replay { subscription } = &self.mode {
+                    let before = body(&event.full_document_before_change);
+                    let after = if gone {
+                        None
+                    } else {
+                        body(&event.full_document)
+                    };
+                    self.sink.registration_replayed(before, after, subscription);
+                }
             }
             layout::SUBSCRIPTIONS | layout::REGISTRATIONS => {
                 self.flush();

@@ -70,28 +70,31 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Creates a tenant's collections and their indexes; idempotent. Entities keep the document
-/// before each change (pre-images), which the change feed reports as the previous state.
+/// Creates a tenant's collections and their indexes; idempotent. Entities, subscriptions
+/// and registrations keep the document before each change (pre-images), which the change
+/// feed reports as the previous state (a registration's, for a takeover's replay).
 pub(crate) async fn prepare(db: &Database) -> mongodb::error::Result<()> {
-    let entities = db
-        .create_collection(ENTITIES)
-        .change_stream_pre_and_post_images(
-            ChangeStreamPreAndPostImages::builder()
-                .enabled(true)
-                .build(),
-        )
-        .await;
-    match entities {
-        Ok(()) => {}
-        // NamespaceExists: created before, by this or another process.
-        Err(e) if matches!(&*e.kind, mongodb::error::ErrorKind::Command(c) if c.code == 48) => {
-            db.run_command(doc! {
-                "collMod": ENTITIES,
-                "changeStreamPreAndPostImages": {"enabled": true},
-            })
-            .await?;
+    for name in [ENTITIES, SUBSCRIPTIONS, REGISTRATIONS] {
+        let created = db
+            .create_collection(name)
+            .change_stream_pre_and_post_images(
+                ChangeStreamPreAndPostImages::builder()
+                    .enabled(true)
+                    .build(),
+            )
+            .await;
+        match created {
+            Ok(()) => {}
+            // NamespaceExists: created before, by this or another process.
+            Err(e) if matches!(&*e.kind, mongodb::error::ErrorKind::Command(c) if c.code == 48) => {
+                db.run_command(doc! {
+                    "collMod": name,
+                    "changeStreamPreAndPostImages": {"enabled": true},
+                })
+                .await?;
+            }
+            Err(e) => return Err(e),
         }
-        Err(e) => return Err(e),
     }
     let index = |keys, name: &str| {
         IndexModel::builder()

@@ -24,6 +24,15 @@ pub trait FeedSink: Send + Sync + 'static {
     /// Entity changes replayed for one subscription only: those its previous deliverer may
     /// not have notified when this process took it over.
     fn entities_replayed(&self, events: Vec<ChangeEvent>, subscription: &SubscriptionKey);
+    /// A registration change replayed for one registration subscription only (its state
+    /// before and after), one its previous deliverer may not have notified.
+    fn registration_replayed(
+        &self,
+        _before: Option<Registration>,
+        _after: Option<Registration>,
+        _subscription: &SubscriptionKey,
+    ) {
+    }
     /// A shared @context record was stored (`Some`) or removed (`None`), by any process.
     fn context_changed(&self, _local_id: String, _record: Option<serde_json::Value>) {}
 }

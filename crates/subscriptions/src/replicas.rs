@@ -1,8 +1,8 @@
 //! Several broker processes over one shared database (ADR 0006): a subscription another
 //! process created, replaced or deleted joins or leaves this one's registry as the store's
 //! feed reports it, with the delivery counters its deliverer saved; and, once leases are in
-//! force, this process notifies only the entity subscriptions it holds the lease of.
-//! Registration subscriptions are notified by the process where the registration changed.
+//! force, this process notifies only the subscriptions it holds the lease of, entity and
+//! registration subscriptions alike.
 
 use std::collections::HashSet;
 
@@ -51,8 +51,11 @@ impl SubscriptionService {
     /// Whether the entity subscription has nothing queued (everything offered to it so far
     /// is notified or given up on).
     pub fn is_settled(&self, tenant: &Tenant, id: &str) -> bool {
-        self.entry(tenant, id)
-            .is_none_or(|e| e.shared.queued.load(std::sync::atomic::Ordering::Acquire) == 0)
+        let shared = self
+            .entry(tenant, id)
+            .map(|e| e.shared.clone())
+            .or_else(|| self.csource_shared(tenant, id));
+        shared.is_none_or(|s| s.queued.load(std::sync::atomic::Ordering::Acquire) == 0)
     }
 
     /// Changes replayed for one subscription this process took over from another.
@@ -64,12 +67,11 @@ impl SubscriptionService {
         self.route(events, Some(subscription));
     }
 
-    /// Every entity subscription this process knows: what it wants leases on.
+    /// Every subscription this process knows, of either kind: what it wants leases on.
     pub fn keys(&self) -> Vec<SubscriptionKey> {
         self.inner()
             .registry_snapshot()
             .into_iter()
-            .filter(|shared| shared.config.kind != SubscriptionKind::Registrations)
             .map(|shared| (shared.tenant.clone(), shared.config.id.clone()))
             .collect()
     }

@@ -8,7 +8,9 @@
 //! MongoDB, exported again and imported back comes back record for record; a database that
 //! stops answering (a frozen process) makes requests fail with 503 within the deadline,
 //! and the broker serves again once it answers; an @context added through one broker is
-//! served and used by the others, and deleted for all.
+//! served and used by the others, and deleted for all; a registration subscription is
+//! notified once, by its lease holder, and the broker taking it over from a dead holder
+//! notifies the registration changes it left.
 //!
 //! The database is SecantusDB's Python server (`secantusd-py`, on `PATH` or at
 //! `RIGEL_TEST_SECANTUS`), started here on a data directory of its own. Without it the test
@@ -714,4 +716,138 @@ async fn an_at_context_added_through_one_broker_is_served_and_used_by_the_others
         Duration::from_secs(10),
     )
     .await;
+}
+
+/// The registrations notified so far, as (id, trigger reason), in order of receipt.
+fn registrations_notified(
+    received: &std::sync::Mutex<Vec<serde_json::Value>>,
+) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    for notification in received.lock().unwrap().iter() {
+        let reason = notification["triggerReason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        for registration in notification["data"].as_array().into_iter().flatten() {
+            seen.push((
+                registration["id"].as_str().unwrap_or_default().to_owned(),
+                reason.clone(),
+            ));
+        }
+    }
+    seen
+}
+
+async fn wait_for_registrations(
+    received: &std::sync::Mutex<Vec<serde_json::Value>>,
+    n: usize,
+) -> Vec<(String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while registrations_notified(received).len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "notified: {:?}",
+            registrations_notified(received)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    registrations_notified(received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_subscription_is_notified_once_and_taken_over_when_its_deliverer_dies() {
+    let Some(program) = secantus() else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let db_port = free_port();
+    let _database = start_database(&program, data.path(), db_port).await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (mut a, base_a) = start_replica(db_port, dirs[0].path());
+    let (_b, base_b) = start_replica(db_port, dirs[1].path());
+    let (_c, base_c) = start_replica(db_port, dirs[2].path());
+    let client = reqwest::Client::new();
+    for base in [&base_a, &base_b, &base_c] {
+        wait_ready(&client, base).await;
+    }
+    let (receiver, received) = start_receiver(Duration::ZERO).await;
+    let subscription = "urn:ngsi-ld:Subscription:rooms-sources";
+    let created = client
+        .post(format!("{base_a}/csourceSubscriptions"))
+        .json(&serde_json::json!({
+            "id": subscription,
+            "type": "Subscription",
+            "entities": [{"type": "https://example.org/Room"}],
+            "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver}/notify")}},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    for base in [&base_b, &base_c] {
+        until_status(
+            &client,
+            &format!("{base}/csourceSubscriptions/{subscription}"),
+            200,
+            Duration::from_secs(10),
+        )
+        .await;
+    }
+    let registration = |id: &str| {
+        serde_json::json!({"id": id, "type": "ContextSourceRegistration",
+        "information": [{"entities": [{"type": "https://example.org/Room"}]}],
+        "endpoint": "http://127.0.0.1:9/source"})
+    };
+    let first = "urn:ngsi-ld:ContextSourceRegistration:first";
+    let made = client
+        .post(format!("{base_b}/csourceRegistrations"))
+        .json(&registration(first))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 201);
+    let seen = wait_for_registrations(&received, 1).await;
+    assert_eq!(
+        seen,
+        [(first.to_owned(), "newlyMatching".to_owned())],
+        "notified once, by its deliverer"
+    );
+
+    // The deliverer dies; a registration changed before its lease lapses is notified by
+    // the broker that takes the subscription over.
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let updated = client
+        .patch(format!("{base_c}/csourceRegistrations/{first}"))
+        .json(&serde_json::json!({"description": "rooms of the first floor"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), 204);
+    // At least once: the taker replays from where the dead deliverer last recorded, so the
+    // creation may be notified again, the update must be.
+    let updated = (first.to_owned(), "updated".to_owned());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !registrations_notified(&received).contains(&updated) {
+        assert!(
+            Instant::now() < deadline,
+            "the update was never notified: {:?}",
+            registrations_notified(&received)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before_second = registrations_notified(&received).len();
+    let second = "urn:ngsi-ld:ContextSourceRegistration:second";
+    let made = client
+        .post(format!("{base_b}/csourceRegistrations"))
+        .json(&registration(second))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 201);
+    let seen = wait_for_registrations(&received, before_second + 1).await;
+    let seconds = seen.iter().filter(|(id, _)| id == second).count();
+    assert_eq!(seconds, 1, "notified once after the takeover: {seen:?}");
 }

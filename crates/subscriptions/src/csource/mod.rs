@@ -132,6 +132,7 @@ impl SubscriptionService {
         {
             return Err(SubscriptionError::AlreadyExists(sub.id));
         }
+        self.created_here(tenant, &sub.id);
         self.register_csource(tenant, sub, compiled, matcher, true);
         Ok(())
     }
@@ -191,11 +192,34 @@ impl SubscriptionService {
 
     /// A registration of `tenant` was created (`before` is `None`), updated, or deleted
     /// (`after` is `None`): notifies the registration subscriptions it matched or matches.
+    /// With several processes sharing the store, only the registration subscriptions this
+    /// process holds the lease of are notified here.
     pub fn registration_changed(
         &self,
         tenant: &Tenant,
         before: Option<&Registration>,
         after: Option<&Registration>,
+    ) {
+        self.notify_registration_change(tenant, before, after, None);
+    }
+
+    /// A registration change replayed for one registration subscription this process took
+    /// over from another (which may not have notified it).
+    pub fn registration_replayed(
+        &self,
+        before: Option<&Registration>,
+        after: Option<&Registration>,
+        subscription: &(Tenant, String),
+    ) {
+        self.notify_registration_change(&subscription.0, before, after, Some(&subscription.1));
+    }
+
+    fn notify_registration_change(
+        &self,
+        tenant: &Tenant,
+        before: Option<&Registration>,
+        after: Option<&Registration>,
+        only: Option<&str>,
     ) {
         let inner = self.inner();
         let entries: Vec<Arc<Entry>> = match inner.csource_registry().get(tenant) {
@@ -205,7 +229,11 @@ impl SubscriptionService {
         let now = inner.clock.now();
         for entry in entries {
             let config = &entry.shared.config;
-            if config.time_interval.is_some() || config.status(now) != SubscriptionStatus::Active {
+            if config.time_interval.is_some()
+                || config.status(now) != SubscriptionStatus::Active
+                || only.is_some_and(|id| id != config.id)
+                || !inner.holds(tenant, &config.id)
+            {
                 continue;
             }
             let was = before.and_then(|r| entry.matcher.filter(r));

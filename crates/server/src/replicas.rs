@@ -68,7 +68,27 @@ pub(crate) async fn hold_once(store: &Arc<dyn Store>, subscriptions: &Subscripti
         return;
     };
     let settled = |(tenant, id): &SubscriptionKey| subscriptions.is_settled(tenant, id);
-    match shared.hold(&subscriptions.keys(), &settled).await {
+    // A subscription created here while the leases are renewed is not among the keys the
+    // renewal started from, and the renewal releases its fresh lease: renew again with it
+    // before deciding what this broker holds, or it would go undelivered until the next
+    // renewal, its changes meanwhile never replayed.
+    let mut wanted = subscriptions.keys();
+    let mut renewed = shared.hold(&wanted, &settled).await;
+    for _ in 0..3 {
+        let now_wanted = subscriptions.keys();
+        let Ok(held) = &renewed else { break };
+        if now_wanted.iter().all(|k| wanted.contains(k)) {
+            break;
+        }
+        // What the first renewal took over stays to be replayed.
+        let taken_over = held.taken_over.clone();
+        wanted = now_wanted;
+        renewed = shared.hold(&wanted, &settled).await.map(|mut again| {
+            again.taken_over.extend(taken_over);
+            again
+        });
+    }
+    match renewed {
         Ok(held) => {
             subscriptions.hold_only(held.keys);
             if !held.taken_over.is_empty() {

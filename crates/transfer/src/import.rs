@@ -16,6 +16,9 @@ use crate::TransferError;
 
 /// Entities written per commit.
 const BATCH: usize = 100;
+/// History changes written per commit, and the instances they may carry in all.
+const HISTORY_BATCH: usize = 32;
+const HISTORY_BATCH_INSTANCES: usize = 8_000;
 
 /// What an import does with a record whose entity, history, subscription or registration
 /// already exists in the target.
@@ -118,6 +121,10 @@ pub struct Loader<'a> {
     /// The history being imported (its chunks come one after another) and whether it is
     /// written or skipped.
     history: Option<(Tenant, String, bool)>,
+    /// History writes waiting for their commit, all of one tenant, and their instances.
+    history_ops: Vec<WriteOp>,
+    history_tenant: Tenant,
+    history_instances: usize,
     /// Subscription and registration ids in the target, read once for dry runs.
     existing_ids: Option<HashSet<(Tenant, String)>>,
 }
@@ -135,6 +142,9 @@ impl<'a> Loader<'a> {
             pending: Vec::new(),
             pending_tenant: Tenant::default_tenant(),
             history: None,
+            history_ops: Vec::new(),
+            history_tenant: Tenant::default_tenant(),
+            history_instances: 0,
             existing_ids: None,
         }
     }
@@ -180,7 +190,43 @@ impl<'a> Loader<'a> {
     /// Writes what is pending and returns the report.
     pub async fn finish(mut self) -> Result<ImportReport, TransferError> {
         self.flush().await?;
+        self.flush_history().await?;
         Ok(self.report)
+    }
+
+    /// Queues a history change for the tenant's next history commit.
+    async fn record(
+        &mut self,
+        tenant: &Tenant,
+        change: HistoryChange,
+    ) -> Result<(), TransferError> {
+        if *tenant != self.history_tenant
+            || self.history_ops.len() >= HISTORY_BATCH
+            || self.history_instances >= HISTORY_BATCH_INSTANCES
+        {
+            self.flush_history().await?;
+            self.history_tenant = tenant.clone();
+        }
+        if let HistoryChange::Append { instances, .. } = &change {
+            self.history_instances += instances.len();
+        }
+        self.history_ops.push(WriteOp::Record {
+            change,
+            with_previous: false,
+        });
+        Ok(())
+    }
+
+    /// Writes the queued history changes in one commit (in their order: a history's
+    /// forgetting before its appends).
+    async fn flush_history(&mut self) -> Result<(), TransferError> {
+        self.history_instances = 0;
+        if self.history_ops.is_empty() {
+            return Ok(());
+        }
+        let ops = std::mem::take(&mut self.history_ops);
+        self.store.commit(&self.history_tenant, ops).await?;
+        Ok(())
     }
 
     fn tenant(&mut self, tenant: &Tenant) -> &mut TenantReport {
@@ -270,15 +316,7 @@ impl<'a> Loader<'a> {
                 let forget = HistoryChange::Forget {
                     id: chunk.id.clone(),
                 };
-                self.store
-                    .commit(
-                        &tenant,
-                        vec![WriteOp::Record {
-                            change: forget,
-                            with_previous: false,
-                        }],
-                    )
-                    .await?;
+                self.record(&tenant, forget).await?;
             }
             self.history = Some((tenant.clone(), chunk.id.clone(), write));
         }
@@ -293,15 +331,7 @@ impl<'a> Loader<'a> {
                 header: chunk.header(),
                 instances,
             };
-            self.store
-                .commit(
-                    &tenant,
-                    vec![WriteOp::Record {
-                        change: append,
-                        with_previous: false,
-                    }],
-                )
-                .await?;
+            self.record(&tenant, append).await?;
         }
         Ok(())
     }

@@ -161,24 +161,16 @@ impl ContextResolver {
         let core_data = core_data()?;
         let fetcher = Fetcher::new(egress, config.fetch_timeout, config.max_context_bytes);
         let store = ContextStore::new(config.cache_capacity);
+        let mut served = shelved;
         let dir = match &config.hosted_dir {
             Some(path) => {
                 let (dir, stored) = ContextDir::open(path)?;
-                for context in stored {
-                    let prepared = prepared_document(&context.document)?;
-                    store.insert_served(ServedEntry::new(
-                        context.local_id,
-                        context.kind,
-                        context.created_at,
-                        context.document,
-                        prepared,
-                    ));
-                }
+                served.extend(stored);
                 Some(Arc::new(dir))
             }
             None => None,
         };
-        for context in shelved {
+        for context in served {
             let prepared = prepared_document(&context.document)?;
             store.insert_served(ServedEntry::new(
                 context.local_id,

@@ -332,3 +332,23 @@ impl Burst {
         acked
     }
 }
+
+/// Subscribes to every `https://example.org/Bin` through `base`, notified to a new receiver
+/// answering after `delay`; the notifications it receives.
+pub async fn subscribe_to_bins(
+    client: &reqwest::Client,
+    base: &str,
+    delay: Duration,
+) -> Arc<Mutex<Vec<serde_json::Value>>> {
+    let (receiver, received) = start_receiver(delay).await;
+    let subscription = serde_json::json!({
+        "type": "Subscription",
+        "entities": [{"type": "https://example.org/Bin"}],
+        "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver}/notify")}},
+    });
+    assert_eq!(
+        post_json(client, &format!("{base}/subscriptions"), &subscription).await,
+        201
+    );
+    received
+}

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    exit_code, free_port, missing_entities, rigel_command, start_receiver, terminate, wait_ready,
-    Running, Start,
+    exit_code, free_port, missing_entities, rigel_command, subscribe_to_bins, terminate,
+    wait_ready, Running, Start,
 };
 use crate::mongodb::{secantus, settle, start_database, until_status};
 
@@ -117,23 +117,6 @@ fn broker(db_port: u16, dir: &std::path::Path, port: u16) -> Running {
         .start()
 }
 
-/// Subscribes to every Bin through `base`; the receiver's notifications.
-async fn subscribe(client: &reqwest::Client, base: &str) -> Arc<Mutex<Vec<serde_json::Value>>> {
-    let (receiver, received) = start_receiver(Duration::ZERO).await;
-    let created = client
-        .post(format!("{base}/subscriptions"))
-        .json(&serde_json::json!({
-            "type": "Subscription",
-            "entities": [{"type": "https://example.org/Bin"}],
-            "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver}/notify")}},
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    received
-}
-
 /// Every acknowledged write is stored and was notified.
 async fn check(
     client: &reqwest::Client,
@@ -176,7 +159,7 @@ async fn the_database_restarted_under_load_loses_no_acknowledged_write_or_notifi
     for base in &bases {
         wait_ready(&client, base).await;
     }
-    let received = subscribe(&client, &bases[0]).await;
+    let received = subscribe_to_bins(&client, &bases[0], Duration::ZERO).await;
     let load = Load::start(&bases, 4);
     load.advance(40).await;
 
@@ -222,7 +205,7 @@ async fn every_broker_restarted_in_turn_under_load_loses_no_acknowledged_write_o
     for base in &bases {
         wait_ready(&client, base).await;
     }
-    let received = subscribe(&client, &bases[0]).await;
+    let received = subscribe_to_bins(&client, &bases[0], Duration::ZERO).await;
     let load = Load::start(&bases, 3);
     load.advance(30).await;
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{
     free_port, get_json, meter, missing_entities, post_json, spawn_rigel, start_receiver,
-    subscribe_to_meters, wait_ready, Burst,
+    subscribe_to_bins, subscribe_to_meters, wait_ready, Burst,
 };
 
 /// Clause 5.6.1 and the durability promise: a 201 means the entity is on disk, and so is the
@@ -207,16 +207,7 @@ async fn changes_queued_when_the_broker_is_killed_are_notified_after_the_restart
     let mut first = spawn_rigel(dir.path(), port);
     wait_ready(&client, &base).await;
     // A slow receiver: the burst is still queued when the broker dies.
-    let (receiver, received) = start_receiver(Duration::from_millis(300)).await;
-    let subscription = serde_json::json!({
-        "type": "Subscription",
-        "entities": [{"type": "https://example.org/Bin"}],
-        "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver}/notify")}},
-    });
-    assert_eq!(
-        post_json(&client, &format!("{base}/subscriptions"), &subscription).await,
-        201
-    );
+    let received = subscribe_to_bins(&client, &base, Duration::from_millis(300)).await;
     crate::mongodb::create_round_robin(&client, &[&base], "urn:ngsi-ld:Bin:burst-", 20).await;
     first.kill().unwrap();
     first.wait().unwrap();
@@ -244,16 +235,7 @@ async fn changes_already_notified_are_not_notified_again_after_a_restart() {
     let client = reqwest::Client::new();
     let mut first = spawn_rigel(dir.path(), port);
     wait_ready(&client, &base).await;
-    let (receiver, received) = start_receiver(Duration::ZERO).await;
-    let subscription = serde_json::json!({
-        "type": "Subscription",
-        "entities": [{"type": "https://example.org/Bin"}],
-        "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver}/notify")}},
-    });
-    assert_eq!(
-        post_json(&client, &format!("{base}/subscriptions"), &subscription).await,
-        201
-    );
+    let received = subscribe_to_bins(&client, &base, Duration::ZERO).await;
     crate::mongodb::create_round_robin(&client, &[&base], "urn:ngsi-ld:Bin:once-", 10).await;
     crate::mongodb::settle(&received, "urn:ngsi-ld:Bin:once-", 10).await;
     // settle waited two seconds more: the outbox has been cleared meanwhile.

@@ -183,6 +183,48 @@ fn start_replica(db_port: u16, dir: &std::path::Path) -> (Running, String) {
     (running, format!("http://127.0.0.1:{port}/ngsi-ld/v1"))
 }
 
+/// A database and brokers sharing it, every broker ready; dropped brokers first.
+struct Cluster {
+    brokers: Vec<(Running, String)>,
+    _database: Running,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Cluster {
+    async fn start(program: &str, client: &reqwest::Client, brokers: usize) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let db_port = free_port();
+        let database = start_database(program, data.path(), db_port).await;
+        let mut dirs = vec![data];
+        let mut started = Vec::new();
+        for _ in 0..brokers {
+            let dir = tempfile::tempdir().unwrap();
+            started.push(start_replica(db_port, dir.path()));
+            dirs.push(dir);
+        }
+        for (_, base) in &started {
+            wait_ready(client, base).await;
+        }
+        Cluster {
+            brokers: started,
+            _database: database,
+            _dirs: dirs,
+        }
+    }
+
+    /// The brokers' API base URLs.
+    fn bases<const N: usize>(&self) -> [String; N] {
+        let bases: Vec<String> = self.brokers.iter().map(|(_, b)| b.clone()).collect();
+        bases.try_into().unwrap()
+    }
+
+    /// Kills broker `i` (SIGKILL) and waits for it to be gone.
+    fn kill(&mut self, i: usize) {
+        self.brokers[i].0.kill().unwrap();
+        self.brokers[i].0.wait().unwrap();
+    }
+}
+
 /// Creates `count` entities with ids `<prefix><n>`, round robin over `bases`.
 pub async fn create_round_robin(
     client: &reqwest::Client,
@@ -247,17 +289,9 @@ async fn three_brokers_share_subscriptions_and_a_takeover_notifies_what_the_dead
     let Some(program) = secantus() else {
         return;
     };
-    let data = tempfile::tempdir().unwrap();
-    let db_port = free_port();
-    let _database = start_database(&program, data.path(), db_port).await;
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let (mut a, base_a) = start_replica(db_port, dirs[0].path());
-    let (_b, base_b) = start_replica(db_port, dirs[1].path());
-    let (_c, base_c) = start_replica(db_port, dirs[2].path());
     let client = reqwest::Client::new();
-    for base in [&base_a, &base_b, &base_c] {
-        wait_ready(&client, base).await;
-    }
+    let mut cluster = Cluster::start(&program, &client, 3).await;
+    let [base_a, base_b, base_c] = cluster.bases();
     let (receiver, received) = start_receiver(Duration::ZERO).await;
     let subscription = "urn:ngsi-ld:Subscription:bins";
     let created = client
@@ -298,8 +332,7 @@ async fn three_brokers_share_subscriptions_and_a_takeover_notifies_what_the_dead
 
     // The creator delivers the subscription; it dies, and another broker takes it over
     // once its lease lapses, replaying what was changed meanwhile: nothing is lost.
-    a.kill().unwrap();
-    a.wait().unwrap();
+    cluster.kill(0);
     create_round_robin(&client, &[&base_b, &base_c], "urn:ngsi-ld:Bin:gap-", 30).await;
     let gap = settle(&received, "urn:ngsi-ld:Bin:gap-", 30).await;
     assert!(
@@ -339,18 +372,8 @@ async fn a_broker_killed_after_acknowledging_changes_notifies_them_all_once_rest
     let client = reqwest::Client::new();
     wait_ready(&client, &base).await;
     // A slow receiver: the burst is still queued when the broker dies.
-    let (receiver, received) = start_receiver(Duration::from_millis(300)).await;
-    let created = client
-        .post(format!("{base}/subscriptions"))
-        .json(&serde_json::json!({
-            "type": "Subscription",
-            "entities": [{"type": "https://example.org/Bin"}],
-            "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver}/notify")}},
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    let received =
+        crate::common::subscribe_to_bins(&client, &base, Duration::from_millis(300)).await;
     create_round_robin(&client, &[&base], "urn:ngsi-ld:Bin:burst-", 20).await;
     first.kill().unwrap();
     first.wait().unwrap();
@@ -656,16 +679,9 @@ async fn an_at_context_added_through_one_broker_is_served_and_used_by_the_others
     let Some(program) = secantus() else {
         return;
     };
-    let data = tempfile::tempdir().unwrap();
-    let db_port = free_port();
-    let _database = start_database(&program, data.path(), db_port).await;
-    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let (_a, base_a) = start_replica(db_port, dirs[0].path());
-    let (_b, base_b) = start_replica(db_port, dirs[1].path());
     let client = reqwest::Client::new();
-    for base in [&base_a, &base_b] {
-        wait_ready(&client, base).await;
-    }
+    let cluster = Cluster::start(&program, &client, 2).await;
+    let [base_a, base_b] = cluster.bases();
     let context = serde_json::json!({"@context": {"Lamp": "https://example.org/city#Lamp",
         "lux": "https://example.org/city#lux"}});
     let added = client
@@ -760,17 +776,9 @@ async fn a_registration_subscription_is_notified_once_and_taken_over_when_its_de
     let Some(program) = secantus() else {
         return;
     };
-    let data = tempfile::tempdir().unwrap();
-    let db_port = free_port();
-    let _database = start_database(&program, data.path(), db_port).await;
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let (mut a, base_a) = start_replica(db_port, dirs[0].path());
-    let (_b, base_b) = start_replica(db_port, dirs[1].path());
-    let (_c, base_c) = start_replica(db_port, dirs[2].path());
     let client = reqwest::Client::new();
-    for base in [&base_a, &base_b, &base_c] {
-        wait_ready(&client, base).await;
-    }
+    let mut cluster = Cluster::start(&program, &client, 3).await;
+    let [base_a, base_b, base_c] = cluster.bases();
     let (receiver, received) = start_receiver(Duration::ZERO).await;
     let subscription = "urn:ngsi-ld:Subscription:rooms-sources";
     let created = client
@@ -816,8 +824,7 @@ async fn a_registration_subscription_is_notified_once_and_taken_over_when_its_de
 
     // The deliverer dies; a registration changed before its lease lapses is notified by
     // the broker that takes the subscription over.
-    a.kill().unwrap();
-    a.wait().unwrap();
+    cluster.kill(0);
     let updated = client
         .patch(format!("{base_c}/csourceRegistrations/{first}"))
         .json(&serde_json::json!({"description": "rooms of the first floor"}))

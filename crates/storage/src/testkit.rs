@@ -25,6 +25,7 @@ use crate::{EntityStore, Expect, WriteOp, WriteOutcome};
 
 mod commits;
 mod history;
+mod outbox;
 mod queries;
 mod registrations;
 mod selection;
@@ -35,6 +36,7 @@ mod versions;
 
 pub use commits::*;
 pub use history::*;
+pub use outbox::*;
 pub use queries::*;
 pub use registrations::*;
 pub use selection::*;
@@ -155,6 +157,7 @@ macro_rules! each_contract_check {
             ids_by_type_lists_each_type_separately,
             ops_in_one_commit_apply_in_order,
             conflict_in_a_commit_does_not_undo_other_ops,
+            a_note_follows_the_fate_of_the_write_before_it,
             empty_commit_returns_no_outcomes,
             concurrent_commits_all_apply,
             concurrent_writes_to_one_entity_let_exactly_one_win,
@@ -202,7 +205,7 @@ macro_rules! each_contract_check {
 /// Runs every check, each on a fresh store from `make`.
 pub async fn run_all<S, F, Fut>(mut make: F)
 where
-    S: EntityStore,
+    S: EntityStore + crate::Backend,
     F: FnMut() -> Fut,
     Fut: Future<Output = Arc<S>>,
 {
@@ -225,6 +228,7 @@ where
     ids_by_type_lists_each_type_separately(make().await).await;
     ops_in_one_commit_apply_in_order(make().await).await;
     conflict_in_a_commit_does_not_undo_other_ops(make().await).await;
+    a_note_follows_the_fate_of_the_write_before_it(make().await).await;
     empty_commit_returns_no_outcomes(make().await).await;
     concurrent_commits_all_apply(make().await).await;
     concurrent_writes_to_one_entity_let_exactly_one_win(make().await).await;

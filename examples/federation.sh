@@ -10,8 +10,8 @@ parking_port=${PARKING_PORT:-1037}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-"$bin" --port "$city_port" --admin-port $((city_port + 1000)) --data-dir "$work/city" --alias city >"$work/city.log" 2>&1 &
-"$bin" --port "$parking_port" --admin-port $((parking_port + 1000)) --data-dir "$work/parking" --alias parking >"$work/parking.log" 2>&1 &
+"$bin" --port "$city_port" --admin-port $((city_port + 1000)) --data-dir "$work/city" --alias city --egress-allow 127.0.0.1 >"$work/city.log" 2>&1 &
+"$bin" --port "$parking_port" --admin-port $((parking_port + 1000)) --data-dir "$work/parking" --alias parking --egress-allow 127.0.0.1 >"$work/parking.log" 2>&1 &
 city=http://127.0.0.1:$city_port/ngsi-ld/v1
 parking=http://127.0.0.1:$parking_port/ngsi-ld/v1
 for url in "$city" "$parking"; do

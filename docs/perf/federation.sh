@@ -14,7 +14,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 base=1060
 for i in 0 1 2 3; do
   "$bin" --port $((base + i)) --admin-port $((base + 100 + i)) --data-dir "$work/b$i" \
-    --request-log false --log-level warn >"$work/b$i.log" 2>&1 &
+    --request-log false --log-level warn --egress-allow 127.0.0.1 >"$work/b$i.log" 2>&1 &
 done
 url() { echo "http://127.0.0.1:$((base + $1))/ngsi-ld/v1"; }
 for i in 0 1 2 3; do

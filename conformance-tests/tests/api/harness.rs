@@ -80,6 +80,8 @@ impl Target {
                 config.port = 0;
                 config.admin_port = 0;
                 config.workers = Some(2);
+                // Receivers and sources of the tests listen on loopback (docs/security.md).
+                config.egress.egress_allow = vec!["127.0.0.0/8".into(), "::1".into()];
                 adjust(&mut config);
                 let result = actix_web::rt::System::new().block_on(async move {
                     let server = match rigel_server::start(&config).await {

@@ -19,7 +19,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use rigel_model::registration::parse::apply_fragment;
 use rigel_model::registration::{Mode, Registration};
-use rigel_model::{Tenant, TermMap};
+use rigel_model::{ModelError, Tenant, TermMap};
 use rigel_query::registration::Wanted;
 use rigel_storage::{RegistrationStore, StorageError};
 use rigel_subscriptions::RegistrationSource;
@@ -279,6 +279,7 @@ impl Broker {
             return Err(BrokerError::AlreadyExists(registration.id));
         }
         self.check_mode(tenant, &registration, &others).await?;
+        self.admit_source(&registration).await?;
         if !registry
             .store
             .create_registration(tenant, &registration)
@@ -352,6 +353,9 @@ impl Broker {
         let updated = apply_fragment(current, fragment, terms, now)?;
         let others: Vec<Registration> = others.iter().filter(|r| r.id != id).cloned().collect();
         self.check_mode(tenant, &updated, &others).await?;
+        if updated.endpoint != current.endpoint {
+            self.admit_source(&updated).await?;
+        }
         if !registry
             .store
             .replace_registration(tenant, &updated)
@@ -388,6 +392,24 @@ impl Broker {
             Err(e) => e.into(),
             Ok(true) => BrokerError::RegistrationNotFound(id.to_owned()),
         }
+    }
+
+    /// Whether the outbound policy lets the broker call the registration's endpoint: a
+    /// refusal is a BadRequestData naming the rule (docs/security.md).
+    async fn admit_source(&self, registration: &Registration) -> Result<(), BrokerError> {
+        let Some(federation) = &self.federation else {
+            return Ok(());
+        };
+        federation
+            .sources
+            .admit(&registration.endpoint)
+            .await
+            .map_err(|why| {
+                BrokerError::Model(ModelError::bad_data(format!(
+                    "the endpoint {}: {why}",
+                    registration.endpoint
+                )))
+            })
     }
 
     /// The mode rules of registration (module documentation) against `others`, the

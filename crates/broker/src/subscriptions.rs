@@ -28,6 +28,9 @@ impl Broker {
     ) -> Result<String, BrokerError> {
         let service = self.subscription_service()?;
         freeze_terms(&mut subscription, terms).map_err(SubscriptionError::from)?;
+        service
+            .admit_endpoint(&subscription.notification.endpoint.uri)
+            .await?;
         let id = subscription.id.clone();
         service.create(tenant, subscription).await?;
         Ok(id)
@@ -98,6 +101,10 @@ impl Broker {
         };
         let mut updated = apply_fragment(&current, fragment, terms, self.now())?;
         freeze_terms(&mut updated, terms).map_err(SubscriptionError::from)?;
+        let endpoint = &updated.notification.endpoint.uri;
+        if *endpoint != current.notification.endpoint.uri {
+            service.admit_endpoint(endpoint).await?;
+        }
         service.replace(tenant, updated).await?;
         Ok(())
     }

@@ -2,16 +2,21 @@
 //! forwarded to context sources, notifications, @context downloads), with a policy on where
 //! it may go, a timeout per call and a cap on the size of answers.
 //!
-//! The policy refuses schemes other than `http` and `https`, and the link-local ranges
-//! (169.254.0.0/16, fe80::/10), where cloud metadata services answer. Loopback and private
-//! addresses are allowed: sources on the same host or network are the common case. Calls
-//! follow no redirects, except document downloads ([`Egress::fetch`]), which follow a few,
-//! each hop checked against the same policy.
+//! The policy ([`EgressPolicy`]) refuses schemes other than `http` and `https` (and `mqtt`,
+//! `mqtts` for notification endpoints), the ranges always refused (link-local, where cloud
+//! metadata services answer, and the like) and, unless allowed, loopback and private
+//! addresses. Names are checked by the addresses they resolve to, inside the resolver the
+//! connections use. Calls follow no redirects, except document downloads
+//! ([`Egress::fetch`]), which follow a few, each hop checked against the same policy.
 
-use std::net::IpAddr;
+mod policy;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+pub use policy::{Allowance, EgressPolicy, Refusal, Rule};
 use reqwest::header::HeaderMap;
 pub use reqwest::{header, Method, Url};
 
@@ -24,6 +29,10 @@ pub struct EgressConfig {
     pub max_answer_bytes: usize,
     /// Redirects a document download follows.
     pub max_redirects: usize,
+    /// Where calls may go. The default trusts loopback and private addresses (a library
+    /// default for tests and embedding); the broker's configuration refuses them unless
+    /// allowed.
+    pub policy: EgressPolicy,
 }
 
 impl Default for EgressConfig {
@@ -32,6 +41,7 @@ impl Default for EgressConfig {
             timeout: Duration::from_secs(3),
             max_answer_bytes: 16 * 1024 * 1024,
             max_redirects: 5,
+            policy: EgressPolicy::trusting(),
         }
     }
 }
@@ -39,7 +49,8 @@ impl Default for EgressConfig {
 /// Why an outbound call did not get an answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EgressError {
-    #[error("the broker may not call {0}")]
+    /// The policy refuses the call; the text says what and why.
+    #[error("{0}")]
     Refused(String),
     #[error("no answer within {0:?}")]
     Timeout(Duration),
@@ -85,6 +96,7 @@ pub struct Egress {
     /// Follows up to `max_redirects`, each checked against the policy.
     follower: reqwest::Client,
     config: EgressConfig,
+    policy: Arc<EgressPolicy>,
 }
 
 impl std::fmt::Debug for Egress {
@@ -97,8 +109,10 @@ impl std::fmt::Debug for Egress {
 
 impl Egress {
     pub fn new(config: EgressConfig) -> Result<Self, EgressError> {
+        let policy = Arc::new(config.policy.clone());
         let builder = || {
             reqwest::Client::builder()
+                .dns_resolver(Arc::new(policy::PolicyResolver(policy.clone())))
                 .pool_idle_timeout(Duration::from_secs(90))
                 .pool_max_idle_per_host(64)
                 .tcp_nodelay(true)
@@ -113,11 +127,12 @@ impl Egress {
         };
         let client = built(builder().redirect(reqwest::redirect::Policy::none()))?;
         let hops = config.max_redirects;
+        let hop_policy = policy.clone();
         let follower = built(builder().redirect(reqwest::redirect::Policy::custom(
             move |attempt| {
                 if attempt.previous().len() > hops {
                     attempt.error(format!("more than {hops} redirects"))
-                } else if let Err(e) = allowed(attempt.url()) {
+                } else if let Err(e) = allowed(&hop_policy, attempt.url()) {
                     attempt.error(e.to_string())
                 } else {
                     attempt.follow()
@@ -128,14 +143,59 @@ impl Egress {
             client,
             follower,
             config,
+            policy,
         })
     }
 
-    /// Whether the policy lets the broker call `url`; the parsed URL.
+    /// Whether the policy lets the broker call `url` (its scheme, and its host when that is
+    /// an address; names are checked when they are resolved); the parsed URL.
     pub fn check(&self, url: &str) -> Result<Url, EgressError> {
-        let parsed = Url::parse(url).map_err(|e| EgressError::Refused(format!("{url} ({e})")))?;
-        allowed(&parsed)?;
+        let parsed = Url::parse(url).map_err(|e| refused(url, &e.to_string()))?;
+        allowed(&self.policy, &parsed)?;
         Ok(parsed)
+    }
+
+    /// Whether an endpoint the broker is asked to call later (a notification endpoint, a
+    /// context source) is allowed now: its scheme (`http`, `https`, `mqtt`, `mqtts`), and
+    /// its host's addresses. A name that does not resolve now is not refused: it is checked
+    /// again at each call.
+    pub async fn admit(&self, uri: &str) -> Result<(), EgressError> {
+        let parsed = Url::parse(uri).map_err(|e| refused(uri, &e.to_string()))?;
+        let port = match parsed.scheme() {
+            "http" | "https" => parsed.port_or_known_default().unwrap_or(80),
+            "mqtt" => parsed.port().unwrap_or(1883),
+            "mqtts" => parsed.port().unwrap_or(8883),
+            other => {
+                return Err(refused(
+                    uri,
+                    &format!("the scheme {other} (only http, https, mqtt and mqtts)"),
+                ))
+            }
+        };
+        let host = parsed.host_str().ok_or_else(|| refused(uri, "no host"))?;
+        match self.resolve(host, port).await {
+            Err(refused @ EgressError::Refused(_)) => Err(refused),
+            _ => Ok(()),
+        }
+    }
+
+    /// The addresses of `host` the policy allows (an address is checked as it is), for
+    /// connections made outside this client (MQTT); `Refused` naming the rule when none is.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, EgressError> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            return match self.policy.refusal(ip, false) {
+                Some(rule) => Err(refused_address(ip, rule)),
+                None => Ok(vec![SocketAddr::new(ip, port)]),
+            };
+        }
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare, port))
+            .await
+            .map_err(|e| EgressError::Unreachable(format!("cannot resolve {bare}: {e}")))?
+            .collect();
+        self.policy
+            .filter(bare, addrs)
+            .map_err(|r| EgressError::Refused(policy_refusal(&r)))
     }
 
     /// Makes the call and reads the whole answer (any status), following no redirect.
@@ -205,24 +265,45 @@ impl Egress {
     }
 }
 
-/// The policy: `http` and `https` only, never a link-local address.
-fn allowed(url: &Url) -> Result<(), EgressError> {
+/// The policy on a URL before any lookup: `http` and `https` only, and an address host
+/// checked as it is.
+fn allowed(policy: &EgressPolicy, url: &Url) -> Result<(), EgressError> {
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(EgressError::Refused(format!("{url} (only http and https)")));
+        return Err(refused(url.as_str(), "only http and https"));
     }
     let host = url
         .host_str()
-        .ok_or_else(|| EgressError::Refused(format!("{url} (no host)")))?;
+        .ok_or_else(|| refused(url.as_str(), "no host"))?;
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if bare.parse::<IpAddr>().is_ok_and(is_link_local) {
-        return Err(EgressError::Refused(format!(
-            "{url} (a link-local address)"
-        )));
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        if let Some(rule) = policy.refusal(ip, false) {
+            return Err(refused_address(ip, rule));
+        }
     }
     Ok(())
 }
 
+fn refused(url: &str, why: &str) -> EgressError {
+    EgressError::Refused(format!("the broker may not call {url}: {why}"))
+}
+
+fn refused_address(ip: IpAddr, rule: Rule) -> EgressError {
+    EgressError::Refused(format!("the egress policy refuses {ip}, a {rule} address"))
+}
+
+fn policy_refusal(refusal: &Refusal) -> String {
+    format!("the egress policy refuses {refusal}")
+}
+
 fn failure(e: reqwest::Error, timeout: Duration) -> EgressError {
+    // The resolver refused every address of the name.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(cause) = source {
+        if let Some(refusal) = cause.downcast_ref::<Refusal>() {
+            return EgressError::Refused(policy_refusal(refusal));
+        }
+        source = cause.source();
+    }
     if e.is_timeout() {
         EgressError::Timeout(timeout)
     } else if e.is_redirect() {
@@ -244,17 +325,6 @@ fn source_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// 169.254.0.0/16 and fe80::/10 (and IPv4 mapped into IPv6).
-fn is_link_local(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_link_local(),
-        IpAddr::V6(v6) => {
-            v6.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-        }
-    }
 }
 
 #[cfg(test)]
@@ -348,5 +418,55 @@ mod tests {
                 "{refused}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_a_refused_address_is_refused_at_connection_and_admission() {
+        let base = redirecting_server().await;
+        let port = base.rsplit(':').next().unwrap().to_owned();
+        let strict = |allow: Vec<Allowance>| {
+            Egress::new(EgressConfig {
+                policy: EgressPolicy {
+                    allow_private: false,
+                    allow,
+                },
+                ..EgressConfig::default()
+            })
+            .unwrap()
+        };
+        let by_name = format!("http://localhost:{port}/b");
+        let e = strict(Vec::new());
+        let refused = e.send(get(by_name.clone())).await.unwrap_err();
+        assert!(
+            matches!(&refused, EgressError::Refused(why) if why.contains("loopback")),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            e.send(get(format!("{base}/b"))).await,
+            Err(EgressError::Refused(_))
+        ));
+        assert!(matches!(
+            e.admit(&by_name).await,
+            Err(EgressError::Refused(_))
+        ));
+        assert!(matches!(
+            e.admit("mqtt://127.0.0.1:1883/t").await,
+            Err(EgressError::Refused(_))
+        ));
+        assert!(matches!(
+            e.admit("ftp://example.org/").await,
+            Err(EgressError::Refused(_))
+        ));
+        // A name that does not resolve now is checked again at each call.
+        assert!(e.admit("http://no-such-host.invalid/").await.is_ok());
+        // Allowed by name, or by network.
+        let by_host = strict(vec!["localhost".parse().unwrap()]);
+        assert_eq!(
+            by_host.send(get(by_name.clone())).await.unwrap().status,
+            200
+        );
+        let by_net = strict(vec!["127.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()]);
+        assert_eq!(by_net.send(get(by_name)).await.unwrap().status, 200);
+        assert!(by_net.admit("mqtt://127.0.0.1/t").await.is_ok());
     }
 }

@@ -255,6 +255,10 @@ fn carries_context(body: &Value) -> bool {
 
 #[async_trait::async_trait]
 impl ContextSources for HttpSources {
+    async fn admit(&self, endpoint: &str) -> Result<(), String> {
+        self.egress.admit(endpoint).await.map_err(|e| e.to_string())
+    }
+
     async fn retrieve(
         &self,
         call: &SourceCall<'_>,

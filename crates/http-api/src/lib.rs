@@ -4,6 +4,7 @@
 pub mod context;
 pub mod distribution;
 pub mod filters;
+pub mod guard;
 pub mod linked;
 pub mod negotiation;
 pub mod openapi;

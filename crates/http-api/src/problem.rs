@@ -27,6 +27,8 @@ pub enum ApiError {
     MethodNotAllowed(&'static str),
     #[error("Content-Length required")]
     LengthRequired,
+    #[error(transparent)]
+    Auth(#[from] rigel_auth::AuthError),
 }
 
 impl ApiError {
@@ -102,8 +104,6 @@ pub fn problem(kind: ErrorKind, detail: &str) -> HttpResponse {
         .json(problem_body(kind, detail))
 }
 
-/// The ProblemDetails of 508 Loop Detected (6.3.17), which no error type of the spec names:
-/// RFC 9457's `about:blank`, titled as the status.
 /// How long a client is asked to wait before retrying while the database is unavailable.
 const RETRY_AFTER_SECS: &str = "2";
 
@@ -115,6 +115,8 @@ fn unavailable() -> serde_json::Value {
     })
 }
 
+/// The ProblemDetails of 508 Loop Detected (6.3.17), which no error type of the spec names:
+/// RFC 9457's `about:blank`, titled as the status.
 fn loop_detected(detail: &str) -> serde_json::Value {
     json!({"type": "about:blank", "title": "Loop Detected", "detail": detail})
 }
@@ -131,6 +133,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
+            Self::Auth(e) => crate::guard::status_of(e),
             other => other
                 .kind_and_detail()
                 .map_or(StatusCode::INTERNAL_SERVER_ERROR, |(k, _)| status_of(k)),
@@ -153,6 +156,7 @@ impl ResponseError for ApiError {
             }
             Self::UnsupportedMediaType => HttpResponse::UnsupportedMediaType().finish(),
             Self::LengthRequired => HttpResponse::LengthRequired().finish(),
+            Self::Auth(e) => crate::guard::refusal(e),
             Self::NotAcceptable => HttpResponse::NotAcceptable().json(json!({
                 "type": ErrorKind::InvalidRequest.type_uri(),
                 "title": "Not acceptable",

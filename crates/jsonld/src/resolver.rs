@@ -95,6 +95,7 @@ impl ContextResolver {
             timeout: config.fetch_timeout,
             max_answer_bytes: config.max_context_bytes,
             max_redirects: config.max_redirects,
+            ..rigel_egress::EgressConfig::default()
         })
         .map_err(|e| JsonLdError::Internal(format!("cannot build the HTTP client: {e}")))?;
         Self::with_egress(config, egress)

@@ -181,6 +181,12 @@ pub struct Config {
     /// HTTP worker threads (default: one per core; Orion-LD: ORIONLD_TRQ_POOL_SIZE).
     #[arg(long, env = "RIGEL_WORKERS")]
     pub workers: Option<usize>,
+
+    #[command(flatten)]
+    pub auth: crate::auth::AuthOptions,
+
+    #[command(flatten)]
+    pub egress: crate::outbound::EgressOptions,
 }
 
 /// How log lines are written.

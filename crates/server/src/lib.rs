@@ -3,12 +3,14 @@
 //! business rules.
 
 mod access;
+pub mod auth;
 mod backend;
 pub mod commands;
 pub mod config;
 mod contexts;
 mod health;
 mod metrics;
+mod outbound;
 mod outbox;
 mod replicas;
 mod retention;
@@ -59,6 +61,10 @@ pub enum StartError {
     Registrations(rigel_storage::StorageError),
     #[error("cannot set up calls to context sources: {0}")]
     Federation(String),
+    #[error("--egress-allow: {0}")]
+    Egress(String),
+    #[error("cannot set up authentication: {0}")]
+    Auth(#[from] auth::AuthSetupError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -94,6 +100,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     // notifications and requests forwarded to context sources.
     let egress = Egress::new(EgressConfig {
         timeout: Duration::from_millis(config.forward_timeout_ms.max(1)),
+        policy: config.egress.policy().map_err(StartError::Egress)?,
         ..EgressConfig::default()
     })
     .map_err(|e| StartError::Federation(e.to_string()))?;
@@ -111,6 +118,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     } else {
         ContextResolver::with_egress(resolver_config, egress.clone())?
     };
+    let verifier = auth::verifier(&config.auth).await?;
     let clock = Arc::new(SystemClock);
     let subscriptions = SubscriptionService::new(
         store.clone(),
@@ -119,6 +127,9 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         clock.clone(),
         ServiceOptions {
             egress: Some(egress.clone()),
+            gate: verifier
+                .clone()
+                .map(|v| Arc::new(auth::OwnerGate(v)) as Arc<dyn rigel_subscriptions::NotifyGate>),
             ..subscription_options(config)
         },
     )
@@ -195,10 +206,14 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     let api_health = config.api_health;
     let api_ops = operations.clone();
     let mut api = HttpServer::new(move || {
+        let verifier = verifier.clone();
         let app = App::new()
             .app_data(state.clone())
             .app_data(api_ops.clone())
             .app_data(started_at.clone())
+            .wrap(middleware::from_fn(move |req, next| {
+                rigel_http_api::guard::guard(verifier.clone(), req, next)
+            }))
             .wrap(middleware::from_fn(move |req, next| {
                 rigel_http_api::edge(limits, req, next)
             }))

@@ -2,7 +2,8 @@
 //! graceful shutdown on SIGTERM, the admin port, the request log, configuration by flag and
 //! environment (Orion-LD's variables too), the deployment files against what the binary
 //! serves, federation between several brokers, a MongoDB store through an outage, drills
-//! of brokers sharing MongoDB under load, and export and import between stores.
+//! of brokers sharing MongoDB under load, export and import between stores, and
+//! authentication with rights per tenant.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "process/common.rs"]
@@ -19,6 +20,8 @@ mod kill;
 mod mongodb;
 #[path = "process/operations.rs"]
 mod operations;
+#[path = "process/security.rs"]
+mod security;
 #[path = "process/shutdown.rs"]
 mod shutdown;
 #[path = "process/transfer.rs"]

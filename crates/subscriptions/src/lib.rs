@@ -27,7 +27,7 @@ use rigel_storage::StorageError;
 pub use compile::Compiled;
 pub use csource::{RegistrationMatcher, RegistrationSource, TriggerReason};
 pub use drain::{DeliveryReport, QueueDepth};
-pub use service::{ServiceOptions, SubscriptionService};
+pub use service::{NotifyGate, ServiceOptions, SubscriptionService};
 
 /// Errors of subscription management.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,9 @@ pub enum SubscriptionError {
     Invalid(#[from] QueryError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The outbound policy does not let the broker notify the endpoint.
+    #[error("the notification endpoint {0}")]
+    Endpoint(String),
 }
 
 impl SubscriptionError {
@@ -49,6 +52,7 @@ impl SubscriptionError {
             Self::NotFound(_) => ErrorKind::ResourceNotFound,
             Self::Invalid(e) => e.kind(),
             Self::Storage(e) => e.kind(),
+            Self::Endpoint(_) => ErrorKind::BadRequestData,
         }
     }
 }

@@ -39,6 +39,16 @@ pub struct ServiceOptions {
     /// The broker's outbound client for HTTP notifications; `None`: one of the service's
     /// own, with the default policy.
     pub egress: Option<rigel_egress::Egress>,
+    /// Whether a subscription's notifications may still go out (its creator's rights);
+    /// `None`: always.
+    pub gate: Option<Arc<dyn NotifyGate>>,
+}
+
+/// Says whether a subscription may notify: a notification carries entity data, so its
+/// creator must still be allowed to read the subscription's tenant.
+pub trait NotifyGate: Send + Sync + std::fmt::Debug {
+    /// `Err(reason)` when the notification must not be sent.
+    fn may_notify(&self, subscription: &Subscription, tenant: &Tenant) -> Result<(), String>;
 }
 
 impl Default for ServiceOptions {
@@ -50,6 +60,7 @@ impl Default for ServiceOptions {
             status_save_interval: Duration::from_secs(1),
             periodic_limit: 1_000,
             egress: None,
+            gate: None,
         }
     }
 }
@@ -305,6 +316,16 @@ impl SubscriptionService {
         self.created_here(tenant, &sub.id);
         self.register(tenant, sub, compiled);
         Ok(())
+    }
+
+    /// Whether the outbound policy lets the broker notify `uri` (its scheme and the addresses
+    /// its host resolves to now); an `Endpoint` error naming the rule when it does not.
+    pub async fn admit_endpoint(&self, uri: &str) -> Result<(), SubscriptionError> {
+        self.inner
+            .deliverer
+            .admit(uri)
+            .await
+            .map_err(|e| SubscriptionError::Endpoint(format!("{uri}: {e}")))
     }
 
     /// Replaces a subscription of either kind (an update); its delivery counters carry over.

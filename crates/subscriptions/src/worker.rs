@@ -208,7 +208,11 @@ pub(crate) async fn send(
         .map_or(inner.options.delivery_timeout, |ms| {
             Duration::from_secs_f64(ms / 1000.0)
         });
-    let result = inner.deliverer.send(endpoint, &outgoing, timeout).await;
+    let gate = inner.options.gate.as_ref();
+    let result = match gate.map(|g| g.may_notify(&shared.config, &shared.tenant)) {
+        Some(Err(reason)) => Err(crate::deliver::DeliveryError::Withheld(reason)),
+        _ => inner.deliverer.send(endpoint, &outgoing, timeout).await,
+    };
     let done = inner.clock.now();
     {
         let mut delivery = shared.delivery.lock().unwrap_or_else(|p| p.into_inner());

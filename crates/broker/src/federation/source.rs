@@ -336,4 +336,11 @@ pub trait ContextSources: Send + Sync + 'static {
         call: &SourceCall<'_>,
         request: &SourceQuery<'_>,
     ) -> Result<Vec<Entity>, SourceError>;
+
+    /// Whether the broker may call a source at `endpoint` (its outbound policy);
+    /// `Err(reason)` when it may not. Sources reached otherwise than by URL admit any.
+    async fn admit(&self, endpoint: &str) -> Result<(), String> {
+        let _ = endpoint;
+        Ok(())
+    }
 }

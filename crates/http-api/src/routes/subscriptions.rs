@@ -90,7 +90,7 @@ pub(crate) async fn create(
     let (body, ctx) = object_body(&req, payload, &state).await?;
     check_jsonld_context(&body, &state).await?;
     let jsonld_context = notification_context(&req, &ctx, &state).await?;
-    let subscription = parse_subscription(
+    let mut subscription = parse_subscription(
         kind,
         &body,
         ctx.terms.as_ref(),
@@ -98,6 +98,7 @@ pub(crate) async fn create(
         state.broker_now(),
         new_subscription_id,
     )?;
+    subscription.owner = crate::guard::owner(&req);
     let id = state
         .broker
         .create_subscription(&tenant, subscription, ctx.terms.as_ref())

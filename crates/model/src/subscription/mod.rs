@@ -254,6 +254,17 @@ pub struct Subscription {
     pub created_at: DateTime<Utc>,
     pub modified_at: DateTime<Utc>,
     pub delivery: DeliveryStatus,
+    /// Who created the subscription, when the broker authenticates callers: notifications
+    /// carry only what they may still read. Not part of the NGSI-LD representation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+}
+
+/// The authenticated creator of a subscription: the token's subject and the roles it held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub subject: String,
+    pub roles: Vec<String>,
 }
 
 /// The triggers a subscription without `notificationTrigger` has.

@@ -131,6 +131,7 @@ pub fn parse_subscription(
         created_at: now,
         modified_at: now,
         delivery: DeliveryStatus::default(),
+        owner: None,
     };
     for (name, value) in body {
         if IDENTITY_MEMBERS.contains(&name.as_str()) || name == "notification" {

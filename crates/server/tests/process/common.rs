@@ -24,6 +24,8 @@ pub fn rigel_command(dir: &Path, port: u16, admin_port: u16) -> Command {
         .args(["--admin-port", &admin_port.to_string()])
         .arg("--data-dir")
         .arg(dir)
+        // Receivers and sources of the tests listen on loopback (docs/security.md).
+        .env("RIGEL_EGRESS_ALLOW", "127.0.0.0/8,::1")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     command

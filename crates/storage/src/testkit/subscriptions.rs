@@ -10,8 +10,8 @@ use chrono::Duration;
 use rigel_model::codec::render::Format;
 use rigel_model::subscription::{
     DeliveryOutcome, DeliveryStatus, Endpoint, Join, KeyValuePair, NotificationMedia,
-    NotificationParams, SubscribedEntities, Subscription, SubscriptionGeoQuery, SubscriptionKind,
-    SubscriptionTemporalQuery, Trigger,
+    NotificationParams, Owner, SubscribedEntities, Subscription, SubscriptionGeoQuery,
+    SubscriptionKind, SubscriptionTemporalQuery, Trigger,
 };
 
 use super::*;
@@ -94,6 +94,10 @@ pub fn sample_subscription(id: &str) -> Subscription {
         created_at: instant(),
         modified_at: instant() + Duration::seconds(1),
         delivery: sample_status(3, 1),
+        owner: Some(Owner {
+            subject: "alice".to_owned(),
+            roles: vec!["operator".to_owned(), "viewer".to_owned()],
+        }),
     }
 }
 

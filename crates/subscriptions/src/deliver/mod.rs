@@ -32,6 +32,8 @@ pub enum DeliveryError {
     Unreachable(String),
     #[error("the endpoint is not usable: {0}")]
     BadEndpoint(String),
+    #[error("not sent: {0}")]
+    Withheld(String),
 }
 
 /// Sends notifications over every supported binding, sharing connections between
@@ -39,6 +41,8 @@ pub enum DeliveryError {
 pub struct Deliverer {
     http: http::HttpDelivery,
     mqtt: mqtt::MqttDelivery,
+    /// The outbound policy, for endpoints checked before any delivery.
+    egress: rigel_egress::Egress,
 }
 
 impl Deliverer {
@@ -56,9 +60,15 @@ impl Deliverer {
             .map_err(|e| DeliveryError::BadEndpoint(e.to_string()))?,
         };
         Ok(Self {
-            http: http::HttpDelivery::new(egress),
-            mqtt: mqtt::MqttDelivery::new(),
+            http: http::HttpDelivery::new(egress.clone()),
+            mqtt: mqtt::MqttDelivery::new().with_egress(egress.clone()),
+            egress,
         })
+    }
+
+    /// Whether the outbound policy lets notifications go to `uri`.
+    pub async fn admit(&self, uri: &str) -> Result<(), rigel_egress::EgressError> {
+        self.egress.admit(uri).await
     }
 
     /// Delivers one notification; `Ok` when the receiver accepted it (any 2xx for HTTP,

@@ -51,6 +51,8 @@ impl Default for MqttSettings {
 /// notifying the same broker with the same credentials and version, and closed when idle.
 pub struct MqttDelivery {
     settings: MqttSettings,
+    /// The outbound policy brokers' addresses are checked against; `None`: any.
+    egress: Option<rigel_egress::Egress>,
     default_tls: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
     sessions: Mutex<HashMap<BrokerKey, Arc<Session>>>,
 }
@@ -82,9 +84,42 @@ impl MqttDelivery {
     pub fn with_settings(settings: MqttSettings) -> Self {
         Self {
             settings,
+            egress: None,
             default_tls: OnceLock::new(),
             sessions: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Checks the address of every broker connected to against the outbound policy.
+    pub fn with_egress(mut self, egress: rigel_egress::Egress) -> Self {
+        self.egress = Some(egress);
+        self
+    }
+
+    /// Where a new connection to `key` goes: the broker's host as written, once the policy
+    /// allowed the addresses it resolves to. A plain connection goes to the address checked
+    /// (so a name cannot resolve elsewhere in between); a TLS one by name, which the
+    /// certificate must match.
+    async fn admitted_host(&self, key: &BrokerKey) -> Result<String, DeliveryError> {
+        let Some(egress) = &self.egress else {
+            return Ok(key.host.clone());
+        };
+        let addrs = egress
+            .resolve(&key.host, key.port)
+            .await
+            .map_err(|e| match e {
+                rigel_egress::EgressError::Refused(why) => DeliveryError::BadEndpoint(why),
+                other => DeliveryError::Unreachable(other.to_string()),
+            })?;
+        match addrs.first() {
+            Some(addr) if !key.tls => Ok(addr.ip().to_string()),
+            _ => Ok(key.host.clone()),
+        }
+    }
+
+    fn open_session(&self, key: &BrokerKey) -> Option<Arc<Session>> {
+        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions.get(key).filter(|s| s.is_open()).cloned()
     }
 
     /// Publishes the notification; `Ok` once written (QoS 0), acknowledged by PUBACK
@@ -108,7 +143,13 @@ impl MqttDelivery {
         // A session may close (idle, broken) between lookup and publish: one more try on a
         // fresh one.
         for _ in 0..2 {
-            let session = self.session(&target.broker, timeout)?;
+            let session = match self.open_session(&target.broker) {
+                Some(session) => session,
+                None => {
+                    let host = self.admitted_host(&target.broker).await?;
+                    self.session(&target.broker, &host, timeout)?
+                }
+            };
             match session
                 .publish(&target.topic, target.qos, payload, deadline)
                 .await
@@ -123,8 +164,13 @@ impl MqttDelivery {
         ))
     }
 
-    /// The open session for `key`, or a new one.
-    fn session(&self, key: &BrokerKey, timeout: Duration) -> Result<Arc<Session>, DeliveryError> {
+    /// The open session for `key`, or a new one connecting to `host`.
+    fn session(
+        &self,
+        key: &BrokerKey,
+        host: &str,
+        timeout: Duration,
+    ) -> Result<Arc<Session>, DeliveryError> {
         let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(session) = sessions.get(key) {
             if session.is_open() {
@@ -150,7 +196,7 @@ impl MqttDelivery {
             max_packet: self.settings.max_message_bytes + usize::from(u16::MAX) + 16,
             tls,
         };
-        let session = Session::open(key, client_id(), &config);
+        let session = Session::open(key, host, client_id(), &config);
         sessions.insert(key.clone(), session.clone());
         Ok(session)
     }

@@ -93,7 +93,14 @@ enum Step {
 
 impl Session {
     /// Creates the client and spawns the task that drives its connection.
-    pub fn open(key: &BrokerKey, client_id: String, config: &SessionConfig) -> Arc<Self> {
+    /// A session with the broker of `key`, connecting to `host` (its name, or the address
+    /// the outbound policy checked).
+    pub fn open(
+        key: &BrokerKey,
+        host: &str,
+        client_id: String,
+        config: &SessionConfig,
+    ) -> Arc<Self> {
         let book = Mutex::new(Book {
             open: true,
             last_used: Instant::now(),
@@ -118,7 +125,7 @@ impl Session {
         network.set_tcp_nodelay(true);
         match key.version {
             Version::V311 => {
-                let mut options = rumqttc::MqttOptions::new(client_id, &key.host, key.port);
+                let mut options = rumqttc::MqttOptions::new(client_id, host, key.port);
                 options
                     .set_keep_alive(config.keep_alive.max(Duration::from_secs(1)))
                     .set_clean_session(true)
@@ -139,7 +146,7 @@ impl Session {
                 session
             }
             Version::V5 => {
-                let mut options = rumqttc::v5::MqttOptions::new(client_id, &key.host, key.port);
+                let mut options = rumqttc::v5::MqttOptions::new(client_id, host, key.port);
                 options
                     .set_keep_alive(config.keep_alive.max(Duration::from_secs(5)))
                     .set_clean_start(true)
@@ -374,6 +381,7 @@ fn same_error(error: &DeliveryError) -> DeliveryError {
         DeliveryError::Timeout(d) => DeliveryError::Timeout(*d),
         DeliveryError::Unreachable(why) => DeliveryError::Unreachable(why.clone()),
         DeliveryError::BadEndpoint(why) => DeliveryError::BadEndpoint(why.clone()),
+        DeliveryError::Withheld(why) => DeliveryError::Withheld(why.clone()),
     }
 }
 

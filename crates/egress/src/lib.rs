@@ -33,6 +33,8 @@ pub struct EgressConfig {
     /// default for tests and embedding); the broker's configuration refuses them unless
     /// allowed.
     pub policy: EgressPolicy,
+    /// Certificate authorities (DER) trusted besides the system's and the bundled roots.
+    pub extra_roots: Vec<Vec<u8>>,
 }
 
 impl Default for EgressConfig {
@@ -42,6 +44,7 @@ impl Default for EgressConfig {
             max_answer_bytes: 16 * 1024 * 1024,
             max_redirects: 5,
             policy: EgressPolicy::trusting(),
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -121,7 +124,16 @@ impl Egress {
                 // (`Link`, receiverInfo keys as given).
                 .http1_title_case_headers()
         };
-        let built = |b: reqwest::ClientBuilder| {
+        let roots = config
+            .extra_roots
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| EgressError::Unreachable(format!("a configured CA: {e}")))?;
+        let built = |mut b: reqwest::ClientBuilder| {
+            for root in &roots {
+                b = b.add_root_certificate(root.clone());
+            }
             b.build()
                 .map_err(|e| EgressError::Unreachable(format!("HTTP client: {e}")))
         };
@@ -177,6 +189,12 @@ impl Egress {
             Err(refused @ EgressError::Refused(_)) => Err(refused),
             _ => Ok(()),
         }
+    }
+
+    /// The certificate authorities trusted besides the system's and the bundled roots (DER),
+    /// for TLS connections made outside this client (MQTTS).
+    pub fn extra_roots(&self) -> &[Vec<u8>] {
+        &self.config.extra_roots
     }
 
     /// The addresses of `host` the policy allows (an address is checked as it is), for

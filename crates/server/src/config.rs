@@ -187,6 +187,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub egress: crate::outbound::EgressOptions,
+
+    #[command(flatten)]
+    pub tls: crate::tls::TlsOptions,
 }
 
 /// How log lines are written.

@@ -15,6 +15,7 @@ mod outbox;
 mod replicas;
 mod retention;
 mod shutdown;
+pub mod tls;
 mod version;
 
 use std::net::SocketAddr;
@@ -63,6 +64,8 @@ pub enum StartError {
     Federation(String),
     #[error("--egress-allow: {0}")]
     Egress(String),
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] tls::TlsError),
     #[error("cannot set up authentication: {0}")]
     Auth(#[from] auth::AuthSetupError),
     #[error("cannot listen on {addr}: {source}")]
@@ -101,6 +104,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     let egress = Egress::new(EgressConfig {
         timeout: Duration::from_millis(config.forward_timeout_ms.max(1)),
         policy: config.egress.policy().map_err(StartError::Egress)?,
+        extra_roots: tls::extra_roots(&config.tls)?,
         ..EgressConfig::default()
     })
     .map_err(|e| StartError::Federation(e.to_string()))?;
@@ -234,11 +238,23 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     if let Some(workers) = config.workers {
         api = api.workers(workers);
     }
+    let certificate = match (&config.tls.tls_cert, &config.tls.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::Certificate::load(cert, key)?),
+        _ => None,
+    };
+    actix_web::rt::spawn(tls::reload_on_sighup(certificate.clone()));
     let addr = SocketAddr::new(config.bind, config.port);
-    let api = api.bind(addr).map_err(|source| StartError::Bind {
-        addr: addr.to_string(),
-        source,
-    })?;
+    let bind_error = |addr: SocketAddr| {
+        move |source| StartError::Bind {
+            addr: addr.to_string(),
+            source,
+        }
+    };
+    let api = match &certificate {
+        Some(c) => api.bind_rustls_0_23(addr, c.server_config()?),
+        None => api.bind(addr),
+    }
+    .map_err(bind_error(addr))?;
     let bound = api.addrs().first().copied().unwrap_or(addr);
 
     let admin_ops = operations.clone();
@@ -250,13 +266,23 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     })
     .workers(1)
     .disable_signals()
-    .shutdown_timeout(1)
-    .bind(admin_addr)
-    .map_err(|source| StartError::Bind {
-        addr: admin_addr.to_string(),
-        source,
-    })?;
+    .shutdown_timeout(1);
+    let admin = match certificate.as_ref().filter(|_| config.tls.admin_tls) {
+        Some(c) => admin.bind_rustls_0_23(admin_addr, c.server_config()?),
+        None => admin.bind(admin_addr),
+    }
+    .map_err(bind_error(admin_addr))?;
     let admin_bound = admin.addrs().first().copied().unwrap_or(admin_addr);
+    let scheme = if certificate.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let admin_scheme = if certificate.is_some() && config.tls.admin_tls {
+        "https"
+    } else {
+        "http"
+    };
 
     let api = api.run();
     let api_handle = api.handle();
@@ -264,8 +290,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     let admin = admin.run();
     let admin_handle = admin.handle();
     actix_web::rt::spawn(admin);
-    tracing::info!(addr = %bound, data_dir = %config.data_dir.display(), "NGSI-LD API listening at http://{bound}/ngsi-ld/v1");
-    tracing::info!(addr = %admin_bound, "health probes and metrics at http://{admin_bound}/health/ready and /metrics");
+    tracing::info!(addr = %bound, data_dir = %config.data_dir.display(), "NGSI-LD API listening at {scheme}://{bound}/ngsi-ld/v1");
+    tracing::info!(addr = %admin_bound, "health probes and metrics at {admin_scheme}://{admin_bound}/health/ready and /metrics");
     Ok(RunningServer {
         addr: bound,
         admin_addr: admin_bound,

@@ -93,11 +93,16 @@ pub async fn wait_ready(client: &reqwest::Client, base: &str) {
 
 /// Sends SIGTERM to the process.
 pub fn terminate(child: &Child) {
+    signal(child, "TERM");
+}
+
+/// Sends a signal (`TERM`, `HUP`, ...) to the process.
+pub fn signal(child: &Child, name: &str) {
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([&format!("-{name}"), &child.id().to_string()])
         .status()
         .expect("kill runs");
-    assert!(status.success(), "kill -TERM failed");
+    assert!(status.success(), "kill -{name} failed");
 }
 
 /// Waits for the process to exit, at most `limit`; its exit code.

@@ -341,6 +341,9 @@ async fn the_egress_policy_refuses_each_range_and_scheme_and_the_allow_list_lets
         problem["detail"].as_str().unwrap().contains("loopback"),
         "{problem}"
     );
+    // A reload signal without TLS changes nothing (and does not stop the broker).
+    signal(&rigel, "HUP");
+    tokio::time::sleep(Duration::from_millis(200)).await;
     terminate_cleanly(&mut rigel).await;
 
     // The allow-list lets the local receiver through.
@@ -370,4 +373,125 @@ async fn the_egress_policy_refuses_each_range_and_scheme_and_the_allow_list_lets
     let url = format!("{subscriptions}/urn:ngsi-ld:Subscription:local");
     assert_eq!(delivery_status(|| client.get(&url)).await, "failed");
     assert_eq!(received.lock().unwrap().len(), 1);
+}
+
+/// A self-signed certificate for `localhost` and its key, as PEM.
+fn self_signed() -> (String, String) {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    (made.cert.pem(), made.key_pair.serialize_pem())
+}
+
+/// A client trusting only `cert_pem`.
+fn trusting(cert_pem: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap()
+}
+
+/// Whether `url` answers 200 to a client trusting only `cert_pem` (a fresh connection).
+async fn served_with(cert_pem: &str, url: &str) -> bool {
+    matches!(trusting(cert_pem).get(url).send().await, Ok(r) if r.status() == 200)
+}
+
+#[tokio::test]
+async fn the_api_and_admin_ports_serve_https_and_a_renewed_certificate_is_read_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, &cert).unwrap();
+    std::fs::write(&key_path, &key).unwrap();
+    let (port, admin) = (free_port(), free_port());
+    let rigel = rigel_command(&dir.path().join("data"), port, admin)
+        .args(["--log-level", "warn", "--admin-tls"])
+        .arg("--tls-cert")
+        .arg(&cert_path)
+        .arg("--tls-key")
+        .arg(&key_path)
+        .start();
+    let types = format!("https://localhost:{port}/ngsi-ld/v1/types");
+    let mut up = false;
+    for _ in 0..200 {
+        up = served_with(&cert, &types).await;
+        if up {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the API answers over HTTPS");
+    let probe = format!("https://localhost:{admin}/health/live");
+    assert!(served_with(&cert, &probe).await, "the admin port too");
+    let plain = reqwest::Client::new()
+        .get(format!("http://localhost:{port}/ngsi-ld/v1/types"))
+        .send()
+        .await;
+    assert!(plain.map_or(true, |r| r.status() != 200), "no plain HTTP");
+
+    // A hosted @context served over HTTPS is fetched by another broker that trusts the
+    // certificate through --tls-ca-file, and not by one that does not.
+    let context = json!({"@context": {"reading": "https://example.org/ns#reading"}});
+    let hosted = trusting(&cert)
+        .post(format!(
+            "https://localhost:{port}/ngsi-ld/v1/jsonldContexts"
+        ))
+        .json(&context)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hosted.status(), 201);
+    let context_url = hosted.headers()["location"].to_str().unwrap().to_owned();
+    let context_url = if context_url.starts_with("http") {
+        context_url
+    } else {
+        format!("https://localhost:{port}{context_url}")
+    };
+    let link = format!(
+        r#"<{context_url}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json""#
+    );
+    for (trusts, expected) in [(true, 200), (false, 504)] {
+        let other_dir = tempfile::tempdir().unwrap();
+        let other_port = free_port();
+        let mut command = rigel_command(other_dir.path(), other_port, free_port());
+        command.args(["--log-level", "error"]);
+        if trusts {
+            command.arg("--tls-ca-file").arg(&cert_path);
+        }
+        let _other = command.start();
+        let client = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{other_port}/ngsi-ld/v1");
+        wait_ready(&client, &base).await;
+        let r = client
+            .get(format!("{base}/types"))
+            .header("Link", &link)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), expected, "trusting the CA: {trusts}");
+    }
+
+    // Renewed files and SIGHUP: new connections get the new certificate.
+    let (renewed, renewed_key) = self_signed();
+    std::fs::write(&cert_path, &renewed).unwrap();
+    std::fs::write(&key_path, &renewed_key).unwrap();
+    assert!(
+        !served_with(&renewed, &types).await,
+        "not before the signal"
+    );
+    signal(&rigel, "HUP");
+    let mut renewed_up = false;
+    for _ in 0..100 {
+        renewed_up = served_with(&renewed, &types).await;
+        if renewed_up {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(renewed_up, "the renewed certificate is served");
+    assert!(!served_with(&cert, &types).await, "the old one no longer");
+    // Unreadable files on the next SIGHUP: the certificate in use stays.
+    std::fs::write(&key_path, "not a key").unwrap();
+    signal(&rigel, "HUP");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(served_with(&renewed, &types).await);
 }

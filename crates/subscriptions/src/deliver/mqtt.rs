@@ -206,15 +206,27 @@ impl MqttDelivery {
             return Ok(tls.clone());
         }
         self.default_tls
-            .get_or_init(default_tls)
+            .get_or_init(|| {
+                let extra = self.egress.as_ref().map_or(&[][..], |e| e.extra_roots());
+                default_tls(extra)
+            })
             .clone()
             .map_err(DeliveryError::BadEndpoint)
     }
 }
 
-fn default_tls() -> Result<Arc<rustls::ClientConfig>, String> {
+/// TLS for `mqtts://`: the system's roots, the bundled Mozilla roots and the configured
+/// certificate authorities (`extra`, DER).
+fn default_tls(extra: &[Vec<u8>]) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let system = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(system.certs);
+    for der in extra {
+        roots
+            .add(rustls::pki_types::CertificateDer::from(der.clone()))
+            .map_err(|e| format!("a configured CA: {e}"))?;
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

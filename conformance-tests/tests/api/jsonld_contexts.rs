@@ -337,6 +337,42 @@ async fn a_downloaded_context_is_cached_described_reloaded_and_deleted() {
     assert_eq!(details(&url).await["kind"], json!("Cached"));
 }
 
+/// A tenant's listing holds the Cached @contexts its own requests named, not the URLs
+/// (query strings included) other tenants' clients fetched.
+#[tokio::test]
+async fn a_tenant_lists_only_the_cached_contexts_its_requests_named() {
+    let url = serve_context(document("tenant-listing")["@context"].clone());
+    let tenant_a = unique_tenant();
+    let car = json!({"id": unique_id("tenant-listing"), "type": "Car"});
+    send(
+        post("/entities")
+            .json(&car)
+            .context_link(&url)
+            .tenant(&tenant_a),
+    )
+    .await
+    .expect_status(201);
+    let listed = |tenant: String| async move {
+        send(get("/jsonldContexts?kind=Cached").tenant(&tenant))
+            .await
+            .expect_status(200)
+            .json()
+    };
+    let seen_by_a = listed(tenant_a.clone()).await;
+    assert!(
+        seen_by_a
+            .as_array()
+            .is_some_and(|l| l.contains(&json!(url))),
+        "{seen_by_a}"
+    );
+    let seen_by_b = listed(unique_tenant()).await;
+    assert!(!seen_by_b.to_string().contains(&url), "{seen_by_b}");
+    assert!(
+        !list("?kind=Cached").await.contains(&json!(url)),
+        "nor the default tenant"
+    );
+}
+
 /// Clauses 6.29, 6.30, 6.3.2: methods the resources do not have are 405 with `Allow`;
 /// DELETE without an identifier is BadRequestData.
 #[tokio::test]

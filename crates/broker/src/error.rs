@@ -36,6 +36,10 @@ pub enum BrokerError {
     /// (6.3.17: 508 Loop Detected; no error type of the spec names it).
     #[error("the request already passed through this broker ({0}): a registration loop")]
     LoopDetected(String),
+    /// The tenant holds as many subscriptions or registrations as the broker allows (403; no
+    /// error type of the spec names it).
+    #[error("{0}")]
+    OverQuota(String),
 }
 
 impl BrokerError {
@@ -54,6 +58,7 @@ impl BrokerError {
             }
             Self::RegistrationNotFound(_) => ErrorKind::ResourceNotFound,
             Self::Conflict(_) | Self::LoopDetected(_) => ErrorKind::Conflict,
+            Self::OverQuota(_) => ErrorKind::OperationNotSupported,
         }
     }
 

@@ -63,6 +63,16 @@ pub struct Broker {
     entity_maps: Arc<federation::EntityMaps>,
     /// When this broker started (its uptime as a context source, 5.2.40).
     started_at: chrono::DateTime<chrono::Utc>,
+    /// How many subscriptions and registrations a tenant may hold.
+    quotas: Quotas,
+}
+
+/// Bounds per tenant (0: none).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quotas {
+    /// Entity and registration subscriptions together.
+    pub subscriptions: usize,
+    pub registrations: usize,
 }
 
 impl Broker {
@@ -80,7 +90,14 @@ impl Broker {
             source_cache: Arc::default(),
             entity_maps: Arc::default(),
             started_at: chrono::Utc::now(),
+            quotas: Quotas::default(),
         }
+    }
+
+    /// The broker refusing new subscriptions and registrations beyond `quotas` per tenant.
+    pub fn with_quotas(mut self, quotas: Quotas) -> Self {
+        self.quotas = quotas;
+        self
     }
 
     /// The broker answering temporal retrievals and queries with at most `n` instances per

@@ -278,6 +278,13 @@ impl Broker {
         if others.iter().any(|r| r.id == registration.id) {
             return Err(BrokerError::AlreadyExists(registration.id));
         }
+        let quota = self.quotas.registrations;
+        if quota > 0 && others.len() >= quota {
+            return Err(BrokerError::OverQuota(format!(
+                "tenant {tenant} holds {} registrations, the most this broker allows",
+                others.len()
+            )));
+        }
         self.check_mode(tenant, &registration, &others).await?;
         self.admit_source(&registration).await?;
         if !registry

@@ -27,6 +27,15 @@ impl Broker {
         terms: &dyn TermMap,
     ) -> Result<String, BrokerError> {
         let service = self.subscription_service()?;
+        let quota = self.quotas.subscriptions;
+        if quota > 0 {
+            let held = service.count(tenant) + service.list_csource(tenant).len();
+            if held >= quota {
+                return Err(BrokerError::OverQuota(format!(
+                    "tenant {tenant} holds {held} subscriptions, the most this broker allows"
+                )));
+            }
+        }
         freeze_terms(&mut subscription, terms).map_err(SubscriptionError::from)?;
         service
             .admit_endpoint(&subscription.notification.endpoint.uri)

@@ -100,7 +100,15 @@ pub async fn from_link(
 ) -> Result<RequestContext, ApiError> {
     let user = link_context(req)?.map(Value::String);
     let terms = resolver.resolve(user.as_ref()).await?;
+    note_use(req, resolver, user.as_ref());
     Ok(RequestContext { user, terms })
+}
+
+/// Remembers which remote @contexts the request's tenant named (its @context listing).
+fn note_use(req: &HttpRequest, resolver: &ContextResolver, user: Option<&Value>) {
+    if let Ok(tenant) = crate::request::tenant(req) {
+        resolver.note_tenant_use(tenant.name(), user);
+    }
 }
 
 /// Resolves the context of a request with a JSON body (clause 6.3.5): `Link` for JSON bodies
@@ -134,6 +142,7 @@ pub async fn from_body(
         }
     };
     let terms = resolver.resolve(user.as_ref()).await?;
+    note_use(req, resolver, user.as_ref());
     Ok(RequestContext { user, terms })
 }
 

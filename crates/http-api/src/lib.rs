@@ -38,6 +38,8 @@ pub struct Limits {
     pub default_page_size: usize,
     /// Largest `limit` accepted; beyond it a query is `TooManyResults`.
     pub max_page_size: usize,
+    /// How long a request body may take to arrive in full; beyond it 408.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -47,6 +49,7 @@ impl Default for Limits {
             max_uri_bytes: 8 * 1024,
             default_page_size: 20,
             max_page_size: 1000,
+            body_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -27,6 +27,8 @@ pub enum ApiError {
     MethodNotAllowed(&'static str),
     #[error("Content-Length required")]
     LengthRequired,
+    #[error("the request body did not arrive within {0:?}")]
+    BodyTimeout(std::time::Duration),
     #[error(transparent)]
     Auth(#[from] rigel_auth::AuthError),
 }
@@ -64,6 +66,7 @@ impl ApiError {
             .unwrap_or((ErrorKind::InternalError, self.to_string()));
         if kind == ErrorKind::InternalError {
             tracing::error!(error = %self, "internal error");
+            return problem_body(kind, INTERNAL_DETAIL);
         }
         problem_body(kind, &detail)
     }
@@ -77,6 +80,11 @@ impl ApiError {
         }
     }
 }
+
+/// What a client is told of an internal error: its text (file paths, database messages)
+/// goes to the log only.
+const INTERNAL_DETAIL: &str =
+    "the broker failed to handle the request; its log has the details (X-Request-Id)";
 
 /// The HTTP status of an error kind (Table 6.3.2-1).
 pub fn status_of(kind: ErrorKind) -> StatusCode {
@@ -128,11 +136,13 @@ impl ResponseError for ApiError {
         }
         match self {
             Self::Broker(BrokerError::LoopDetected(_)) => StatusCode::LOOP_DETECTED,
+            Self::Broker(BrokerError::OverQuota(_)) => StatusCode::FORBIDDEN,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Auth(e) => crate::guard::status_of(e),
             other => other
                 .kind_and_detail()
@@ -154,8 +164,22 @@ impl ResponseError for ApiError {
                     .content_type("application/json")
                     .json(loop_detected(&e.to_string()))
             }
+            Self::Broker(e @ BrokerError::OverQuota(_)) => HttpResponse::Forbidden()
+                .content_type("application/json")
+                .json(
+                    json!({"type": "about:blank", "title": "Forbidden", "detail": e.to_string()}),
+                ),
             Self::UnsupportedMediaType => HttpResponse::UnsupportedMediaType().finish(),
             Self::LengthRequired => HttpResponse::LengthRequired().finish(),
+            // The rest of the body may still trickle in: the connection is not reused.
+            Self::BodyTimeout(_) => HttpResponse::RequestTimeout()
+                .insert_header((header::CONNECTION, "close"))
+                .content_type("application/json")
+                .json(json!({
+                    "type": "about:blank",
+                    "title": "Request Timeout",
+                    "detail": self.to_string(),
+                })),
             Self::Auth(e) => crate::guard::refusal(e),
             Self::NotAcceptable => HttpResponse::NotAcceptable().json(json!({
                 "type": ErrorKind::InvalidRequest.type_uri(),
@@ -185,9 +209,28 @@ impl ResponseError for ApiError {
                     .unwrap_or((ErrorKind::InternalError, other.to_string()));
                 if kind == ErrorKind::InternalError {
                     tracing::error!(error = %other, "internal error");
+                    return problem(kind, INTERNAL_DETAIL);
                 }
                 problem(kind, &detail)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_tells_the_client_nothing_of_paths_or_database_messages() {
+        let failure = rigel_storage::StorageError::Io(
+            "No space left on device: /var/lib/rigel/rigel.wal".into(),
+        );
+        let error = ApiError::Broker(BrokerError::Storage(failure));
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = error.problem_body().to_string();
+        assert!(!body.contains("/var/lib"), "{body}");
+        assert!(body.contains("InternalError"), "{body}");
     }
 }

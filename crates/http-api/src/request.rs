@@ -6,13 +6,23 @@ use futures::StreamExt;
 use rigel_model::Tenant;
 use serde_json::Value;
 
-use crate::ApiError;
+use crate::{ApiError, Limits};
 
-/// Reads a JSON body of at most `limit` bytes (413 beyond it) and parses it; serde_json's
-/// recursion limit bounds nesting, so no input can exhaust the stack.
-pub async fn read_json(mut payload: web::Payload, limit: usize) -> Result<Value, ApiError> {
+/// Reads a JSON body of at most `limits.max_body_bytes` (413 beyond it), arriving within
+/// `limits.body_timeout` (408 beyond it, so a client trickling its body cannot hold a
+/// connection), and parses it; serde_json's recursion limit bounds nesting, so no input can
+/// exhaust the stack.
+pub async fn read_json(mut payload: web::Payload, limits: &Limits) -> Result<Value, ApiError> {
+    let limit = limits.max_body_bytes;
+    let deadline = tokio::time::Instant::now() + limits.body_timeout;
     let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
+    loop {
+        let next = tokio::time::timeout_at(deadline, payload.next())
+            .await
+            .map_err(|_| ApiError::BodyTimeout(limits.body_timeout))?;
+        let Some(chunk) = next else {
+            break;
+        };
         let chunk = chunk
             .map_err(|e| ApiError::bad_data(format!("could not read the request body: {e}")))?;
         if body.len() + chunk.len() > limit {

@@ -26,6 +26,7 @@ mod shelf;
 mod store;
 mod stored;
 mod tables;
+mod usage;
 
 pub use crate::core::{core_context, is_core_context_url, CORE_CONTEXT_URL};
 pub use crate::error::JsonLdError;

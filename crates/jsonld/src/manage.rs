@@ -52,6 +52,29 @@ impl ContextResolver {
         self.inner().store.list(kind)
     }
 
+    /// List @contexts as a tenant sees them: the Cached ones only when that tenant's
+    /// requests named their URL ([`ContextResolver::note_tenant_use`]); the others all.
+    pub fn list_contexts_for(
+        &self,
+        kind: Option<ContextKind>,
+        tenant: Option<&str>,
+    ) -> Vec<ContextInfo> {
+        let usage = &self.inner().usage;
+        self.list_contexts(kind)
+            .into_iter()
+            .filter(|c| match (&c.kind, &c.origin) {
+                (ContextKind::Cached, Some(url)) => usage.used(tenant, url),
+                _ => true,
+            })
+            .collect()
+    }
+
+    /// Notes that a request of `tenant` named the remote @contexts of `user` (its user
+    /// @context, as written).
+    pub fn note_tenant_use(&self, tenant: Option<&str>, user: Option<&Value>) {
+        self.inner().usage.note(tenant, user);
+    }
+
     /// Serve @context with details (clause 5.13.4): the metadata of the @context with local
     /// id `id` (or, for a Cached one, original URL `id`).
     pub fn context_details(&self, id: &str) -> Result<ContextInfo, JsonLdError> {

@@ -78,6 +78,8 @@ pub(crate) struct Inner {
     /// Bumped whenever stored @contexts are deleted or replaced: a resolution that started
     /// before is not cached, since it may have used the old content.
     generation: AtomicU64,
+    /// Which tenants named which remote @contexts (the per-tenant listing).
+    pub(crate) usage: crate::usage::TenantUsage,
 }
 
 /// A cached resolution, valid until the first Cached @context it used expires.
@@ -193,6 +195,7 @@ impl ContextResolver {
                 capacity: config.cache_capacity,
                 contexts: RwLock::new(HashMap::new()),
                 generation: AtomicU64::new(0),
+                usage: crate::usage::TenantUsage::default(),
             }),
         })
     }

@@ -190,6 +190,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub tls: crate::tls::TlsOptions,
+
+    #[command(flatten)]
+    pub limits: crate::limits::LimitOptions,
 }
 
 /// How log lines are written.

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 mod contexts;
 mod health;
+mod limits;
 mod metrics;
 mod outbound;
 mod outbox;
@@ -191,7 +192,11 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         .with_registrations(registry.clone())
         .with_federation(federation)
         .with_history(config.history)
-        .with_instance_page(config.temporal_page_size);
+        .with_instance_page(config.temporal_page_size)
+        .with_quotas(rigel_broker::Quotas {
+            subscriptions: config.limits.max_subscriptions_per_tenant,
+            registrations: config.limits.max_registrations_per_tenant,
+        });
     if let Some(retention) = retention::Retention::from_config(config) {
         actix_web::rt::spawn(retention::run(broker.clone(), retention));
     }
@@ -200,7 +205,10 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         max_uri_bytes: config.max_uri_bytes,
         default_page_size: config.default_page_size,
         max_page_size: config.max_page_size,
+        body_timeout: Duration::from_millis(config.limits.body_timeout_ms.max(1)),
     };
+    let admission = limits::Admission::new(&config.limits);
+    actix_web::rt::spawn(limits::sweep(admission.clone()));
     let state = web::Data::new(AppState::new(broker, resolver, limits));
     let started_at = web::Data::new(Started(started));
     let grace = Duration::from_secs(config.shutdown_grace_secs);
@@ -211,6 +219,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     let api_ops = operations.clone();
     let mut api = HttpServer::new(move || {
         let verifier = verifier.clone();
+        let admission = admission.clone();
         let app = App::new()
             .app_data(state.clone())
             .app_data(api_ops.clone())
@@ -220,6 +229,9 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
             }))
             .wrap(middleware::from_fn(move |req, next| {
                 rigel_http_api::edge(limits, req, next)
+            }))
+            .wrap(middleware::from_fn(move |req, next| {
+                limits::admit(admission.clone(), req, next)
             }))
             .wrap(middleware::from_fn(move |req, next| {
                 access::observe(log, req, next)
@@ -234,10 +246,22 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         app.configure(rigel_http_api::configure)
     })
     .disable_signals()
-    .shutdown_timeout(config.shutdown_grace_secs);
-    if let Some(workers) = config.workers {
-        api = api.workers(workers);
-    }
+    .shutdown_timeout(config.shutdown_grace_secs)
+    .client_request_timeout(Duration::from_millis(
+        config.limits.header_timeout_ms.max(1),
+    ))
+    .keep_alive(Duration::from_secs(config.limits.keep_alive_secs));
+    let workers = config.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    // actix bounds connections per worker.
+    api = api.workers(workers).max_connections(
+        config
+            .limits
+            .max_connections
+            .div_ceil(workers.max(1))
+            .max(1),
+    );
     let certificate = match (&config.tls.tls_cert, &config.tls.tls_key) {
         (Some(cert), Some(key)) => Some(tls::Certificate::load(cert, key)?),
         _ => None,

@@ -3,9 +3,11 @@
 //! environment (Orion-LD's variables too), the deployment files against what the binary
 //! serves, federation between several brokers, a MongoDB store through an outage, drills
 //! of brokers sharing MongoDB under load, export and import between stores, and
-//! authentication with rights per tenant.
+//! authentication with rights per tenant, TLS, the egress policy and abuse limits.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "process/abuse.rs"]
+mod abuse;
 #[path = "process/common.rs"]
 mod common;
 #[path = "process/configuration.rs"]

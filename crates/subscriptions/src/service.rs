@@ -376,6 +376,12 @@ impl SubscriptionService {
         )
     }
 
+    /// How many entity subscriptions the tenant holds.
+    pub fn count(&self, tenant: &Tenant) -> usize {
+        let registry = self.inner.registry();
+        registry.get(tenant).map_or(0, |index| index.by_id.len())
+    }
+
     /// Whether any subscription of the tenant could be notified (so writers know whether
     /// building change events is worth it).
     pub fn watches(&self, tenant: &Tenant) -> bool {

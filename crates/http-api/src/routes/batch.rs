@@ -44,7 +44,7 @@ async fn read_items<'s>(
         return Err(ApiError::LengthRequired);
     }
     let turn = state.bulk_permit().await;
-    let Value::Array(items) = read_json(payload, state.limits.max_body_bytes).await? else {
+    let Value::Array(items) = read_json(payload, &state.limits).await? else {
         return Err(ApiError::bad_data("the request body must be a JSON array"));
     };
     if items.is_empty() {

@@ -28,7 +28,7 @@ pub async fn add_context(
     if !has_declared_length(&req) {
         return Err(ApiError::LengthRequired);
     }
-    let body = read_json(payload, state.limits.max_body_bytes).await?;
+    let body = read_json(payload, &state.limits).await?;
     let info = state.resolver.add_context(&body).await?;
     let location = format!("{BASE_PATH}{COLLECTION}/{}", info.local_id);
     Ok(HttpResponse::Created()
@@ -53,7 +53,11 @@ pub async fn list_contexts(
         .map(str::parse::<ContextKind>)
         .transpose()?;
     let served_at = served_at(&req);
-    let contexts = state.resolver.list_contexts(kind).into_iter();
+    let tenant = crate::request::tenant(&req)?;
+    let contexts = state
+        .resolver
+        .list_contexts_for(kind, tenant.name())
+        .into_iter();
     let body: Vec<Value> = if details {
         contexts.map(|c| details_json(&c, &served_at)).collect()
     } else {

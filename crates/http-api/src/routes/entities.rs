@@ -63,7 +63,7 @@ pub(crate) async fn object_body(
     if !has_declared_length(req) {
         return Err(ApiError::LengthRequired);
     }
-    let body = read_json(payload, state.limits.max_body_bytes).await?;
+    let body = read_json(payload, &state.limits).await?;
     if !body.is_object() {
         return Err(ApiError::invalid_request(
             "the request body must be a JSON object",

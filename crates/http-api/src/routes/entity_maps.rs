@@ -160,7 +160,7 @@ pub async fn update_entity_map(
     Params::parse(&req, &[])?;
     let tenant = tenant(&req)?;
     let id = map_id(&path)?;
-    let Value::Object(body) = read_json(payload, state.limits.max_body_bytes).await? else {
+    let Value::Object(body) = read_json(payload, &state.limits).await? else {
         return Err(ApiError::bad_data("an EntityMap fragment is a JSON object"));
     };
     let expires_at = body

@@ -428,7 +428,7 @@ pub async fn query_temporal_post(
     if !has_declared_length(&req) {
         return Err(ApiError::LengthRequired);
     }
-    let body = read_json(payload, state.limits.max_body_bytes).await?;
+    let body = read_json(payload, &state.limits).await?;
     let ctx = context::from_body(&req, request_media(&req)?, &body, &state.resolver).await?;
     let Value::Object(mut body) = body else {
         return Err(ApiError::invalid_request(

@@ -1,0 +1,180 @@
+//! Abuse limits, black box: slow headers and bodies, the concurrency bound, the rate per
+//! client, and the subscriptions and registrations a tenant may hold.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::common::*;
+
+/// Reads what the server sends until it closes the connection or `limit` passes.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_requests_beyond_the_bound_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _rigel = rigel_command(dir.path(), port, free_port())
+        .args(["--log-level", "error", "--header-timeout-ms", "500"])
+        .args([
+            "--body-timeout-ms",
+            "1500",
+            "--max-concurrent-requests",
+            "1",
+        ])
+        .start();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
+    wait_ready(&client, &base).await;
+
+    // Headers trickling in: the connection is closed within the header timeout.
+    let mut slow_head = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    slow_head
+        .write_all(b"GET /ngsi-ld/v1/types HT")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let answer = read_until_closed(&mut slow_head, Duration::from_secs(10)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+
+    // A body that never completes holds the one request slot: another request is 503 with
+    // Retry-After meanwhile, and the slow one is 408 after the body timeout.
+    let mut slow_body = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    slow_body
+        .write_all(
+            b"POST /ngsi-ld/v1/entities HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\"",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = client.get(format!("{base}/types")).send().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    let started = Instant::now();
+    let answer = read_until_closed(&mut slow_body, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The slot is free again; probes were never counted.
+    let health = format!("http://127.0.0.1:{port}/health/live");
+    assert_eq!(client.get(&health).send().await.unwrap().status(), 200);
+    let types = client.get(format!("{base}/types")).send().await.unwrap();
+    assert_eq!(types.status(), 200);
+}
+
+#[tokio::test]
+async fn a_client_over_its_rate_is_answered_429_and_tenants_hold_bounded_subscriptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _rigel = rigel_command(dir.path(), port, free_port())
+        .args([
+            "--log-level",
+            "error",
+            "--rate-limit",
+            "1",
+            "--rate-burst",
+            "40",
+        ])
+        .args(["--max-subscriptions-per-tenant", "1"])
+        .args(["--max-registrations-per-tenant", "1"])
+        .start();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
+    wait_ready(&client, &base).await;
+
+    let subscription = |n: u32| {
+        json!({
+            "id": format!("urn:ngsi-ld:Subscription:{n}"), "type": "Subscription",
+            "entities": [{"type": "Meter"}],
+            "notification": {"endpoint": {"uri": "http://127.0.0.1:9/notify"}}
+        })
+    };
+    let registration = |n: u32| {
+        json!({
+            "id": format!("urn:ngsi-ld:ContextSourceRegistration:{n}"),
+            "type": "ContextSourceRegistration",
+            "information": [{"entities": [{"type": "Meter"}]}],
+            "endpoint": "http://127.0.0.1:9"
+        })
+    };
+    let subscriptions = format!("{base}/subscriptions");
+    let registrations = format!("{base}/csourceRegistrations");
+    assert_eq!(
+        post_json(&client, &subscriptions, &subscription(1)).await,
+        201
+    );
+    let over = client
+        .post(&subscriptions)
+        .json(&subscription(2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over.status(), 403);
+    let problem: Value = over.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 subscriptions"),
+        "{problem}"
+    );
+    // Another tenant has its own allowance.
+    let other = client
+        .post(&subscriptions)
+        .header("NGSILD-Tenant", "other")
+        .json(&subscription(2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 201);
+    assert_eq!(
+        post_json(&client, &registrations, &registration(1)).await,
+        201
+    );
+    assert_eq!(
+        post_json(&client, &registrations, &registration(2)).await,
+        403
+    );
+
+    // Requests beyond the burst (what is left of 40, refilled at 1/s) are 429 with a
+    // Retry-After, after which the client may go on.
+    let mut refused = None;
+    for _ in 0..60 {
+        let r = client.get(format!("{base}/types")).send().await.unwrap();
+        if r.status() == 429 {
+            refused = Some(r);
+            break;
+        }
+        assert_eq!(r.status(), 200);
+    }
+    let refused = refused.expect("a 429 within 60 requests");
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let again = client.get(format!("{base}/types")).send().await.unwrap();
+    assert_eq!(again.status(), 200);
+}

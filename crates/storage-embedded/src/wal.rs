@@ -138,9 +138,15 @@ pub(crate) fn recover(dir: &Path, durable_lsn: u64) -> Result<Vec<Frame>, Storag
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io_err(&path, "open", &e)),
     }
+    Ok(frames_after(&bytes, durable_lsn))
+}
+
+/// The frames of a log's bytes after `durable_lsn`, in order, up to the first torn, corrupt
+/// or out-of-sequence one.
+pub(crate) fn frames_after(bytes: &[u8], durable_lsn: u64) -> Vec<Frame> {
     let mut frames = Vec::new();
     let mut expected = durable_lsn + 1;
-    let mut rest = bytes.as_slice();
+    let mut rest = bytes;
     while let Some((frame, after)) = next_frame(rest) {
         rest = after;
         if frame.lsn <= durable_lsn {
@@ -163,7 +169,7 @@ pub(crate) fn recover(dir: &Path, durable_lsn: u64) -> Result<Vec<Frame>, Storag
             "write-ahead log: ignoring a torn or corrupt tail (never acknowledged)"
         );
     }
-    Ok(frames)
+    frames
 }
 
 /// The frame at the start of `bytes` and what follows it, or `None` when it is torn or

@@ -51,6 +51,8 @@ pub(crate) struct Key {
 struct Cached {
     by_id: HashMap<Option<String>, Vec<Key>>,
     read_at: Option<Instant>,
+    /// Bumped at every read of the key set.
+    generation: u64,
 }
 
 /// The cached key set.
@@ -101,6 +103,15 @@ impl Keys {
             return Ok(self.lookup(kid).0);
         }
         Ok(found)
+    }
+
+    /// Which read of the key set is in use: tokens verified with an earlier one are checked
+    /// again (a withdrawn key stops counting at once).
+    pub(crate) fn generation(&self) -> u64 {
+        self.cached
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .generation
     }
 
     fn lookup(&self, kid: Option<&str>) -> (Vec<Key>, Option<Duration>) {
@@ -178,6 +189,7 @@ impl Keys {
         let mut cached = self.cached.write().unwrap_or_else(|p| p.into_inner());
         cached.by_id = by_id;
         cached.read_at = Some(Instant::now());
+        cached.generation += 1;
         Ok(count)
     }
 }

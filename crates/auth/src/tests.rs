@@ -219,3 +219,25 @@ fn roles_come_from_a_claim_path_a_namespaced_claim_or_a_scope_string() {
     assert!(at("groups").roles(&claims).is_empty());
     assert!(at("missing.path").roles(&claims).is_empty());
 }
+
+#[tokio::test]
+async fn a_verified_token_is_trusted_again_only_until_the_keys_are_read_again() {
+    let mut issuer = TestIssuer::new();
+    issuer.add_ed25519("old");
+    let (v, path) = verifier(&issuer, "remembered");
+    let old = bearer(&issuer.token("old", &claims(&["operator"])));
+    assert!(v.authenticate(Some(&old)).await.is_ok());
+    // Remembered: the same token passes without its key being looked up.
+    std::fs::write(&path, r#"{"keys":[]}"#).unwrap();
+    assert!(v.authenticate(Some(&old)).await.is_ok());
+    // The issuer withdraws the key; a token naming a new one makes the broker read the set
+    // again, after which the remembered token is checked again, and refused.
+    issuer.add_es256("new").withdraw("old");
+    std::fs::write(&path, issuer.jwks().to_string()).unwrap();
+    let new = bearer(&issuer.token("new", &claims(&["operator"])));
+    assert!(v.authenticate(Some(&new)).await.is_ok());
+    assert!(matches!(
+        v.authenticate(Some(&old)).await,
+        Err(AuthError::Invalid(_))
+    ));
+}

@@ -1,7 +1,9 @@
 //! Checking a bearer token: an `Authorization: Bearer` JWT whose signature verifies with one
 //! of the issuer's keys and whose `iss`, `aud`, `exp` and `nbf` hold, within a small skew.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{decode, decode_header, Validation};
 use serde_json::Value;
@@ -42,12 +44,29 @@ pub struct Caller {
     pub roles: Vec<String>,
 }
 
+/// A verified token is trusted again without checking its signature for this long (and
+/// never past its `exp`): a signature check costs more than the rest of a small request.
+const VERIFIED_FOR: Duration = Duration::from_secs(60);
+/// Verified tokens remembered at most; the memory is forgotten whole when it is full.
+const MAX_VERIFIED: usize = 10_000;
+
+/// A token already verified: its caller, until when (epoch seconds, `exp` plus the skew),
+/// and when it was verified.
+struct Verified {
+    caller: Caller,
+    until: u64,
+    at: Instant,
+    /// The read of the key set it was verified with.
+    keys: u64,
+}
+
 /// Checks tokens and says what their holders may do.
 #[derive(Clone)]
 pub struct Verifier {
     config: VerifierConfig,
     keys: Keys,
     grants: Grants,
+    verified: Arc<RwLock<HashMap<String, Verified>>>,
 }
 
 impl Verifier {
@@ -56,6 +75,7 @@ impl Verifier {
             config,
             keys,
             grants,
+            verified: Arc::default(),
         }
     }
 
@@ -66,6 +86,45 @@ impl Verifier {
     /// The caller an `Authorization` header's bearer token stands for.
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, AuthError> {
         let token = bearer(authorization.ok_or(AuthError::Missing)?)?;
+        if let Some(caller) = self.remembered(token) {
+            return Ok(caller);
+        }
+        let caller = self.verify(token).await?;
+        Ok(caller)
+    }
+
+    /// The caller of a token verified lately and not expired since.
+    fn remembered(&self, token: &str) -> Option<Caller> {
+        let verified = self.verified.read().unwrap_or_else(|p| p.into_inner());
+        let entry = verified.get(token)?;
+        let fresh = entry.at.elapsed() < VERIFIED_FOR && entry.keys == self.keys.generation();
+        (fresh && epoch_now() <= entry.until).then(|| entry.caller.clone())
+    }
+
+    fn remember(&self, token: &str, caller: &Caller, claims: &Value, generation: u64) {
+        let Some(exp) = claims.get("exp").and_then(Value::as_u64) else {
+            return;
+        };
+        let mut verified = self.verified.write().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= MAX_VERIFIED {
+            verified.clear();
+        }
+        verified.insert(
+            token.to_owned(),
+            Verified {
+                caller: caller.clone(),
+                until: exp.saturating_add(self.config.leeway.as_secs()),
+                at: Instant::now(),
+                keys: generation,
+            },
+        );
+    }
+
+    /// Checks the token's signature and claims.
+    async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        // Taken before the keys are looked up: if they are read again meanwhile, the token
+        // counts as verified with the older read and is checked again next time.
+        let generation = self.keys.generation();
         let header = decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
         let keys = self.keys.find(header.kid.as_deref()).await?;
         let usable: Vec<_> = keys
@@ -92,14 +151,16 @@ impl Verifier {
             match decode::<Value>(token, &key.decoding, &validation) {
                 Ok(data) => {
                     let claims = data.claims;
-                    return Ok(Caller {
+                    let caller = Caller {
                         subject: claims
                             .get("sub")
                             .and_then(Value::as_str)
                             .unwrap_or_default()
                             .to_owned(),
                         roles: self.grants.roles(&claims),
-                    });
+                    };
+                    self.remember(token, &caller, &claims, generation);
+                    return Ok(caller);
                 }
                 Err(e) => last = Some(e),
             }
@@ -131,6 +192,12 @@ impl Verifier {
             })
         }
     }
+}
+
+fn epoch_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The token of a `Bearer` credential (the scheme is case-insensitive).

@@ -306,11 +306,25 @@ fn refused(url: &str, why: &str) -> EgressError {
 }
 
 fn refused_address(ip: IpAddr, rule: Rule) -> EgressError {
-    EgressError::Refused(format!("the egress policy refuses {ip}, a {rule} address"))
+    EgressError::Refused(format!(
+        "the egress policy refuses {ip}, a {rule} address{}",
+        how_to_allow(rule)
+    ))
 }
 
 fn policy_refusal(refusal: &Refusal) -> String {
-    format!("the egress policy refuses {refusal}")
+    format!(
+        "the egress policy refuses {refusal}{}",
+        how_to_allow(refusal.rule)
+    )
+}
+
+/// What an operator can do about a refusal, for the rules an allow-list can lift.
+fn how_to_allow(rule: Rule) -> &'static str {
+    match rule {
+        "loopback" | "private" => " (the broker's --egress-allow lets chosen ones through)",
+        _ => "",
+    }
 }
 
 fn failure(e: reqwest::Error, timeout: Duration) -> EgressError {

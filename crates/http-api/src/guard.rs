@@ -12,7 +12,6 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use rigel_auth::{AuthError, Caller, Right, Verifier};
 use rigel_model::subscription::Owner;
-use serde_json::json;
 
 use crate::ApiError;
 
@@ -70,7 +69,9 @@ pub async fn guard(
         .and_then(|v| v.to_str().ok());
     let checked = match verifier.authenticate(authorization).await {
         Ok(caller) => {
-            let tenant = tenant_name(req.request());
+            // A tenant header the handlers will refuse counts as the default tenant here.
+            let tenant = crate::request::tenant(req.request()).ok();
+            let tenant = tenant.as_ref().and_then(|t| t.name());
             rights
                 .iter()
                 .try_for_each(|right| verifier.require(&caller, *right, tenant))
@@ -88,16 +89,6 @@ pub async fn guard(
             Ok(req.into_response(ApiError::Auth(e).error_response()))
         }
     }
-}
-
-/// The tenant a request names, as written (`None`: the default tenant); the handlers check
-/// the name itself.
-fn tenant_name(req: &HttpRequest) -> Option<&str> {
-    ["NGSILD-Tenant", "Fiware-Service"]
-        .iter()
-        .find_map(|name| req.headers().get(*name))
-        .and_then(|v| v.to_str().ok())
-        .filter(|name| !name.is_empty())
 }
 
 /// The authenticated caller of a request, as a subscription's owner.
@@ -145,11 +136,9 @@ pub(crate) fn refusal(error: &AuthError) -> HttpResponse {
         AuthError::KeysUnavailable(_) => "the broker cannot check tokens now; retry later".into(),
         other => other.to_string(),
     };
-    response.content_type("application/json").json(json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or_default(),
-        "detail": detail,
-    }))
+    response
+        .content_type("application/json")
+        .json(crate::problem::blank_problem(status, &detail))
 }
 
 #[cfg(test)]

@@ -116,17 +116,25 @@ pub fn problem(kind: ErrorKind, detail: &str) -> HttpResponse {
 const RETRY_AFTER_SECS: &str = "2";
 
 fn unavailable() -> serde_json::Value {
-    json!({
-        "type": "about:blank",
-        "title": "Service Unavailable",
-        "detail": "the database is unavailable; retry later",
-    })
+    blank_problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the database is unavailable; retry later",
+    )
 }
 
-/// The ProblemDetails of 508 Loop Detected (6.3.17), which no error type of the spec names:
-/// RFC 9457's `about:blank`, titled as the status.
+/// The ProblemDetails of 508 Loop Detected (6.3.17), which no error type of the spec names.
 fn loop_detected(detail: &str) -> serde_json::Value {
-    json!({"type": "about:blank", "title": "Loop Detected", "detail": detail})
+    blank_problem(StatusCode::LOOP_DETECTED, detail)
+}
+
+/// RFC 9457's `about:blank` ProblemDetails, titled as its status: the body of the statuses
+/// no NGSI-LD error type names (gateway failures, loops, authentication, limits).
+pub fn blank_problem(status: StatusCode, detail: &str) -> serde_json::Value {
+    json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "detail": detail,
+    })
 }
 
 impl ResponseError for ApiError {
@@ -166,20 +174,17 @@ impl ResponseError for ApiError {
             }
             Self::Broker(e @ BrokerError::OverQuota(_)) => HttpResponse::Forbidden()
                 .content_type("application/json")
-                .json(
-                    json!({"type": "about:blank", "title": "Forbidden", "detail": e.to_string()}),
-                ),
+                .json(blank_problem(StatusCode::FORBIDDEN, &e.to_string())),
             Self::UnsupportedMediaType => HttpResponse::UnsupportedMediaType().finish(),
             Self::LengthRequired => HttpResponse::LengthRequired().finish(),
             // The rest of the body may still trickle in: the connection is not reused.
             Self::BodyTimeout(_) => HttpResponse::RequestTimeout()
                 .insert_header((header::CONNECTION, "close"))
                 .content_type("application/json")
-                .json(json!({
-                    "type": "about:blank",
-                    "title": "Request Timeout",
-                    "detail": self.to_string(),
-                })),
+                .json(blank_problem(
+                    StatusCode::REQUEST_TIMEOUT,
+                    &self.to_string(),
+                )),
             Self::Auth(e) => crate::guard::refusal(e),
             Self::NotAcceptable => HttpResponse::NotAcceptable().json(json!({
                 "type": ErrorKind::InvalidRequest.type_uri(),

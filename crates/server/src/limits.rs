@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::HttpResponse;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde_json::json;
 use tokio::sync::Semaphore;
 
 /// Options of the abuse limits.
@@ -130,8 +129,7 @@ pub async fn admit(
             ));
             let secs = wait.as_secs() + 1;
             let response = refusal(
-                HttpResponse::TooManyRequests(),
-                "Too Many Requests",
+                StatusCode::TOO_MANY_REQUESTS,
                 "this client is over its request rate; retry later",
                 secs,
             );
@@ -143,25 +141,15 @@ pub async fn admit(
             "the broker is serving its limit of {} requests at once; retry later",
             admission.limit
         );
-        let response = refusal(
-            HttpResponse::ServiceUnavailable(),
-            "Service Unavailable",
-            &detail,
-            1,
-        );
+        let response = refusal(StatusCode::SERVICE_UNAVAILABLE, &detail, 1);
         return Ok(req.into_response(response));
     };
     Ok(next.call(req).await?.map_into_boxed_body())
 }
 
-fn refusal(
-    mut builder: actix_web::HttpResponseBuilder,
-    title: &str,
-    detail: &str,
-    retry_after_secs: u64,
-) -> HttpResponse {
-    builder
+fn refusal(status: StatusCode, detail: &str, retry_after_secs: u64) -> HttpResponse {
+    HttpResponse::build(status)
         .insert_header((header::RETRY_AFTER, retry_after_secs.to_string()))
         .content_type("application/json")
-        .json(json!({"type": "about:blank", "title": title, "detail": detail}))
+        .json(rigel_http_api::problem::blank_problem(status, detail))
 }

@@ -295,7 +295,7 @@ pub(crate) fn failure_problem(failure: &PartFailure) -> (StatusCode, Value) {
             let body = if problem.is_object() {
                 problem.clone()
             } else {
-                json!({"type": "about:blank", "title": "Bad Gateway", "detail": reason(failure)})
+                crate::problem::blank_problem(StatusCode::BAD_GATEWAY, &reason(failure))
             };
             return (status, body);
         }
@@ -318,11 +318,7 @@ pub(crate) fn failure_problem(failure: &PartFailure) -> (StatusCode, Value) {
     // title is the status's.
     let body = match kind {
         Some(kind) => json!({"type": kind.type_uri(), "title": kind.title(), "detail": detail}),
-        None => json!({
-            "type": "about:blank",
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "detail": detail
-        }),
+        None => crate::problem::blank_problem(status, &detail),
     };
     (status, body)
 }

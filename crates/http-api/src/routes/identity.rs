@@ -2,11 +2,13 @@
 //! /info/sourceIdentity tells who this broker is to the brokers that federate it: its id
 //! (per tenant), its alias as it appears in `Via`, how long it has been up and its clock.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use crate::context;
 use crate::negotiation::negotiate;
+use crate::problem::blank_problem;
 use crate::representation::respond;
 use crate::request::{tenant, Params};
 use crate::{ApiError, AppState};
@@ -23,11 +25,10 @@ pub async fn retrieve_source_identity(
     let tenant = tenant(&req)?;
     let ctx = context::from_link(&req, &state.resolver).await?;
     let Some(identity) = state.broker.source_identity(&tenant) else {
-        return Ok(HttpResponse::NotImplemented().json(json!({
-            "type": "about:blank",
-            "title": "Not Implemented",
-            "detail": "this broker is not set up as a context source (no alias)"
-        })));
+        return Ok(HttpResponse::NotImplemented().json(blank_problem(
+            StatusCode::NOT_IMPLEMENTED,
+            "this broker is not set up as a context source (no alias)",
+        )));
     };
     let up = (identity.now - identity.up_since).num_seconds().max(0);
     let body = json!({

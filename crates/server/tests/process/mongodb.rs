@@ -271,17 +271,63 @@ pub async fn settle(
     prefix: &str,
     count: usize,
 ) -> std::collections::BTreeMap<String, usize> {
+    until(
+        || notified(received, prefix),
+        |counts| counts.len() >= count,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    notified(received, prefix)
+}
+
+/// Polls `state` until `done` holds of it, for 30 s at most (then fails showing it).
+async fn until<T: std::fmt::Debug>(state: impl Fn() -> T, done: impl Fn(&T) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while notified(received, prefix).len() < count {
+    loop {
+        let now = state();
+        if done(&now) {
+            return;
+        }
         assert!(
             Instant::now() < deadline,
-            "only {} of {count} changes notified",
-            notified(received, prefix).len()
+            "not reached within 30 s: {now:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    notified(received, prefix)
+}
+
+/// Creates the subscription `id` (in `collection`: `subscriptions` or
+/// `csourceSubscriptions`) to entities of `entity_type` on the first broker, notifying
+/// `receiver`, and waits until the other brokers know it from the change feed.
+async fn subscribe_across(
+    client: &reqwest::Client,
+    bases: &[&str],
+    collection: &str,
+    id: &str,
+    entity_type: &str,
+    receiver: u16,
+) {
+    let created = client
+        .post(format!("{}/{collection}", bases[0]))
+        .json(&serde_json::json!({
+            "id": id,
+            "type": "Subscription",
+            "entities": [{"type": entity_type}],
+            "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver}/notify")}},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    for base in &bases[1..] {
+        until_status(
+            client,
+            &format!("{base}/{collection}/{id}"),
+            200,
+            Duration::from_secs(10),
+        )
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,28 +340,18 @@ async fn three_brokers_share_subscriptions_and_a_takeover_notifies_what_the_dead
     let [base_a, base_b, base_c] = cluster.bases();
     let (receiver, received) = start_receiver(Duration::ZERO).await;
     let subscription = "urn:ngsi-ld:Subscription:bins";
-    let created = client
-        .post(format!("{base_a}/subscriptions"))
-        .json(&serde_json::json!({
-            "id": subscription,
-            "type": "Subscription",
-            "entities": [{"type": "https://example.org/Bin"}],
-            "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver}/notify")}},
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
     // The others learn of it from the database's change feed.
-    for base in [&base_b, &base_c] {
-        until_status(
-            &client,
-            &format!("{base}/subscriptions/{subscription}"),
-            200,
-            Duration::from_secs(10),
-        )
-        .await;
-    }
+    let bases = [base_a.as_str(), &base_b, &base_c];
+    let bin = "https://example.org/Bin";
+    subscribe_across(
+        &client,
+        &bases,
+        "subscriptions",
+        subscription,
+        bin,
+        receiver,
+    )
+    .await;
 
     create_round_robin(
         &client,
@@ -758,15 +794,7 @@ async fn wait_for_registrations(
     received: &std::sync::Mutex<Vec<serde_json::Value>>,
     n: usize,
 ) -> Vec<(String, String)> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while registrations_notified(received).len() < n {
-        assert!(
-            Instant::now() < deadline,
-            "notified: {:?}",
-            registrations_notified(received)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until(|| registrations_notified(received), |seen| seen.len() >= n).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     registrations_notified(received)
 }
@@ -781,27 +809,10 @@ async fn a_registration_subscription_is_notified_once_and_taken_over_when_its_de
     let [base_a, base_b, base_c] = cluster.bases();
     let (receiver, received) = start_receiver(Duration::ZERO).await;
     let subscription = "urn:ngsi-ld:Subscription:rooms-sources";
-    let created = client
-        .post(format!("{base_a}/csourceSubscriptions"))
-        .json(&serde_json::json!({
-            "id": subscription,
-            "type": "Subscription",
-            "entities": [{"type": "https://example.org/Room"}],
-            "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{receiver}/notify")}},
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    for base in [&base_b, &base_c] {
-        until_status(
-            &client,
-            &format!("{base}/csourceSubscriptions/{subscription}"),
-            200,
-            Duration::from_secs(10),
-        )
-        .await;
-    }
+    let bases = [base_a.as_str(), &base_b, &base_c];
+    let room = "https://example.org/Room";
+    let collection = "csourceSubscriptions";
+    subscribe_across(&client, &bases, collection, subscription, room, receiver).await;
     let registration = |id: &str| {
         serde_json::json!({"id": id, "type": "ContextSourceRegistration",
         "information": [{"entities": [{"type": "https://example.org/Room"}]}],
@@ -835,15 +846,11 @@ async fn a_registration_subscription_is_notified_once_and_taken_over_when_its_de
     // At least once: the taker replays from where the dead deliverer last recorded, so the
     // creation may be notified again, the update must be.
     let updated = (first.to_owned(), "updated".to_owned());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !registrations_notified(&received).contains(&updated) {
-        assert!(
-            Instant::now() < deadline,
-            "the update was never notified: {:?}",
-            registrations_notified(&received)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until(
+        || registrations_notified(&received),
+        |seen| seen.contains(&updated),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before_second = registrations_notified(&received).len();
     let second = "urn:ngsi-ld:ContextSourceRegistration:second";

@@ -395,6 +395,17 @@ async fn served_with(cert_pem: &str, url: &str) -> bool {
     matches!(trusting(cert_pem).get(url).send().await, Ok(r) if r.status() == 200)
 }
 
+/// Whether `url` comes to answer 200 to a client trusting only `cert_pem` within 10 s.
+async fn eventually_served_with(cert_pem: &str, url: &str) -> bool {
+    for _ in 0..200 {
+        if served_with(cert_pem, url).await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 #[tokio::test]
 async fn the_api_and_admin_ports_serve_https_and_a_renewed_certificate_is_read_on_sighup() {
     let dir = tempfile::tempdir().unwrap();
@@ -411,15 +422,10 @@ async fn the_api_and_admin_ports_serve_https_and_a_renewed_certificate_is_read_o
         .arg(&key_path)
         .start();
     let types = format!("https://localhost:{port}/ngsi-ld/v1/types");
-    let mut up = false;
-    for _ in 0..200 {
-        up = served_with(&cert, &types).await;
-        if up {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "the API answers over HTTPS");
+    assert!(
+        eventually_served_with(&cert, &types).await,
+        "the API answers over HTTPS"
+    );
     let probe = format!("https://localhost:{admin}/health/live");
     assert!(served_with(&cert, &probe).await, "the admin port too");
     let plain = reqwest::Client::new()
@@ -479,15 +485,10 @@ async fn the_api_and_admin_ports_serve_https_and_a_renewed_certificate_is_read_o
         "not before the signal"
     );
     signal(&rigel, "HUP");
-    let mut renewed_up = false;
-    for _ in 0..100 {
-        renewed_up = served_with(&renewed, &types).await;
-        if renewed_up {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(renewed_up, "the renewed certificate is served");
+    assert!(
+        eventually_served_with(&renewed, &types).await,
+        "the renewed certificate is served"
+    );
     assert!(!served_with(&cert, &types).await, "the old one no longer");
     // Unreadable files on the next SIGHUP: the certificate in use stays.
     std::fs::write(&key_path, "not a key").unwrap();

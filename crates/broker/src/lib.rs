@@ -65,6 +65,9 @@ pub struct Broker {
     started_at: chrono::DateTime<chrono::Utc>,
     /// How many subscriptions and registrations a tenant may hold.
     quotas: Quotas,
+    /// The most memory the entities one query holds at once may take (its page, or every
+    /// match it sorts or follows links from); `None`: no bound.
+    query_memory: Option<usize>,
 }
 
 /// Bounds per tenant (0: none).
@@ -91,12 +94,20 @@ impl Broker {
             entity_maps: Arc::default(),
             started_at: chrono::Utc::now(),
             quotas: Quotas::default(),
+            query_memory: None,
         }
     }
 
     /// The broker refusing new subscriptions and registrations beyond `quotas` per tenant.
     pub fn with_quotas(mut self, quotas: Quotas) -> Self {
         self.quotas = quotas;
+        self
+    }
+
+    /// The broker refusing, with `TooManyResults`, a query whose entities would take more
+    /// than `bytes` of memory at once (by `Entity::footprint`); 0: no bound.
+    pub fn with_query_memory(mut self, bytes: usize) -> Self {
+        self.query_memory = (bytes > 0).then_some(bytes);
         self
     }
 

@@ -54,17 +54,22 @@ impl Broker {
         if query.has_linked_terms() {
             return self.query_linked(tenant, query, order, paging).await;
         }
+        let advice = match order {
+            Some(_) => "narrow the query to order it",
+            None => "narrow the query",
+        };
         let selection = Selection {
             order: order.map(Arc::new),
             offset: paging.offset,
             count: paging.count,
+            max_bytes: self.query_memory,
             ..Selection::new(Arc::new(query), paging.limit)
         };
         let selected = self
             .store
             .select(tenant, selection)
             .await
-            .map_err(|e| too_many(e, "narrow the query to order it"))?;
+            .map_err(|e| too_many(e, advice))?;
         Ok(QueryResult {
             entities: selected.entities.into_iter().map(|v| v.value).collect(),
             total: selected.total,
@@ -84,9 +89,14 @@ impl Broker {
         // One more than the cap tells an overflow.
         let selection = Selection {
             links,
+            max_bytes: self.query_memory,
             ..Selection::new(query, MAX_ORDERED_MATCHES + 1)
         };
-        let selected = self.store.select(tenant, selection).await?;
+        let selected = self
+            .store
+            .select(tenant, selection)
+            .await
+            .map_err(|e| too_many(e, advice))?;
         if selected.entities.len() > MAX_ORDERED_MATCHES {
             return Err(BrokerError::TooManyResults(format!(
                 "more than {MAX_ORDERED_MATCHES} entities match; {advice}"
@@ -275,6 +285,10 @@ fn too_many(error: StorageError, advice: &str) -> BrokerError {
         StorageError::TooManyToSort(cap) => {
             BrokerError::TooManyResults(format!("more than {cap} entities match; {advice}"))
         }
+        StorageError::TooLarge(bytes) => BrokerError::TooManyResults(format!(
+            "the matching entities take more than {bytes} bytes of memory \
+             (--max-query-bytes); ask for a smaller page (limit), or {advice}"
+        )),
         other => BrokerError::Storage(other),
     }
 }

@@ -40,6 +40,8 @@ pub struct Limits {
     pub max_page_size: usize,
     /// How long a request body may take to arrive in full; beyond it 408.
     pub body_timeout: std::time::Duration,
+    /// Largest response body; a response that would be larger is `TooManyResults`.
+    pub max_response_bytes: usize,
 }
 
 impl Default for Limits {
@@ -50,6 +52,7 @@ impl Default for Limits {
             default_page_size: 20,
             max_page_size: 1000,
             body_timeout: std::time::Duration::from_secs(30),
+            max_response_bytes: 64 * 1024 * 1024,
         }
     }
 }

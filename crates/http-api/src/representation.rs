@@ -4,18 +4,18 @@
 use std::collections::HashSet;
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use rigel_model::codec::render::{Format, LangPreference, Projection, RenderOptions};
 use rigel_model::codec::write::write_entity;
 use rigel_model::validate::is_uri;
-use rigel_model::{Entity, TermMap};
+use rigel_model::{Entity, ErrorKind, ModelError, TermMap};
 use serde_json::{Map, Value};
 
 use crate::context::RequestContext;
 use crate::negotiation::ResponseMedia;
 use crate::projection;
 use crate::request::Params;
-use crate::ApiError;
+use crate::{ApiError, AppState};
 
 /// Reads `options`, `format`, `attrs`, `pick`, `omit` and `lang`.
 pub fn render_options(params: &Params, terms: &dyn TermMap) -> Result<RenderOptions, ApiError> {
@@ -133,7 +133,7 @@ pub fn respond(
     media: ResponseMedia,
     ctx: &RequestContext,
     mut body: Map<String, Value>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let mut builder = HttpResponse::Ok();
     builder.content_type(media.content_type());
     if context_in_body(req, media) {
@@ -141,7 +141,7 @@ pub fn respond(
     } else {
         builder.insert_header((header::LINK, ctx.link_header()));
     }
-    builder.json(Value::Object(body))
+    bounded_json(req, builder, &Value::Object(body))
 }
 
 /// Writes a JSON array body (flattened linked entities, query results): each object gets the
@@ -151,7 +151,7 @@ pub fn respond_array(
     media: ResponseMedia,
     ctx: &RequestContext,
     mut body: Value,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let mut builder = HttpResponse::Ok();
     builder.content_type(media.content_type());
     if context_in_body(req, media) {
@@ -163,7 +163,40 @@ pub fn respond_array(
     } else {
         builder.insert_header((header::LINK, ctx.link_header()));
     }
-    builder.json(body)
+    bounded_json(req, builder, &body)
+}
+
+/// The largest body a response to `req` may have (`Limits::max_response_bytes`).
+fn response_bound(req: &HttpRequest) -> usize {
+    req.app_data::<web::Data<AppState>>()
+        .map_or(usize::MAX, |state| state.limits.max_response_bytes)
+}
+
+/// The `TooManyResults` answer for a body that would pass `bound` (clause 4.12: a hard limit
+/// on the size of a generated response).
+fn too_large(bound: usize) -> ApiError {
+    ApiError::Model(ModelError::new(
+        ErrorKind::TooManyResults,
+        format!(
+            "the response would be larger than {bound} bytes (--max-response-bytes); ask for \
+             a smaller page (limit), fewer attributes (attrs, pick) or a narrower query"
+        ),
+    ))
+}
+
+/// Serializes `body` into the response, or refuses it when it passes the response bound.
+fn bounded_json(
+    req: &HttpRequest,
+    mut builder: HttpResponseBuilder,
+    body: &Value,
+) -> Result<HttpResponse, ApiError> {
+    let bound = response_bound(req);
+    // Serializing a Value into a Vec cannot fail.
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    if bytes.len() > bound {
+        return Err(too_large(bound));
+    }
+    Ok(builder.body(bytes))
 }
 
 /// Writes entities rendered straight to bytes (`write_entity`): one object, or an array when
@@ -176,7 +209,7 @@ pub fn respond_entities<'a>(
     many: bool,
     terms: &dyn TermMap,
     opts: &RenderOptions,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     respond_written(req, media, ctx, entities, many, |out, entity| {
         write_entity(out, entity, terms, opts)
     })
@@ -184,7 +217,8 @@ pub fn respond_entities<'a>(
 
 /// Writes objects that `write` appends to the body as JSON (returning whether one has no
 /// member): one object, or an array when `many`; with the @context as each object's last
-/// member for JSON-LD, else in `Link`.
+/// member for JSON-LD, else in `Link`. A body that grows past the response bound is dropped
+/// as soon as it does, for a `TooManyResults` error.
 pub fn respond_written<T>(
     req: &HttpRequest,
     media: ResponseMedia,
@@ -192,9 +226,10 @@ pub fn respond_written<T>(
     items: impl ExactSizeIterator<Item = T>,
     many: bool,
     mut write: impl FnMut(&mut Vec<u8>, T) -> bool,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let (mut builder, context) = written_response(req, media, ctx);
-    let mut body = Vec::with_capacity(2048 * items.len().max(1));
+    let bound = response_bound(req);
+    let mut body = Vec::with_capacity((2048 * items.len().max(1)).min(bound));
     if many {
         body.push(b'[');
     }
@@ -206,11 +241,14 @@ pub fn respond_written<T>(
         if let Some(context) = &context {
             add_context(&mut body, context, empty);
         }
+        if body.len() > bound {
+            return Err(too_large(bound));
+        }
     }
     if many {
         body.push(b']');
     }
-    builder.body(body)
+    Ok(builder.body(body))
 }
 
 /// [`respond_written`] for one object already written to `body` (`empty`: it has no
@@ -221,12 +259,16 @@ pub fn respond_written_object(
     ctx: &RequestContext,
     mut body: Vec<u8>,
     empty: bool,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let (mut builder, context) = written_response(req, media, ctx);
     if let Some(context) = &context {
         add_context(&mut body, context, empty);
     }
-    builder.body(body)
+    let bound = response_bound(req);
+    if body.len() > bound {
+        return Err(too_large(bound));
+    }
+    Ok(builder.body(body))
 }
 
 /// The response's builder and, for JSON-LD, the serialized @context each object ends with

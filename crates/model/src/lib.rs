@@ -5,6 +5,7 @@ pub mod clock;
 pub mod codec;
 pub mod entity;
 pub mod error;
+mod footprint;
 mod members;
 pub mod registration;
 pub mod subscription;

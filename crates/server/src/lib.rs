@@ -196,7 +196,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         .with_quotas(rigel_broker::Quotas {
             subscriptions: config.limits.max_subscriptions_per_tenant,
             registrations: config.limits.max_registrations_per_tenant,
-        });
+        })
+        .with_query_memory(config.limits.max_query_bytes);
     if let Some(retention) = retention::Retention::from_config(config) {
         actix_web::rt::spawn(retention::run(broker.clone(), retention));
     }
@@ -206,6 +207,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         default_page_size: config.default_page_size,
         max_page_size: config.max_page_size,
         body_timeout: Duration::from_millis(config.limits.body_timeout_ms.max(1)),
+        max_response_bytes: config.limits.max_response_bytes,
     };
     let admission = limits::Admission::new(&config.limits);
     actix_web::rt::spawn(limits::sweep(admission.clone()));

@@ -67,6 +67,17 @@ pub struct LimitOptions {
         default_value_t = 1_000
     )]
     pub max_registrations_per_tenant: usize,
+
+    /// Largest response body, in bytes: a response that would be larger is refused with
+    /// TooManyResults (403) rather than built in memory.
+    #[arg(long, env = "RIGEL_MAX_RESPONSE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_response_bytes: usize,
+
+    /// Most memory the entities one query holds at once may take, in bytes, as decoded
+    /// entities (its page, or every match it sorts or follows relationships from):
+    /// TooManyResults (403) beyond (0: no limit).
+    #[arg(long, env = "RIGEL_MAX_QUERY_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_query_bytes: usize,
 }
 
 /// The admission state shared by the API's workers: the concurrency bound and the rate

@@ -5,23 +5,29 @@
 //! expectation is a `Conflict` for that op and writes nothing. A storage error fails the whole
 //! batch and every requester gets it: before the log append nothing is applied (the
 //! transaction is dropped, i.e. aborted); once the frame is appended the batch may have
-//! become durable even if what follows fails. After a log or checkpoint failure the
-//! committer refuses every later batch: the state of a file whose sync failed is unknown.
+//! become durable even if what follows fails.
+//!
+//! A failed log append (a full disk, most often) cuts the log back to its last synced
+//! frame, and the next batch tries again. Any other I/O failure (redb's, a checkpoint's)
+//! makes the committer refuse batches until it has closed the database, opened it again
+//! and replayed the log (the `recovery` module), so a freed disk is written again without
+//! a restart.
 
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, Table};
 use rigel_storage::{Expect, HistoryChange, StorageError, StoreObserver, WriteOutcome};
 
-use crate::error::db_err;
+use crate::error::{db_err, LATCHED};
 use crate::history::{HistoryTables, SeriesCache};
 use crate::index::{self, Filed, PendingRows};
 use crate::layout::{
     self, ENTITIES, HISTORY, HISTORY_ENTITIES, HISTORY_SERIES, LAST_VERSION_KEY, META, OUTBOX,
     TENANTS, TYPES, VALUES, WAL_LSN_KEY,
 };
+use crate::recovery::{Backoff, DbSlot, Refusal};
 use crate::wal::{Frame, LoggedJob, LoggedOp, Wal};
 use crate::writer::{CommitBatch, Job, PreparedOp};
 
@@ -57,25 +63,46 @@ pub(crate) struct CheckpointPolicy {
     pub wal_bytes: u64,
 }
 
-/// What the committer shares with the rest of the store: why it refuses writes, if it does,
-/// and who is told about its commits.
+/// What the committer shares with the rest of the store: why it refuses writes, while it
+/// does, and who is told about its commits.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CommitterReport {
-    /// Set once, by the first log or checkpoint failure.
-    pub refused: Arc<OnceLock<String>>,
+    /// Set by an I/O failure, cleared once the database is open again.
+    pub refused: Arc<Refusal>,
     pub observer: Option<Arc<dyn StoreObserver>>,
+}
+
+/// Where the store's files are and how its database is opened, to open it again.
+#[derive(Debug, Clone)]
+pub(crate) struct StoreFiles {
+    pub dir: PathBuf,
+    pub cache_size_bytes: usize,
+}
+
+impl StoreFiles {
+    /// Opens (creating) the database file.
+    pub(crate) fn open_database(&self) -> Result<Database, StorageError> {
+        Database::builder()
+            .set_cache_size(self.cache_size_bytes)
+            .create(self.dir.join(crate::EmbeddedStore::FILE_NAME))
+            .map_err(db_err)
+    }
 }
 
 /// The writer thread's side of the store: redb plus the log.
 pub(crate) struct Committer {
-    db: std::sync::Arc<Database>,
+    slot: Arc<DbSlot>,
+    files: StoreFiles,
     wal: Wal,
     policy: CheckpointPolicy,
     /// The lsn of the next frame.
     next_lsn: u64,
     last_checkpoint: Instant,
-    /// Set by a log or checkpoint failure; every later batch fails with it.
-    broken: Option<String>,
+    /// Set by an I/O failure: every batch fails with it until the database is reopened,
+    /// attempted as the back-off allows.
+    broken: Option<(String, Backoff)>,
+    /// Whether the last log append failed (readiness says so until one succeeds).
+    log_failing: bool,
     report: CommitterReport,
     /// How long the last batch's log append (with its fsync) took.
     last_sync: Duration,
@@ -88,37 +115,23 @@ impl Committer {
     /// Replays what the log holds beyond redb's durable state, makes that durable and
     /// empties the log; then the committer is ready for new batches.
     pub(crate) fn open(
-        db: std::sync::Arc<Database>,
-        dir: &Path,
+        slot: Arc<DbSlot>,
+        files: StoreFiles,
         policy: CheckpointPolicy,
         report: CommitterReport,
         value_index: bool,
     ) -> Result<Self, StorageError> {
-        let durable_lsn = {
-            let txn = db.begin_read().map_err(db_err)?;
-            let meta = txn.open_table(META).map_err(db_err)?;
-            let lsn = meta.get(WAL_LSN_KEY).map_err(db_err)?.map(|v| v.value());
-            lsn.unwrap_or(0)
-        };
-        let frames = crate::wal::recover(dir, durable_lsn)?;
-        let last_lsn = frames.last().map_or(durable_lsn, |f| f.lsn);
-        if !frames.is_empty() {
-            replay(&db, &frames, value_index)?;
-            tracing::info!(
-                frames = frames.len(),
-                "write-ahead log replayed after an unclean shutdown"
-            );
-        }
-        index::build::settle(&db, value_index)?;
-        let mut wal = Wal::open(dir)?;
-        wal.reset()?;
+        let mut wal = Wal::open(&files.dir)?;
+        let next_lsn = recover_log(&*slot.get()?, &files.dir, &mut wal, value_index)?;
         Ok(Self {
-            db,
+            slot,
+            files,
             wal,
             policy,
-            next_lsn: last_lsn + 1,
+            next_lsn,
             last_checkpoint: Instant::now(),
             broken: None,
+            log_failing: false,
             report,
             last_sync: Duration::ZERO,
             series_cache: SeriesCache::default(),
@@ -129,10 +142,17 @@ impl Committer {
     /// Applies the batch, logs what it applied (synced), then commits it to redb without a
     /// sync, so readers see it only once it is durable. One outcome list per job, in order.
     fn apply(&mut self, jobs: &mut [Job]) -> Result<Vec<Vec<WriteOutcome>>, StorageError> {
-        if let Some(reason) = &self.broken {
-            return Err(StorageError::Io(reason.clone()));
+        if let Some(reason) = self.report.refused.take_reported() {
+            self.refuse(reason);
         }
-        let mut txn = self.db.begin_write().map_err(db_err)?;
+        if self.broken.is_some() {
+            self.recover_when_due();
+        }
+        if let Some((reason, _)) = &self.broken {
+            return Err(StorageError::Unavailable(reason.clone()));
+        }
+        let db = self.slot.get()?;
+        let mut txn = db.begin_write().map_err(db_err)?;
         txn.set_durability(Durability::None).map_err(db_err)?;
         let (outcomes, frame) = {
             let mut meta = txn.open_table(META).map_err(db_err)?;
@@ -183,8 +203,22 @@ impl Committer {
         if let Some(frame) = frame {
             let started = Instant::now();
             if let Err(err) = self.wal.append(&frame) {
-                self.refuse(format!("the write-ahead log failed earlier: {err}"));
-                return Err(err);
+                // The transaction is dropped unapplied; the next batch appends after the
+                // last synced frame.
+                let reason = format!("the write-ahead log cannot be written: {err}");
+                match self.wal.rewind() {
+                    Ok(()) => {
+                        self.report.refused.set(reason.clone());
+                        self.log_failing = true;
+                    }
+                    Err(cut) => {
+                        self.refuse(format!("the write-ahead log cannot be cut back: {cut}"))
+                    }
+                }
+                return Err(StorageError::Unavailable(reason));
+            }
+            if std::mem::take(&mut self.log_failing) && self.broken.is_none() {
+                self.report.refused.clear();
             }
             self.last_sync = started.elapsed();
             self.next_lsn += 1;
@@ -196,8 +230,8 @@ impl Committer {
         {
             // The batch is durable in the log whatever happens here.
             if let Err(err) = self.checkpoint() {
-                tracing::error!(error = %err, "checkpoint failed; the store refuses writes");
-                self.refuse(format!("a checkpoint failed earlier: {err}"));
+                tracing::error!(error = %err, "checkpoint failed; the store reopens its file");
+                self.refuse(format!("a checkpoint failed: {err}"));
             }
         }
         Ok(outcomes)
@@ -207,7 +241,8 @@ impl Committer {
     /// log.
     fn checkpoint(&mut self) -> Result<(), StorageError> {
         let started = Instant::now();
-        let mut txn = self.db.begin_write().map_err(db_err)?;
+        let db = self.slot.get()?;
+        let mut txn = db.begin_write().map_err(db_err)?;
         txn.set_durability(Durability::Immediate).map_err(db_err)?;
         {
             let mut meta = txn.open_table(META).map_err(db_err)?;
@@ -223,19 +258,96 @@ impl Committer {
         Ok(())
     }
 
-    /// From now on every batch fails with `reason`; readiness reports it.
+    /// Until the database is reopened every batch fails with `reason`; readiness reports
+    /// it. The first attempt to reopen is due at once.
     fn refuse(&mut self, reason: String) {
-        let _ = self.report.refused.set(reason.clone());
-        self.broken = Some(reason);
+        if self.broken.is_none() {
+            self.report.refused.set(reason.clone());
+            self.broken = Some((reason, Backoff::start()));
+        }
     }
+
+    /// Reopens the database if an attempt is due; on success batches are accepted again.
+    fn recover_when_due(&mut self) {
+        match &self.broken {
+            Some((_, backoff)) if backoff.due_in().is_zero() => {}
+            _ => return,
+        }
+        match self.reopen() {
+            Ok(()) => {
+                if let Some((reason, _)) = self.broken.take() {
+                    tracing::info!(after = %reason, "embedded store reopened; writes accepted again");
+                }
+                self.report.refused.clear();
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "embedded store cannot reopen yet; will retry");
+                if let Some((_, backoff)) = &mut self.broken {
+                    backoff.failed();
+                }
+            }
+        }
+    }
+
+    /// Closes the database, opens it again and replays the log beyond its durable state.
+    fn reopen(&mut self) -> Result<(), StorageError> {
+        self.slot.take_for_reopen()?;
+        // What failed transactions numbered is not in the store.
+        self.series_cache.clear();
+        let db = self.files.open_database()?;
+        self.next_lsn = recover_log(&db, &self.files.dir, &mut self.wal, self.value_index)?;
+        self.last_checkpoint = Instant::now();
+        self.slot.put(Arc::new(db));
+        Ok(())
+    }
+}
+
+/// Replays what the log in `dir` holds beyond redb's durable state, makes that durable and
+/// empties the log; returns the lsn of the next frame.
+fn recover_log(
+    db: &Database,
+    dir: &Path,
+    wal: &mut Wal,
+    value_index: bool,
+) -> Result<u64, StorageError> {
+    let durable_lsn = {
+        let txn = db.begin_read().map_err(db_err)?;
+        let meta = txn.open_table(META).map_err(db_err)?;
+        let lsn = meta.get(WAL_LSN_KEY).map_err(db_err)?.map(|v| v.value());
+        lsn.unwrap_or(0)
+    };
+    let frames = crate::wal::recover(dir, durable_lsn)?;
+    let last_lsn = frames.last().map_or(durable_lsn, |f| f.lsn);
+    if !frames.is_empty() {
+        replay(db, &frames, value_index)?;
+        tracing::info!(
+            frames = frames.len(),
+            "write-ahead log replayed after an unclean shutdown or a failed write"
+        );
+    }
+    index::build::settle(db, value_index)?;
+    wal.reset()?;
+    Ok(last_lsn + 1)
 }
 
 impl CommitBatch for Committer {
     fn commit_batch(&mut self, jobs: &mut [Job]) -> Result<Vec<Vec<WriteOutcome>>, StorageError> {
-        let result = self.apply(jobs);
+        let mut result = self.apply(jobs);
         if result.is_err() {
             // What the failed transaction numbered is not in the store.
             self.series_cache.clear();
+        }
+        match &result {
+            // redb fails everything after an I/O error until it is opened again.
+            Err(StorageError::Io(reason)) => {
+                let reason = reason.clone();
+                self.refuse(reason.clone());
+                result = Err(StorageError::Unavailable(reason));
+            }
+            Err(StorageError::Unavailable(reason)) if reason == LATCHED => {
+                self.refuse(reason.clone());
+            }
+            _ => {}
         }
         if let Some(observer) = &self.report.observer {
             match &result {
@@ -251,6 +363,14 @@ impl CommitBatch for Committer {
             }
         }
         result
+    }
+
+    fn recovery_due_in(&self) -> Option<Duration> {
+        self.broken.as_ref().map(|(_, backoff)| backoff.due_in())
+    }
+
+    fn recover(&mut self) {
+        self.recover_when_due();
     }
 
     /// A clean close leaves an empty log.

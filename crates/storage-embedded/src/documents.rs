@@ -11,15 +11,13 @@
 //! deadlock. After [`EmbeddedStore::close`] these writes fail with `Closed`, like entity
 //! commits; one already running holds its own handle to the database and finishes.
 
-use std::sync::Arc;
-
 use redb::{Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use rigel_model::Tenant;
 use rigel_storage::StorageError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::db_err;
+use crate::error::{db_err, LATCHED};
 use crate::layout::{self, TENANTS};
 use crate::EmbeddedStore;
 
@@ -86,8 +84,8 @@ impl EmbeddedStore {
         if !self.writer.is_open() {
             return Err(StorageError::Closed);
         }
-        let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || {
+        let db = self.db.get()?;
+        let written = tokio::task::spawn_blocking(move || {
             let mut txn = db.begin_write().map_err(db_err)?;
             txn.set_durability(Durability::Immediate).map_err(db_err)?;
             let (answer, changed) = write(&txn)?;
@@ -99,7 +97,22 @@ impl EmbeddedStore {
             Ok(answer)
         })
         .await
-        .map_err(|_| StorageError::Closed)?
+        .map_err(|_| StorageError::Closed)?;
+        match written {
+            Err(StorageError::Io(reason)) => self.recover_after(reason).await,
+            Err(StorageError::Unavailable(reason)) if reason == LATCHED => {
+                self.recover_after(reason).await
+            }
+            other => other,
+        }
+    }
+
+    /// After a failed document write: redb fails everything after an I/O error until it is
+    /// opened again, which the writer does, woken by an empty job.
+    async fn recover_after<T>(&self, reason: String) -> Result<T, StorageError> {
+        self.refused.report(reason.clone());
+        let _ = self.writer.submit(crate::writer::Job::empty()).await;
+        Err(StorageError::Unavailable(reason))
     }
 
     /// Stores a new document or replaces one (`must_exist`); whether it did.

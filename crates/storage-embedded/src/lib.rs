@@ -25,6 +25,7 @@ mod index;
 mod layout;
 mod outbox;
 mod read_pool;
+mod recovery;
 mod registrations;
 mod select;
 mod subscriptions;
@@ -102,7 +103,7 @@ use rigel_storage::{
     EntityStore, Selected, Selection, StorageError, Versioned, Visitor, WriteOp, WriteOutcome,
 };
 
-use crate::apply::{CheckpointPolicy, Committer, CommitterReport};
+use crate::apply::{CheckpointPolicy, Committer, CommitterReport, StoreFiles};
 use crate::cache::DecodedCache;
 use crate::error::db_err;
 use crate::layout::{
@@ -110,6 +111,7 @@ use crate::layout::{
     SUBSCRIPTION_STATUS, TENANTS, TYPES,
 };
 use crate::read_pool::ReadPool;
+use crate::recovery::{DbSlot, Refusal};
 use crate::writer::{BatchLimits, Job, PreparedOp, Writer};
 
 /// Tuning of an [`EmbeddedStore`]. Start from `EmbeddedOptions::default()`.
@@ -164,7 +166,8 @@ impl Default for EmbeddedOptions {
 /// The embedded entity store. Share it as `Arc<EmbeddedStore>`; dropping the last handle
 /// (or [`EmbeddedStore::close`]) finishes queued writes and stops the writer thread.
 pub struct EmbeddedStore {
-    db: Arc<Database>,
+    /// The database, which the writer closes and opens again after a failed write.
+    db: Arc<DbSlot>,
     writer: Writer,
     path: PathBuf,
     /// The threads reads run on, a fixed few (`read_pool`): a burst of concurrent reads
@@ -172,8 +175,8 @@ pub struct EmbeddedStore {
     reads: ReadPool,
     /// Decoded entities, validated by version on every use (see the `cache` module).
     cache: Arc<DecodedCache>,
-    /// Why the writer refuses writes, once it does.
-    refused: Arc<std::sync::OnceLock<String>>,
+    /// Why the writer refuses writes, while it does.
+    refused: Arc<Refusal>,
     /// Whether the value index is kept and used.
     value_index: bool,
     index_budget: usize,
@@ -212,12 +215,13 @@ impl EmbeddedStore {
             ))
         })?;
         let path = dir.join(Self::FILE_NAME);
-        let db = Database::builder()
-            .set_cache_size(options.cache_size_bytes)
-            .create(&path)
-            .map_err(db_err)?;
+        let files = StoreFiles {
+            dir: dir.to_path_buf(),
+            cache_size_bytes: options.cache_size_bytes,
+        };
+        let db = files.open_database()?;
         prepare_schema(&db)?;
-        let db = Arc::new(db);
+        let db = Arc::new(DbSlot::new(Arc::new(db)));
         let limits = BatchLimits {
             max_requests: options.max_batch_requests.max(1),
             max_bytes: options.max_batch_bytes.max(1),
@@ -231,7 +235,8 @@ impl EmbeddedStore {
             observer: options.observer.clone(),
         };
         let refused = Arc::clone(&report.refused);
-        let committer = Committer::open(Arc::clone(&db), dir, policy, report, options.value_index)?;
+        let committer =
+            Committer::open(Arc::clone(&db), files, policy, report, options.value_index)?;
         let writer = Writer::spawn(options.queue_capacity, limits, committer)?;
         let reads = ReadPool::start(read_concurrency())?;
         let cache = Arc::new(DecodedCache::new(options.entity_cache_bytes));
@@ -253,7 +258,7 @@ impl EmbeddedStore {
             return rigel_storage::BackendHealth::Closed;
         }
         match self.refused.get() {
-            Some(reason) => rigel_storage::BackendHealth::WritesRefused(reason.clone()),
+            Some(reason) => rigel_storage::BackendHealth::WritesRefused(reason),
             None => rigel_storage::BackendHealth::Ready,
         }
     }
@@ -311,7 +316,7 @@ impl EmbeddedStore {
         T: Send + 'static,
         F: FnOnce(&Database) -> Result<T, StorageError> + Send + 'static,
     {
-        let db = Arc::clone(&self.db);
+        let db = self.db.get()?;
         self.reads.run(move || f(&db)).await?
     }
 }
@@ -514,7 +519,7 @@ impl EntityStore for EmbeddedStore {
         // Inline (ADR 0001, amendment 1): one B-tree descent, usually cached; a page that is
         // not costs one disk read on this worker.
         let key = layout::entity_key(&layout::tenant_prefix(tenant), id);
-        read_entity(&self.db, &self.cache, &key)
+        read_entity(&*self.db.get()?, &self.cache, &key)
     }
 
     async fn commit(
@@ -525,10 +530,12 @@ impl EntityStore for EmbeddedStore {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
+        let db = self.db.get()?;
         let index = self
             .value_index
-            .then_some((self.db.as_ref(), self.cache.as_ref()));
+            .then_some((db.as_ref(), self.cache.as_ref()));
         let job = prepare(tenant, ops, index)?;
+        drop(db);
         self.writer.submit(job).await
     }
 

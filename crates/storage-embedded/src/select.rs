@@ -51,6 +51,7 @@ struct Page<'c> {
     selection: Selection,
     seen: usize,
     entities: Vec<Versioned<Arc<Entity>>>,
+    held: plan::Held,
 }
 
 impl<'c> Page<'c> {
@@ -59,6 +60,7 @@ impl<'c> Page<'c> {
             cache,
             entities: Vec::with_capacity(selection.limit.min(1024)),
             seen: 0,
+            held: plan::Held::new(&selection),
             selection,
         }
     }
@@ -76,6 +78,7 @@ impl Sink for Page<'_> {
         let (version, candidate) = self.cache.entity(key, record)?;
         if self.selection.matches(&candidate) {
             if self.seen >= self.selection.offset && self.entities.len() < self.selection.limit {
+                self.held.hold(&candidate)?;
                 self.entities.push(Versioned {
                     version,
                     value: candidate,

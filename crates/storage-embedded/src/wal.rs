@@ -114,6 +114,18 @@ impl Wal {
         Ok(())
     }
 
+    /// Cuts the file back to the frames appended in full, after a failed append: what the
+    /// failed write left (part of a frame, or a whole one whose sync failed) goes, so the
+    /// next frame follows the last synced one.
+    pub(crate) fn rewind(&mut self) -> Result<(), StorageError> {
+        self.file
+            .set_len(self.len)
+            .map_err(|e| io_err(&self.path, "cut back", &e))?;
+        self.file
+            .sync_data()
+            .map_err(|e| io_err(&self.path, "sync", &e))
+    }
+
     /// Empties the log, once redb holds everything in it durably. The truncation itself need
     /// not be durable: frames it leaves behind are at or below the durable `wal_lsn`.
     pub(crate) fn reset(&mut self) -> Result<(), StorageError> {

@@ -11,6 +11,7 @@
 
 use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rigel_storage::{Expect, StorageError, WriteOutcome};
 use tokio::sync::{mpsc, oneshot};
@@ -64,6 +65,14 @@ pub(crate) struct Job {
 }
 
 impl Job {
+    /// A job that writes nothing (it wakes the writer).
+    pub(crate) fn empty() -> Self {
+        Self {
+            tenant_prefix: Vec::new(),
+            tenant_name: None,
+            ops: Vec::new(),
+        }
+    }
     /// Approximate bytes this job writes, for the batch size bound.
     fn weight(&self) -> usize {
         self.ops
@@ -104,6 +113,15 @@ pub(crate) struct BatchLimits {
 /// Applies a batch of jobs in one durable transaction: one outcome list per job, in order.
 pub(crate) trait CommitBatch: Send + 'static {
     fn commit_batch(&mut self, jobs: &mut [Job]) -> Result<Vec<Vec<WriteOutcome>>, StorageError>;
+
+    /// While the committer cannot commit and waits to recover: how long until its next
+    /// attempt is due. `None` when it commits normally.
+    fn recovery_due_in(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Makes an attempt to recover, when one is due.
+    fn recover(&mut self) {}
 
     /// Called once when the queue is closed and drained, before the thread exits.
     fn finish(&mut self) {}
@@ -194,7 +212,7 @@ fn run(mut rx: mpsc::Receiver<Request>, limits: BatchLimits, mut committer: impl
     let mut jobs = Vec::new();
     let mut responders = Vec::new();
     // `None` once every sender is gone (the store was closed) and the queue is empty.
-    while let Some(first) = rx.blocking_recv() {
+    while let Some(first) = next_request(&mut rx, &mut committer) {
         let mut bytes = first.job.weight();
         jobs.push(first.job);
         responders.push(first.respond);
@@ -225,6 +243,34 @@ fn run(mut rx: mpsc::Receiver<Request>, limits: BatchLimits, mut committer: impl
         jobs.clear();
     }
     committer.finish();
+}
+
+/// How often a committer waiting to recover looks for requests between its attempts.
+const RECOVERY_POLL: Duration = Duration::from_millis(20);
+
+/// The next request; `None` once the queue is closed and empty. While the committer waits
+/// to recover, its attempts are made between requests, so that it recovers with no write
+/// to prompt it (readiness shows it).
+fn next_request(
+    rx: &mut mpsc::Receiver<Request>,
+    committer: &mut impl CommitBatch,
+) -> Option<Request> {
+    loop {
+        let Some(due_in) = committer.recovery_due_in() else {
+            return rx.blocking_recv();
+        };
+        if due_in.is_zero() {
+            committer.recover();
+            continue;
+        }
+        match rx.try_recv() {
+            Ok(request) => return Some(request),
+            Err(mpsc::error::TryRecvError::Disconnected) => return None,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                std::thread::sleep(due_in.min(RECOVERY_POLL));
+            }
+        }
+    }
 }
 
 fn answer_all(responders: &mut Vec<Responder>, err: &StorageError) {

@@ -1,6 +1,6 @@
 //! The embedded store against the shared storage contract (entities and subscriptions), plus
-//! its durability guarantees: reopening after a clean close, and surviving SIGKILL with every
-//! acknowledged write.
+//! its durability guarantees: reopening after a clean close, surviving SIGKILL with every
+//! acknowledged write, and writing again after a full disk is freed.
 
 // Tests fail by panicking; expect() names what was expected.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -18,6 +18,8 @@ use rigel_storage::{EntityStore, Expect, StorageError, SubscriptionStore, WriteO
 use rigel_storage_embedded::{EmbeddedOptions, EmbeddedStore};
 use tempfile::TempDir;
 
+#[path = "contract/full_disk.rs"]
+mod full_disk;
 #[path = "contract/value_index.rs"]
 mod value_index;
 

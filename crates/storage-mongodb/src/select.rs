@@ -130,6 +130,7 @@ pub(crate) async fn select(
     }
     let mut seen = 0usize;
     let mut found = Vec::with_capacity(selection.limit.min(1024));
+    let mut held = plan::Held::new(&selection);
     if selection.limit > 0 || selection.count {
         let enough = selection.offset.saturating_add(selection.limit);
         let source = plan::selectors_source(&selection.query);
@@ -145,6 +146,7 @@ pub(crate) async fn select(
                 continue;
             }
             if seen >= selection.offset && found.len() < selection.limit {
+                held.hold(&candidate.value)?;
                 found.push(Versioned {
                     version: candidate.version,
                     value: Arc::new(candidate.value),
@@ -180,6 +182,7 @@ async fn by_types(
         None
     };
     let mut found = Vec::new();
+    let mut held = plan::Held::new(selection);
     if selection.limit > 0 {
         let mut cursor = entities
             .find(filter)
@@ -190,6 +193,7 @@ async fn by_types(
             .map_err(storage_error)?;
         while let Some(document) = cursor.try_next().await.map_err(storage_error)? {
             let entity = decode(&document)?;
+            held.hold(&entity.value)?;
             found.push(Versioned {
                 version: entity.version,
                 value: Arc::new(entity.value),

@@ -136,6 +136,10 @@ pub struct Selection {
     pub limit: usize,
     /// Also count every match (which visits every candidate, not just the first page).
     pub count: bool,
+    /// The most memory the entities a backend holds for this selection may take at once,
+    /// by [`Entity::footprint`]: the page, or every match when it sorts them. Beyond it the
+    /// selection fails with [`StorageError::TooLarge`] (clause 4.12). `None`: no bound.
+    pub max_bytes: Option<usize>,
 }
 
 impl Selection {
@@ -149,6 +153,7 @@ impl Selection {
             offset: 0,
             limit,
             count: false,
+            max_bytes: None,
         }
     }
 
@@ -185,6 +190,9 @@ pub enum StorageError {
     Closed,
     #[error("more than {0} entities match an ordered selection")]
     TooManyToSort(usize),
+    /// The entities a selection would hold take more than this many bytes of memory.
+    #[error("the matching entities take more than {0} bytes of memory")]
+    TooLarge(usize),
     /// The backend cannot be reached or did not answer in time; the request may succeed
     /// when retried later (a server database that is down, failing over or overloaded).
     #[error("the database is unavailable: {0}")]
@@ -199,7 +207,7 @@ impl StorageError {
 
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::TooManyToSort(_) => ErrorKind::TooManyResults,
+            Self::TooManyToSort(_) | Self::TooLarge(_) => ErrorKind::TooManyResults,
             _ => ErrorKind::InternalError,
         }
     }

@@ -144,3 +144,31 @@ pub fn sort_matches(
     matches.sort_by_cached_key(|e| order.sort_key(&e.value));
     Ok(())
 }
+
+/// The memory of the entities a selection holds so far, against its `max_bytes`.
+#[derive(Debug, Clone, Copy)]
+pub struct Held {
+    limit: Option<usize>,
+    bytes: usize,
+}
+
+impl Held {
+    pub fn new(selection: &crate::Selection) -> Self {
+        Self {
+            limit: selection.max_bytes,
+            bytes: 0,
+        }
+    }
+
+    /// Counts one more held entity; past the selection's bound, [`StorageError::TooLarge`].
+    pub fn hold(&mut self, entity: &Entity) -> Result<(), StorageError> {
+        let Some(limit) = self.limit else {
+            return Ok(());
+        };
+        self.bytes = self.bytes.saturating_add(entity.footprint());
+        if self.bytes > limit {
+            return Err(StorageError::TooLarge(limit));
+        }
+        Ok(())
+    }
+}

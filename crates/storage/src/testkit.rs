@@ -164,6 +164,7 @@ macro_rules! each_contract_check {
             selecting_a_tenant_pages_in_id_order,
             the_query_selects_and_count_counts_every_match,
             an_ordered_selection_sorts_every_match_then_pages,
+            a_page_beyond_max_bytes_is_refused,
             visiting_sees_every_selected_entity_once,
             queries_answer_what_evaluating_every_entity_answers,
             dense_geo_pages_answer_what_evaluating_every_entity_answers,
@@ -235,6 +236,7 @@ where
     selecting_a_tenant_pages_in_id_order(make().await).await;
     the_query_selects_and_count_counts_every_match(make().await).await;
     an_ordered_selection_sorts_every_match_then_pages(make().await).await;
+    a_page_beyond_max_bytes_is_refused(make().await).await;
     visiting_sees_every_selected_entity_once(make().await).await;
     queries_answer_what_evaluating_every_entity_answers(make().await).await;
     dense_geo_pages_answer_what_evaluating_every_entity_answers(make().await).await;

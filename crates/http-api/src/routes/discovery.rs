@@ -109,7 +109,7 @@ pub async fn retrieve_entity_types(
             "typeList": compact_all(found.value.iter().map(|d| &d.type_iri), terms),
         });
         return Ok(warned(
-            respond(&req, media, &ctx, object(body)),
+            respond(&req, media, &ctx, object(body))?,
             &found.warnings,
         ));
     }
@@ -128,7 +128,7 @@ pub async fn retrieve_entity_types(
         })
         .collect();
     Ok(warned(
-        respond_array(&req, media, &ctx, Value::Array(items)),
+        respond_array(&req, media, &ctx, Value::Array(items))?,
         &found.warnings,
     ))
 }
@@ -186,7 +186,7 @@ pub async fn retrieve_entity_type_info(
         "attributeDetails": attribute_details,
     });
     Ok(warned(
-        respond(&req, media, &ctx, object(body)),
+        respond(&req, media, &ctx, object(body))?,
         &found.warnings,
     ))
 }
@@ -234,7 +234,7 @@ pub async fn retrieve_attributes(
             "attributeList": compact_all(listed.iter().map(|d| &d.attribute_iri), terms),
         });
         return Ok(warned(
-            respond(&req, media, &ctx, object(body)),
+            respond(&req, media, &ctx, object(body))?,
             &found.warnings,
         ));
     }
@@ -243,7 +243,7 @@ pub async fn retrieve_attributes(
         .map(|d| attribute_json(d, terms, false))
         .collect();
     Ok(warned(
-        respond_array(&req, media, &ctx, Value::Array(items)),
+        respond_array(&req, media, &ctx, Value::Array(items))?,
         &found.warnings,
     ))
 }
@@ -272,7 +272,7 @@ pub async fn retrieve_attribute_info(
         )));
     };
     let body = object(attribute_json(found, terms, true));
-    Ok(warned(respond(&req, media, &ctx, body), &warnings))
+    Ok(warned(respond(&req, media, &ctx, body)?, &warnings))
 }
 
 fn not_found(detail: String) -> ApiError {

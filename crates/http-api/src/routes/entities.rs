@@ -240,7 +240,7 @@ pub async fn retrieve_entity(
             terms,
             &opts,
         )
-    };
+    }?;
     crate::distribution::warn(&mut response, &warnings);
     Ok(response)
 }

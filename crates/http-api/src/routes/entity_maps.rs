@@ -143,7 +143,7 @@ pub async fn retrieve_entity_map(
     let tenant = tenant(&req)?;
     let ctx = context::from_link(&req, &state.resolver).await?;
     let map = state.broker.entity_map(&tenant, map_id(&path)?)?;
-    Ok(respond(&req, media, &ctx, map_json(&map)))
+    respond(&req, media, &ctx, map_json(&map))
 }
 
 /// PATCH /entityMaps/{entityMapId} — Update EntityMap (5.14.2): its `expiresAt`.

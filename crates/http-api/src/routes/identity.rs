@@ -42,5 +42,5 @@ pub async fn retrieve_source_identity(
     let Value::Object(body) = body else {
         return Ok(HttpResponse::InternalServerError().finish());
     };
-    Ok(respond(&req, media, &ctx, body))
+    respond(&req, media, &ctx, body)
 }

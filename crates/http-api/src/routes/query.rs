@@ -253,7 +253,7 @@ async fn run_query(
             terms,
             &opts,
         )
-    };
+    }?;
     let headers = response.headers_mut();
     if let Some(total) = result.total {
         headers.insert(RESULTS_COUNT, HeaderValue::from(total));

@@ -175,7 +175,7 @@ pub async fn query_registrations(
         .iter()
         .map(|r| Value::Object(render_registration(r, terms, sys_attrs)))
         .collect();
-    let mut response = respond_array(&req, media, &ctx, Value::Array(items));
+    let mut response = respond_array(&req, media, &ctx, Value::Array(items))?;
     filters::page_headers(
         &mut response,
         &paging,
@@ -214,7 +214,7 @@ pub async fn retrieve_registration(
     let ctx = context::from_link(&req, &state.resolver).await?;
     let reg = state.broker.retrieve_registration(&tenant, id).await?;
     let body = render_registration(&reg, ctx.terms.as_ref(), sys_attrs);
-    Ok(respond(&req, media, &ctx, body))
+    respond(&req, media, &ctx, body)
 }
 
 /// PATCH /csourceRegistrations/{registrationId} — Update Context Source Registration (5.9.3).

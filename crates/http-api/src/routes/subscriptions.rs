@@ -152,7 +152,7 @@ pub(crate) async fn query(
         .iter()
         .map(|s| Value::Object(render_subscription(s, ctx.terms.as_ref(), now, sys_attrs)))
         .collect();
-    let mut response = respond_array(&req, media, &ctx, Value::Array(items));
+    let mut response = respond_array(&req, media, &ctx, Value::Array(items))?;
     // The query of a subscription query has nothing but paging to keep.
     filters::page_headers(
         &mut response,
@@ -194,7 +194,7 @@ pub(crate) async fn retrieve(
         .retrieve_subscription(kind, &tenant, id)
         .await?;
     let body = render_subscription(&sub, ctx.terms.as_ref(), state.broker_now(), sys_attrs);
-    Ok(respond(&req, media, &ctx, body))
+    respond(&req, media, &ctx, body)
 }
 
 /// PATCH /subscriptions/{subscriptionId} — Update Subscription (5.8.2).

@@ -392,7 +392,7 @@ pub async fn retrieve_temporal(
             format!("{id} (nothing of it matches attrs, pick or omit)"),
         )));
     }
-    let mut response = respond_written_object(&req, media, &ctx, body, no_member);
+    let mut response = respond_written_object(&req, media, &ctx, body, no_member)?;
     partial(&mut response, cut.as_ref(), &temporal);
     crate::distribution::warn(&mut response, &warnings);
     Ok(response)
@@ -555,7 +555,7 @@ async fn run_query(
         page.entities.into_iter(),
         true,
         |out, h| write_history(out, h, &temporal, terms, &opts),
-    );
+    )?;
     partial(&mut response, page.cut.as_ref(), &temporal);
     if let Some(total) = page.total {
         if let Ok(v) = HeaderValue::from_str(&total.to_string()) {

@@ -1,5 +1,6 @@
 //! Abuse limits, black box: slow headers and bodies, the concurrency bound, the rate per
-//! client, and the subscriptions and registrations a tenant may hold.
+//! client, the subscriptions and registrations a tenant may hold, and the memory bounds of
+//! responses and queries.
 
 use std::time::{Duration, Instant};
 
@@ -177,4 +178,100 @@ async fn a_client_over_its_rate_is_answered_429_and_tenants_hold_bounded_subscri
     tokio::time::sleep(Duration::from_secs(wait)).await;
     let again = client.get(format!("{base}/types")).send().await.unwrap();
     assert_eq!(again.status(), 200);
+}
+
+/// The problem type and detail of a refused response.
+async fn refusal(response: reqwest::Response) -> (u16, String, String) {
+    let status = response.status().as_u16();
+    let problem: Value = response.json().await.unwrap();
+    let text = |k: &str| problem[k].as_str().unwrap_or_default().to_owned();
+    (status, text("type"), text("detail"))
+}
+
+#[tokio::test]
+async fn responses_and_queries_beyond_their_memory_bounds_are_refused_with_too_many_results() {
+    const TOO_MANY: &str = "https://uri.etsi.org/ngsi-ld/errors/TooManyResults";
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _rigel = rigel_command(dir.path(), port, free_port())
+        .args(["--log-level", "error"])
+        .args(["--max-response-bytes", "200000"])
+        .args(["--max-query-bytes", "2200000"])
+        .start();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
+    wait_ready(&client, &base).await;
+
+    // One entity whose body alone passes the response bound.
+    let text = json!({
+        "id": "urn:ngsi-ld:Note:big", "type": "Note",
+        "text": {"type": "Property", "value": "x".repeat(300_000)},
+        "small": {"type": "Property", "value": 1}
+    });
+    assert_eq!(
+        post_json(&client, &format!("{base}/entities"), &text).await,
+        201
+    );
+    let whole = client
+        .get(format!("{base}/entities/urn:ngsi-ld:Note:big"))
+        .send()
+        .await
+        .unwrap();
+    let (status, kind, detail) = refusal(whole).await;
+    assert_eq!((status, kind.as_str()), (403, TOO_MANY), "{detail}");
+    assert!(detail.contains("--max-response-bytes"), "{detail}");
+    let history = client
+        .get(format!("{base}/temporal/entities/urn:ngsi-ld:Note:big"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refusal(history).await.0, 403);
+    let picked = client
+        .get(format!("{base}/entities/urn:ngsi-ld:Note:big?attrs=small"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(picked.status(), 200);
+
+    // Entities of 2,000 attributes (about 850 KB each decoded): a page of one (which reads
+    // two, to tell whether there is a next page) fits the query bound, three do not,
+    // however little of them the response shows.
+    for n in 0..3 {
+        let mut entity = json!({"id": format!("urn:ngsi-ld:Wide:{n}"), "type": "Wide"});
+        for a in 0..2000 {
+            entity[format!("a{a}")] = json!({"type": "Property", "value": a});
+        }
+        assert_eq!(
+            post_json(&client, &format!("{base}/entities"), &entity).await,
+            201
+        );
+    }
+    let one = client
+        .get(format!("{base}/entities?type=Wide&limit=1&attrs=a1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 200);
+    let three = client
+        .get(format!("{base}/entities?type=Wide&limit=3&attrs=a1"))
+        .send()
+        .await
+        .unwrap();
+    let (status, kind, detail) = refusal(three).await;
+    assert_eq!((status, kind.as_str()), (403, TOO_MANY), "{detail}");
+    assert!(detail.contains("--max-query-bytes"), "{detail}");
+    let ordered = client
+        .get(format!("{base}/entities?type=Wide&limit=1&orderBy=a5"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, detail) = refusal(ordered).await;
+    assert_eq!(status, 403, "{detail}");
+    let counted = client
+        .get(format!("{base}/entities?type=Wide&limit=0&count=true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(counted.status(), 200);
+    assert_eq!(counted.headers()["ngsild-results-count"], "3");
 }

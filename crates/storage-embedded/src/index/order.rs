@@ -18,7 +18,7 @@ use std::sync::Arc;
 use redb::ReadOnlyTable;
 use rigel_model::Entity;
 use rigel_query::OrderBy;
-use rigel_storage::{Selection, StorageError, Versioned};
+use rigel_storage::{plan, Selection, StorageError, Versioned};
 
 use super::{number_from_bytes, path_part, type_part, TAG_NUMBER};
 use crate::cache::DecodedCache;
@@ -85,6 +85,7 @@ impl OrderedRead<'_> {
         let mut smallest: BinaryHeap<Total> = BinaryHeap::new();
         let mut found: Vec<Versioned<Arc<Entity>>> = Vec::new();
         let mut certain = false;
+        let mut held = plan::Held::new(selection);
         for (rows, entry) in range.enumerate() {
             if rows >= MAX_ORDER_ROWS {
                 return Ok(None);
@@ -117,6 +118,7 @@ impl OrderedRead<'_> {
                 if smallest.len() > want {
                     smallest.pop();
                 }
+                held.hold(&entity)?;
                 found.push(Versioned {
                     version,
                     value: entity,

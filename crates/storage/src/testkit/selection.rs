@@ -436,6 +436,32 @@ pub async fn an_ordered_selection_sorts_every_match_then_pages<S: EntityStore>(s
     assert_eq!(selected.total, Some(5));
 }
 
+/// A selection whose page would hold more than `max_bytes` of entities (by their
+/// footprint) fails with `TooLarge`; a page within it, and a count that holds nothing, are
+/// answered.
+pub async fn a_page_beyond_max_bytes_is_refused<S: EntityStore>(store: Arc<S>) {
+    let tenant = named("select-max-bytes");
+    let rooms: Vec<Entity> = (0..10)
+        .map(|i| sample_entity(&format!("urn:x:{i:02}"), &[T_ROOM]))
+        .collect();
+    let each = rooms[0].footprint();
+    seed(&*store, &tenant, rooms).await;
+    let bounded = |limit: usize, count: bool| Selection {
+        max_bytes: Some(each * 5 + each / 2),
+        count,
+        ..Selection::new(Arc::new(of_types(&[T_ROOM])), limit)
+    };
+    let refused = store.select(&tenant, bounded(10, false)).await;
+    assert!(
+        matches!(refused, Err(crate::StorageError::TooLarge(_))),
+        "{refused:?}"
+    );
+    let page = ids_of(&*store, &tenant, bounded(5, false)).await;
+    assert_eq!(page.len(), 5);
+    let (ids, total) = ids_and_total(&*store, &tenant, bounded(0, true)).await;
+    assert_eq!((ids.len(), total), (0, Some(10)));
+}
+
 /// A visit calls the visitor once per selected entity, in id order, and counts them.
 pub async fn visiting_sees_every_selected_entity_once<S: EntityStore>(store: Arc<S>) {
     let tenant = named("visit");

@@ -382,6 +382,8 @@ mod history_tests;
 #[cfg(test)]
 mod merge_tests;
 #[cfg(test)]
+mod query_tests;
+#[cfg(test)]
 mod registration_tests;
 #[cfg(test)]
 mod subscription_tests;

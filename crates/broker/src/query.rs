@@ -123,22 +123,33 @@ impl Broker {
         let query = Arc::new(query);
         let mut changed = 0;
         let mut after: Option<String> = None;
+        // Batches shrink while their entities take more than the query memory bound, down
+        // to one entity, which is purged whatever its size.
+        let mut batch_size = PURGE_BATCH;
         loop {
-            let batch = self
+            let selected = self
                 .store
                 .select(
                     tenant,
                     Selection {
                         after: after.clone(),
-                        ..Selection::new(Arc::clone(&query), PURGE_BATCH)
+                        max_bytes: self.query_memory.filter(|_| batch_size > 1),
+                        ..Selection::new(Arc::clone(&query), batch_size)
                     },
                 )
-                .await?;
+                .await;
+            let batch = match selected {
+                Err(StorageError::TooLarge(_)) => {
+                    batch_size = (batch_size / 2).max(1);
+                    continue;
+                }
+                other => other?,
+            };
             let Some(last) = batch.entities.last() else {
                 return Ok(changed);
             };
             after = Some(last.value.id.clone());
-            let full = batch.entities.len() == PURGE_BATCH;
+            let full = batch.entities.len() == batch_size;
             let now = self.now();
             let mut ids = Vec::new();
             let mut previous = Vec::new();

@@ -9,6 +9,7 @@
 //! connections use. Calls follow no redirects, except document downloads
 //! ([`Egress::fetch`]), which follow a few, each hop checked against the same policy.
 
+pub mod mqtt;
 mod policy;
 
 use std::net::{IpAddr, SocketAddr};

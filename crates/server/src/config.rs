@@ -178,6 +178,11 @@ pub struct Config {
     #[arg(long, env = "RIGEL_ALIAS")]
     pub alias: Option<String>,
 
+    /// A JSON file of ingestion rules (MQTT topics turned into entity writes,
+    /// docs/ingestion.md), started with the broker.
+    #[arg(long, env = "RIGEL_INGEST_RULES")]
+    pub ingest_rules: Option<PathBuf>,
+
     /// HTTP worker threads (default: one per core; Orion-LD: ORIONLD_TRQ_POOL_SIZE).
     #[arg(long, env = "RIGEL_WORKERS")]
     pub workers: Option<usize>,

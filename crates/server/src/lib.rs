@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 mod contexts;
 mod health;
+mod ingest;
 mod limits;
 mod metrics;
 mod outbound;
@@ -57,6 +58,8 @@ pub enum StartError {
     Context(#[from] rigel_jsonld::JsonLdError),
     #[error("cannot start subscriptions: {0}")]
     Subscriptions(String),
+    #[error("cannot start the ingestion: {0}")]
+    Ingestion(String),
     #[error("cannot read the changes the last run left to notify: {0}")]
     Outbox(rigel_storage::StorageError),
     #[error("cannot load the context source registrations: {0}")]
@@ -90,6 +93,8 @@ pub struct RunningServer {
     subscriptions: SubscriptionService,
     /// Context Source Registrations: their forwarding status is saved at shutdown.
     registry: Arc<rigel_broker::Registry>,
+    /// MQTT ingestion: disconnected at shutdown.
+    ingestion: rigel_ingest::Ingestion,
     operations: web::Data<Operations>,
     grace: Duration,
 }
@@ -152,7 +157,9 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     if loaded > 0 {
         tracing::info!(subscriptions = loaded, "subscriptions loaded");
     }
+    let ingestion_metrics = Arc::new(std::sync::OnceLock::new());
     metrics.watch(LiveState {
+        ingestion: Arc::clone(&ingestion_metrics),
         store: store.clone(),
         subscriptions: subscriptions.clone(),
         resolver: resolver.clone(),
@@ -163,7 +170,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         health: Health::new(store.clone()),
         metrics,
     });
-    let federation = federation(config, egress, resolver.clone())?;
+    let federation = federation(config, egress.clone(), resolver.clone())?;
     actix_web::rt::spawn(save_forwarding_status(registry.clone()));
     let broker = Broker::new(store.clone(), clock);
     let broker = if let Some(shared) = store.shared() {
@@ -211,6 +218,18 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     };
     let admission = limits::Admission::new(&config.limits);
     actix_web::rt::spawn(limits::sweep(admission.clone()));
+    let alias = alias(config).map_err(|e| StartError::Ingestion(e.to_string()))?;
+    let ingestion = ingest::start(
+        config.ingest_rules.as_deref(),
+        broker.clone(),
+        &resolver,
+        egress,
+        &alias,
+    )
+    .await?;
+    let _ = ingestion_metrics.set(ingestion.clone());
+    let running_ingestion = ingestion.clone();
+    let ingestion = web::Data::new(ingestion);
     let state = web::Data::new(AppState::new(broker, resolver, limits));
     let started_at = web::Data::new(Started(started));
     let grace = Duration::from_secs(config.shutdown_grace_secs);
@@ -224,6 +243,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         let admission = admission.clone();
         let app = App::new()
             .app_data(state.clone())
+            .app_data(ingestion.clone())
             .app_data(api_ops.clone())
             .app_data(started_at.clone())
             .wrap(middleware::from_fn(move |req, next| {
@@ -245,7 +265,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         } else {
             app
         };
-        app.configure(rigel_http_api::configure)
+        app.configure(ingest::configure)
+            .configure(rigel_http_api::configure)
     })
     .disable_signals()
     .shutdown_timeout(config.shutdown_grace_secs)
@@ -327,6 +348,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         store,
         subscriptions,
         registry,
+        ingestion: running_ingestion,
         operations,
         grace,
     })

@@ -189,6 +189,8 @@ impl StoreObserver for StoreMetrics {
 
 /// The components whose state is read at each scrape.
 pub struct LiveState {
+    /// Set once the ingestion runs.
+    pub ingestion: Arc<std::sync::OnceLock<rigel_ingest::Ingestion>>,
     pub store: Arc<dyn Store>,
     pub subscriptions: SubscriptionService,
     pub resolver: ContextResolver,
@@ -210,6 +212,12 @@ struct QueueLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabels {
+    rule: String,
     outcome: &'static str,
 }
 
@@ -307,6 +315,32 @@ impl Collector for LiveState {
             };
             ConstGauge::new(i64::try_from(q.queued).unwrap_or(i64::MAX))
                 .encode(queues.encode_family(&labels)?)?;
+        }
+
+        if let Some(ingestion) = self.ingestion.get() {
+            let mut family = encoder.encode_descriptor(
+                "rigel_ingest_messages",
+                "MQTT messages matched by each ingestion rule, by outcome (received: all; \
+                 applied: written durably; rejected: refused with a reason; dead_lettered: \
+                 republished to the rule's dead-letter topic)",
+                None,
+                MetricType::Counter,
+            )?;
+            for rule in ingestion.rules() {
+                let c = &rule.counters;
+                for (outcome, n) in [
+                    ("received", c.received),
+                    ("applied", c.applied),
+                    ("rejected", c.rejected),
+                    ("dead_lettered", c.dead_lettered),
+                ] {
+                    let labels = RuleLabels {
+                        rule: rule.spec.id.clone(),
+                        outcome,
+                    };
+                    ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
+                }
+            }
         }
 
         let fetches = self.resolver.fetch_counts();

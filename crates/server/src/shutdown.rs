@@ -47,6 +47,8 @@ impl RunningServer {
             // Stops accepting at once; waits for in-flight requests up to the grace period.
             self.api_handle.stop(true).await;
         }
+        // No new messages; those not yet acknowledged stay with the MQTT brokers.
+        self.ingestion.shutdown().await;
         let pending = self.subscriptions.pending();
         if pending > 0 {
             tracing::info!(pending, "delivering queued notifications before stopping");

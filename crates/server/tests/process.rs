@@ -3,7 +3,8 @@
 //! environment (Orion-LD's variables too), the deployment files against what the binary
 //! serves, federation between several brokers, a MongoDB store through an outage, drills
 //! of brokers sharing MongoDB under load, export and import between stores, and
-//! authentication with rights per tenant, TLS, the egress policy and abuse limits.
+//! authentication with rights per tenant, TLS, the egress policy and abuse limits, and MQTT
+//! ingestion through mosquitto.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "process/abuse.rs"]
@@ -16,6 +17,8 @@ mod configuration;
 mod drills;
 #[path = "process/federation.rs"]
 mod federation;
+#[path = "process/ingestion.rs"]
+mod ingestion;
 #[path = "process/kill.rs"]
 mod kill;
 #[path = "process/mongodb.rs"]

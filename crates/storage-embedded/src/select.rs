@@ -51,7 +51,7 @@ struct Page<'c> {
     selection: Selection,
     seen: usize,
     entities: Vec<Versioned<Arc<Entity>>>,
-    held: plan::Held,
+    held: plan::PageMemory,
 }
 
 impl<'c> Page<'c> {
@@ -60,7 +60,7 @@ impl<'c> Page<'c> {
             cache,
             entities: Vec::with_capacity(selection.limit.min(1024)),
             seen: 0,
-            held: plan::Held::new(&selection),
+            held: plan::PageMemory::new(&selection),
             selection,
         }
     }

@@ -33,7 +33,7 @@ pub(crate) fn select(space: &Space, selection: Selection) -> Result<Selected, St
     }
     let mut seen = 0usize;
     let mut entities = Vec::with_capacity(selection.limit.min(1024));
-    let mut held = plan::Held::new(&selection);
+    let mut held = plan::PageMemory::new(&selection);
     if selection.limit > 0 || selection.count {
         let enough = selection.offset.saturating_add(selection.limit);
         let source = plan::selectors_source(&selection.query);

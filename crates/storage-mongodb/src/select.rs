@@ -130,7 +130,7 @@ pub(crate) async fn select(
     }
     let mut seen = 0usize;
     let mut found = Vec::with_capacity(selection.limit.min(1024));
-    let mut held = plan::Held::new(&selection);
+    let mut held = plan::PageMemory::new(&selection);
     if selection.limit > 0 || selection.count {
         let enough = selection.offset.saturating_add(selection.limit);
         let source = plan::selectors_source(&selection.query);
@@ -182,7 +182,7 @@ async fn by_types(
         None
     };
     let mut found = Vec::new();
-    let mut held = plan::Held::new(selection);
+    let mut held = plan::PageMemory::new(selection);
     if selection.limit > 0 {
         let mut cursor = entities
             .find(filter)

@@ -147,12 +147,12 @@ pub fn sort_matches(
 
 /// The memory of the entities a selection holds so far, against its `max_bytes`.
 #[derive(Debug, Clone, Copy)]
-pub struct Held {
+pub struct PageMemory {
     limit: Option<usize>,
     bytes: usize,
 }
 
-impl Held {
+impl PageMemory {
     pub fn new(selection: &crate::Selection) -> Self {
         Self {
             limit: selection.max_bytes,

@@ -85,7 +85,7 @@ impl OrderedRead<'_> {
         let mut smallest: BinaryHeap<Total> = BinaryHeap::new();
         let mut found: Vec<Versioned<Arc<Entity>>> = Vec::new();
         let mut certain = false;
-        let mut held = plan::Held::new(selection);
+        let mut held = plan::PageMemory::new(selection);
         for (rows, entry) in range.enumerate() {
             if rows >= MAX_ORDER_ROWS {
                 return Ok(None);

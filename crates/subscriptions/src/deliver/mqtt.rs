@@ -216,8 +216,8 @@ impl MqttDelivery {
 }
 
 /// TLS for `mqtts://`: the system's roots, the bundled Mozilla roots and the configured
-/// certificate authorities (`extra`, DER).
-fn default_tls(extra: &[Vec<u8>]) -> Result<Arc<rustls::ClientConfig>, String> {
+/// certificate authorities (`extra`, DER). Also what the ingestion connects with.
+pub fn default_tls(extra: &[Vec<u8>]) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let system = rustls_native_certs::load_native_certs();

@@ -4,6 +4,7 @@
 mod client;
 mod error;
 mod inbox;
+mod ingest;
 mod ledger;
 mod load;
 mod notify;
@@ -99,6 +100,15 @@ struct Cli {
     /// Tenant (NGSILD-Tenant header) for every request.
     #[arg(long)]
     tenant: Option<String>,
+
+    /// ingest: the MQTT broker to publish to (the one the ingestion rule reads).
+    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+    mqtt_url: String,
+
+    /// ingest: the ingestion rule (on `rigelbench/+/parking/+`) whose counters account for
+    /// the messages.
+    #[arg(long, default_value = "bench")]
+    ingest_rule: String,
 
     /// Print the results as JSON instead of a table.
     #[arg(long)]
@@ -269,7 +279,8 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
             .with_seed_batch(cli.seed_batch)
             .with_subscriptions(cli.subscriptions)
             .with_temporal(cli.temporal_instances, cli.temporal_chunk)
-            .with_temporal_values(cli.temporal_values),
+            .with_temporal_values(cli.temporal_values)
+            .with_ingestion(&cli.mqtt_url, &cli.ingest_rule),
     );
     let seed_limit = cli
         .seed_timeout
@@ -328,6 +339,12 @@ async fn run(cli: &Cli) -> Result<Report, BenchError> {
             },
             Some(Err((status, msg))) => Verdict::Failed {
                 reason: format!("seeding failed (status {status}): {msg}"),
+            },
+            _ if scenario == Scenario::Ingest => match rules_target(cli, &plan).await {
+                Ok(rules) => ingest::measure(&rules, &plan, &load, broker, ticks).await,
+                Err(e) => Verdict::Failed {
+                    reason: e.to_string(),
+                },
             },
             _ if scenario == Scenario::Notify => {
                 notify::measure(&target, &plan, &load, &notify_options, broker, ticks).await
@@ -502,6 +519,21 @@ async fn measure(
         .instances_per_request(plan)
         .map(|n| measured.requests_per_sec * n as f64);
     Verdict::Measured(Box::new(measured))
+}
+
+/// The ingestion rule's resource, beside the NGSI-LD API (`/ngsi-ld/ex/v1/...`).
+async fn rules_target(cli: &Cli, plan: &Plan) -> Result<Arc<Target>, BenchError> {
+    let origin = cli
+        .url
+        .find("/ngsi-ld/")
+        .map_or(cli.url.trim_end_matches('/'), |i| &cli.url[..i]);
+    let url = format!(
+        "{origin}/ngsi-ld/ex/v1/ingestion/rules/{}",
+        plan.ingest_rule
+    );
+    Ok(Arc::new(
+        Target::resolve(&url, None, false, cli.timeout).await?,
+    ))
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ pub enum Scenario {
     TemporalRange,
     /// avg, min, max and sum per hour over one attribute's whole seeded history.
     TemporalAggregate,
+    /// Sensor messages published over MQTT to a broker a Rigel ingestion rule reads; the
+    /// rule's counters tell when each is accounted for (see `ingest`).
+    Ingest,
 }
 
 /// What a scenario needs created before it is timed.
@@ -66,9 +69,9 @@ impl Scenario {
         Scenario::TemporalAggregate,
     ];
 
-    /// Every scenario: those of `all`, then `notify`, then the temporal ones.
-    pub const EVERY: [Scenario; 13] = {
-        let mut every = [Scenario::Notify; 13];
+    /// Every scenario: those of `all`, then `notify`, then the temporal ones, then `ingest`.
+    pub const EVERY: [Scenario; 14] = {
+        let mut every = [Scenario::Notify; 14];
         let mut i = 0;
         while i < Scenario::ALL.len() {
             every[i] = Scenario::ALL[i];
@@ -79,6 +82,7 @@ impl Scenario {
             every[Scenario::ALL.len() + 1 + k] = Scenario::TEMPORAL[k];
             k += 1;
         }
+        every[13] = Scenario::Ingest;
         every
     };
 
@@ -97,6 +101,7 @@ impl Scenario {
             Scenario::TemporalLastN => "temporal-lastn",
             Scenario::TemporalRange => "temporal-range",
             Scenario::TemporalAggregate => "temporal-aggregate",
+            Scenario::Ingest => "ingest",
         }
     }
 
@@ -107,7 +112,7 @@ impl Scenario {
     /// What the scenario works on: nothing seeded, the seeded entities or the temporal ones.
     pub fn seeding(self) -> Seeding {
         match self {
-            Scenario::Create | Scenario::BatchUpsert => Seeding::Nothing,
+            Scenario::Create | Scenario::BatchUpsert | Scenario::Ingest => Seeding::Nothing,
             Scenario::TemporalLastN | Scenario::TemporalRange | Scenario::TemporalAggregate => {
                 Seeding::Temporal
             }
@@ -159,6 +164,10 @@ impl Scenario {
             Scenario::BatchUpsert => {
                 format!("POST /entityOperations/upsert ({batch_size} entities)")
             }
+            Scenario::Ingest => format!(
+                "MQTT QoS 1 publishes of sensor messages to {}, accounted by ingestion rule {:?}",
+                plan.mqtt_url, plan.ingest_rule
+            ),
             Scenario::Notify => format!(
                 "PATCH /entities/{{id}}/attrs/mileage, {} subscription(s) on type {ty}, {} entities",
                 plan.subscriptions,
@@ -219,6 +228,10 @@ pub struct Plan {
     pub temporal_chunk: u64,
     /// Whether the temporal lastN and range scenarios ask for `format=temporalValues`.
     pub temporal_values: bool,
+    /// The MQTT broker the ingest scenario publishes to.
+    pub mqtt_url: String,
+    /// The ingestion rule whose counters the ingest scenario reads.
+    pub ingest_rule: String,
 }
 
 impl Plan {
@@ -234,6 +247,8 @@ impl Plan {
             temporal_instances: temporal::DEFAULT_INSTANCES,
             temporal_chunk: temporal::DEFAULT_CHUNK,
             temporal_values: false,
+            mqtt_url: "mqtt://127.0.0.1:1883".into(),
+            ingest_rule: "bench".into(),
             run_id,
         }
     }
@@ -249,6 +264,14 @@ impl Plan {
     }
 
     /// Has the temporal lastN and range scenarios ask for `format=temporalValues`.
+    pub fn with_ingestion(self, mqtt_url: &str, rule: &str) -> Self {
+        Self {
+            mqtt_url: mqtt_url.to_owned(),
+            ingest_rule: rule.to_owned(),
+            ..self
+        }
+    }
+
     pub fn with_temporal_values(self, temporal_values: bool) -> Self {
         Self {
             temporal_values,
@@ -469,6 +492,8 @@ impl Plan {
                 let attr = random_attribute(rng);
                 get(temporal::aggregate_path(&id, attr, self.temporal_instances))
             }
+            // Publishes over MQTT (`ingest`); its HTTP request reads the rule's counters.
+            Scenario::Ingest => get(String::new()),
         }
     }
 }

@@ -43,8 +43,8 @@ struct Cli {
 
     /// Scenario to run: create, retrieve, update-partial, update-attrs, query-value,
     /// query-relationship, query-geo, query-order, batch-upsert, notify, temporal-lastn, temporal-range,
-    /// temporal-aggregate, a comma-separated list of them, or `all` (every one but notify and
-    /// the temporal ones).
+    /// temporal-aggregate, ingest (MQTT, see --mqtt-url), a comma-separated list of them, or
+    /// `all` (every one but notify, the temporal ones and ingest).
     #[arg(long, default_value = "all")]
     scenario: String,
 

@@ -201,13 +201,15 @@ fn the_queried_type_gets_varied_mileage_and_mostly_ok_status() {
 }
 
 #[test]
-fn all_is_every_scenario_but_notify_and_the_temporal_ones() {
+fn all_is_every_scenario_but_notify_the_temporal_ones_and_ingest() {
     assert!(!Scenario::ALL.contains(&Scenario::Notify));
+    assert!(!Scenario::ALL.contains(&Scenario::Ingest));
+    assert_eq!(Scenario::from_name("ingest"), Some(Scenario::Ingest));
     assert!(Scenario::TEMPORAL
         .iter()
         .all(|t| !Scenario::ALL.contains(t)));
     assert_eq!(
-        Scenario::ALL.len() + 1 + Scenario::TEMPORAL.len(),
+        Scenario::ALL.len() + 1 + Scenario::TEMPORAL.len() + 1,
         Scenario::EVERY.len()
     );
     assert_eq!(Scenario::from_name("notify"), Some(Scenario::Notify));

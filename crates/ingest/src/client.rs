@@ -120,6 +120,13 @@ impl Client {
 }
 
 impl Client {
+    pub(crate) async fn unsubscribe(&self, filter: &str) -> Result<(), String> {
+        match self {
+            Self::V311(c) => c.unsubscribe(filter).await.map_err(|e| e.to_string()),
+            Self::V5(c) => c.unsubscribe(filter).await.map_err(|e| e.to_string()),
+        }
+    }
+
     /// Ends the connection with a DISCONNECT; the session (subscriptions, messages not
     /// acknowledged) stays with the MQTT broker.
     pub(crate) async fn disconnect(&self) {

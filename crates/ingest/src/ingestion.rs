@@ -158,6 +158,51 @@ impl Ingestion {
         Ok(())
     }
 
+    /// Stops applying the rule `id`: its topic filter is unsubscribed unless another rule of
+    /// the connection uses it, and a connection left without rules is closed (the MQTT
+    /// broker keeps its session: a rule added again later gets what arrived meanwhile, for
+    /// as long as the broker keeps sessions). Whether there was such a rule.
+    pub async fn remove(&self, id: &str) -> bool {
+        let connections: Vec<(BrokerUrl, Arc<Connection>)> = self
+            .inner
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(k, c)| (k.clone(), Arc::clone(c)))
+            .collect();
+        for (key, connection) in connections {
+            let (removed, others) = {
+                let mut rules = connection
+                    .rules
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let Some(at) = rules.iter().position(|r| r.rule.spec.id == id) else {
+                    continue;
+                };
+                let removed = rules.remove(at);
+                (removed, rules.clone())
+            };
+            let Some(client) = connection.client.get() else {
+                return true;
+            };
+            if others.is_empty() {
+                self.inner
+                    .connections
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&key);
+                client.disconnect().await;
+            } else if !others.iter().any(|r| r.rule.filter == removed.rule.filter) {
+                if let Err(e) = client.unsubscribe(removed.rule.filter.as_str()).await {
+                    tracing::warn!(error = %e, "ingestion: unsubscribe failed");
+                }
+            }
+            return true;
+        }
+        false
+    }
+
     /// Disconnects from every broker (at shutdown). Messages not yet acknowledged stay with
     /// the MQTT brokers' sessions, and come again at the next start.
     pub async fn shutdown(&self) {

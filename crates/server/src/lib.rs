@@ -220,15 +220,18 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     actix_web::rt::spawn(limits::sweep(admission.clone()));
     let alias = alias(config).map_err(|e| StartError::Ingestion(e.to_string()))?;
     let ingestion = ingest::start(
-        config.ingest_rules.as_deref(),
+        ingest::Sources {
+            file: config.ingest_rules.as_deref(),
+            data_dir: &config.data_dir,
+            alias: &alias,
+        },
         broker.clone(),
         &resolver,
         egress,
-        &alias,
     )
     .await?;
-    let _ = ingestion_metrics.set(ingestion.clone());
-    let running_ingestion = ingestion.clone();
+    let _ = ingestion_metrics.set(ingestion.ingestion.clone());
+    let running_ingestion = ingestion.ingestion.clone();
     let ingestion = web::Data::new(ingestion);
     let state = web::Data::new(AppState::new(broker, resolver, limits));
     let started_at = web::Data::new(Started(started));

@@ -1,8 +1,8 @@
 //! MQTT ingestion, black box, through Debian's mosquitto on 127.0.0.1:1883 (required when
 //! `RIGEL_REQUIRE_MOSQUITTO=1`): the broker started with `--ingest-rules` turns sensor
 //! messages into ParkingSpot entities with a history, tells a subscriber, accounts for a
-//! rejected message on the rule, in the metrics and on the dead-letter topic, and says that
-//! rules cannot be managed through the API yet.
+//! rejected message on the rule and in the metrics; rules made through the API run at once
+//! and after a restart.
 
 use std::time::{Duration, Instant};
 
@@ -155,11 +155,151 @@ async fn sensor_messages_become_entities_with_history_and_notifications() {
         metrics.contains("rigel_ingest_messages_total{rule=\"parking\",outcome=\"rejected\"} 1"),
         "{metrics}"
     );
-    let create = client
-        .post(&rules_url)
-        .json(&json!({}))
+    // A rule of the file is changed in the file, not through the API.
+    let delete = client
+        .delete(format!("{rules_url}/parking"))
         .send()
         .await
         .unwrap();
-    assert_eq!(create.status(), 422);
+    assert_eq!(delete.status(), 422);
+}
+
+/// Publishes one message at QoS 1 and waits for mosquitto's acknowledgement.
+async fn publish(name: &str, topic: &str, payload: Value) {
+    let mut options = rumqttc::MqttOptions::new(name, "127.0.0.1", 1883);
+    options.set_keep_alive(Duration::from_secs(30));
+    let (publisher, mut events) = rumqttc::AsyncClient::new(options, 16);
+    publisher
+        .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.to_string())
+        .await
+        .unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), events.poll()).await {
+            Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)))) => break,
+            Ok(Ok(_)) => {}
+            other => panic!("publish to mosquitto failed: {other:?}"),
+        }
+    }
+    let _ = publisher.disconnect().await;
+}
+
+/// Waits until the entity exists with that status.
+async fn until_status(client: &reqwest::Client, url: &str, status: &str) {
+    let started = Instant::now();
+    loop {
+        let r = client.get(url).send().await.unwrap();
+        if r.status() == 200 && r.json::<Value>().await.unwrap()["status"]["value"] == status {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{url} never got {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn rules_made_through_the_api_run_at_once_and_again_after_a_restart() {
+    if !mosquitto_listens().await {
+        return;
+    }
+    let prefix = format!("rigelapi{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
+    let rules_url = format!("http://127.0.0.1:{port}/ngsi-ld/ex/v1/ingestion/rules");
+    let rule = |topic: &str| {
+        json!({
+            "id": "bins",
+            "broker": "mqtt://127.0.0.1:1883",
+            "topic": format!("{prefix}/{topic}/+"),
+            "entity": {"id": "urn:ngsi-ld:Bin:{id}", "type": "Bin"},
+            "attributes": {"status": {"field": "status"}},
+            "required": ["id"]
+        })
+    };
+    let mut rigel = rigel_command(dir.path(), port, free_port())
+        .args(["--log-level", "error"])
+        .start();
+    wait_ready(&client, &base).await;
+
+    assert_eq!(post_json(&client, &rules_url, &rule("bins")).await, 201);
+    assert_eq!(post_json(&client, &rules_url, &rule("bins")).await, 409);
+    let bad = json!({"id": "bad", "broker": "mqtt://127.0.0.1:1883", "topic": "a/#/b", "payload": "ngsi-ld"});
+    let refused = client.post(&rules_url).json(&bad).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let problem: Value = refused.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("'#'"),
+        "{problem}"
+    );
+    let metadata = json!({"id": "cloud", "broker": "mqtt://169.254.169.254:1883", "topic": "x", "payload": "ngsi-ld"});
+    assert_eq!(post_json(&client, &rules_url, &metadata).await, 400);
+
+    publish(
+        &format!("{prefix}a"),
+        &format!("{prefix}/bins/north"),
+        json!({"id": "1", "status": "full"}),
+    )
+    .await;
+    until_status(
+        &client,
+        &format!("{base}/entities/urn:ngsi-ld:Bin:1"),
+        "full",
+    )
+    .await;
+
+    // Replaced: another topic.
+    let put = client
+        .put(format!("{rules_url}/bins"))
+        .json(&rule("containers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 204);
+    let listed = get_json(&client, &rules_url).await;
+    assert_eq!(listed[0]["topic"], format!("{prefix}/containers/+"));
+
+    // After a restart the saved rule runs again.
+    terminate_cleanly(&mut rigel).await;
+    let _rigel = rigel_command(dir.path(), port, free_port())
+        .args(["--log-level", "error"])
+        .start();
+    wait_ready(&client, &base).await;
+    let started = Instant::now();
+    while get_json(&client, &rules_url).await[0]["connection"]["status"] != "connected" {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the saved rule never connected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    publish(
+        &format!("{prefix}b"),
+        &format!("{prefix}/containers/south"),
+        json!({"id": "2", "status": "empty"}),
+    )
+    .await;
+    until_status(
+        &client,
+        &format!("{base}/entities/urn:ngsi-ld:Bin:2"),
+        "empty",
+    )
+    .await;
+
+    let deleted = client
+        .delete(format!("{rules_url}/bins"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(get_json(&client, &rules_url).await, json!([]));
+    let again = client
+        .delete(format!("{rules_url}/bins"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
 }

@@ -3,8 +3,8 @@
 //! environment (Orion-LD's variables too), the deployment files against what the binary
 //! serves, federation between several brokers, a MongoDB store through an outage, drills
 //! of brokers sharing MongoDB under load, export and import between stores, and
-//! authentication with rights per tenant, TLS, the egress policy and abuse limits, and MQTT
-//! ingestion through mosquitto.
+//! authentication with rights per tenant, TLS, the egress policy and abuse limits, MQTT
+//! ingestion through mosquitto, and the parking example's script.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "process/abuse.rs"]
@@ -25,6 +25,8 @@ mod kill;
 mod mongodb;
 #[path = "process/operations.rs"]
 mod operations;
+#[path = "process/parking.rs"]
+mod parking;
 #[path = "process/security.rs"]
 mod security;
 #[path = "process/shutdown.rs"]

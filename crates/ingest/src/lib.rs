@@ -12,6 +12,7 @@ pub mod map;
 pub mod rule;
 pub mod template;
 pub mod topic;
+mod worker;
 
 pub use ingestion::{IngestSettings, Ingestion, RuleReport};
 pub use rule::{Rule, RuleSpec};

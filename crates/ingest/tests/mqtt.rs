@@ -1,7 +1,8 @@
 //! Ingestion end to end through Debian's mosquitto on 127.0.0.1:1883 (required when
 //! `RIGEL_REQUIRE_MOSQUITTO=1`, as CI sets): sensors publish, entities appear in the store,
 //! rejected messages are counted and republished to the dead-letter topic, on MQTT 5 and
-//! 3.1.1, and a message not yet written durably is not acknowledged, so it comes back.
+//! 3.1.1, and a message not yet written durably is not acknowledged, so it comes back. And
+//! against an in-process MQTT broker: the PUBACK leaves only after the durable write.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -369,4 +370,110 @@ async fn a_message_not_yet_durable_is_not_acknowledged_and_comes_back() {
     })
     .await;
     second.shutdown().await;
+}
+
+/// An in-process MQTT 5 broker for one client: answers CONNECT and SUBSCRIBE, then sends
+/// one QoS 1 PUBLISH (packet id 7) and reports when the client acknowledges it.
+async fn fake_broker(topic: String, payload: Value) -> (u16, mpsc::UnboundedReceiver<u16>) {
+    use rumqttc::v5::mqttbytes::v5 as m5;
+    use rumqttc::v5::mqttbytes::QoS;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (acked, acks) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = bytes::BytesMut::new();
+        loop {
+            let packet = match m5::Packet::read(&mut buf, Some(1 << 20)) {
+                Ok(packet) => packet,
+                Err(rumqttc::v5::mqttbytes::Error::InsufficientBytes(_)) => {
+                    match socket.read_buf(&mut buf).await {
+                        Ok(n) if n > 0 => continue,
+                        _ => return,
+                    }
+                }
+                Err(_) => return,
+            };
+            let replies = match packet {
+                m5::Packet::Connect(..) => vec![m5::Packet::ConnAck(m5::ConnAck {
+                    session_present: false,
+                    code: m5::ConnectReturnCode::Success,
+                    properties: None,
+                })],
+                m5::Packet::Subscribe(s) => vec![
+                    m5::Packet::SubAck(m5::SubAck {
+                        pkid: s.pkid,
+                        return_codes: vec![m5::SubscribeReasonCode::Success(QoS::AtLeastOnce)],
+                        properties: None,
+                    }),
+                    m5::Packet::Publish({
+                        let mut p =
+                            m5::Publish::new(&topic, QoS::AtLeastOnce, payload.to_string(), None);
+                        p.pkid = 7;
+                        p
+                    }),
+                ],
+                m5::Packet::PubAck(ack) => {
+                    let _ = acked.send(ack.pkid);
+                    Vec::new()
+                }
+                m5::Packet::PingReq(_) => vec![m5::Packet::PingResp(m5::PingResp)],
+                _ => Vec::new(),
+            };
+            for reply in replies {
+                let mut out = bytes::BytesMut::new();
+                reply.write(&mut out, None).unwrap();
+                if socket.write_all(&out).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    (port, acks)
+}
+
+/// At the protocol level: the PUBACK of a message leaves only once its write is durable.
+#[tokio::test]
+async fn the_puback_waits_for_the_durable_write() {
+    let prefix = format!("rigelfake{}", std::process::id());
+    let (port, mut acks) = fake_broker(
+        format!("{prefix}/parking/lotC"),
+        json!({"sensor_id": "lotC-001", "status": "vacant", "timestamp": "2026-12-05T10:00:00Z"}),
+    )
+    .await;
+    let flaky = Arc::new(Flaky {
+        inner: MemoryStore::new(),
+        down: std::sync::atomic::AtomicBool::new(true),
+    });
+    let ingestion = Ingestion::new(
+        Broker::new(
+            Arc::clone(&flaky) as Arc<dyn EntityStore>,
+            Arc::new(SystemClock),
+        ),
+        settings(&prefix),
+    );
+    let mut spec = serde_json::to_value(parking_rule("parking", &prefix, "5").spec).unwrap();
+    spec["broker"] = json!(format!("mqtt://127.0.0.1:{port}"));
+    let rule = Rule::new(serde_json::from_value(spec).unwrap()).unwrap();
+    ingestion.add(rule, Arc::new(IdentityTerms)).await.unwrap();
+    until("the message to arrive", || {
+        let received = ingestion.rules()[0].counters.received == 1;
+        async move { received }
+    })
+    .await;
+    // Writes fail: no acknowledgement.
+    let early = tokio::time::timeout(Duration::from_millis(800), acks.recv()).await;
+    assert!(early.is_err(), "acknowledged before the write: {early:?}");
+    // Writes work again: the retried write lands, then the acknowledgement.
+    flaky.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let ack = tokio::time::timeout(Duration::from_secs(15), acks.recv())
+        .await
+        .expect("an acknowledgement once the write is durable");
+    assert_eq!(ack, Some(7));
+    assert_eq!(
+        status_of(&flaky.inner, "urn:ngsi-ld:ParkingSpot:lotC-001").await,
+        Some(json!("vacant"))
+    );
+    ingestion.shutdown().await;
 }

@@ -102,7 +102,7 @@ impl Ingestion {
     /// Starts applying `rule` (its broker connected if it is not yet). Fails when the
     /// egress policy refuses the broker's address, or a rule of that id runs already.
     pub async fn add(&self, rule: Rule, terms: Terms) -> Result<(), String> {
-        if self.rules().iter().any(|r| r.spec.id == rule.spec.id) {
+        if self.contains(&rule.spec.id) {
             return Err(format!("a rule {:?} exists already", rule.spec.id));
         }
         let host = self.admitted_host(&rule.broker).await?;
@@ -218,6 +218,22 @@ impl Ingestion {
                 reason: "shut down".into(),
             };
         }
+    }
+
+    /// Whether a rule `id` is in force.
+    fn contains(&self, id: &str) -> bool {
+        let connections = self
+            .inner
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        connections.values().any(|c| {
+            c.rules
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .any(|r| r.rule.spec.id == id)
+        })
     }
 
     /// Every rule in force, with its counters and connection state.

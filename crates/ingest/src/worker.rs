@@ -171,17 +171,17 @@ impl Worker {
     /// Writes the planned entities, per tenant, in rounds in which each entity appears
     /// once (so that every observation reaches the history), in message order.
     async fn write(&self, messages: &[Incoming], planned: Vec<Planned>) {
-        let mut by_tenant: BTreeMap<Tenant, Vec<&Planned>> = BTreeMap::new();
-        for p in &planned {
+        let mut by_tenant: BTreeMap<Tenant, Vec<Planned>> = BTreeMap::new();
+        for p in planned {
             by_tenant.entry(p.rule.rule.tenant()).or_default().push(p);
         }
-        for (tenant, plans) in by_tenant {
-            // Every entity of a plan, tagged with its plan.
-            let mut rounds: Vec<Vec<(usize, &Entity)>> = Vec::new();
-            let mut seen: HashMap<&str, usize> = HashMap::new();
-            for (k, plan) in plans.iter().enumerate() {
-                for entity in &plan.entities {
-                    let round = seen.entry(entity.id.as_str()).or_insert(0);
+        for (tenant, mut plans) in by_tenant {
+            // Every entity of a plan (moved out of it), tagged with its plan.
+            let mut rounds: Vec<Vec<(usize, Entity)>> = Vec::new();
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            for (k, plan) in plans.iter_mut().enumerate() {
+                for entity in std::mem::take(&mut plan.entities) {
+                    let round = seen.entry(entity.id.clone()).or_insert(0);
                     if rounds.len() <= *round {
                         rounds.push(Vec::new());
                     }
@@ -191,11 +191,14 @@ impl Worker {
             }
             let mut failed: HashMap<usize, String> = HashMap::new();
             for round in rounds {
-                let entities: Vec<Entity> = round.iter().map(|(_, e)| (*e).clone()).collect();
+                let (tags, entities): (Vec<(usize, String)>, Vec<Entity>) = round
+                    .into_iter()
+                    .map(|(k, e)| ((k, e.id.clone()), e))
+                    .unzip();
                 let result = self.upsert(&tenant, entities).await;
                 for error in result.errors {
-                    for (k, entity) in &round {
-                        if entity.id == error.entity_id {
+                    for (k, id) in &tags {
+                        if *id == error.entity_id {
                             failed.entry(*k).or_insert_with(|| error.error.detail());
                         }
                     }

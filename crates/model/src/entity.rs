@@ -59,6 +59,18 @@ pub struct Attribute {
 }
 
 impl Attribute {
+    /// The optional text members, always in this order (datasetId, observedAt, unitCode,
+    /// valueType, expiresAt): the record codec writes the present ones in it.
+    pub fn text_members(&self) -> [&Option<String>; 5] {
+        [
+            &self.dataset_id,
+            &self.observed_at,
+            &self.unit_code,
+            &self.value_type,
+            &self.expires_at,
+        ]
+    }
+
     /// An instance holding `value` and nothing else (no datasetId, no sub-attributes).
     pub fn new(value: AttributeValue) -> Self {
         Attribute {

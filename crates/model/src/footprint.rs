@@ -41,17 +41,11 @@ impl Entity {
 fn attribute(a: &Attribute) -> usize {
     size_of::<Attribute>()
         + payload(&a.value)
-        + [
-            &a.dataset_id,
-            &a.observed_at,
-            &a.unit_code,
-            &a.value_type,
-            &a.expires_at,
-        ]
-        .into_iter()
-        .flatten()
-        .map(|s| s.len())
-        .sum::<usize>()
+        + a.text_members()
+            .into_iter()
+            .flatten()
+            .map(|s| s.len())
+            .sum::<usize>()
         + sub_attributes(&a.sub_attributes)
 }
 

@@ -221,16 +221,7 @@ pub(crate) fn put_attribute(out: &mut Vec<u8>, a: &Attribute) {
             put_optional_value(out, object_type.as_ref());
         }
     }
-    for s in [
-        &a.dataset_id,
-        &a.observed_at,
-        &a.unit_code,
-        &a.value_type,
-        &a.expires_at,
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for s in a.text_members().into_iter().flatten() {
         put_str(out, s);
     }
     for t in [&a.created_at, &a.modified_at].into_iter().flatten() {

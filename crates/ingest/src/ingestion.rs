@@ -310,13 +310,29 @@ impl Ingestion {
     }
 }
 
-/// A stable client id per broker: the prefix and a hash of the broker's address and user.
+/// A client id per broker: the prefix and a hash of the broker's address and user, the
+/// same from one run (and one build) to the next, so the MQTT broker keeps the session.
 fn client_id(prefix: &str, key: &BrokerUrl) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
     let a = &key.authority;
-    (&a.host, a.port, &a.username).hash(&mut hasher);
-    format!("{prefix}{:08x}", hasher.finish() as u32)
+    let port = a.port.to_string();
+    let user = a.username.as_deref().unwrap_or_default();
+    let parts = [a.host.as_str(), port.as_str(), user];
+    format!("{prefix}{:08x}", fnv1a(parts.join("\n").as_bytes()) as u32)
+}
+
+/// The prefix of this broker's MQTT client ids: `rigel` and a hash of its alias, letters
+/// and digits only (what every MQTT 3.1.1 server must accept), 21 characters with the
+/// broker hash after it.
+pub fn client_id_prefix(alias: &str) -> String {
+    format!("rigel{:08x}", fnv1a(alias.as_bytes()) as u32)
+}
+
+/// FNV-1a: a hash that does not change between builds or Rust versions (the standard
+/// library's may), since client ids must outlive upgrades.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Checks rule specs into rules; an id given twice, or a rule that cannot work, is an error
@@ -333,4 +349,23 @@ pub fn rules_from(specs: Vec<RuleSpec>) -> Result<Vec<Rule>, String> {
             Rule::new(spec).map_err(|e| format!("rule {id:?}: {e}"))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ids_are_short_alphanumeric_and_fixed() {
+        let prefix = client_id_prefix("urn:ngsi-ld:Broker:abc");
+        // Pinned: a change would lose every MQTT session at the next upgrade.
+        assert_eq!(prefix, "rigel2c42c069");
+        let url = BrokerUrl::parse("mqtt://u@h:1883", None).unwrap();
+        let id = client_id(&prefix, &url);
+        assert!(
+            id.len() <= 23 && id.chars().all(|c| c.is_ascii_alphanumeric()),
+            "{id}"
+        );
+        assert_eq!(id, client_id(&prefix, &url));
+    }
 }

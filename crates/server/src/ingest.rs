@@ -54,7 +54,7 @@ pub async fn start(
     let ingestion = Ingestion::new(
         broker,
         IngestSettings {
-            client_id: client_id_prefix(sources.alias),
+            client_id: rigel_ingest::ingestion::client_id_prefix(sources.alias),
             keep_alive: Duration::from_secs(30),
             tls: Some(tls),
             egress: Some(egress),
@@ -110,16 +110,6 @@ fn read_rules(file: &Path) -> Result<Vec<RuleSpec>, String> {
         other => other,
     };
     serde_json::from_value(rules).map_err(|e| format!("{}: {e}", file.display()))
-}
-
-/// MQTT client ids: `rigel` and a hash of the broker's alias, letters and digits only (what
-/// every MQTT 3.1.1 server must accept), stable across restarts so that the MQTT broker
-/// keeps the session.
-fn client_id_prefix(alias: &str) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    alias.hash(&mut hasher);
-    format!("rigel{:08x}", hasher.finish() as u32)
 }
 
 /// The ingestion's resources.
@@ -264,16 +254,4 @@ async fn delete(
     api.ingestion.remove(&id).await;
     saved.save().map_err(internal)?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_ids_are_short_alphanumeric_and_stable() {
-        let a = client_id_prefix("urn:ngsi-ld:Broker:abc");
-        assert_eq!(a, client_id_prefix("urn:ngsi-ld:Broker:abc"));
-        assert!(a.len() <= 13 && a.chars().all(|c| c.is_ascii_alphanumeric()));
-    }
 }

@@ -41,6 +41,9 @@ pub struct IngestSettings {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// The outbound policy the brokers' addresses are checked against; `None`: any.
     pub egress: Option<rigel_egress::Egress>,
+    /// The shared subscription group of rules that name none (`RuleSpec::share_group`):
+    /// set when several brokers share one store, so that each message is written once.
+    pub share_group: Option<String>,
 }
 
 /// A rule in force, with its counters.
@@ -105,6 +108,13 @@ impl Ingestion {
         if self.contains(&rule.spec.id) {
             return Err(format!("a rule {:?} exists already", rule.spec.id));
         }
+        let rule = match (&rule.spec.share_group, &self.inner.settings.share_group) {
+            (None, Some(group)) => Rule::new(RuleSpec {
+                share_group: Some(group.clone()),
+                ..rule.spec
+            })?,
+            _ => rule,
+        };
         let host = self.admitted_host(&rule.broker).await?;
         let active = Arc::new(ActiveRule {
             rule,
@@ -121,7 +131,7 @@ impl Ingestion {
             .cloned();
         match existing {
             Some(connection) => {
-                let (filter, qos) = (active.rule.filter.clone(), active.rule.qos);
+                let (filter, qos) = (active.rule.subscription.clone(), active.rule.qos);
                 connection
                     .rules
                     .lock()
@@ -186,8 +196,11 @@ impl Ingestion {
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(&key);
                 client.disconnect().await;
-            } else if !others.iter().any(|r| r.rule.filter == removed.rule.filter) {
-                if let Err(e) = client.unsubscribe(removed.rule.filter.as_str()).await {
+            } else if !others
+                .iter()
+                .any(|r| r.rule.subscription == removed.rule.subscription)
+            {
+                if let Err(e) = client.unsubscribe(&removed.rule.subscription).await {
                     tracing::warn!(error = %e, "ingestion: unsubscribe failed");
                 }
             }

@@ -14,5 +14,5 @@ pub mod template;
 pub mod topic;
 mod worker;
 
-pub use ingestion::{IngestSettings, Ingestion, RuleReport};
+pub use ingestion::{ConnectionState, IngestSettings, Ingestion, RuleReport};
 pub use rule::{Rule, RuleSpec};

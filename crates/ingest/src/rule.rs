@@ -60,6 +60,11 @@ pub struct RuleSpec {
     /// the core @context.
     #[serde(default, rename = "@context", skip_serializing_if = "Option::is_none")]
     pub context: Option<Value>,
+    /// An MQTT shared subscription group (`$share/<group>/<topic>`): brokers subscribed in
+    /// one group share the messages, each delivered to one of them. Several Rigel replicas
+    /// over one store use it so that a message is written once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_group: Option<String>,
 }
 
 fn default_qos() -> u8 {
@@ -149,6 +154,8 @@ pub struct Rule {
     pub spec: RuleSpec,
     pub broker: BrokerUrl,
     pub filter: TopicFilter,
+    /// What is subscribed to: the filter, or `$share/<group>/<filter>`.
+    pub subscription: String,
     pub qos: Qos,
     pub(crate) id_template: Option<Template>,
     pub(crate) type_template: Option<Template>,
@@ -235,9 +242,19 @@ impl Rule {
                 spec.tenant
             ));
         }
+        let subscription = match &spec.share_group {
+            None => filter.as_str().to_owned(),
+            Some(g) if g.is_empty() || g.len() > 128 || g.contains(['/', '+', '#', '\0']) => {
+                return Err(format!(
+                    "share group {g:?} must be 1 to 128 characters without '/', '+' or '#'"
+                ))
+            }
+            Some(g) => format!("$share/{g}/{}", filter.as_str()),
+        };
         Ok(Self {
             broker,
             filter,
+            subscription,
             qos,
             id_template,
             type_template,

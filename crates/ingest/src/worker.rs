@@ -95,7 +95,7 @@ impl Worker {
                 let rules = self.rules();
                 for active in rules {
                     let rule = &active.rule;
-                    if let Err(e) = self.client.subscribe(rule.filter.as_str(), rule.qos).await {
+                    if let Err(e) = self.client.subscribe(&rule.subscription, rule.qos).await {
                         tracing::warn!(rule = %rule.spec.id, error = %e, "ingestion: subscribe failed");
                     }
                 }

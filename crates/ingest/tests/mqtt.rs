@@ -1,7 +1,8 @@
 //! Ingestion end to end through Debian's mosquitto on 127.0.0.1:1883 (required when
 //! `RIGEL_REQUIRE_MOSQUITTO=1`, as CI sets): sensors publish, entities appear in the store,
 //! rejected messages are counted and republished to the dead-letter topic, on MQTT 5 and
-//! 3.1.1, and a message not yet written durably is not acknowledged, so it comes back. And
+//! 3.1.1, replicas in a shared subscription group write each message once, and a message
+//! not yet written durably is not acknowledged, so it comes back. And
 //! against an in-process MQTT broker: the PUBACK leaves only after the durable write.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -69,6 +70,7 @@ fn settings(name: &str) -> IngestSettings {
         keep_alive: Duration::from_secs(30),
         tls: None,
         egress: None,
+        share_group: None,
     }
 }
 
@@ -114,9 +116,10 @@ where
     }
 }
 
-async fn sensors_update_spots_and_bad_messages_are_dead_lettered(version: &str) {
+/// A topic prefix of this test run and MQTT version, and a broker over a memory store.
+fn test_broker(tag: &str, version: &str) -> (String, Arc<MemoryStore>, Broker) {
     let prefix = format!(
-        "rigeltest{}v{}",
+        "rigel{tag}{}v{}",
         std::process::id(),
         version.replace('.', "")
     );
@@ -125,6 +128,11 @@ async fn sensors_update_spots_and_bad_messages_are_dead_lettered(version: &str) 
         Arc::clone(&store) as Arc<dyn EntityStore>,
         Arc::new(SystemClock),
     );
+    (prefix, store, broker)
+}
+
+async fn sensors_update_spots_and_bad_messages_are_dead_lettered(version: &str) {
+    let (prefix, store, broker) = test_broker("test", version);
     let ingestion = Ingestion::new(broker, settings(&prefix));
     ingestion
         .add(
@@ -213,6 +221,88 @@ async fn sensors_update_their_spots_over_mqtt5_and_bad_messages_are_dead_lettere
 async fn sensors_update_their_spots_over_mqtt311_and_bad_messages_are_dead_lettered() {
     if mosquitto_listens().await {
         sensors_update_spots_and_bad_messages_are_dead_lettered("3.1.1").await;
+    }
+}
+
+/// Two Rigel replicas over one store subscribe in one shared group: every message is
+/// received and written by exactly one of them, none twice (mosquitto deals them out).
+async fn replicas_in_a_share_group_write_each_message_once(version: &str) {
+    let (prefix, store, broker) = test_broker("share", version);
+    let shared_rule = || {
+        let mut spec = parking_rule("shared", &prefix, version).spec;
+        spec.share_group = Some("rigel".into());
+        Rule::new(spec).unwrap()
+    };
+    let replicas = [
+        Ingestion::new(broker.clone(), settings(&format!("{prefix}a"))),
+        Ingestion::new(broker, settings(&format!("{prefix}b"))),
+    ];
+    for replica in &replicas {
+        replica
+            .add(shared_rule(), Arc::new(IdentityTerms))
+            .await
+            .unwrap();
+    }
+    until("both replicas subscribed", || async {
+        replicas.iter().all(|r| {
+            r.rules()
+                .iter()
+                .all(|rule| rule.connection == rigel_ingest::ConnectionState::Connected)
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (publisher, _) = sensor(&format!("{prefix}pub"), None).await;
+    let sent = 60;
+    for i in 0..sent {
+        let payload = json!({"sensor_id": format!("s{i}"), "status": "vacant",
+            "timestamp": "2026-12-05T08:00:00Z"});
+        publisher
+            .publish(
+                format!("{prefix}/parking/lotA"),
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                payload.to_string(),
+            )
+            .await
+            .unwrap();
+    }
+    let applied = |r: &Ingestion| r.rules()[0].counters.applied;
+    until("every message applied", || async {
+        replicas.iter().map(applied).sum::<u64>() >= sent
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received: Vec<u64> = replicas
+        .iter()
+        .map(|r| r.rules()[0].counters.received)
+        .collect();
+    assert_eq!(received.iter().sum::<u64>(), sent, "{received:?}");
+    assert!(
+        received.iter().all(|&n| n > 0),
+        "both replicas got some: {received:?}"
+    );
+    for i in 0..sent {
+        assert!(status_of(&store, &format!("urn:ngsi-ld:ParkingSpot:s{i}"))
+            .await
+            .is_some());
+    }
+    for replica in &replicas {
+        replica.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn replicas_in_a_share_group_write_each_message_once_over_mqtt5() {
+    if mosquitto_listens().await {
+        replicas_in_a_share_group_write_each_message_once("5").await;
+    }
+}
+
+#[tokio::test]
+async fn replicas_in_a_share_group_write_each_message_once_over_mqtt311() {
+    if mosquitto_listens().await {
+        replicas_in_a_share_group_write_each_message_once("3.1.1").await;
     }
 }
 

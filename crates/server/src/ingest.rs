@@ -40,6 +40,8 @@ pub struct Sources<'a> {
     pub file: Option<&'a Path>,
     pub data_dir: &'a Path,
     pub alias: &'a str,
+    /// Whether other brokers may share the store (several replicas over MongoDB).
+    pub replicas: bool,
 }
 
 /// The ingestion with the rules of the file and of the data directory running.
@@ -58,6 +60,8 @@ pub async fn start(
             keep_alive: Duration::from_secs(30),
             tls: Some(tls),
             egress: Some(egress),
+            // Brokers sharing a store share each rule's messages: each is written once.
+            share_group: sources.replicas.then(|| "rigel".to_owned()),
         },
     );
     let from_file = match sources.file {

@@ -224,6 +224,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
             file: config.ingest_rules.as_deref(),
             data_dir: &config.data_dir,
             alias: &alias,
+            replicas: store.shared().is_some(),
         },
         broker.clone(),
         &resolver,

@@ -141,8 +141,25 @@ fn rules_that_cannot_work_are_refused_with_the_reason() {
     assert!(with("attributes", json!({"id": {"field": "x"}})).contains("cannot be mapped"));
     assert!(with("deadLetterTopic", json!("dead/#")).contains("wildcards"));
     assert!(with("payload", json!("ngsi-ld")).contains("no \"entity\""));
+    assert!(with("shareGroup", json!("a/b")).contains("share group"));
+    assert!(with("shareGroup", json!("")).contains("share group"));
     assert!(serde_json::from_value::<RuleSpec>(
         json!({"id": "r", "broker": "mqtt://h", "topic": "t", "surprise": 1})
     )
     .is_err());
+}
+
+#[test]
+fn a_rule_in_a_share_group_subscribes_to_the_shared_topic_and_matches_the_plain_one() {
+    let shared = rule(
+        json!({"id": "r", "broker": "mqtt://h", "topic": "sensors/+/x",
+        "shareGroup": "rigel", "entity": {"id": "urn:x:{a}", "type": "T"}}),
+    );
+    assert_eq!(shared.subscription, "$share/rigel/sensors/+/x");
+    assert!(shared.filter.matches("sensors/lotA/x"));
+    let alone = rule(
+        json!({"id": "r", "broker": "mqtt://h", "topic": "sensors/+/x",
+        "entity": {"id": "urn:x:{a}", "type": "T"}}),
+    );
+    assert_eq!(alone.subscription, "sensors/+/x");
 }

@@ -2,7 +2,7 @@
 //! `RIGEL_REQUIRE_MOSQUITTO=1`): the broker started with `--ingest-rules` turns sensor
 //! messages into ParkingSpot entities with a history, tells a subscriber, accounts for a
 //! rejected message on the rule and in the metrics; rules made through the API run at once
-//! and after a restart.
+//! and after a restart; two brokers over one database split a rule's messages.
 
 use std::time::{Duration, Instant};
 
@@ -24,14 +24,9 @@ async fn mosquitto_listens() -> bool {
     false
 }
 
-#[tokio::test]
-async fn sensor_messages_become_entities_with_history_and_notifications() {
-    if !mosquitto_listens().await {
-        return;
-    }
-    let prefix = format!("rigelproc{}", std::process::id());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules.json");
+/// A rules file in `dir` with the parking rule on `<prefix>/parking/+`.
+fn parking_rules(dir: &std::path::Path, prefix: &str) -> std::path::PathBuf {
+    let rules = dir.join("rules.json");
     std::fs::write(
         &rules,
         json!({"rules": [{
@@ -51,6 +46,17 @@ async fn sensor_messages_become_entities_with_history_and_notifications() {
         .to_string(),
     )
     .unwrap();
+    rules
+}
+
+#[tokio::test]
+async fn sensor_messages_become_entities_with_history_and_notifications() {
+    if !mosquitto_listens().await {
+        return;
+    }
+    let prefix = format!("rigelproc{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = parking_rules(dir.path(), &prefix);
     let port = free_port();
     let admin = free_port();
     let _rigel = rigel_command(&dir.path().join("data"), port, admin)
@@ -302,4 +308,107 @@ async fn rules_made_through_the_api_run_at_once_and_again_after_a_restart() {
         .await
         .unwrap();
     assert_eq!(again.status(), 404);
+}
+
+/// Two brokers over one MongoDB-compatible database run the same rules file: the rule joins
+/// the shared subscription group `rigel` by itself, so mosquitto hands each message to one
+/// of them and every message is written once (one history instance per message).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_over_one_database_split_a_rules_messages_and_write_each_once() {
+    if !mosquitto_listens().await {
+        return;
+    }
+    let Some(program) = crate::mongodb::secantus() else {
+        return;
+    };
+    let prefix = format!("rigelrepl{}", std::process::id());
+    let data = tempfile::tempdir().unwrap();
+    let db_port = free_port();
+    let _database = crate::mongodb::start_database(&program, data.path(), db_port).await;
+    let rules = parking_rules(data.path(), &prefix);
+    let client = reqwest::Client::new();
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let running = rigel_command(dir.path(), port, free_port())
+            .args(["--log-level", "error", "--mongo-database", "replicas"])
+            .arg("--store")
+            .arg(format!("mongodb://127.0.0.1:{db_port}/?retryWrites=false"))
+            .arg("--ingest-rules")
+            .arg(&rules)
+            .start();
+        wait_ready(&client, &format!("http://127.0.0.1:{port}/ngsi-ld/v1")).await;
+        replicas.push((running, port, dir));
+    }
+    let rules_of = |port: u16| format!("http://127.0.0.1:{port}/ngsi-ld/ex/v1/ingestion/rules");
+    for (_, port, _) in &replicas {
+        let started = Instant::now();
+        loop {
+            let rule = get_json(&client, &rules_of(*port)).await[0].clone();
+            assert_eq!(rule["shareGroup"], "rigel", "{rule}");
+            if rule["connection"]["status"] == "connected" {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(15), "{rule}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = 40u64;
+    for i in 0..sent {
+        let message = json!({"sensor_id": format!("s{i}"), "status": "vacant",
+            "timestamp": format!("2026-12-05T08:00:{:02}Z", i % 60)});
+        let published = std::process::Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-q",
+                "1",
+                "-t",
+                &format!("{prefix}/parking/lotA"),
+            ])
+            .args(["-m", &message.to_string()])
+            .status()
+            .unwrap();
+        assert!(published.success());
+    }
+    let counters = |field: &'static str| {
+        let client = client.clone();
+        let ports: Vec<u16> = replicas.iter().map(|(_, p, _)| *p).collect();
+        async move {
+            let mut each = Vec::new();
+            for port in ports {
+                let rule = get_json(&client, &rules_of(port)).await;
+                each.push(rule[0]["counters"][field].as_u64().unwrap_or(0));
+            }
+            each
+        }
+    };
+    let started = Instant::now();
+    while counters("applied").await.iter().sum::<u64>() < sent {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "applied: {:?}",
+            counters("applied").await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received = counters("received").await;
+    assert_eq!(received.iter().sum::<u64>(), sent, "{received:?}");
+    let base = format!("http://127.0.0.1:{}/ngsi-ld/v1", replicas[0].1);
+    for i in [0, sent / 2, sent - 1] {
+        let history = get_json(
+            &client,
+            &format!("{base}/temporal/entities/urn:ngsi-ld:ParkingSpot:s{i}?attrs=status"),
+        )
+        .await;
+        let instances = match &history["status"] {
+            Value::Array(instances) => instances.len(),
+            Value::Object(_) => 1,
+            _ => panic!("no history of status: {history}"),
+        };
+        assert_eq!(instances, 1, "one write per message: {history}");
+    }
 }

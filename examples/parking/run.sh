@@ -4,7 +4,8 @@
 # simulator, and a query for the free spots near a point. Exits 0 when all of it did what
 # it should. Needs mosquitto and mosquitto-clients (Debian: apt-get install mosquitto
 # mosquitto-clients), python3 and curl. RIGEL_BIN names the broker binary (default: a
-# release build of this checkout).
+# release build of this checkout). With --keep it leaves everything running afterwards, to look
+# at the spots in the web console (the address is printed), until Ctrl-C.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -76,4 +77,10 @@ status=0
 [ "$found" = "$expected" ] || { echo "FAIL: the query found $found"; status=1; }
 [ "$accounted" = "26 1" ] || { echo "FAIL: applied and rejected $accounted, not 26 1"; status=1; }
 if [ "$status" -eq 0 ]; then echo "== parking example: OK"; fi
+console="http://127.0.0.1:$api_port/console/#/map?type=ParkingSpot"
+echo "== the spots in the web console: $console"
+if [ "${1:-}" = "--keep" ]; then
+  echo "(running until Ctrl-C; mosquitto on port $mqtt_port: run $here/simulate.sh $mqtt_port again)"
+  wait
+fi
 exit "$status"

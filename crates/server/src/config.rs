@@ -183,6 +183,20 @@ pub struct Config {
     #[arg(long, env = "RIGEL_INGEST_RULES")]
     pub ingest_rules: Option<PathBuf>,
 
+    /// Serve the web console at /console (docs/console.md).
+    #[arg(long, env = "RIGEL_CONSOLE", default_value_t = true, action = ArgAction::Set)]
+    pub console: bool,
+
+    /// A tile server for the console's map, as a URL template
+    /// (`https://tile.example.org/{z}/{x}/{y}.png`); without one the map is drawn on a plain
+    /// background and needs no internet.
+    #[arg(long, env = "RIGEL_CONSOLE_TILES")]
+    pub console_tiles: Option<String>,
+
+    /// The attribution the tile server asks to be shown on the map.
+    #[arg(long, env = "RIGEL_CONSOLE_TILES_ATTRIBUTION")]
+    pub console_tiles_attribution: Option<String>,
+
     /// HTTP worker threads (default: one per core; Orion-LD: ORIONLD_TRQ_POOL_SIZE).
     #[arg(long, env = "RIGEL_WORKERS")]
     pub workers: Option<usize>,

@@ -7,6 +7,7 @@ pub mod auth;
 mod backend;
 pub mod commands;
 pub mod config;
+mod console;
 mod contexts;
 mod health;
 mod ingest;
@@ -241,6 +242,13 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         enabled: config.request_log,
     };
     let api_health = config.api_health;
+    let console = config.console.then(|| console::ConsoleSettings {
+        tiles: config.console_tiles.clone(),
+        tiles_attribution: config.console_tiles_attribution.clone(),
+    });
+    if let (Some(_), Some(reason)) = (&console, rigel_console::missing()) {
+        tracing::warn!("the web console is not in this binary: {reason}");
+    }
     let api_ops = operations.clone();
     let mut api = HttpServer::new(move || {
         let verifier = verifier.clone();
@@ -268,6 +276,10 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
             app.service(health::health_scope())
         } else {
             app
+        };
+        let app = match &console {
+            Some(settings) => app.configure(console::configure(settings.clone())),
+            None => app,
         };
         app.configure(ingest::configure)
             .configure(rigel_http_api::configure)

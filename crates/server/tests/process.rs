@@ -4,7 +4,8 @@
 //! serves, federation between several brokers, a MongoDB store through an outage, drills
 //! of brokers sharing MongoDB under load, export and import between stores, and
 //! authentication with rights per tenant, TLS, the egress policy and abuse limits, MQTT
-//! ingestion through mosquitto, and the parking example's script.
+//! ingestion through mosquitto, the parking example's script, and the web console in headless
+//! Chromium.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "process/abuse.rs"]
@@ -13,6 +14,8 @@ mod abuse;
 mod common;
 #[path = "process/configuration.rs"]
 mod configuration;
+#[path = "process/console.rs"]
+mod console;
 #[path = "process/drills.rs"]
 mod drills;
 #[path = "process/federation.rs"]

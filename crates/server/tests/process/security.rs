@@ -108,6 +108,14 @@ async fn calls_need_a_valid_token_whose_roles_hold_the_right_over_the_tenant() {
     // The version document and the health probes stay open.
     let version = client.get(format!("http://127.0.0.1:{port}/version"));
     assert_eq!(status(version, None, "").await, 200);
+    // So do the console's files (they hold no data: its pages call the API with a token).
+    let console = client.get(format!("http://127.0.0.1:{port}/console/"));
+    let expected = if rigel_console::missing().is_some() {
+        404
+    } else {
+        200
+    };
+    assert_eq!(status(console, None, "").await, expected);
 
     // write
     assert_eq!(

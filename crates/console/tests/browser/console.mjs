@@ -147,6 +147,14 @@ async function main() {
     await page.click("form.filter button[type=submit]");
     await page.waitForFunction((n) => document.querySelector(".range")?.textContent === `1–${n} of ${n}`, FREE);
     check(true, `entities: q=status=="free" finds the ${FREE} free spots`);
+    await page.fill("form.filter input[name=q]", "");
+    await page.selectOption("form.filter select[name=limit]", "50");
+    await page.click("form.filter button[type=submit]");
+    await page.waitForFunction((n) => document.querySelector(".range")?.textContent === `1–${n} of ${n}`, SPOTS);
+    check(await page.locator("#entities tbody tr").count() === SPOTS, "entities: 50 per page shows all 30");
+    await page.fill("form.filter input[name=q]", 'status=="free"');
+    await page.click("form.filter button[type=submit]");
+    await page.waitForFunction((n) => document.querySelector(".range")?.textContent === `1–${n} of ${n}`, FREE);
     if (shots) await page.screenshot({ path: `${shots}/entities.png` });
 
     // An entity: attributes, the relationship as a link, the history chart.

@@ -10,7 +10,7 @@ const SIZES = [20, 50, 100];
 export async function entitiesView(view, params, { go, current }) {
   const limit = SIZES.includes(Number(params.limit)) ? Number(params.limit) : 20;
   const offset = Math.max(0, Number(params.offset) || 0);
-  const { form, type } = await filterForm(params, (f) => go("entities", { ...f, limit }), [
+  const { form, type } = await filterForm(params, (f) => go("entities", f), [
     el("label", {}, "Per page",
       el("select", { name: "limit" },
         SIZES.map((s) => el("option", { value: s, selected: s === limit }, s)))),

@@ -263,7 +263,7 @@ impl Plan {
         }
     }
 
-    /// Has the temporal lastN and range scenarios ask for `format=temporalValues`.
+    /// The MQTT broker and ingestion rule of the `ingest` scenario.
     pub fn with_ingestion(self, mqtt_url: &str, rule: &str) -> Self {
         Self {
             mqtt_url: mqtt_url.to_owned(),
@@ -272,6 +272,7 @@ impl Plan {
         }
     }
 
+    /// Has the temporal lastN and range scenarios ask for `format=temporalValues`.
     pub fn with_temporal_values(self, temporal_values: bool) -> Self {
         Self {
             temporal_values,
@@ -492,7 +493,7 @@ impl Plan {
                 let attr = random_attribute(rng);
                 get(temporal::aggregate_path(&id, attr, self.temporal_instances))
             }
-            // Publishes over MQTT (`ingest`); its HTTP request reads the rule's counters.
+            // Publishes over MQTT and is measured by `ingest::measure`, never through here.
             Scenario::Ingest => get(String::new()),
         }
     }

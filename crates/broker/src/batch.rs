@@ -112,7 +112,7 @@ impl Broker {
     pub async fn upsert_entities(
         &self,
         tenant: &Tenant,
-        entities: Vec<Entity>,
+        entities: &[Entity],
         mode: UpsertMode,
     ) -> Result<BatchResult, BrokerError> {
         let now = self.clock.now();

@@ -403,7 +403,7 @@ async fn upsert_creates_absent_entities_and_replaces_existing_ones() {
     let r = broker_at(&store, t1())
         .upsert_entities(
             &tenant(),
-            vec![room("urn:r:old", 7), room("urn:r:new", 8)],
+            &[room("urn:r:old", 7), room("urn:r:new", 8)],
             UpsertMode::Replace,
         )
         .await
@@ -429,7 +429,7 @@ async fn upsert_in_update_mode_keeps_attributes_missing_from_the_input() {
     )
     .await;
     let r = broker_at(&store, t1())
-        .upsert_entities(&tenant(), vec![room("urn:r:1", 9)], UpsertMode::Update)
+        .upsert_entities(&tenant(), &[room("urn:r:1", 9)], UpsertMode::Update)
         .await
         .unwrap();
     assert!(r.is_complete() && r.created.is_empty());
@@ -446,7 +446,7 @@ async fn upserting_an_id_twice_creates_it_once_and_keeps_the_last_state() {
     let r = broker_at(&store, t0())
         .upsert_entities(
             &tenant(),
-            vec![room("urn:r:1", 1), room("urn:r:2", 2), room("urn:r:1", 3)],
+            &[room("urn:r:1", 1), room("urn:r:2", 2), room("urn:r:1", 3)],
             UpsertMode::Replace,
         )
         .await

@@ -114,7 +114,7 @@ async fn a_batch_reports_one_change_per_entity_it_wrote() {
     broker
         .upsert_entities(
             &tenant(),
-            vec![room("urn:r:a", 2), room("urn:r:b", 3), room("urn:r:a", 4)],
+            &[room("urn:r:a", 2), room("urn:r:b", 3), room("urn:r:a", 4)],
             UpsertMode::Replace,
         )
         .await

@@ -63,7 +63,7 @@ impl FieldCheck {
                 FieldType::Array => value.is_array(),
                 FieldType::DateTime => value
                     .as_str()
-                    .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
+                    .is_some_and(rigel_model::validate::is_date_time),
             };
             if !ok {
                 let wanted = serde_json::to_value(t).ok();

@@ -109,10 +109,7 @@ impl Ingestion {
             return Err(format!("a rule {:?} exists already", rule.spec.id));
         }
         let rule = match (&rule.spec.share_group, &self.inner.settings.share_group) {
-            (None, Some(group)) => Rule::new(RuleSpec {
-                share_group: Some(group.clone()),
-                ..rule.spec
-            })?,
+            (None, Some(group)) => rule.with_share_group(group)?,
             _ => rule,
         };
         let host = self.admitted_host(&rule.broker).await?;

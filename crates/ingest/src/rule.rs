@@ -163,7 +163,8 @@ pub struct Rule {
     pub(crate) attributes: Vec<Mapped>,
     pub(crate) required: Vec<Vec<String>>,
     pub(crate) checks: Vec<(Vec<String>, FieldCheck)>,
-    pub dead_letter: Option<String>,
+    /// The tenant written to (`spec.tenant`, checked).
+    pub tenant: rigel_model::Tenant,
 }
 
 impl Rule {
@@ -224,33 +225,19 @@ impl Rule {
             .iter()
             .map(|(p, c)| Ok((parse_path(p)?, c.checked(p)?)))
             .collect::<Result<Vec<_>, String>>()?;
-        let dead_letter = match &spec.dead_letter_topic {
-            Some(t) if t.is_empty() || t.contains(['+', '#', '\0']) => {
+        if let Some(t) = &spec.dead_letter_topic {
+            if t.is_empty() || t.contains(['+', '#', '\0']) {
                 return Err(format!(
                     "dead letter topic {t:?} must be a topic name without wildcards"
-                ))
+                ));
             }
-            other => other.clone(),
-        };
-        if spec
-            .tenant
-            .as_deref()
-            .is_some_and(|t| rigel_model::Tenant::named(t).is_err())
-        {
-            return Err(format!(
-                "tenant {:?} is not a valid tenant name",
-                spec.tenant
-            ));
         }
-        let subscription = match &spec.share_group {
-            None => filter.as_str().to_owned(),
-            Some(g) if g.is_empty() || g.len() > 128 || g.contains(['/', '+', '#', '\0']) => {
-                return Err(format!(
-                    "share group {g:?} must be 1 to 128 characters without '/', '+' or '#'"
-                ))
-            }
-            Some(g) => format!("$share/{g}/{}", filter.as_str()),
+        let tenant = match spec.tenant.as_deref() {
+            None => rigel_model::Tenant::default(),
+            Some(t) => rigel_model::Tenant::named(t)
+                .map_err(|_| format!("tenant {:?} is not a valid tenant name", spec.tenant))?,
         };
+        let subscription = subscription(&filter, spec.share_group.as_deref())?;
         Ok(Self {
             broker,
             filter,
@@ -262,18 +249,27 @@ impl Rule {
             attributes,
             required,
             checks,
-            dead_letter,
+            tenant,
             spec,
         })
     }
 
-    /// The tenant the rule writes to.
-    pub fn tenant(&self) -> rigel_model::Tenant {
-        self.spec
-            .tenant
-            .as_deref()
-            .and_then(|t| rigel_model::Tenant::named(t).ok())
-            .unwrap_or_default()
+    /// The rule in the shared subscription group `group` (the rest of it already checked).
+    pub fn with_share_group(mut self, group: &str) -> Result<Self, String> {
+        self.subscription = subscription(&self.filter, Some(group))?;
+        self.spec.share_group = Some(group.to_owned());
+        Ok(self)
+    }
+}
+
+/// What a rule subscribes to: its filter, or `$share/<group>/<filter>` in a group.
+fn subscription(filter: &TopicFilter, group: Option<&str>) -> Result<String, String> {
+    match group {
+        None => Ok(filter.as_str().to_owned()),
+        Some(g) if g.is_empty() || g.len() > 128 || g.contains(['/', '+', '#', '\0']) => Err(
+            format!("share group {g:?} must be 1 to 128 characters without '/', '+' or '#'"),
+        ),
+        Some(g) => Ok(format!("$share/{g}/{}", filter.as_str())),
     }
 }
 

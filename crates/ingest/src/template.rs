@@ -18,7 +18,6 @@ enum Part {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     parts: Vec<Part>,
-    source: String,
 }
 
 impl Template {
@@ -57,15 +56,7 @@ impl Template {
         if !literal.is_empty() {
             parts.push(Part::Text(literal));
         }
-        Ok(Self {
-            parts,
-            source: text.to_owned(),
-        })
-    }
-
-    /// The template as written.
-    pub fn source(&self) -> &str {
-        &self.source
+        Ok(Self { parts })
     }
 
     /// The payload fields the template reads (dotted paths).

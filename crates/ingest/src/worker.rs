@@ -173,7 +173,10 @@ impl Worker {
     async fn write(&self, messages: &[Incoming], planned: Vec<Planned>) {
         let mut by_tenant: BTreeMap<Tenant, Vec<Planned>> = BTreeMap::new();
         for p in planned {
-            by_tenant.entry(p.rule.rule.tenant()).or_default().push(p);
+            by_tenant
+                .entry(p.rule.rule.tenant.clone())
+                .or_default()
+                .push(p);
         }
         for (tenant, mut plans) in by_tenant {
             // Every entity of a plan (moved out of it), tagged with its plan.
@@ -220,7 +223,7 @@ impl Worker {
         loop {
             match self
                 .broker
-                .upsert_entities(tenant, entities.clone(), UpsertMode::Update)
+                .upsert_entities(tenant, &entities, UpsertMode::Update)
                 .await
             {
                 Ok(result) => return result,
@@ -238,7 +241,7 @@ impl Worker {
         let rule = &active.rule;
         active.counters.rejected(&message.topic, reason);
         tracing::warn!(rule = %rule.spec.id, topic = %message.topic, reason, "ingestion: message rejected");
-        if let Some(topic) = &rule.dead_letter {
+        if let Some(topic) = &rule.spec.dead_letter_topic {
             let payload = match std::str::from_utf8(&message.payload) {
                 Ok(text) => serde_json::Value::String(text.to_owned()),
                 Err(_) => serde_json::Value::Null,

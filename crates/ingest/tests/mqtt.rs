@@ -317,6 +317,13 @@ impl EntityStore for Flaky {
     async fn get(&self, t: &Tenant, id: &str) -> Result<Option<Versioned<Entity>>, StorageError> {
         self.inner.get(t, id).await
     }
+    async fn get_many(
+        &self,
+        t: &Tenant,
+        ids: &[String],
+    ) -> Result<Vec<Option<Versioned<Entity>>>, StorageError> {
+        self.inner.get_many(t, ids).await
+    }
     async fn commit(
         &self,
         t: &Tenant,

@@ -6,7 +6,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use rigel_http_api::ApiError;
-use rigel_model::{ErrorKind, ModelError};
+use rigel_model::ModelError;
 
 /// What the console is told at start.
 #[derive(Debug, Clone)]
@@ -17,21 +17,28 @@ pub struct ConsoleSettings {
     pub tiles_attribution: Option<String>,
 }
 
-/// Mounts `/console` (when the console is on).
-pub fn configure(settings: ConsoleSettings) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg| {
+/// The console as every HTTP worker serves it: its settings and their security policy.
+pub struct Mounted {
+    settings: ConsoleSettings,
+    policy: String,
+}
+
+impl Mounted {
+    pub fn new(settings: ConsoleSettings) -> web::Data<Self> {
         let policy = content_security_policy(settings.tiles.as_deref());
-        cfg.app_data(web::Data::new(Mounted { settings, policy }))
+        web::Data::new(Self { settings, policy })
+    }
+}
+
+/// Mounts `/console` (when the console is on).
+pub fn configure(mounted: web::Data<Mounted>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(mounted)
             // `/console/` arrives here too: the edge drops trailing slashes before routing.
             .route("/console", web::get().to(first_page))
             .route("/console/config.json", web::get().to(config))
             .route("/console/{file:.*}", web::get().to(file));
     }
-}
-
-struct Mounted {
-    settings: ConsoleSettings,
-    policy: String,
 }
 
 async fn first_page(
@@ -55,17 +62,14 @@ async fn file(
     path: web::Path<String>,
     mounted: web::Data<Mounted>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(reason) = rigel_console::missing() {
-        return Err(ApiError::Model(ModelError::new(
-            ErrorKind::ResourceNotFound,
-            format!("this rigel binary has no web console: {reason} (docs/console.md)"),
-        )));
-    }
     let Some(asset) = rigel_console::asset(&path) else {
-        return Err(ApiError::Model(ModelError::new(
-            ErrorKind::ResourceNotFound,
-            format!("the console has no file {:?}", path.as_str()),
-        )));
+        let detail = match rigel_console::missing() {
+            Some(reason) => {
+                format!("this rigel binary has no web console: {reason} (docs/console.md)")
+            }
+            None => format!("the console has no file {:?}", path.as_str()),
+        };
+        return Err(ApiError::Model(ModelError::not_found(detail)));
     };
     let unchanged = req
         .headers()

@@ -242,9 +242,11 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
         enabled: config.request_log,
     };
     let api_health = config.api_health;
-    let console = config.console.then(|| console::ConsoleSettings {
-        tiles: config.console_tiles.clone(),
-        tiles_attribution: config.console_tiles_attribution.clone(),
+    let console = config.console.then(|| {
+        console::Mounted::new(console::ConsoleSettings {
+            tiles: config.console_tiles.clone(),
+            tiles_attribution: config.console_tiles_attribution.clone(),
+        })
     });
     if let (Some(_), Some(reason)) = (&console, rigel_console::missing()) {
         tracing::warn!("the web console is not in this binary: {reason}");
@@ -278,7 +280,7 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
             app
         };
         let app = match &console {
-            Some(settings) => app.configure(console::configure(settings.clone())),
+            Some(mounted) => app.configure(console::configure(mounted.clone())),
             None => app,
         };
         app.configure(ingest::configure)

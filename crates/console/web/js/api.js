@@ -12,23 +12,17 @@ export class ApiFailure extends Error {
     const title = problem?.title || problem?.type || `HTTP ${status}`;
     super(`${title}${problem?.detail ? `: ${problem.detail}` : ""} (${status}, ${path})`);
     this.status = status;
-    this.problem = problem;
   }
 }
 
-/** GET (or another method) at `path`; resolves to { body, headers, status }. */
-export async function call(path, { method = "GET", accept = "application/json", body } = {}) {
+/** GET at `path` (the console only reads); resolves to { body, headers }. */
+export async function call(path, { accept = "application/json" } = {}) {
   const { tenant, context, token } = settings();
   const headers = { Accept: accept };
   if (tenant) headers["NGSILD-Tenant"] = tenant;
   if (context) headers.Link = `<${context}>; ${CORE_LINK_REL}`;
   if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const response = await fetch(path, { headers });
   const text = await response.text();
   let parsed = null;
   if (text) {
@@ -39,7 +33,7 @@ export async function call(path, { method = "GET", accept = "application/json", 
     }
   }
   if (!response.ok) throw new ApiFailure(response.status, parsed, path);
-  return { body: parsed, headers: response.headers, status: response.status };
+  return { body: parsed, headers: response.headers };
 }
 
 /** A query string from the entries whose value is not empty. */

@@ -2,6 +2,7 @@
 // #/subscriptions, #/rules). A view's function fills <main> and resolves when its data is
 // shown; the body's data-ready then names it (what the browser tests wait for).
 
+import { query } from "./api.js";
 import { bindForm } from "./settings.js";
 import { entitiesView } from "./entities.js";
 import { entityView } from "./entity.js";
@@ -22,17 +23,14 @@ const problem = document.getElementById("problem");
 let generation = 0;
 
 /** Shows an error above the view (null hides it). */
-export function report(error) {
+function report(error) {
   problem.hidden = !error;
   problem.textContent = error ? String(error.message || error) : "";
 }
 
 /** Goes to a route (`name` and its parameters); the hash change renders it. */
 export function go(name, params = {}) {
-  const search = new URLSearchParams(
-    Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ""),
-  ).toString();
-  const hash = `#/${name}${search ? `?${search}` : ""}`;
+  const hash = `#/${name}${query(params)}`;
   if (location.hash === hash) render();
   else location.hash = hash;
 }

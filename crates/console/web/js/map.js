@@ -19,12 +19,14 @@ async function consoleConfig() {
 export async function mapView(view, params, { go, current }) {
   const geometry = params.geometry || "location";
   const colour = params.colour || "";
-  const { form, type } = await filterForm(params, (f) => go("map", f), [
-    el("label", {}, "GeoProperty", el("input", { name: "geometry", value: geometry, size: 12 })),
-    el("label", {}, "Colour by", el("input", { name: "colour", value: colour, size: 12,
-      placeholder: "an attribute" })),
+  const [{ form, type }, settings] = await Promise.all([
+    filterForm(params, (f) => go("map", f), [
+      el("label", {}, "GeoProperty", el("input", { name: "geometry", value: geometry, size: 12 })),
+      el("label", {}, "Colour by", el("input", { name: "colour", value: colour, size: 12,
+        placeholder: "an attribute" })),
+    ]),
+    consoleConfig(),
   ]);
-  const settings = await consoleConfig();
   if (!current()) return;
   const status = el("p", { class: "muted", id: "map-status" }, "Loading…");
   const box = el("div", { id: "map" });
@@ -101,7 +103,7 @@ async function open(shape, id) {
     lines = [el("div", { class: "muted" }, error.message)];
   }
   shape.unbindPopup();
-  shape.bindPopup(el("div", { class: "popup" }, el("strong", {}, entityLink(id)), lines)).openPopup();
+  shape.bindPopup(el("div", {}, el("strong", {}, entityLink(id)), lines)).openPopup();
 }
 
 /** A colour per distinct value of the attribute (the 7 commonest, the rest grey). */

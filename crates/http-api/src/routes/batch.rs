@@ -269,7 +269,7 @@ pub async fn upsert_batch(
         false => {
             state
                 .broker
-                .upsert_entities(&tenant, entities, mode)
+                .upsert_entities(&tenant, &entities, mode)
                 .await?
         }
     };

@@ -22,6 +22,7 @@ use rigel_storage::{Expect, HistoryChange, StorageError, StoreObserver, WriteOut
 
 use crate::error::{db_err, LATCHED};
 use crate::history::{HistoryTables, SeriesCache};
+use crate::index::overlay::{Change, Overlay, Runs};
 use crate::index::{self, Filed, PendingRows};
 use crate::layout::{
     self, ENTITIES, HISTORY, HISTORY_ENTITIES, HISTORY_SERIES, LAST_VERSION_KEY, META, OUTBOX,
@@ -31,12 +32,17 @@ use crate::recovery::{Backoff, DbSlot, Refusal};
 use crate::wal::{Frame, LoggedJob, LoggedOp, Wal};
 use crate::writer::{CommitBatch, Job, PreparedOp};
 
+/// The value index's table, open in a write transaction.
+type ValuesTable<'txn> = Table<'txn, &'static [u8], ()>;
+
 /// The tables a write touches, open for the duration of one transaction.
 struct Tables<'txn> {
     entities: Table<'txn, &'static [u8], &'static [u8]>,
     types: Table<'txn, &'static [u8], ()>,
-    /// The value index, when it is kept, and its rows to write before the commit.
-    values: Option<(Table<'txn, &'static [u8], ()>, PendingRows)>,
+    /// The value index, when it is kept: its rows pending, and the table when they are
+    /// written in this transaction (replay); otherwise they go to the in-memory runs
+    /// (`index::overlay`) once the batch is logged.
+    values: Option<(Option<ValuesTable<'txn>>, PendingRows)>,
     tenants: Table<'txn, &'static str, ()>,
     history: HistoryTables<'txn>,
     /// The store-wide version counter: every applied put takes the next value, so a version
@@ -45,11 +51,20 @@ struct Tables<'txn> {
 }
 
 impl Tables<'_> {
-    /// Writes the value-index rows the transaction's ops left pending.
+    /// Writes the value-index rows the transaction's ops left pending, when the table is
+    /// open in it.
     fn flush_index(&mut self) -> Result<(), StorageError> {
         match self.values.as_mut() {
-            Some((table, pending)) => pending.flush(table),
-            None => Ok(()),
+            Some((Some(table), pending)) => pending.flush(table),
+            _ => Ok(()),
+        }
+    }
+
+    /// The value-index rows left pending for the runs, as changes of frame `lsn`.
+    fn take_index_changes(&mut self, lsn: u64) -> Vec<Change> {
+        match self.values.as_mut() {
+            Some((None, pending)) => pending.take_changes(lsn),
+            _ => Vec::new(),
         }
     }
 }
@@ -70,6 +85,8 @@ pub(crate) struct CommitterReport {
     /// Set by an I/O failure, cleared once the database is open again.
     pub refused: Arc<Refusal>,
     pub observer: Option<Arc<dyn StoreObserver>>,
+    /// The value-index rows changed since the last checkpoint, as readers see them.
+    pub overlay: Arc<Overlay>,
 }
 
 /// Where the store's files are and how its database is opened, to open it again.
@@ -109,6 +126,11 @@ pub(crate) struct Committer {
     series_cache: SeriesCache,
     /// Whether the value index is kept.
     value_index: bool,
+    /// The value-index rows changed since the last checkpoint (published to
+    /// `report.overlay` with every batch that changes them).
+    runs: Runs,
+    /// How many of them are kept before batches write some into the table.
+    runs_limit: usize,
 }
 
 impl Committer {
@@ -119,8 +141,9 @@ impl Committer {
         files: StoreFiles,
         policy: CheckpointPolicy,
         report: CommitterReport,
-        value_index: bool,
+        index_memory_rows: Option<usize>,
     ) -> Result<Self, StorageError> {
+        let value_index = index_memory_rows.is_some();
         let mut wal = Wal::open(&files.dir)?;
         let next_lsn = recover_log(&*slot.get()?, &files.dir, &mut wal, value_index)?;
         Ok(Self {
@@ -136,6 +159,8 @@ impl Committer {
             last_sync: Duration::ZERO,
             series_cache: SeriesCache::default(),
             value_index,
+            runs: Runs::default(),
+            runs_limit: index_memory_rows.unwrap_or(0),
         })
     }
 
@@ -154,7 +179,7 @@ impl Committer {
         let db = self.slot.get()?;
         let mut txn = db.begin_write().map_err(db_err)?;
         txn.set_durability(Durability::None).map_err(db_err)?;
-        let (outcomes, frame) = {
+        let (outcomes, frame, changes) = {
             let mut meta = txn.open_table(META).map_err(db_err)?;
             let last_version = meta
                 .get(LAST_VERSION_KEY)
@@ -164,11 +189,7 @@ impl Committer {
             let mut tables = Tables {
                 entities: txn.open_table(ENTITIES).map_err(db_err)?,
                 types: txn.open_table(TYPES).map_err(db_err)?,
-                values: self
-                    .value_index
-                    .then(|| txn.open_table(VALUES).map(|t| (t, PendingRows::default())))
-                    .transpose()
-                    .map_err(db_err)?,
+                values: self.value_index.then(|| (None, PendingRows::default())),
                 tenants: txn.open_table(TENANTS).map_err(db_err)?,
                 history: HistoryTables {
                     instances: txn.open_table(HISTORY).map_err(db_err)?,
@@ -187,6 +208,8 @@ impl Committer {
             meta.insert(LAST_VERSION_KEY, tables.last_version)
                 .map_err(db_err)?;
             let logged = logged_jobs(jobs, &outcomes);
+            // Rows change only with a logged put or delete.
+            let changes = tables.take_index_changes(self.next_lsn);
             let frame = if logged.is_empty() {
                 None
             } else {
@@ -197,7 +220,7 @@ impl Committer {
                     jobs: logged,
                 })
             };
-            (outcomes, frame)
+            (outcomes, frame, changes)
         };
         self.last_sync = Duration::ZERO;
         if let Some(frame) = frame {
@@ -223,18 +246,64 @@ impl Committer {
             self.last_sync = started.elapsed();
             self.next_lsn += 1;
         }
+        let added = changes.len();
+        if added > 0 {
+            // Published before the commit: a reader never sees an entity of this batch
+            // without its rows (see `index::overlay`).
+            self.runs.push(changes);
+            self.report.overlay.publish(&self.runs);
+        }
+        let drained = self.drain_runs(&txn, added)?;
         txn.commit().map_err(db_err)?;
-        if self.wal.len() > 0
-            && (self.last_checkpoint.elapsed() >= self.policy.interval
-                || self.wal.len() >= self.policy.wal_bytes)
+        if drained > 0 {
+            // Readers that begin from now on find those rows in the table.
+            self.runs.forget_oldest(drained);
+            self.report.overlay.publish(&self.runs);
+        }
+        if self.wal.len() > 0 && self.wal.len() >= self.policy.wal_bytes
+            || self.checkpoint_due_in().is_some_and(|d| d.is_zero())
         {
             // The batch is durable in the log whatever happens here.
-            if let Err(err) = self.checkpoint() {
-                tracing::error!(error = %err, "checkpoint failed; the store reopens its file");
-                self.refuse(format!("a checkpoint failed: {err}"));
-            }
+            self.checkpoint_or_refuse();
         }
         Ok(outcomes)
+    }
+
+    /// Writes the oldest in-memory index rows into the table in `txn` once the runs hold
+    /// more than `runs_limit` rows, twice as many as the batch added (at least
+    /// [`RUNS_DRAIN_MIN`]), which bounds the memory they take. Writing them in small
+    /// chunks costs more per row than the checkpoint's one pass (fewer rows share each
+    /// page), so the limit is a bound, not the usual path (ADR 0004, amendment 1).
+    /// Returns how many; the caller forgets them from the runs after the commit.
+    fn drain_runs(
+        &self,
+        txn: &redb::WriteTransaction,
+        added: usize,
+    ) -> Result<usize, StorageError> {
+        if self.runs.len() <= self.runs_limit {
+            return Ok(0);
+        }
+        let chunk = self.runs.oldest((2 * added).max(RUNS_DRAIN_MIN));
+        let mut values = txn.open_table(VALUES).map_err(db_err)?;
+        write_changes(&mut values, chunk)?;
+        Ok(chunk.len())
+    }
+
+    /// How long until the log's content is due for a checkpoint, if it holds any.
+    fn checkpoint_due_in(&self) -> Option<Duration> {
+        (self.wal.len() > 0 && self.broken.is_none()).then(|| {
+            self.policy
+                .interval
+                .saturating_sub(self.last_checkpoint.elapsed())
+        })
+    }
+
+    /// Checkpoints; a failure makes the committer refuse batches until it has reopened.
+    fn checkpoint_or_refuse(&mut self) {
+        if let Err(err) = self.checkpoint() {
+            tracing::error!(error = %err, "checkpoint failed; the store reopens its file");
+            self.refuse(format!("a checkpoint failed: {err}"));
+        }
     }
 
     /// Commits redb durably (everything committed before is then on disk) and empties the
@@ -248,8 +317,14 @@ impl Committer {
             let mut meta = txn.open_table(META).map_err(db_err)?;
             meta.insert(WAL_LSN_KEY, self.next_lsn - 1)
                 .map_err(db_err)?;
+            if !self.runs.is_empty() {
+                // In key order: each page of the table changes once for all its rows.
+                let mut values = txn.open_table(VALUES).map_err(db_err)?;
+                write_changes(&mut values, &self.runs.latest())?;
+            }
         }
         txn.commit().map_err(db_err)?;
+        self.forget_runs();
         self.wal.reset()?;
         self.last_checkpoint = Instant::now();
         if let Some(observer) = &self.report.observer {
@@ -296,10 +371,35 @@ impl Committer {
         self.series_cache.clear();
         let db = self.files.open_database()?;
         self.next_lsn = recover_log(&db, &self.files.dir, &mut self.wal, self.value_index)?;
+        // The replay wrote the rows of every logged batch into the table.
+        self.forget_runs();
         self.last_checkpoint = Instant::now();
         self.slot.put(Arc::new(db));
         Ok(())
     }
+
+    /// Drops the runs once the table holds their rows.
+    fn forget_runs(&mut self) {
+        if !self.runs.is_empty() {
+            self.runs = Runs::default();
+            self.report.overlay.publish(&self.runs);
+        }
+    }
+}
+
+/// The fewest in-memory index rows a batch writes into the table once there are too many.
+const RUNS_DRAIN_MIN: usize = 1024;
+
+/// Writes index changes (in key order) into the table.
+fn write_changes(values: &mut ValuesTable<'_>, changes: &[Change]) -> Result<(), StorageError> {
+    for change in changes {
+        if change.present {
+            values.insert(&*change.key, ()).map_err(db_err)?;
+        } else {
+            values.remove(&*change.key).map_err(db_err)?;
+        }
+    }
+    Ok(())
 }
 
 /// Replays what the log in `dir` holds beyond redb's durable state, makes that durable and
@@ -373,6 +473,18 @@ impl CommitBatch for Committer {
         self.recover_when_due();
     }
 
+    /// A pause in writes still checkpoints what came before it, so that the value-index
+    /// runs go into the table and the log is emptied.
+    fn idle_work_due_in(&self) -> Option<Duration> {
+        self.checkpoint_due_in()
+    }
+
+    fn idle_work(&mut self) {
+        if self.checkpoint_due_in().is_some_and(|d| d.is_zero()) {
+            self.checkpoint_or_refuse();
+        }
+    }
+
     /// A clean close leaves an empty log.
     fn finish(&mut self) {
         if self.broken.is_none() && self.wal.len() > 0 {
@@ -429,7 +541,10 @@ fn replay(db: &Database, frames: &[Frame], value_index: bool) -> Result<(), Stor
             entities: txn.open_table(ENTITIES).map_err(db_err)?,
             types: txn.open_table(TYPES).map_err(db_err)?,
             values: value_index
-                .then(|| txn.open_table(VALUES).map(|t| (t, PendingRows::default())))
+                .then(|| {
+                    txn.open_table(VALUES)
+                        .map(|t| (Some(t), PendingRows::default()))
+                })
                 .transpose()
                 .map_err(db_err)?,
             tenants: txn.open_table(TENANTS).map_err(db_err)?,

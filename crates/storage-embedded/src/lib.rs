@@ -144,6 +144,11 @@ pub struct EmbeddedOptions {
     /// The most value-index entries a query reads to find its candidates; past it the
     /// query scans its types in id order instead (ADR 0004). Default 4096.
     pub index_budget: usize,
+    /// Value-index rows changed since the last checkpoint are kept in memory (sorted runs
+    /// read with the table, `index::overlay`) up to about this many; past it each batch
+    /// also writes some of the oldest into the table, which bounds that memory when
+    /// checkpoints are far apart. Default 262,144 (about 30 MiB).
+    pub index_memory_rows: usize,
 }
 
 impl Default for EmbeddedOptions {
@@ -159,6 +164,7 @@ impl Default for EmbeddedOptions {
             observer: None,
             value_index: true,
             index_budget: select::INDEX_BUDGET,
+            index_memory_rows: 256 * 1024,
         }
     }
 }
@@ -179,6 +185,8 @@ pub struct EmbeddedStore {
     refused: Arc<Refusal>,
     /// Whether the value index is kept and used.
     value_index: bool,
+    /// Its rows changed since the last checkpoint (`index::overlay`).
+    overlay: Arc<index::overlay::Overlay>,
     index_budget: usize,
 }
 
@@ -233,10 +241,12 @@ impl EmbeddedStore {
         let report = CommitterReport {
             refused: Arc::default(),
             observer: options.observer.clone(),
+            overlay: Arc::default(),
         };
         let refused = Arc::clone(&report.refused);
-        let committer =
-            Committer::open(Arc::clone(&db), files, policy, report, options.value_index)?;
+        let overlay = Arc::clone(&report.overlay);
+        let index = options.value_index.then_some(options.index_memory_rows);
+        let committer = Committer::open(Arc::clone(&db), files, policy, report, index)?;
         let writer = Writer::spawn(options.queue_capacity, limits, committer)?;
         let reads = ReadPool::start(read_concurrency())?;
         let cache = Arc::new(DecodedCache::new(options.entity_cache_bytes));
@@ -248,6 +258,7 @@ impl EmbeddedStore {
             cache,
             refused,
             value_index: options.value_index,
+            overlay,
             index_budget: options.index_budget,
         })
     }
@@ -281,12 +292,14 @@ impl EmbeddedStore {
         let tenant_prefix = layout::tenant_prefix(tenant);
         let cache = Arc::clone(&self.cache);
         let (value_index, index_budget) = (self.value_index, self.index_budget);
+        let overlay = Arc::clone(&self.overlay);
         self.read(move |db| {
             f(select::Reader {
                 db,
                 cache: &cache,
                 tenant_prefix: &tenant_prefix,
                 value_index,
+                overlay: &overlay,
                 index_budget,
             })
         })

@@ -18,8 +18,9 @@ use crate::cache::DecodedCache;
 use crate::error::db_err;
 use crate::index::ids::IdSet;
 use crate::index::order::OrderedRead;
+use crate::index::overlay::{IndexRows, Overlay, Runs};
 use crate::index::plan::{Found, IndexReader};
-use crate::layout::{self, ENTITIES, TYPES, VALUES};
+use crate::layout::{self, ENTITIES, META, TYPES, VALUES, WAL_LSN_KEY};
 
 /// The default of the most value-index entries a query reads to find its candidates. Past
 /// it the matches are dense enough in their type that a scan in id order finds a page sooner
@@ -126,7 +127,43 @@ pub(crate) struct Reader<'a> {
     pub cache: &'a DecodedCache,
     pub tenant_prefix: &'a [u8],
     pub value_index: bool,
+    /// The value-index rows not yet in the table (`index::overlay`).
+    pub overlay: &'a Overlay,
     pub index_budget: usize,
+}
+
+/// One read snapshot: the value-index runs, taken before the transaction began.
+pub(crate) struct Snapshot {
+    runs: Arc<Runs>,
+    txn: redb::ReadTransaction,
+}
+
+impl Reader<'_> {
+    /// Begins a read snapshot (the runs first, as `index::overlay` requires).
+    fn begin(&self) -> Result<Snapshot, StorageError> {
+        let runs = self.overlay.snapshot();
+        let txn = self.db.begin_read().map_err(db_err)?;
+        Ok(Snapshot { runs, txn })
+    }
+}
+
+impl Snapshot {
+    /// The value index in this snapshot.
+    fn index_rows<'t>(
+        &'t self,
+        values: &'t ReadOnlyTable<&'static [u8], ()>,
+    ) -> Result<IndexRows<'t>, StorageError> {
+        let meta = self.txn.open_table(META).map_err(db_err)?;
+        let visible_lsn = meta
+            .get(WAL_LSN_KEY)
+            .map_err(db_err)?
+            .map_or(0, |v| v.value());
+        Ok(IndexRows {
+            table: values,
+            runs: &self.runs,
+            visible_lsn,
+        })
+    }
 }
 
 /// Runs a selection in one snapshot.
@@ -164,8 +201,8 @@ pub(crate) fn select(reader: Reader<'_>, selection: Selection) -> Result<Selecte
     if page.selection.limit == 0 && !page.selection.count {
         return Ok(page.finish());
     }
-    let txn = reader.db.begin_read().map_err(db_err)?;
-    candidates(reader, &txn, &query, after.as_deref(), &mut page)?;
+    let snapshot = reader.begin()?;
+    candidates(reader, &snapshot, &query, after.as_deref(), &mut page)?;
     Ok(page.finish())
 }
 
@@ -176,11 +213,11 @@ fn counted_by_type(
     selection: Selection,
     types: &[String],
 ) -> Result<Selected, StorageError> {
-    let txn = reader.db.begin_read().map_err(db_err)?;
+    let snapshot = reader.begin()?;
     let after = selection.after.clone();
     let mut total = 0usize;
     {
-        let index = txn.open_table(TYPES).map_err(db_err)?;
+        let index = snapshot.txn.open_table(TYPES).map_err(db_err)?;
         for id in MergedIds::new(&index, reader.tenant_prefix, types, after.as_deref())? {
             id?;
             total += 1;
@@ -195,7 +232,7 @@ fn counted_by_type(
         },
     );
     if page.selection.limit > 0 {
-        candidates(reader, &txn, &query, after.as_deref(), &mut page)?;
+        candidates(reader, &snapshot, &query, after.as_deref(), &mut page)?;
     }
     Ok(Selected {
         total: Some(total),
@@ -219,11 +256,11 @@ fn ordered_by_index(
     let [type_iri] = types.as_slice() else {
         return Ok(None);
     };
-    let txn = reader.db.begin_read().map_err(db_err)?;
-    let entities = txn.open_table(ENTITIES).map_err(db_err)?;
-    let values = txn.open_table(VALUES).map_err(db_err)?;
+    let snapshot = reader.begin()?;
+    let entities = snapshot.txn.open_table(ENTITIES).map_err(db_err)?;
+    let values = snapshot.txn.open_table(VALUES).map_err(db_err)?;
     OrderedRead {
-        values: &values,
+        values: &snapshot.index_rows(&values)?,
         entities: &entities,
         cache: reader.cache,
         tenant_prefix: reader.tenant_prefix,
@@ -244,8 +281,8 @@ pub(crate) fn visit(
         visitor,
         seen: 0,
     };
-    let txn = reader.db.begin_read().map_err(db_err)?;
-    candidates(reader, &txn, &query, None, &mut sink)?;
+    let snapshot = reader.begin()?;
+    candidates(reader, &snapshot, &query, None, &mut sink)?;
     Ok(sink.seen)
 }
 
@@ -265,12 +302,13 @@ pub(crate) fn visit(
 /// 5. the rest of the source in id order.
 fn candidates(
     reader: Reader<'_>,
-    txn: &redb::ReadTransaction,
+    snapshot: &Snapshot,
     query: &EntityQuery,
     after: Option<&str>,
     sink: &mut dyn Sink,
 ) -> Result<(), StorageError> {
     let tenant_prefix = reader.tenant_prefix;
+    let txn = &snapshot.txn;
     let entities = txn.open_table(ENTITIES).map_err(db_err)?;
     let source = plan::selectors_source(query);
     let types = match (&source, reader.value_index) {
@@ -282,8 +320,9 @@ fn candidates(
         return scan_source(txn, &entities, tenant_prefix, source, after, sink);
     }
     let values = txn.open_table(VALUES).map_err(db_err)?;
+    let rows = snapshot.index_rows(&values)?;
     let index = IndexReader {
-        table: &values,
+        rows: &rows,
         tenant_prefix,
         types: &types,
     };

@@ -123,6 +123,15 @@ pub(crate) trait CommitBatch: Send + 'static {
     /// Makes an attempt to recover, when one is due.
     fn recover(&mut self) {}
 
+    /// How long until work that is due while no request comes (a checkpoint of what was
+    /// committed before a pause), if there is some.
+    fn idle_work_due_in(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Does that work, when it is due.
+    fn idle_work(&mut self) {}
+
     /// Called once when the queue is closed and drained, before the thread exits.
     fn finish(&mut self) {}
 }
@@ -212,7 +221,8 @@ fn run(mut rx: mpsc::Receiver<Request>, limits: BatchLimits, mut committer: impl
     let mut jobs = Vec::new();
     let mut responders = Vec::new();
     // `None` once every sender is gone (the store was closed) and the queue is empty.
-    while let Some(first) = next_request(&mut rx, &mut committer) {
+    let mut clock = None;
+    while let Some(first) = next_request(&mut rx, &mut committer, &mut clock) {
         let mut bytes = first.job.weight();
         jobs.push(first.job);
         responders.push(first.respond);
@@ -250,25 +260,52 @@ const RECOVERY_POLL: Duration = Duration::from_millis(20);
 
 /// The next request; `None` once the queue is closed and empty. While the committer waits
 /// to recover, its attempts are made between requests, so that it recovers with no write
-/// to prompt it (readiness shows it).
+/// to prompt it (readiness shows it). Idle work (a checkpoint after the last batch) is done
+/// when it falls due with no request waiting; `clock` is the timer it waits with.
 fn next_request(
     rx: &mut mpsc::Receiver<Request>,
     committer: &mut impl CommitBatch,
+    clock: &mut Option<tokio::runtime::Runtime>,
 ) -> Option<Request> {
     loop {
-        let Some(due_in) = committer.recovery_due_in() else {
+        if let Some(due_in) = committer.recovery_due_in() {
+            if due_in.is_zero() {
+                committer.recover();
+                continue;
+            }
+            match rx.try_recv() {
+                Ok(request) => return Some(request),
+                Err(mpsc::error::TryRecvError::Disconnected) => return None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    std::thread::sleep(due_in.min(RECOVERY_POLL));
+                    continue;
+                }
+            }
+        }
+        let Some(due_in) = committer.idle_work_due_in() else {
             return rx.blocking_recv();
         };
         if due_in.is_zero() {
-            committer.recover();
+            committer.idle_work();
             continue;
         }
-        match rx.try_recv() {
-            Ok(request) => return Some(request),
-            Err(mpsc::error::TryRecvError::Disconnected) => return None,
-            Err(mpsc::error::TryRecvError::Empty) => {
-                std::thread::sleep(due_in.min(RECOVERY_POLL));
+        // Wait for a request, or until the idle work is due.
+        if clock.is_none() {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+            {
+                Ok(rt) => *clock = Some(rt),
+                Err(err) => {
+                    tracing::warn!(error = %err, "no timer for the writer; idle work waits");
+                    return rx.blocking_recv();
+                }
             }
+        }
+        let rt = clock.as_ref()?;
+        match rt.block_on(async { tokio::time::timeout(due_in, rx.recv()).await }) {
+            Ok(request) => return request,
+            Err(_elapsed) => continue,
         }
     }
 }

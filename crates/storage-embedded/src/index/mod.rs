@@ -27,6 +27,7 @@ pub(crate) mod build;
 pub(crate) mod cells;
 pub(crate) mod ids;
 pub(crate) mod order;
+pub(crate) mod overlay;
 pub(crate) mod plan;
 pub(crate) mod tiles;
 
@@ -274,6 +275,18 @@ impl PendingRows {
     /// How many rows are pending.
     pub(crate) fn len(&self) -> usize {
         self.0.len()
+    }
+
+    /// The pending rows as changes of log frame `lsn`, in key order, forgetting them.
+    pub(crate) fn take_changes(&mut self, lsn: u64) -> Vec<overlay::Change> {
+        std::mem::take(&mut self.0)
+            .into_iter()
+            .map(|(key, present)| overlay::Change {
+                key: key.into(),
+                lsn,
+                present,
+            })
+            .collect()
     }
 
     /// Writes the pending rows, in key order, and forgets them.

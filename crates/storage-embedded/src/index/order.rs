@@ -20,6 +20,7 @@ use rigel_model::Entity;
 use rigel_query::OrderBy;
 use rigel_storage::{plan, Selection, StorageError, Versioned};
 
+use super::overlay::IndexRows;
 use super::{number_from_bytes, path_part, type_part, TAG_NUMBER};
 use crate::cache::DecodedCache;
 use crate::error::db_err;
@@ -49,7 +50,7 @@ impl Ord for Total {
 
 /// Where an ordered read looks.
 pub(crate) struct OrderedRead<'a> {
-    pub values: &'a ReadOnlyTable<&'static [u8], ()>,
+    pub values: &'a IndexRows<'a>,
     pub entities: &'a ReadOnlyTable<&'static [u8], &'static [u8]>,
     pub cache: &'a DecodedCache,
     pub tenant_prefix: &'a [u8],
@@ -74,13 +75,10 @@ impl OrderedRead<'_> {
         let mut prefix = type_part(self.tenant_prefix, self.type_iri);
         prefix.extend_from_slice(&path_part(attribute, sub, TAG_NUMBER));
         let end = layout::prefix_end_bytes(&prefix);
-        let range = self
-            .values
-            .range::<&[u8]>((
-                Bound::Included(prefix.as_slice()),
-                Bound::Excluded(end.as_slice()),
-            ))
-            .map_err(db_err)?;
+        let range = self.values.range(
+            Bound::Included(prefix.as_slice()),
+            Bound::Excluded(end.as_slice()),
+        )?;
         let mut seen: HashSet<String> = HashSet::new();
         let mut smallest: BinaryHeap<Total> = BinaryHeap::new();
         let mut found: Vec<Versioned<Arc<Entity>>> = Vec::new();
@@ -90,7 +88,7 @@ impl OrderedRead<'_> {
             if rows >= MAX_ORDER_ROWS {
                 return Ok(None);
             }
-            let (key, ()) = entry.map(|(k, v)| (k, v.value())).map_err(db_err)?;
+            let key = entry?;
             let key = key.value();
             let (value, id_at) = layout::component_at(key, prefix.len())?;
             let value = number_from_bytes(value.as_slice().try_into().map_err(|_| {

@@ -10,17 +10,16 @@
 use std::collections::BTreeSet;
 use std::ops::Bound;
 
-use redb::ReadOnlyTable;
 use rigel_query::index::{Disc, Lookup, ValueRange};
 use rigel_storage::StorageError;
 
 use super::ids::IdSet;
+use super::overlay::IndexRows;
 use super::tiles::TileIds;
 use super::{
     cells, instant_bytes, number_bytes, path_part, text_bytes, type_part, MAX_TEXT, TAG_BOOL,
     TAG_DATE_TIME, TAG_GEO, TAG_NUMBER, TAG_TEXT,
 };
-use crate::error::db_err;
 use crate::layout;
 
 /// How many times the budget a geospatial read may use.
@@ -53,7 +52,7 @@ impl Found {
 
 /// The value index, read in one snapshot for one tenant and a set of types.
 pub(crate) struct IndexReader<'a> {
-    pub table: &'a ReadOnlyTable<&'static [u8], ()>,
+    pub rows: &'a IndexRows<'a>,
     pub tenant_prefix: &'a [u8],
     pub types: &'a [String],
 }
@@ -240,7 +239,7 @@ impl IndexReader<'_> {
             return Ok(None);
         }
         TileIds::new(
-            self.table,
+            self.rows,
             self.tenant_prefix,
             self.types,
             attribute,
@@ -323,15 +322,12 @@ impl IndexReader<'_> {
                 Bound::Included(v) => Bound::Included([prefix.as_slice(), v].concat()),
                 Bound::Excluded(v) => Bound::Excluded([prefix.as_slice(), v].concat()),
             };
-            let range = self
-                .table
-                .range::<&[u8]>((
-                    start.as_ref().map(Vec::as_slice),
-                    end.as_ref().map(Vec::as_slice),
-                ))
-                .map_err(db_err)?;
-            for entry in range {
-                let (key, ()) = entry.map(|(k, v)| (k, v.value())).map_err(db_err)?;
+            let range = self.rows.range(
+                start.as_ref().map(Vec::as_slice),
+                end.as_ref().map(Vec::as_slice),
+            )?;
+            for key in range {
+                let key = key?;
                 *read += 1;
                 if *read > budget {
                     return Ok(false);

@@ -10,24 +10,21 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::ops::Bound;
 
-use redb::ReadOnlyTable;
 use rigel_query::index::Disc;
 use rigel_storage::StorageError;
 
+use super::overlay::{IndexRows, Rows};
 use super::plan::may_hold;
 use super::{cells, path_part, type_part, TAG_TILE};
-use crate::error::db_err;
 use crate::layout;
 
 /// A seek costs about as much as reading this many rows.
 const SEEK_ROWS: f64 = 8.0;
 
-type TileRange = redb::Range<'static, &'static [u8], ()>;
-
 /// The ids of the tile rows that may hold a match, ascending, each once.
 pub(crate) struct TileIds {
     /// Per range: its key prefix (up to the id) and the tile (or holding cell) it lists.
-    ranges: Vec<(Vec<u8>, Vec<u8>, TileRange)>,
+    ranges: Vec<(Vec<u8>, Vec<u8>, Rows)>,
     heads: BinaryHeap<Reverse<(Vec<u8>, usize)>>,
     last: Option<Vec<u8>>,
     bounds: [f64; 4],
@@ -63,7 +60,7 @@ impl TileIds {
     /// The merge of the tile rows of `attribute` for `types` over `tiles`, after `after`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        table: &ReadOnlyTable<&'static [u8], ()>,
+        rows: &IndexRows<'_>,
         tenant_prefix: &[u8],
         types: &[String],
         attribute: &str,
@@ -101,9 +98,7 @@ impl TileIds {
                     Some(key) => Bound::Included(key.as_slice()),
                     None => Bound::Included(prefix.as_slice()),
                 };
-                let range = table
-                    .range::<&[u8]>((lo, Bound::Excluded(end.as_slice())))
-                    .map_err(db_err)?;
+                let range = rows.range(lo, Bound::Excluded(end.as_slice()))?;
                 merged
                     .ranges
                     .push((prefix, tile.as_bytes().to_vec(), range));
@@ -118,8 +113,8 @@ impl TileIds {
         let Some((prefix, tile, range)) = self.ranges.get_mut(slot) else {
             return Ok(());
         };
-        for entry in range.by_ref() {
-            let (key, ()) = entry.map(|(k, v)| (k, v.value())).map_err(db_err)?;
+        for key in range.by_ref() {
+            let key = key?;
             let rest = key.value().get(prefix.len()..).unwrap_or_default();
             let Some(end) = rest.iter().rposition(|&b| b == 0) else {
                 return Err(StorageError::Corrupt("tile row without its cell".into()));

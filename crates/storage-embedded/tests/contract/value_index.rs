@@ -63,7 +63,12 @@ const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
 /// `n` sensors, sensor `i` in room `i % 100`, placed about 7 m apart eastwards from
 /// (2.35, 48.85) in id order.
 async fn seed_sensors(store: &EmbeddedStore, n: usize) {
-    let ops = (0..n)
+    seed_sensors_in(store, 0..n).await;
+}
+
+/// The sensors of `ids`, as [`seed_sensors`] places them, in one batch.
+async fn seed_sensors_in(store: &EmbeddedStore, ids: std::ops::Range<usize>) {
+    let ops = ids
         .map(|i| {
             let mut e = sample_entity(&format!("urn:sensor:{i:05}"), &[SENSOR]);
             let room = relationship(&format!("urn:room:{}", i % 100));
@@ -172,16 +177,18 @@ async fn the_index_is_built_at_open_and_dropped_when_turned_off() {
 
 /// A sensor in room 7 written while the index is off.
 async fn seed_more(store: &EmbeddedStore) {
-    let mut e = sample_entity("urn:sensor:99999", &[SENSOR]);
-    let room = relationship("urn:room:7");
-    e.attributes.insert(ROOM.into(), vec![room]);
+    put_sensor(store, "urn:sensor:99999", 7, Expect::Absent).await;
+}
+
+/// Writes sensor `id` in `room`.
+async fn put_sensor(store: &EmbeddedStore, id: &str, room: usize, expect: Expect) {
+    let mut e = sample_entity(id, &[SENSOR]);
+    e.attributes
+        .insert(ROOM.into(), vec![relationship(&format!("urn:room:{room}"))]);
     store
         .commit(
             &Tenant::default_tenant(),
-            vec![WriteOp::Put {
-                entity: e,
-                expect: Expect::Absent,
-            }],
+            vec![WriteOp::Put { entity: e, expect }],
         )
         .await
         .expect("commit");
@@ -322,4 +329,125 @@ async fn an_index_of_the_first_layout_is_rebuilt_with_its_tile_rows() {
 /// tenant's empty component) and the two 8-byte hashes, is `t`.
 fn is_tile_row(key: &[u8]) -> bool {
     key.get(1 + 16) == Some(&b't')
+}
+
+/// Moves sensor `i` to `room`.
+async fn move_sensor(store: &EmbeddedStore, i: usize, room: usize) {
+    put_sensor(store, &format!("urn:sensor:{i:05}"), room, Expect::Any).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_written_between_checkpoints_are_read_from_memory_and_kept_by_the_checkpoint() {
+    rows_between_checkpoints(usize::MAX).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_each_batch_moves_from_memory_to_the_table_are_read_the_same() {
+    rows_between_checkpoints(0).await;
+}
+
+/// Writes, moves and reads sensors with no checkpoint until the close, keeping at most
+/// `memory_rows` index rows in memory (0: every batch writes its oldest into the table).
+async fn rows_between_checkpoints(memory_rows: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut options = EmbeddedOptions::default();
+    options.checkpoint_interval = Duration::from_secs(3600);
+    options.index_memory_rows = memory_rows;
+    let store = store_with(dir.path(), options);
+    for chunk in 0..4 {
+        seed_sensors_in(&store, chunk * 100..chunk * 100 + 100).await;
+    }
+    let expected = [
+        "urn:sensor:00007",
+        "urn:sensor:00107",
+        "urn:sensor:00207",
+        "urn:sensor:00307",
+    ];
+    let (ids, examined) = room_seven(&store).await;
+    assert_eq!(ids, expected);
+    assert_eq!(
+        examined, 4,
+        "the rows in memory lead straight to the sensors"
+    );
+
+    // A move out removes a row, a move in adds one, in later batches.
+    move_sensor(&store, 107, 8).await;
+    move_sensor(&store, 8, 7).await;
+    let (ids, examined) = room_seven(&store).await;
+    assert_eq!(
+        ids,
+        [
+            "urn:sensor:00007",
+            "urn:sensor:00008",
+            "urn:sensor:00207",
+            "urn:sensor:00307"
+        ]
+    );
+    assert_eq!(examined, 4);
+
+    // The close checkpoints the rows into the table; reopened, the same answer.
+    store.close().await.expect("close");
+    drop(store);
+    let store = store_with(dir.path(), EmbeddedOptions::default());
+    let (reopened, examined) = room_seven(&store).await;
+    assert_eq!(reopened, ids);
+    assert_eq!(examined, 4);
+    // A checkpoint in the middle of writes (every batch, here) leaves them in the table.
+    store.close().await.expect("close");
+    drop(store);
+    let mut options = EmbeddedOptions::default();
+    options.checkpoint_interval = Duration::ZERO;
+    let store = store_with(dir.path(), options);
+    move_sensor(&store, 207, 9).await;
+    let (ids, examined) = room_seven(&store).await;
+    assert_eq!(
+        ids,
+        ["urn:sensor:00007", "urn:sensor:00008", "urn:sensor:00307"]
+    );
+    assert_eq!(examined, 3);
+}
+
+/// The entities of type `type_iri` in `tenant` whose `level` is `level`, and how many
+/// entities the store examined to answer.
+pub(super) async fn with_level(
+    store: &EmbeddedStore,
+    tenant: &Tenant,
+    type_iri: &str,
+    level: f64,
+) -> (Vec<String>, u64) {
+    let query = EntityQuery {
+        selectors: vec![EntitySelector {
+            types: Some(TypeExpr::parse(type_iri, &Terms).expect("type")),
+            ..EntitySelector::default()
+        }],
+        q: Some(QExpr::parse(&format!("level=={level}"), &Terms, &QOptions::default()).expect("q")),
+        ..EntityQuery::default()
+    };
+    let before = store.counters();
+    let selected = store
+        .select(tenant, Selection::new(Arc::new(query), 100))
+        .await
+        .expect("select");
+    let after = store.counters();
+    let ids = selected
+        .entities
+        .into_iter()
+        .map(|v| v.value.id.clone())
+        .collect();
+    (
+        ids,
+        (after.cache_hits + after.cache_misses) - (before.cache_hits + before.cache_misses),
+    )
+}
+
+/// An entity of `types` with `level` set.
+pub(super) fn with_level_set(id: &str, types: &[&str], level: f64) -> rigel_model::Entity {
+    let mut e = sample_entity(id, types);
+    e.attributes.insert(
+        LEVEL.into(),
+        vec![rigel_model::Attribute::new(
+            rigel_model::AttributeValue::Property(serde_json::json!(level)),
+        )],
+    );
+    e
 }

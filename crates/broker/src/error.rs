@@ -40,6 +40,13 @@ pub enum BrokerError {
     /// error type of the spec names it).
     #[error("{0}")]
     OverQuota(String),
+    /// The write would make the entity larger than the broker stores (`--max-entity-bytes`).
+    #[error("entity {id} would take about {bytes} bytes, more than the {limit} this broker stores per entity (--max-entity-bytes); remove attributes or instances first")]
+    EntityTooLarge {
+        id: String,
+        bytes: usize,
+        limit: usize,
+    },
 }
 
 impl BrokerError {
@@ -59,6 +66,7 @@ impl BrokerError {
             Self::RegistrationNotFound(_) => ErrorKind::ResourceNotFound,
             Self::Conflict(_) | Self::LoopDetected(_) => ErrorKind::Conflict,
             Self::OverQuota(_) => ErrorKind::OperationNotSupported,
+            Self::EntityTooLarge { .. } => ErrorKind::BadRequestData,
         }
     }
 

@@ -68,6 +68,9 @@ pub struct Broker {
     /// The most memory the entities one query holds at once may take (its page, or every
     /// match it sorts or follows links from); `None`: no bound.
     query_memory: Option<usize>,
+    /// The most memory one stored entity may take (by `Entity::footprint`): a write that
+    /// would make an entity larger is refused; `None`: no bound.
+    entity_memory: Option<usize>,
 }
 
 /// Bounds per tenant (0: none).
@@ -95,7 +98,16 @@ impl Broker {
             started_at: chrono::Utc::now(),
             quotas: Quotas::default(),
             query_memory: None,
+            entity_memory: None,
         }
+    }
+
+    /// The broker refusing, with `BadRequestData`, a write that would make an entity take
+    /// more than `bytes` of memory (by `Entity::footprint`), so that repeated appends cannot
+    /// grow one without bound; 0: no bound.
+    pub fn with_entity_memory(mut self, bytes: usize) -> Self {
+        self.entity_memory = (bytes > 0).then_some(bytes);
+        self
     }
 
     /// The broker refusing new subscriptions and registrations beyond `quotas` per tenant.
@@ -233,6 +245,26 @@ impl Broker {
         ))
     }
 
+    /// Refuses the writes when one would store an entity larger than the entity bound.
+    fn check_entity_memory(&self, ops: &[WriteOp]) -> Result<(), BrokerError> {
+        let Some(limit) = self.entity_memory else {
+            return Ok(());
+        };
+        for op in ops {
+            if let WriteOp::Put { entity, .. } = op {
+                let bytes = entity.footprint();
+                if bytes > limit {
+                    return Err(BrokerError::EntityTooLarge {
+                        id: entity.id.clone(),
+                        bytes,
+                        limit,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether writers must pass the state each write replaces to [`Self::commit`]: for the
     /// history or for an interested change listener.
     fn wants_previous(&self, tenant: &Tenant) -> bool {
@@ -255,6 +287,7 @@ impl Broker {
         ops: Vec<WriteOp>,
         previous: Vec<Option<Arc<Entity>>>,
     ) -> Result<Vec<WriteOutcome>, BrokerError> {
+        self.check_entity_memory(&ops)?;
         let Some(observer) = self.observer(tenant) else {
             let (outcomes, _) = self
                 .commit_with_records(tenant, ops, &previous, &[])

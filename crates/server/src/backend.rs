@@ -79,6 +79,7 @@ fn embedded_options(config: &Config, metrics: &Metrics) -> EmbeddedOptions {
     let mut options = EmbeddedOptions::default();
     options.entity_cache_bytes = config.entity_cache_bytes;
     options.value_index = config.value_index;
+    options.checkpoint_interval = std::time::Duration::from_millis(config.checkpoint_interval_ms);
     options.observer = Some(metrics.store_observer());
     options
 }

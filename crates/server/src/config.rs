@@ -112,6 +112,14 @@ pub struct Config {
     #[arg(long, env = "RIGEL_VALUE_INDEX", default_value_t = true, action = ArgAction::Set)]
     pub value_index: bool,
 
+    /// Longest time, in milliseconds, between a write to the embedded store and the
+    /// checkpoint that makes its database file durable, writes the value-index rows held in
+    /// memory into it and empties the write-ahead log (writes are durable in the log before
+    /// they are acknowledged). Longer: fewer, larger checkpoints (cheaper per write), a
+    /// longer log to replay after a crash.
+    #[arg(long, env = "RIGEL_CHECKPOINT_INTERVAL_MS", default_value_t = 1000)]
+    pub checkpoint_interval_ms: u64,
+
     /// Page size of a query that gives no `limit`.
     #[arg(long, env = "RIGEL_DEFAULT_PAGE_SIZE", default_value_t = 20)]
     pub default_page_size: usize,

@@ -205,7 +205,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
             subscriptions: config.limits.max_subscriptions_per_tenant,
             registrations: config.limits.max_registrations_per_tenant,
         })
-        .with_query_memory(config.limits.max_query_bytes);
+        .with_query_memory(config.limits.max_query_bytes)
+        .with_entity_memory(config.limits.max_entity_bytes);
     if let Some(retention) = retention::Retention::from_config(config) {
         actix_web::rt::spawn(retention::run(broker.clone(), retention));
     }

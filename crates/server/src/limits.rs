@@ -78,6 +78,12 @@ pub struct LimitOptions {
     /// TooManyResults (403) beyond (0: no limit).
     #[arg(long, env = "RIGEL_MAX_QUERY_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub max_query_bytes: usize,
+
+    /// Most memory one entity may take, in bytes, as a decoded entity: a write that would
+    /// make an entity larger (repeated appends, most often) is refused with BadRequestData
+    /// (400) (0: no limit).
+    #[arg(long, env = "RIGEL_MAX_ENTITY_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_entity_bytes: usize,
 }
 
 /// The admission state shared by the API's workers: the concurrency bound and the rate

@@ -1,6 +1,6 @@
 //! Abuse limits, black box: slow headers and bodies, the concurrency bound, the rate per
 //! client, the subscriptions and registrations a tenant may hold, and the memory bounds of
-//! responses and queries.
+//! responses, queries and entities.
 
 use std::time::{Duration, Instant};
 
@@ -274,4 +274,73 @@ async fn responses_and_queries_beyond_their_memory_bounds_are_refused_with_too_m
         .unwrap();
     assert_eq!(counted.status(), 200);
     assert_eq!(counted.headers()["ngsild-results-count"], "3");
+}
+
+/// An entity of `n` numbered attributes from `from` on, as a JSON body.
+fn attributes(id: Option<&str>, from: usize, n: usize) -> Value {
+    let mut body = json!({});
+    if let Some(id) = id {
+        body = json!({"id": id, "type": "Wide"});
+    }
+    for a in from..from + n {
+        body[format!("a{a}")] = json!({"type": "Property", "value": a});
+    }
+    body
+}
+
+#[tokio::test]
+async fn appends_that_would_grow_an_entity_past_its_bound_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // 2,000 attributes take about 850 KB decoded: two appends of 1,000 fit, a third not.
+    let _rigel = rigel_command(dir.path(), port, free_port())
+        .args(["--log-level", "error"])
+        .args(["--max-entity-bytes", "1000000"])
+        .start();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
+    wait_ready(&client, &base).await;
+    let id = "urn:ngsi-ld:Wide:grows";
+    let entity = attributes(Some(id), 0, 1000);
+    assert_eq!(
+        post_json(&client, &format!("{base}/entities"), &entity).await,
+        201
+    );
+    let attrs = format!("{base}/entities/{id}/attrs");
+    assert_eq!(
+        post_json(&client, &attrs, &attributes(None, 1000, 1000)).await,
+        204
+    );
+    let refused = client
+        .post(&attrs)
+        .json(&attributes(None, 2000, 1000))
+        .send()
+        .await
+        .unwrap();
+    let (status, kind, detail) = refusal(refused).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (400, "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"),
+        "{detail}"
+    );
+    assert!(detail.contains("--max-entity-bytes"), "{detail}");
+    let kept = get_json(&client, &format!("{base}/entities/{id}?options=keyValues")).await;
+    let count = kept.as_object().map_or(0, |o| o.len());
+    assert_eq!(
+        count,
+        2 + 2000,
+        "id, type and the 2,000 attributes before the refusal"
+    );
+
+    // A batch that would store one too large is refused as a whole, naming it.
+    let batch = json!([attributes(Some("urn:ngsi-ld:Wide:batch"), 0, 2500)]);
+    let refused = client
+        .post(format!("{base}/entityOperations/upsert"))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    let (status, _, detail) = refusal(refused).await;
+    assert_eq!(status, 400);
+    assert!(detail.contains("urn:ngsi-ld:Wide:batch"), "{detail}");
 }

@@ -1,6 +1,6 @@
 //! Value-index rows changed since the last checkpoint, held in memory as sorted runs and
 //! read together with the `values` table; the checkpoint writes them into the table in key
-//! order (ADR 0004, "Index rows between checkpoints").
+//! order (ADR 0004, amendment 1).
 //!
 //! Why: a batch of creates puts its rows at random places of the table, and redb copies
 //! every page a transaction changes, so a batch of 64 creates copied, hashed and wrote

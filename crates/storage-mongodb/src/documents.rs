@@ -132,7 +132,15 @@ impl MongoStore {
         if D::LEASED {
             // Before the document exists, so that no other process takes it first.
             let position = self.position.lock().map(|p| p.clone()).unwrap_or_default();
-            leases::take(&self.leases(), &self.holder, tenant, kept.id(), &position).await?;
+            leases::take(
+                &self.leases(),
+                &self.clock,
+                &self.holder,
+                tenant,
+                kept.id(),
+                &position,
+            )
+            .await?;
         }
         let rev = self.versions.next(0);
         self.written.note(D::COLLECTION, tenant, kept.id(), rev);

@@ -2,12 +2,12 @@
 //! lapses at `until` unless renewed, and records `through`, the feed's resume token up to
 //! which its holder has dealt with every change; a process renews the leases it holds,
 //! takes the lapsed and unheld ones it wants, and releases the rest (ADR 0006). Times are
-//! the processes' clocks, so they must agree to well within the lease's length.
+//! the database server's clock as each process estimates it (`clock.rs`), so processes
+//! whose own clocks disagree still agree on when a lease lapses.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use chrono::Utc;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::change_stream::event::ResumeToken;
@@ -15,6 +15,7 @@ use mongodb::Collection;
 use rigel_model::Tenant;
 use rigel_storage::{Held, StorageError, SubscriptionKey};
 
+use crate::clock::DatabaseClock;
 use crate::error::{is_duplicate_key, storage_error};
 use crate::feed::Position;
 
@@ -33,8 +34,9 @@ fn unkey(key: &str) -> Option<SubscriptionKey> {
     Some((Tenant::named(tenant).ok()?, id.to_owned()))
 }
 
-fn until(from_now: Duration) -> DateTime {
-    let at = Utc::now() + chrono::Duration::from_std(from_now).unwrap_or_default();
+/// The database's time `from_now` from now.
+fn until(clock: &DatabaseClock, from_now: Duration) -> DateTime {
+    let at = clock.now() + chrono::Duration::from_std(from_now).unwrap_or_default();
     DateTime::from_millis(at.timestamp_millis())
 }
 
@@ -51,6 +53,7 @@ fn token(position: &Position) -> Bson {
 /// another process holds it; the subscription starts from the feed's present position.
 pub(crate) async fn take(
     leases: &Collection<Document>,
+    clock: &DatabaseClock,
     holder: &str,
     tenant: &Tenant,
     id: &str,
@@ -59,8 +62,8 @@ pub(crate) async fn take(
     let key = key(tenant, id);
     let taken = leases
         .update_one(
-            doc! {"_id": &key, "$or": [{"holder": holder}, {"until": {"$lt": until(Duration::ZERO)}}]},
-            doc! {"$set": {"holder": holder, "until": until(LEASE), "through": token(position)}},
+            doc! {"_id": &key, "$or": [{"holder": holder}, {"until": {"$lt": until(clock, Duration::ZERO)}}]},
+            doc! {"$set": {"holder": holder, "until": until(clock, LEASE), "through": token(position)}},
         )
         .upsert(true)
         .await;
@@ -76,14 +79,15 @@ pub(crate) async fn take(
 /// answers, for the leases taken from another holder, the token their replay starts from.
 pub(crate) async fn hold(
     leases: &Collection<Document>,
+    clock: &DatabaseClock,
     holder: &str,
     wanted: &[SubscriptionKey],
     settled: &(dyn for<'k> Fn(&'k SubscriptionKey) -> bool + Send + Sync),
     position: &Position,
 ) -> Result<(Held, HashMap<SubscriptionKey, ResumeToken>), StorageError> {
     let keys: Vec<String> = wanted.iter().map(|(t, id)| key(t, id)).collect();
-    let now = until(Duration::ZERO);
-    let lasting = until(LEASE);
+    let now = until(clock, Duration::ZERO);
+    let lasting = until(clock, LEASE);
     leases
         .delete_many(doc! {"holder": holder, "_id": {"$nin": keys.clone()}})
         .await
@@ -177,6 +181,77 @@ pub(crate) async fn hold(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A leases collection of its own on the server named by `RIGEL_TEST_MONGODB_URL` (as
+    /// the contract tests find it), or `None` (skipped) without one.
+    async fn leases_on_test_server(
+        check: &str,
+    ) -> Option<(mongodb::Database, Collection<Document>)> {
+        let Ok(url) = std::env::var("RIGEL_TEST_MONGODB_URL") else {
+            assert!(
+                std::env::var_os("RIGEL_REQUIRE_MONGODB").is_none(),
+                "RIGEL_REQUIRE_MONGODB is set but RIGEL_TEST_MONGODB_URL is not"
+            );
+            eprintln!("skipped {check}: RIGEL_TEST_MONGODB_URL is not set (no MongoDB server)");
+            return None;
+        };
+        let client = mongodb::Client::with_uri_str(&url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach the test MongoDB server: {e}"));
+        let db = client.database(&format!("leaseclock{}", std::process::id()));
+        let leases = db.collection::<Document>(crate::layout::LEASES);
+        leases
+            .delete_many(doc! {})
+            .await
+            .unwrap_or_else(|e| panic!("cannot empty the leases: {e}"));
+        Some((db, leases))
+    }
+
+    async fn held_by(
+        leases: &Collection<Document>,
+        clock: &DatabaseClock,
+        holder: &str,
+        wanted: &[SubscriptionKey],
+    ) -> HashSet<SubscriptionKey> {
+        let position = Position::default();
+        match hold(leases, clock, holder, wanted, &|_| true, &position).await {
+            Ok((held, _)) => held.keys,
+            Err(e) => panic!("hold failed: {e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn processes_whose_clocks_disagree_do_not_take_each_others_leases() {
+        let Some((db, leases)) =
+            leases_on_test_server("processes_whose_clocks_disagree_do_not_take_each_others_leases")
+                .await
+        else {
+            return;
+        };
+        let wanted = vec![(
+            Tenant::default_tenant(),
+            "urn:ngsi-ld:Subscription:s".to_owned(),
+        )];
+        // Half a minute behind and half a minute ahead: five times the lease apart.
+        let behind = DatabaseClock::skewed(-30_000);
+        let ahead = DatabaseClock::skewed(30_000);
+        for clock in [&behind, &ahead] {
+            clock
+                .sample(&db)
+                .await
+                .unwrap_or_else(|e| panic!("hello failed: {e}"));
+        }
+        assert_eq!(held_by(&leases, &behind, "a", &wanted).await.len(), 1);
+        assert!(held_by(&leases, &ahead, "b", &wanted).await.is_empty());
+        // The holder renews it, and still holds it.
+        assert_eq!(held_by(&leases, &behind, "a", &wanted).await.len(), 1);
+
+        // Without the server's time, the process ahead finds the lease lapsed and takes it:
+        // what the test guards against.
+        let unsynced = DatabaseClock::skewed(30_000);
+        assert_eq!(held_by(&leases, &unsynced, "c", &wanted).await.len(), 1);
+        let _ = db.drop().await;
+    }
 
     #[test]
     fn lease_keys_read_back_for_every_tenant() {

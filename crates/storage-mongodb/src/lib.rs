@@ -12,6 +12,7 @@
 //! * The database being unreachable is `StorageError::Unavailable` (503 at the edge) after
 //!   the server-selection timeout; readiness follows a ping every few seconds.
 
+mod clock;
 mod commit;
 mod contexts;
 mod documents;
@@ -41,6 +42,7 @@ use rigel_storage::{
     Versioned, Visitor, WriteOp, WriteOutcome,
 };
 
+use crate::clock::DatabaseClock;
 use crate::error::storage_error;
 use crate::versions::Versions;
 
@@ -83,6 +85,8 @@ pub struct MongoStore {
     monitor: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// This process among those sharing the database: it names the leases it holds.
     holder: String,
+    /// The database's time, which lease times are taken on (kept by the health watch).
+    clock: Arc<DatabaseClock>,
     feed: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Where the feed has reported up to.
     position: feed::SharedPosition,
@@ -119,15 +123,17 @@ impl MongoStore {
         client_options.connect_timeout = Some(options.timeout);
         client_options.app_name = Some("rigel".to_owned());
         let client = Client::with_options(client_options).map_err(storage_error)?;
+        let clock = Arc::new(DatabaseClock::default());
         let store = Self {
             client,
             prefix: options.database,
-            versions: Versions::default(),
+            versions: Versions::new(Arc::clone(&clock)),
             registered: Mutex::new(HashSet::new()),
             prepared: Mutex::new(HashSet::new()),
             health: Arc::new(Mutex::new(BackendHealth::Ready)),
             monitor: Mutex::new(None),
             holder: mongodb::bson::oid::ObjectId::new().to_hex(),
+            clock,
             feed: Mutex::new(None),
             position: Arc::default(),
             sink: Mutex::new(None),
@@ -135,11 +141,18 @@ impl MongoStore {
             deadline: options.deadline,
             takeovers: Mutex::default(),
         };
+        // Before any version is handed out or lease taken.
+        store
+            .clock
+            .sample(&store.main())
+            .await
+            .map_err(storage_error)?;
         store.check_schema().await?;
         store.prepare(&Tenant::default_tenant()).await?;
         *lock(&store.monitor) = Some(tokio::spawn(watch_health(
             store.main(),
             Arc::clone(&store.health),
+            Arc::clone(&store.clock),
             options.timeout,
         )));
         Ok(store)
@@ -343,15 +356,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// How often readiness is checked.
 const PING_EVERY: Duration = Duration::from_secs(1);
 
-/// Pings the database every second and keeps readiness up to date; while it is unreachable,
-/// requests fail at once instead of each waiting for the server-selection timeout. A ping
-/// counts as failed when the driver reports an error (no server, connection refused) or no
+/// Pings the database every second (`hello`, whose answer also sets the database clock's
+/// offset) and keeps readiness up to date; while it is unreachable, requests fail at once
+/// instead of each waiting for the server-selection timeout. A ping counts as failed when the driver reports an error (no server, connection refused) or no
 /// answer comes within `patience` (the request timeout): a database that is merely busy is
 /// not unreachable.
-async fn watch_health(db: Database, health: Arc<Mutex<BackendHealth>>, patience: Duration) {
+async fn watch_health(
+    db: Database,
+    health: Arc<Mutex<BackendHealth>>,
+    clock: Arc<DatabaseClock>,
+    patience: Duration,
+) {
     loop {
         tokio::time::sleep(PING_EVERY).await;
-        let now = match tokio::time::timeout(patience, db.run_command(doc! {"ping": 1})).await {
+        let now = match tokio::time::timeout(patience, clock.sample(&db)).await {
             Ok(Ok(_)) => BackendHealth::Ready,
             Ok(Err(e)) => BackendHealth::Unreachable(e.to_string()),
             Err(_) => {
@@ -421,8 +439,15 @@ impl SharedBackend for MongoStore {
     ) -> Result<Held, StorageError> {
         self.serving()?;
         let position = lock(&self.position).clone();
-        let (held, from) =
-            leases::hold(&self.leases(), &self.holder, wanted, settled, &position).await?;
+        let (held, from) = leases::hold(
+            &self.leases(),
+            &self.clock,
+            &self.holder,
+            wanted,
+            settled,
+            &position,
+        )
+        .await?;
         lock(&self.takeovers).extend(from);
         Ok(held)
     }

@@ -1,5 +1,6 @@
 //! Registrations in the broker: rival exclusive registrations racing for the same entity
-//! and attribute cannot both pass the mode rules, and an expired registration is gone.
+//! and attribute cannot both pass the mode rules, an expired registration is gone, and the
+//! forwarding counts of brokers sharing a store add up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -113,4 +114,61 @@ async fn an_expired_registration_is_gone_and_deleted() {
         .map(|(_, r)| r.id)
         .collect();
     assert_eq!(stored, ["urn:csr:next"]);
+}
+
+/// Two brokers sharing a store forward under the same registration: each adds what it
+/// counted to the stored status, so the stored counts are the sum, and each shows the
+/// stored counts with its own unsaved ones added.
+#[tokio::test]
+async fn forwarding_counts_of_brokers_sharing_a_store_add_up() {
+    let store = Arc::new(MemoryStore::new());
+    let tenant = Tenant::default_tenant();
+    let id = "urn:ngsi-ld:ContextSourceRegistration:shared";
+    store
+        .create_registration(&tenant, &exclusive(id, None))
+        .await
+        .expect("create");
+    let load = || async {
+        Registry::load(Arc::clone(&store) as Arc<dyn RegistrationStore>)
+            .await
+            .expect("load")
+    };
+    let (a, b) = (load().await, load().await);
+    let shown = |registry: &Registry| {
+        registry.matching(&tenant, start(), |_| true)[0]
+            .status
+            .clone()
+    };
+    let at = start() + Duration::seconds(1);
+    for _ in 0..3 {
+        a.record(&tenant, id, true, at);
+    }
+    b.record(&tenant, id, true, at);
+    b.record(&tenant, id, false, at + Duration::seconds(1));
+    b.save_status().await;
+    let stored = || async {
+        store
+            .all_registrations()
+            .await
+            .expect("list")
+            .into_iter()
+            .find(|(_, r)| r.id == id)
+            .expect("stored")
+            .1
+    };
+    // A hears of B's save before saving its own: B's counts and its own unsaved three.
+    a.stored_changed(&tenant, id, Some(stored().await));
+    assert_eq!(shown(&a).times_sent, 2 + 3);
+    assert_eq!(shown(&a).times_failed, 1);
+    a.save_status().await;
+    let both = stored().await.status;
+    assert_eq!((both.times_sent, both.times_failed), (5, 1));
+    assert_eq!(both.last_success, Some(at));
+    assert_eq!(both.last_failure, Some(at + Duration::seconds(1)));
+    // Nothing is added twice.
+    a.save_status().await;
+    b.save_status().await;
+    assert_eq!(stored().await.status.times_sent, 5);
+    b.stored_changed(&tenant, id, Some(stored().await));
+    assert_eq!(shown(&b), both);
 }

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use rigel_model::registration::parse::apply_fragment;
-use rigel_model::registration::{Mode, Registration};
+use rigel_model::registration::{ForwardingStatus, Mode, Registration};
 use rigel_model::{ModelError, Tenant, TermMap};
 use rigel_query::registration::Wanted;
 use rigel_storage::{RegistrationStore, StorageError};
@@ -36,8 +36,9 @@ pub struct Registry {
     /// Held across a change's checks and writes, so that two registrations racing for the
     /// same entity cannot both pass the mode rules (registration writes are rare).
     writing: tokio::sync::Mutex<()>,
-    /// Registrations whose forwarding status changed since it was last saved.
-    dirty: std::sync::Mutex<std::collections::BTreeSet<(Tenant, String)>>,
+    /// What this broker counted under each registration since it last added its counts to
+    /// the store (other brokers sharing the store count theirs).
+    unsaved: std::sync::Mutex<BTreeMap<(Tenant, String), ForwardingStatus>>,
 }
 
 impl Registry {
@@ -51,7 +52,7 @@ impl Registry {
             store,
             held: RwLock::new(held),
             writing: tokio::sync::Mutex::new(()),
-            dirty: Default::default(),
+            unsaved: Default::default(),
         })
     }
 
@@ -73,8 +74,8 @@ impl Registry {
     }
 
     /// Counts one request forwarded under a registration (Table 5.2.9-2): `timesSent`,
-    /// and `lastSuccess`, or `timesFailed` and `lastFailure`. Saved by
-    /// [`Registry::save_status`].
+    /// and `lastSuccess`, or `timesFailed` and `lastFailure`. Added to the store's counts
+    /// by [`Registry::save_status`].
     pub(crate) fn record(
         &self,
         tenant: &Tenant,
@@ -82,56 +83,59 @@ impl Registry {
         ok: bool,
         at: chrono::DateTime<chrono::Utc>,
     ) {
+        let mut one = ForwardingStatus {
+            times_sent: 1,
+            ..ForwardingStatus::default()
+        };
+        if ok {
+            one.last_success = Some(at);
+        } else {
+            one.times_failed = 1;
+            one.last_failure = Some(at);
+        }
         let counted = self.write(|held| {
             let Some(reg) = held.get_mut(tenant).and_then(|regs| regs.get_mut(id)) else {
                 return false;
             };
-            let status = &mut reg.status;
-            status.times_sent += 1;
-            if ok {
-                status.last_success = Some(at);
-            } else {
-                status.times_failed += 1;
-                status.last_failure = Some(at);
-            }
+            reg.status.absorb(&one);
             true
         });
         if counted {
-            self.dirty
+            self.unsaved
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .insert((tenant.clone(), id.to_owned()));
+                .entry((tenant.clone(), id.to_owned()))
+                .or_default()
+                .absorb(&one);
         }
     }
 
-    /// Saves the forwarding status of the registrations it changed for since the last save,
-    /// in one commit.
+    /// Adds what this broker counted since the last save to the stored forwarding status of
+    /// each registration. Counts the store could not take are kept for the next save.
     pub async fn save_status(&self) {
-        let dirty: Vec<(Tenant, String)> = {
-            let mut dirty = self.dirty.lock().unwrap_or_else(PoisonError::into_inner);
-            std::mem::take(&mut *dirty).into_iter().collect()
+        let counts: Vec<(Tenant, String, ForwardingStatus)> = {
+            let mut unsaved = self.unsaved.lock().unwrap_or_else(PoisonError::into_inner);
+            std::mem::take(&mut *unsaved)
+                .into_iter()
+                .map(|((tenant, id), counted)| (tenant, id, counted))
+                .collect()
         };
-        if dirty.is_empty() {
+        if counts.is_empty() {
             return;
         }
-        let statuses = self.read(|held| {
-            dirty
-                .into_iter()
-                .filter_map(|(tenant, id)| {
-                    let status = held.get(&tenant)?.get(&id)?.status.clone();
-                    Some((tenant, id, status))
-                })
-                .collect::<Vec<_>>()
-        });
-        if let Err(e) = self.store.save_forwarding_status(statuses).await {
+        if let Err(e) = self.store.add_forwarding_status(counts.clone()).await {
             tracing::error!("saving the forwarding status of registrations failed: {e}");
+            let mut unsaved = self.unsaved.lock().unwrap_or_else(PoisonError::into_inner);
+            for (tenant, id, counted) in counts {
+                unsaved.entry((tenant, id)).or_default().absorb(&counted);
+            }
         }
     }
 
     /// Takes in a registration as stored, after a change the store's feed reported (by any
     /// broker sharing the database, this one included): created or replaced (`Some`), or
-    /// deleted. Forwarding counters this broker has not saved yet are kept.
-    /// Returns the copy it held before.
+    /// deleted. The stored counts (every broker's that were saved) are shown with those this
+    /// broker has not saved yet added. Returns the copy it held before.
     pub fn stored_changed(
         &self,
         tenant: &Tenant,
@@ -139,19 +143,19 @@ impl Registry {
         stored: Option<Registration>,
     ) -> Option<Registration> {
         let unsaved = self
-            .dirty
+            .unsaved
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains(&(tenant.clone(), id.to_owned()));
+            .get(&(tenant.clone(), id.to_owned()))
+            .cloned();
         self.write(|held| match stored {
             Some(mut reg) => {
-                let regs = held.entry(tenant.clone()).or_default();
-                if unsaved {
-                    if let Some(local) = regs.get(id) {
-                        reg.status = local.status.clone();
-                    }
+                if let Some(unsaved) = &unsaved {
+                    reg.status.absorb(unsaved);
                 }
-                regs.insert(id.to_owned(), reg)
+                held.entry(tenant.clone())
+                    .or_default()
+                    .insert(id.to_owned(), reg)
             }
             None => {
                 let regs = held.get_mut(tenant)?;

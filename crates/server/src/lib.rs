@@ -373,9 +373,8 @@ pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
     })
 }
 
-/// Notification delivery tuning from the configuration.
-/// Saves the registrations' changed forwarding counters every second (as subscriptions'
-/// delivery counters are), until the process ends; shutdown saves the last ones.
+/// Adds the forwarding counts of registrations to the store every second (as subscriptions'
+/// delivery counters are saved), until the process ends; shutdown saves the last ones.
 async fn save_forwarding_status(registry: Arc<rigel_broker::Registry>) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;

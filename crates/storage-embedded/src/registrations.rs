@@ -2,11 +2,13 @@
 //! tables, written as documents with a status row (`documents`).
 
 use async_trait::async_trait;
+use redb::ReadableTable;
 use rigel_model::registration::{ForwardingStatus, Registration};
 use rigel_model::Tenant;
 use rigel_storage::{RegistrationStore, StorageError};
 
-use crate::documents::Document;
+use crate::documents::{self, Document};
+use crate::error::db_err;
 use crate::layout::{REGISTRATIONS, REGISTRATION_STATUS};
 use crate::EmbeddedStore;
 
@@ -56,10 +58,46 @@ impl RegistrationStore for EmbeddedStore {
         self.all_documents().await
     }
 
-    async fn save_forwarding_status(
+    async fn add_forwarding_status(
         &self,
-        statuses: Vec<(Tenant, String, ForwardingStatus)>,
+        counts: Vec<(Tenant, String, ForwardingStatus)>,
     ) -> Result<(), StorageError> {
-        self.save_statuses::<Registration>(statuses).await
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let counts: Vec<(Vec<u8>, String, ForwardingStatus)> = counts
+            .into_iter()
+            .map(|(tenant, id, more)| (documents::key(&tenant, &id), id, more))
+            .collect();
+        self.write_documents(move |txn| Ok(((), add_counts(txn, &counts)?)))
+            .await
     }
+}
+
+/// Adds each registration's counts to its status row, in `txn`; whether any was written.
+fn add_counts(
+    txn: &redb::WriteTransaction,
+    counts: &[(Vec<u8>, String, ForwardingStatus)],
+) -> Result<bool, StorageError> {
+    let registrations = txn.open_table(REGISTRATIONS).map_err(db_err)?;
+    let mut statuses = txn.open_table(REGISTRATION_STATUS).map_err(db_err)?;
+    let mut written = false;
+    for (key, id, more) in counts {
+        if registrations.get(key.as_slice()).map_err(db_err)?.is_none() {
+            continue;
+        }
+        let mut status: ForwardingStatus = match statuses.get(key.as_slice()).map_err(db_err)? {
+            Some(row) => serde_json::from_slice(row.value()).map_err(|e| {
+                StorageError::Corrupt(format!("stored status of registration {id}: {e}"))
+            })?,
+            None => ForwardingStatus::default(),
+        };
+        status.absorb(more);
+        let row = documents::encode_status::<Registration>(id, &status)?;
+        statuses
+            .insert(key.as_slice(), row.as_slice())
+            .map_err(db_err)?;
+        written = true;
+    }
+    Ok(written)
 }

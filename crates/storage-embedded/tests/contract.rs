@@ -697,11 +697,15 @@ async fn registrations_survive_a_close_and_reopen() {
             .create_registration(&tenant, &reg)
             .await
             .expect("create"));
-        reg.status.times_sent = 99;
+        let counted = rigel_model::registration::ForwardingStatus {
+            times_sent: 99,
+            ..Default::default()
+        };
         store
-            .save_forwarding_status(vec![(tenant.clone(), reg.id.clone(), reg.status.clone())])
+            .add_forwarding_status(vec![(tenant.clone(), reg.id.clone(), counted.clone())])
             .await
-            .expect("save");
+            .expect("add");
+        reg.status.absorb(&counted);
         store.close().await.expect("close");
     }
     let store = EmbeddedStore::open(dir.path()).expect("reopen");

@@ -188,10 +188,20 @@ impl RegistrationStore for MemoryStore {
         self.all_documents()
     }
 
-    async fn save_forwarding_status(
+    async fn add_forwarding_status(
         &self,
-        statuses: Vec<(Tenant, String, ForwardingStatus)>,
+        counts: Vec<(Tenant, String, ForwardingStatus)>,
     ) -> Result<(), StorageError> {
-        self.save_statuses::<Registration>(statuses)
+        let mut state = self.write()?;
+        for (tenant, id, more) in counts {
+            let stored = state
+                .spaces
+                .get_mut(&tenant)
+                .and_then(|space| space.registrations.get_mut(&id));
+            if let Some(stored) = stored {
+                stored.status.absorb(&more);
+            }
+        }
+        Ok(())
     }
 }

@@ -320,10 +320,19 @@ impl RegistrationStore for MongoStore {
         self.all_kept().await
     }
 
-    async fn save_forwarding_status(
+    async fn add_forwarding_status(
         &self,
-        statuses: Vec<(Tenant, String, ForwardingStatus)>,
+        counts: Vec<(Tenant, String, ForwardingStatus)>,
     ) -> Result<(), StorageError> {
-        self.save_statuses::<Registration>(statuses).await
+        // `rewrite` replaces a document only at the revision it read, so two brokers adding
+        // at once both count.
+        for (tenant, id, more) in counts {
+            self.rewrite::<Registration>(&tenant, &id, |mut kept| {
+                kept.status.absorb(&more);
+                Some(kept)
+            })
+            .await?;
+        }
+        Ok(())
     }
 }

@@ -33,10 +33,13 @@ pub trait RegistrationStore: Send + Sync + 'static {
     /// Every stored registration of every tenant, with its last saved forwarding status.
     async fn all_registrations(&self) -> Result<Vec<(Tenant, Registration)>, StorageError>;
 
-    /// Saves the forwarding status of several registrations in one commit; statuses of
-    /// registrations that no longer exist are skipped.
-    async fn save_forwarding_status(
+    /// Adds forwarding counts to the stored status of several registrations
+    /// ([`ForwardingStatus::absorb`]: counts add up, times take the later), atomically per
+    /// registration, so that brokers sharing the store and forwarding under the same
+    /// registration lose none of each other's counts. Counts for registrations that no
+    /// longer exist are skipped.
+    async fn add_forwarding_status(
         &self,
-        statuses: Vec<(Tenant, String, ForwardingStatus)>,
+        counts: Vec<(Tenant, String, ForwardingStatus)>,
     ) -> Result<(), StorageError>;
 }

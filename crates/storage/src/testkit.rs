@@ -189,7 +189,7 @@ macro_rules! each_contract_check {
             created_registration_reads_back_whole_under_its_tenant,
             a_duplicate_registration_id_is_refused_within_a_tenant_only,
             registrations_are_replaced_and_deleted_when_present,
-            forwarding_statuses_save_for_existing_registrations_only,
+            forwarding_counts_add_up_for_existing_registrations_only,
             history_reads_by_time_range_and_last_n,
             a_bound_record_follows_the_fate_of_its_write,
             appends_add_types_to_the_header,

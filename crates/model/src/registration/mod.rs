@@ -104,6 +104,17 @@ pub struct ForwardingStatus {
     pub last_failure: Option<DateTime<Utc>>,
 }
 
+impl ForwardingStatus {
+    /// Adds what `more` counted (forwarded by another broker, or since the last save): the
+    /// counts add up, the times are the later of the two.
+    pub fn absorb(&mut self, more: &ForwardingStatus) {
+        self.times_sent = self.times_sent.saturating_add(more.times_sent);
+        self.times_failed = self.times_failed.saturating_add(more.times_failed);
+        self.last_success = self.last_success.max(more.last_success);
+        self.last_failure = self.last_failure.max(more.last_failure);
+    }
+}
+
 /// A Context Source Registration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Registration {

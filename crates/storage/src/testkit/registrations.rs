@@ -190,10 +190,11 @@ pub async fn registrations_are_replaced_and_deleted_when_present<
     assert!(registrations_of(&*store, &tenant).await.is_empty());
 }
 
-/// Forwarding statuses save together, show in the listing, and never bring back a deleted
-/// registration.
-pub async fn forwarding_statuses_save_for_existing_registrations_only<
-    S: EntityStore + RegistrationStore,
+/// Forwarding counts add up (also when added concurrently, as brokers sharing a store do),
+/// times take the later, the sums show in the listing, and counts never bring back a
+/// deleted registration.
+pub async fn forwarding_counts_add_up_for_existing_registrations_only<
+    S: EntityStore + RegistrationStore + 'static,
 >(
     store: Arc<S>,
 ) {
@@ -212,26 +213,55 @@ pub async fn forwarding_statuses_save_for_existing_registrations_only<
         .delete_registration(&tenant, &gone.id)
         .await
         .expect("delete");
-    let status = ForwardingStatus {
-        times_sent: 42,
-        times_failed: 0,
+    // The sample has sent 7, failed 2, succeeded at +10 s and failed at +3 s.
+    let counted = ForwardingStatus {
+        times_sent: 40,
+        times_failed: 1,
         last_success: Some(instant() + Duration::seconds(60)),
-        last_failure: None,
+        last_failure: Some(instant() + Duration::seconds(1)),
     };
     store
-        .save_forwarding_status(vec![
-            (tenant.clone(), kept.id.clone(), status.clone()),
-            (tenant.clone(), gone.id.clone(), status.clone()),
+        .add_forwarding_status(vec![
+            (tenant.clone(), kept.id.clone(), counted.clone()),
+            (tenant.clone(), gone.id.clone(), counted.clone()),
         ])
         .await
-        .expect("save");
+        .expect("add");
+    let adders: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let tenant = tenant.clone();
+            let id = kept.id.clone();
+            tokio::spawn(async move {
+                let one = ForwardingStatus {
+                    times_sent: 1,
+                    ..ForwardingStatus::default()
+                };
+                store
+                    .add_forwarding_status(vec![(tenant, id, one)])
+                    .await
+                    .expect("add concurrently");
+            })
+        })
+        .collect();
+    for adder in adders {
+        adder.await.expect("adder");
+    }
     let listed = registrations_of(&*store, &tenant).await;
     assert_eq!(listed.len(), 1, "the deleted registration stays deleted");
-    assert_eq!(listed[&kept.id].status, status);
+    assert_eq!(
+        listed[&kept.id].status,
+        ForwardingStatus {
+            times_sent: 7 + 40 + 8,
+            times_failed: 2 + 1,
+            last_success: Some(instant() + Duration::seconds(60)),
+            last_failure: Some(instant() + Duration::seconds(3)),
+        }
+    );
     store
-        .save_forwarding_status(Vec::new())
+        .add_forwarding_status(Vec::new())
         .await
-        .expect("nothing to save");
+        .expect("nothing to add");
 }
 
 /// Runs every registration check, each on a fresh store from `make`.
@@ -244,5 +274,5 @@ where
     created_registration_reads_back_whole_under_its_tenant(make().await).await;
     a_duplicate_registration_id_is_refused_within_a_tenant_only(make().await).await;
     registrations_are_replaced_and_deleted_when_present(make().await).await;
-    forwarding_statuses_save_for_existing_registrations_only(make().await).await;
+    forwarding_counts_add_up_for_existing_registrations_only(make().await).await;
 }

@@ -35,11 +35,15 @@ impl FeedSink for Feed {
     }
 
     /// Another broker changed a registration: this one's registration subscriptions it holds
-    /// the lease of are notified (that broker notified those it holds).
+    /// the lease of are notified (that broker notified those it holds). Forwarding counts
+    /// added by any broker, this one included, only update the registry: they are not a
+    /// change a subscription hears of.
     fn registration_changed(&self, tenant: Tenant, id: String, stored: Option<Registration>) {
         let before = self.registry.stored_changed(&tenant, &id, stored.clone());
-        self.subscriptions
-            .registration_changed(&tenant, before.as_ref(), stored.as_ref());
+        if !counts_only(before.as_ref(), stored.as_ref()) {
+            self.subscriptions
+                .registration_changed(&tenant, before.as_ref(), stored.as_ref());
+        }
     }
 
     fn registration_replayed(
@@ -48,8 +52,10 @@ impl FeedSink for Feed {
         after: Option<Registration>,
         subscription: &SubscriptionKey,
     ) {
-        self.subscriptions
-            .registration_replayed(before.as_ref(), after.as_ref(), subscription);
+        if !counts_only(before.as_ref(), after.as_ref()) {
+            self.subscriptions
+                .registration_replayed(before.as_ref(), after.as_ref(), subscription);
+        }
     }
 
     fn entities_replayed(&self, events: Vec<ChangeEvent>, subscription: &SubscriptionKey) {
@@ -58,6 +64,18 @@ impl FeedSink for Feed {
 
     fn context_changed(&self, local_id: String, record: Option<serde_json::Value>) {
         self.contexts.shelved(&local_id, record);
+    }
+}
+
+/// Whether a registration changed only in its forwarding counts.
+fn counts_only(before: Option<&Registration>, after: Option<&Registration>) -> bool {
+    match (before, after) {
+        (Some(before), Some(after)) => {
+            let mut same = before.clone();
+            same.status.clone_from(&after.status);
+            &same == after
+        }
+        _ => false,
     }
 }
 

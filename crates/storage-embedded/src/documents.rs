@@ -32,6 +32,9 @@ pub(crate) trait Document: Serialize + DeserializeOwned + Send + Sync + 'static 
     const STATUSES: Table;
     /// What the document is, for error messages.
     const KIND: &'static str;
+    /// Whether a replacement keeps the stored status row (registrations: their forwarding
+    /// counts change only by adding to them).
+    const REPLACE_KEEPS_STATUS: bool;
 
     fn id(&self) -> &str;
     fn status(&self) -> &Self::Status;
@@ -185,10 +188,12 @@ fn put_rows<D: Document>(
     documents
         .insert(rows.key.as_slice(), rows.document.as_slice())
         .map_err(db_err)?;
-    let mut statuses = txn.open_table(D::STATUSES).map_err(db_err)?;
-    statuses
-        .insert(rows.key.as_slice(), rows.status.as_slice())
-        .map_err(db_err)?;
+    if !(must_exist && D::REPLACE_KEEPS_STATUS) {
+        let mut statuses = txn.open_table(D::STATUSES).map_err(db_err)?;
+        statuses
+            .insert(rows.key.as_slice(), rows.status.as_slice())
+            .map_err(db_err)?;
+    }
     if let Some(name) = rows.tenant_name.as_deref() {
         let mut tenants = txn.open_table(TENANTS).map_err(db_err)?;
         tenants.insert(name, ()).map_err(db_err)?;

@@ -18,6 +18,7 @@ impl Document for Registration {
     const STATUSES: redb::TableDefinition<'static, &'static [u8], &'static [u8]> =
         REGISTRATION_STATUS;
     const KIND: &'static str = "registration";
+    const REPLACE_KEEPS_STATUS: bool = true;
 
     fn id(&self) -> &str {
         &self.id

@@ -16,6 +16,7 @@ impl Document for Subscription {
     const STATUSES: redb::TableDefinition<'static, &'static [u8], &'static [u8]> =
         SUBSCRIPTION_STATUS;
     const KIND: &'static str = "subscription";
+    const REPLACE_KEEPS_STATUS: bool = false;
 
     fn id(&self) -> &str {
         &self.id

@@ -177,7 +177,20 @@ impl RegistrationStore for MemoryStore {
         tenant: &Tenant,
         registration: &Registration,
     ) -> Result<bool, StorageError> {
-        self.replace_document(tenant, registration)
+        let mut state = self.write()?;
+        let stored = state
+            .spaces
+            .get_mut(tenant)
+            .and_then(|space| space.registrations.get_mut(&registration.id));
+        Ok(match stored {
+            Some(stored) => {
+                let status = std::mem::take(&mut stored.status);
+                stored.clone_from(registration);
+                stored.status = status;
+                true
+            }
+            None => false,
+        })
     }
 
     async fn delete_registration(&self, tenant: &Tenant, id: &str) -> Result<bool, StorageError> {

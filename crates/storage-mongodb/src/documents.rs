@@ -117,6 +117,15 @@ impl Written {
     }
 }
 
+/// Which brokers the change feed reports a rewrite to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    /// The others: this one applied the change already ([`Written`]).
+    OthersOnly,
+    /// Every broker, the writer included.
+    Everyone,
+}
+
 fn decode<D: Kept>(document: &Document) -> Result<D, StorageError> {
     let body = document
         .get_str("body")
@@ -168,6 +177,7 @@ impl MongoStore {
         &self,
         tenant: &Tenant,
         id: &str,
+        feed: Feed,
         mut change: impl FnMut(D) -> Option<D>,
     ) -> Result<bool, StorageError> {
         let collection = self.collection(tenant, D::COLLECTION);
@@ -184,7 +194,9 @@ impl MongoStore {
                 return Ok(true);
             };
             let rev = self.versions.next(current);
-            self.written.note(D::COLLECTION, tenant, id, rev);
+            if feed == Feed::OthersOnly {
+                self.written.note(D::COLLECTION, tenant, id, rev);
+            }
             let replaced = collection
                 .replace_one(
                     doc! {"_id": id, "rev": stored.get("rev").cloned().unwrap_or(mongodb::bson::Bson::Null)},
@@ -203,7 +215,7 @@ impl MongoStore {
         tenant: &Tenant,
         kept: &D,
     ) -> Result<bool, StorageError> {
-        self.rewrite::<D>(tenant, kept.id(), |_| Some(kept.clone()))
+        self.rewrite::<D>(tenant, kept.id(), Feed::OthersOnly, |_| Some(kept.clone()))
             .await
     }
 
@@ -250,7 +262,7 @@ impl MongoStore {
         D::Status: Clone,
     {
         for (tenant, id, status) in statuses {
-            self.rewrite::<D>(&tenant, &id, |mut kept| {
+            self.rewrite::<D>(&tenant, &id, Feed::OthersOnly, |mut kept| {
                 kept.set_status(status.clone());
                 Some(kept)
             })
@@ -309,7 +321,12 @@ impl RegistrationStore for MongoStore {
         tenant: &Tenant,
         registration: &Registration,
     ) -> Result<bool, StorageError> {
-        self.replace_kept(tenant, registration).await
+        self.rewrite::<Registration>(tenant, &registration.id, Feed::OthersOnly, |stored| {
+            let mut fresh = registration.clone();
+            fresh.status = stored.status;
+            Some(fresh)
+        })
+        .await
     }
 
     async fn delete_registration(&self, tenant: &Tenant, id: &str) -> Result<bool, StorageError> {
@@ -325,9 +342,10 @@ impl RegistrationStore for MongoStore {
         counts: Vec<(Tenant, String, ForwardingStatus)>,
     ) -> Result<(), StorageError> {
         // `rewrite` replaces a document only at the revision it read, so two brokers adding
-        // at once both count.
+        // at once both count. The feed reports the sum to this broker too: its registry
+        // holds only what it counted itself.
         for (tenant, id, more) in counts {
-            self.rewrite::<Registration>(&tenant, &id, |mut kept| {
+            self.rewrite::<Registration>(&tenant, &id, Feed::Everyone, |mut kept| {
                 kept.status.absorb(&more);
                 Some(kept)
             })

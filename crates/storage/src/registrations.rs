@@ -19,7 +19,9 @@ pub trait RegistrationStore: Send + Sync + 'static {
         registration: &Registration,
     ) -> Result<bool, StorageError>;
 
-    /// Replaces a stored registration (its forwarding status included); `false` when there
+    /// Replaces a stored registration, keeping its stored forwarding status (which only
+    /// [`RegistrationStore::add_forwarding_status`] changes, so that a broker replacing a
+    /// registration neither undoes nor counts twice what brokers added); `false` when there
     /// is none with this id. Durable when it returns.
     async fn replace_registration(
         &self,

@@ -865,3 +865,85 @@ async fn a_registration_subscription_is_notified_once_and_taken_over_when_its_de
     let seconds = seen.iter().filter(|(id, _)| id == second).count();
     assert_eq!(seconds, 1, "notified once after the takeover: {seen:?}");
 }
+
+/// The stored forwarding status of a registration as `base` shows it: (timesSent,
+/// timesFailed).
+async fn forwarding_counts(client: &reqwest::Client, base: &str, id: &str) -> (u64, u64) {
+    let shown: serde_json::Value = client
+        .get(format!("{base}/csourceRegistrations/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let count = |member: &str| shown[member].as_u64().unwrap_or(0);
+    (count("timesSent"), count("timesFailed"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_counts_of_two_brokers_add_up_and_notify_no_registration_subscription() {
+    let Some(program) = secantus() else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    let cluster = Cluster::start(&program, &client, 2).await;
+    let [base_a, base_b] = cluster.bases();
+    let (receiver, received) = start_receiver(Duration::ZERO).await;
+    let bases = [base_a.as_str(), &base_b];
+    let room = "https://example.org/Room";
+    let subscription = "urn:ngsi-ld:Subscription:rooms-forwarding";
+    subscribe_across(
+        &client,
+        &bases,
+        "csourceSubscriptions",
+        subscription,
+        room,
+        receiver,
+    )
+    .await;
+    let id = "urn:ngsi-ld:ContextSourceRegistration:forwarded";
+    // Nothing listens on port 9: every forward fails, and counts as sent and failed.
+    let made = client
+        .post(format!("{base_a}/csourceRegistrations"))
+        .json(
+            &serde_json::json!({"id": id, "type": "ContextSourceRegistration",
+            "information": [{"entities": [{"type": room}]}],
+            "endpoint": "http://127.0.0.1:9/source"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 201);
+    let seen = wait_for_registrations(&received, 1).await;
+    assert_eq!(seen, [(id.to_owned(), "newlyMatching".to_owned())]);
+    let query = |base: &str| format!("{base}/entities?type={}", urlencode(room));
+    for (base, times) in [(&base_a, 5), (&base_b, 3)] {
+        for _ in 0..times {
+            let answered = client.get(query(base)).send().await.unwrap();
+            assert_eq!(answered.status(), 200);
+        }
+    }
+    // Each broker adds its counts within a second; both then show the sum.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for base in bases {
+        loop {
+            let counts = forwarding_counts(&client, base, id).await;
+            if counts == (8, 8) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{base} shows {counts:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        registrations_notified(&received),
+        [(id.to_owned(), "newlyMatching".to_owned())],
+        "counting forwards is not a change subscribers hear of"
+    );
+}
+
+fn urlencode(text: &str) -> String {
+    text.replace(':', "%3A").replace('/', "%2F")
+}

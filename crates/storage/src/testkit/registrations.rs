@@ -154,7 +154,8 @@ pub async fn a_duplicate_registration_id_is_refused_within_a_tenant_only<
     );
 }
 
-/// Replacing and deleting answer whether the registration was there.
+/// Replacing and deleting answer whether the registration was there; a replacement keeps
+/// the stored forwarding status.
 pub async fn registrations_are_replaced_and_deleted_when_present<
     S: EntityStore + RegistrationStore,
 >(
@@ -174,10 +175,13 @@ pub async fn registrations_are_replaced_and_deleted_when_present<
     let mut changed = reg.clone();
     changed.description = None;
     changed.mode = Some(Mode::Redirect);
+    // A replacement's forwarding status is not taken: the stored one stays.
+    changed.status = ForwardingStatus::default();
     assert!(store
         .replace_registration(&tenant, &changed)
         .await
         .expect("replace"));
+    changed.status = reg.status.clone();
     assert_eq!(registrations_of(&*store, &tenant).await[&reg.id], changed);
     assert!(store
         .delete_registration(&tenant, &reg.id)

@@ -67,6 +67,12 @@ pub(crate) fn key(tenant: &Tenant, id: &str) -> Vec<u8> {
     layout::subscription_key(&layout::tenant_prefix(tenant), id)
 }
 
+/// A status row as stored.
+pub(crate) fn decode_status<D: Document>(id: &str, row: &[u8]) -> Result<D::Status, StorageError> {
+    serde_json::from_slice(row)
+        .map_err(|e| StorageError::Corrupt(format!("stored status of {} {id}: {e}", D::KIND)))
+}
+
 pub(crate) fn encode_status<D: Document>(
     id: &str,
     status: &D::Status,
@@ -247,9 +253,7 @@ fn read_all<D: Document>(db: &redb::Database) -> Result<Vec<(Tenant, D)>, Storag
             )));
         }
         if let Some(status) = statuses.get(key.value()).map_err(db_err)? {
-            doc.set_status(serde_json::from_slice(status.value()).map_err(|e| {
-                StorageError::Corrupt(format!("stored status of {} {id}: {e}", D::KIND))
-            })?);
+            doc.set_status(decode_status::<D>(&id, status.value())?);
         }
         all.push((tenant, doc));
     }

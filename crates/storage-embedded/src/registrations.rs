@@ -87,10 +87,8 @@ fn add_counts(
         if registrations.get(key.as_slice()).map_err(db_err)?.is_none() {
             continue;
         }
-        let mut status: ForwardingStatus = match statuses.get(key.as_slice()).map_err(db_err)? {
-            Some(row) => serde_json::from_slice(row.value()).map_err(|e| {
-                StorageError::Corrupt(format!("stored status of registration {id}: {e}"))
-            })?,
+        let mut status = match statuses.get(key.as_slice()).map_err(db_err)? {
+            Some(row) => documents::decode_status::<Registration>(id, row.value())?,
             None => ForwardingStatus::default(),
         };
         status.absorb(more);

@@ -17,6 +17,9 @@ trait Document: Clone {
     type Status;
     fn id(&self) -> &str;
     fn set_status(&mut self, status: Self::Status);
+    /// What a replacement `self` keeps of the `stored` document it replaces: nothing, but
+    /// for registrations their forwarding counts (which change only by adding to them).
+    fn keep_from(&mut self, _stored: &mut Self) {}
     /// Where a tenant's documents of this kind are.
     fn of(space: &mut Space) -> &mut BTreeMap<String, Self>;
     fn of_ref(space: &Space) -> &BTreeMap<String, Self>;
@@ -42,6 +45,9 @@ impl Document for Registration {
     type Status = ForwardingStatus;
     fn id(&self) -> &str {
         &self.id
+    }
+    fn keep_from(&mut self, stored: &mut Self) {
+        self.status = std::mem::take(&mut stored.status);
     }
     fn set_status(&mut self, status: ForwardingStatus) {
         self.status = status;
@@ -78,7 +84,9 @@ impl MemoryStore {
             .and_then(|space| D::of(space).get_mut(doc.id()));
         Ok(match stored {
             Some(stored) => {
-                stored.clone_from(doc);
+                let mut fresh = doc.clone();
+                fresh.keep_from(stored);
+                *stored = fresh;
                 true
             }
             None => false,
@@ -177,20 +185,7 @@ impl RegistrationStore for MemoryStore {
         tenant: &Tenant,
         registration: &Registration,
     ) -> Result<bool, StorageError> {
-        let mut state = self.write()?;
-        let stored = state
-            .spaces
-            .get_mut(tenant)
-            .and_then(|space| space.registrations.get_mut(&registration.id));
-        Ok(match stored {
-            Some(stored) => {
-                let status = std::mem::take(&mut stored.status);
-                stored.clone_from(registration);
-                stored.status = status;
-                true
-            }
-            None => false,
-        })
+        self.replace_document(tenant, registration)
     }
 
     async fn delete_registration(&self, tenant: &Tenant, id: &str) -> Result<bool, StorageError> {

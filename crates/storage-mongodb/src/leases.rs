@@ -182,19 +182,12 @@ pub(crate) async fn hold(
 mod tests {
     use super::*;
 
-    /// A leases collection of its own on the server named by `RIGEL_TEST_MONGODB_URL` (as
-    /// the contract tests find it), or `None` (skipped) without one.
+    /// A leases collection of its own on the test server (`crate::testing`), or `None`
+    /// (skipped) without one.
     async fn leases_on_test_server(
         check: &str,
     ) -> Option<(mongodb::Database, Collection<Document>)> {
-        let Ok(url) = std::env::var("RIGEL_TEST_MONGODB_URL") else {
-            assert!(
-                std::env::var_os("RIGEL_REQUIRE_MONGODB").is_none(),
-                "RIGEL_REQUIRE_MONGODB is set but RIGEL_TEST_MONGODB_URL is not"
-            );
-            eprintln!("skipped {check}: RIGEL_TEST_MONGODB_URL is not set (no MongoDB server)");
-            return None;
-        };
+        let url = crate::testing::server_url(check)?;
         let client = mongodb::Client::with_uri_str(&url)
             .await
             .unwrap_or_else(|e| panic!("cannot reach the test MongoDB server: {e}"));

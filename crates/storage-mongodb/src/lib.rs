@@ -23,6 +23,8 @@ mod layout;
 mod leases;
 mod pushdown;
 mod select;
+#[doc(hidden)]
+pub mod testing;
 mod versions;
 
 use std::collections::HashSet;
@@ -358,9 +360,9 @@ const PING_EVERY: Duration = Duration::from_secs(1);
 
 /// Pings the database every second (`hello`, whose answer also sets the database clock's
 /// offset) and keeps readiness up to date; while it is unreachable, requests fail at once
-/// instead of each waiting for the server-selection timeout. A ping counts as failed when the driver reports an error (no server, connection refused) or no
-/// answer comes within `patience` (the request timeout): a database that is merely busy is
-/// not unreachable.
+/// instead of each waiting for the server-selection timeout. A ping counts as failed when
+/// the driver reports an error (no server, connection refused) or no answer comes within
+/// `patience` (the request timeout): a database that is merely busy is not unreachable.
 async fn watch_health(
     db: Database,
     health: Arc<Mutex<BackendHealth>>,

@@ -13,14 +13,7 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// A store over databases nobody else uses, or `None` (skipped) without a server.
 async fn fresh(check: &str) -> Option<Arc<MongoStore>> {
-    let Ok(url) = std::env::var("RIGEL_TEST_MONGODB_URL") else {
-        assert!(
-            std::env::var_os("RIGEL_REQUIRE_MONGODB").is_none(),
-            "RIGEL_REQUIRE_MONGODB is set but RIGEL_TEST_MONGODB_URL is not"
-        );
-        eprintln!("skipped {check}: RIGEL_TEST_MONGODB_URL is not set (no MongoDB server)");
-        return None;
-    };
+    let url = rigel_storage_mongodb::testing::server_url(check)?;
     let mut options = MongoOptions::new(url);
     options.database = format!(
         "kit{}x{}",

@@ -225,7 +225,7 @@ mod tests {
             Tenant::default_tenant(),
             "urn:ngsi-ld:Subscription:s".to_owned(),
         )];
-        // Half a minute behind and half a minute ahead: five times the lease apart.
+        // Half a minute behind and half a minute ahead: a minute apart, ten leases.
         let behind = DatabaseClock::skewed(-30_000);
         let ahead = DatabaseClock::skewed(30_000);
         for clock in [&behind, &ahead] {

@@ -258,7 +258,7 @@ impl Committer {
         if drained > 0 {
             // Readers that begin from now on find those rows in the table.
             self.runs.forget_oldest(drained);
-            self.report.overlay.publish(&self.runs);
+            self.report.overlay.publish_forgotten(&self.runs);
         }
         if self.wal.len() > 0 && self.wal.len() >= self.policy.wal_bytes
             || self.checkpoint_due_in().is_some_and(|d| d.is_zero())
@@ -382,7 +382,7 @@ impl Committer {
     fn forget_runs(&mut self) {
         if !self.runs.is_empty() {
             self.runs = Runs::default();
-            self.report.overlay.publish(&self.runs);
+            self.report.overlay.publish_forgotten(&self.runs);
         }
     }
 }

@@ -132,17 +132,18 @@ pub(crate) struct Reader<'a> {
     pub index_budget: usize,
 }
 
-/// One read snapshot: the value-index runs, taken before the transaction began.
+/// One read snapshot: the transaction and the value-index runs that go with it.
 pub(crate) struct Snapshot {
     runs: Arc<Runs>,
     txn: redb::ReadTransaction,
 }
 
 impl Reader<'_> {
-    /// Begins a read snapshot (the runs first, as `index::overlay` requires).
+    /// Begins a read snapshot with the runs that go with it (`index::overlay`).
     fn begin(&self) -> Result<Snapshot, StorageError> {
-        let runs = self.overlay.snapshot();
-        let txn = self.db.begin_read().map_err(db_err)?;
+        let (runs, txn) = self
+            .overlay
+            .around(|| self.db.begin_read().map_err(db_err))?;
         Ok(Snapshot { runs, txn })
     }
 }

@@ -10,11 +10,11 @@
 //!
 //! Each batch's rows become a run (sorted, one change per key); runs are merged as they
 //! come so that their sizes halve from the oldest to the newest (at most about
-//! log2(rows) runs). A change records the log frame (lsn) of its batch. A reader takes the
-//! published runs *before* it begins its redb transaction, and reads `wal_lsn` in that
-//! transaction: rows the runs add are candidates whatever their lsn (a candidate is always
-//! checked against the entity), and a removal hides a table row only when the reader's
-//! snapshot holds its batch. Rows are then never missing from a reader's view of an entity
+//! log2(rows) runs). A change records the log frame (lsn) of its batch. A reader looks at
+//! the published runs before *and* after it begins its redb transaction
+//! ([`Overlay::around`]), and reads `wal_lsn` in that transaction: rows the runs add are
+//! candidates whatever their lsn (a candidate is always checked against the entity), and a
+//! removal hides a table row only when the reader's snapshot holds its batch. Rows are then never missing from a reader's view of an entity
 //! its snapshot holds; at worst a reader sees a row of a batch it does not hold yet.
 //! Durability is the log's: a crash loses these runs, and the replay of the log since the
 //! last checkpoint writes the same rows into the table.
@@ -206,18 +206,61 @@ impl Iterator for RunsRange {
 /// The runs readers see, published by the writer thread.
 #[derive(Debug, Default)]
 pub(crate) struct Overlay {
-    current: RwLock<Arc<Runs>>,
+    current: RwLock<Published>,
+}
+
+/// What the writer published last, and how many times it has forgotten rows (once the
+/// table held them) so far.
+#[derive(Debug, Clone, Default)]
+struct Published {
+    runs: Arc<Runs>,
+    forgets: u64,
 }
 
 impl Overlay {
-    /// The runs as last published; take them before beginning the read transaction.
-    pub(crate) fn snapshot(&self) -> Arc<Runs> {
-        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    fn published(&self) -> Published {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
-    /// Makes `runs` what readers see from now on.
+    /// Runs `begin` (which begins a read transaction) between two looks at the runs, and
+    /// returns the runs that go with that transaction: every row of every batch its
+    /// snapshot holds is in the runs or in its table.
+    ///
+    /// The runs taken before the transaction hold every row the table may still lack, and
+    /// those taken after it hold the rows of every batch committed before it (a batch is
+    /// published before it commits). When no rows were forgotten in between, the later
+    /// runs hold all of the earlier ones' changes; otherwise both are read, the later as
+    /// the newer.
+    pub(crate) fn around<T, E>(
+        &self,
+        begin: impl FnOnce() -> Result<T, E>,
+    ) -> Result<(Arc<Runs>, T), E> {
+        let before = self.published();
+        let txn = begin()?;
+        let after = self.published();
+        if after.forgets == before.forgets {
+            return Ok((after.runs, txn));
+        }
+        let mut both = (*before.runs).clone();
+        both.runs.extend(after.runs.runs.iter().cloned());
+        Ok((Arc::new(both), txn))
+    }
+
+    /// Makes `runs` what readers see from now on, after rows were added to them.
     pub(crate) fn publish(&self, runs: &Runs) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(runs.clone());
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        current.runs = Arc::new(runs.clone());
+    }
+
+    /// Makes `runs` what readers see from now on, after rows the table now holds were
+    /// forgotten from them.
+    pub(crate) fn publish_forgotten(&self, runs: &Runs) {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        current.runs = Arc::new(runs.clone());
+        current.forgets += 1;
     }
 }
 

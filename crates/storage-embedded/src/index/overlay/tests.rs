@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
-use super::{Change, IndexRows, Runs};
+use super::{Change, IndexRows, Overlay, Runs};
 
 const TABLE: TableDefinition<&[u8], ()> = TableDefinition::new("values");
 
@@ -147,4 +147,64 @@ fn the_oldest_changes_go_first_and_newer_ones_still_win_after() {
     assert_eq!(keys(runs.latest().into_iter()), [("a".into(), false)]);
     runs.forget_oldest(1);
     assert!(runs.is_empty());
+}
+
+#[test]
+fn a_reader_gets_the_rows_of_a_batch_that_commits_while_it_begins() {
+    let overlay = Overlay::default();
+    let mut runs = Runs::default();
+    runs.push(vec![change("a", 1, true)]);
+    overlay.publish(&runs);
+    // Between the reader's first look and its transaction, a batch is published (and
+    // commits, so the transaction would hold its entity).
+    let (seen, ()) = overlay
+        .around(|| {
+            runs.push(vec![change("b", 2, true)]);
+            overlay.publish(&runs);
+            Ok::<_, ()>(())
+        })
+        .expect("begin");
+    assert_eq!(
+        keys(seen.latest().into_iter()),
+        [("a".into(), true), ("b".into(), true)]
+    );
+}
+
+#[test]
+fn a_reader_keeps_rows_forgotten_while_it_begins() {
+    let dir = tempfile::tempdir().expect("dir");
+    // The reader's transaction began before the table took "a" (so its table lacks it).
+    let db = table_with(&dir, &[]);
+    let overlay = Overlay::default();
+    let mut runs = Runs::default();
+    runs.push(vec![change("a", 1, true)]);
+    overlay.publish(&runs);
+    let (seen, ()) = overlay
+        .around(|| {
+            // The checkpoint wrote "a" into the table and forgot it; a batch came after.
+            runs = Runs::default();
+            runs.push(vec![change("b", 2, true)]);
+            overlay.publish_forgotten(&runs);
+            Ok::<_, ()>(())
+        })
+        .expect("begin");
+    assert_eq!(read(&db, &seen, 2), ["a", "b"]);
+}
+
+#[test]
+fn without_forgetting_a_reader_reads_only_the_later_runs() {
+    let overlay = Overlay::default();
+    let mut runs = Runs::default();
+    runs.push(vec![change("a", 1, true)]);
+    overlay.publish(&runs);
+    let (seen, ()) = overlay
+        .around(|| {
+            runs.push(vec![change("a", 2, false)]);
+            overlay.publish(&runs);
+            Ok::<_, ()>(())
+        })
+        .expect("begin");
+    // One run: the removal merged over the add.
+    assert_eq!(seen.runs.len(), 1);
+    assert_eq!(keys(seen.latest().into_iter()), [("a".into(), false)]);
 }

@@ -12,14 +12,17 @@
 //! * Subscriptions: rare writes, each its own durable transaction on the blocking pool
 //!   (see the `subscriptions` module); they share the file, never the writer queue.
 //! * Layout and the room left for later indexes: see the `layout` module (and ADR 0001).
-//! * Memory: no in-memory index; only redb's page cache, bounded by
-//!   [`EmbeddedOptions::cache_size_bytes`].
+//! * Memory: redb's page cache ([`EmbeddedOptions::cache_size_bytes`]), the decoded-entity
+//!   cache (`cache`), the value-index rows not yet checkpointed (`index::overlay`, bounded by
+//!   [`EmbeddedOptions::index_memory_rows`]) and what recent versions file in the index
+//!   (`filed`), each bounded.
 
 mod apply;
 mod cache;
 mod codec;
 mod documents;
 mod error;
+mod filed;
 mod history;
 mod index;
 mod layout;
@@ -181,6 +184,8 @@ pub struct EmbeddedStore {
     reads: ReadPool,
     /// Decoded entities, validated by version on every use (see the `cache` module).
     cache: Arc<DecodedCache>,
+    /// What the versions written lately file in the value index (the `filed` module).
+    filed: filed::FiledCache,
     /// Why the writer refuses writes, while it does.
     refused: Arc<Refusal>,
     /// Whether the value index is kept and used.
@@ -256,6 +261,11 @@ impl EmbeddedStore {
             path,
             reads,
             cache,
+            filed: filed::FiledCache::new(if options.value_index {
+                filed::DEFAULT_ENTRIES
+            } else {
+                0
+            }),
             refused,
             value_index: options.value_index,
             overlay,
@@ -410,17 +420,19 @@ fn prepare_schema(db: &Database) -> Result<(), StorageError> {
     txn.commit().map_err(db_err)
 }
 
-/// What the stored entity `id` files in the value index, when it is at `version`: read
-/// through the decoded-entity cache on the caller's task, so the writer thread need not
-/// decode it.
+/// What the stored entity `id` files in the value index, when it is at `version`: from
+/// what that version's write left in `filed`, else read through the decoded-entity cache on
+/// the caller's task, so the writer thread need not decode it.
 fn filed_before(
-    db: &Database,
-    cache: &DecodedCache,
+    (db, cache, filed): IndexedBy<'_>,
     tenant_prefix: &[u8],
     id: &str,
     version: u64,
 ) -> Result<Option<index::Before>, StorageError> {
     let key = layout::entity_key(tenant_prefix, id);
+    if let Some(before) = filed.get(&key, version) {
+        return Ok(Some(before));
+    }
     let txn = db.begin_read().map_err(db_err)?;
     let table = txn.open_table(ENTITIES).map_err(db_err)?;
     let Some(guard) = table.get(key.as_slice()).map_err(db_err)? else {
@@ -434,10 +446,15 @@ fn filed_before(
     }))
 }
 
-/// The value index as `prepare` sees it: where to read the entities writes replace.
-type IndexedBy<'a> = Option<(&'a Database, &'a DecodedCache)>;
+/// The value index as `prepare` sees it: where to find what the entities writes replace
+/// filed.
+type IndexedBy<'a> = (&'a Database, &'a DecodedCache, &'a filed::FiledCache);
 
-fn prepare(tenant: &Tenant, ops: Vec<WriteOp>, index: IndexedBy<'_>) -> Result<Job, StorageError> {
+fn prepare(
+    tenant: &Tenant,
+    ops: Vec<WriteOp>,
+    index: Option<IndexedBy<'_>>,
+) -> Result<Job, StorageError> {
     let tenant_prefix = layout::tenant_prefix(tenant);
     let ops = ops
         .into_iter()
@@ -445,9 +462,9 @@ fn prepare(tenant: &Tenant, ops: Vec<WriteOp>, index: IndexedBy<'_>) -> Result<J
             WriteOp::Put { entity, expect } => {
                 let record = layout::encode_record(&entity);
                 let (suffixes, before) = match (index, expect) {
-                    (Some((db, cache)), rigel_storage::Expect::Version(v)) => (
+                    (Some(index), rigel_storage::Expect::Version(v)) => (
                         index::suffixes(&entity),
-                        filed_before(db, cache, &tenant_prefix, &entity.id, v)?,
+                        filed_before(index, &tenant_prefix, &entity.id, v)?,
                     ),
                     (Some(_), _) => (index::suffixes(&entity), None),
                     (None, _) => (Vec::new(), None),
@@ -546,10 +563,15 @@ impl EntityStore for EmbeddedStore {
         let db = self.db.get()?;
         let index = self
             .value_index
-            .then_some((db.as_ref(), self.cache.as_ref()));
+            .then_some((db.as_ref(), self.cache.as_ref(), &self.filed));
         let job = prepare(tenant, ops, index)?;
         drop(db);
-        self.writer.submit(job).await
+        let written = self.value_index.then(|| filed::Written::of(&job));
+        let outcomes = self.writer.submit(job).await?;
+        if let Some(written) = written {
+            written.note(&self.filed, &outcomes);
+        }
+        Ok(outcomes)
     }
 
     async fn tenant_exists(&self, tenant: &Tenant) -> Result<bool, StorageError> {

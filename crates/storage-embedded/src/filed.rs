@@ -7,7 +7,9 @@
 //! update; without this cache the store decoded it a second time and computed its rows
 //! again (about a tenth of the broker's CPU under partial updates). The rows a version files
 //! are the rows `prepare` computed for it when it was written, so each successful put leaves
-//! them here under the version the writer gave it.
+//! them here under the version the writer gave it. Only writes over an entity are noted,
+//! not creates: the entities written over lately are the ones likely to be written again,
+//! and a bulk load then does not fill the cache.
 //!
 //! Correctness does not depend on invalidation: versions never repeat for an id, so an entry
 //! is true for its version forever; a write whose expected version is not the entry's does
@@ -19,7 +21,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
 
-use rigel_storage::WriteOutcome;
+use rigel_storage::{Expect, WriteOutcome};
 
 use crate::index::Before;
 use crate::layout;
@@ -156,6 +158,10 @@ impl Written {
             .ops
             .iter()
             .map(|op| match op {
+                // A create is not noted: most entities created are not written again soon
+                // (a bulk load would only fill the cache), while one written over once
+                // usually is again.
+                PreparedOp::Put { expect, .. } if *expect == Expect::Absent => None,
                 PreparedOp::Put {
                     id,
                     types,

@@ -267,6 +267,61 @@ mod tests {
         assert!(cache.get(&999u64.to_be_bytes(), 999).is_some());
     }
 
+    fn put_op(id: &str, expect: Expect, row: &str) -> PreparedOp {
+        PreparedOp::Put {
+            id: id.into(),
+            types: vec!["https://example.org/T".into()],
+            record: Vec::new(),
+            suffixes: vec![row.as_bytes().to_vec()],
+            before: None,
+            expect,
+        }
+    }
+
+    #[test]
+    fn applied_writes_over_entities_are_noted_and_creates_and_conflicts_are_not() {
+        let cache = FiledCache::new(64);
+        let job = Job {
+            tenant_prefix: Vec::new(),
+            tenant_name: None,
+            ops: vec![
+                put_op("urn:a", Expect::Absent, "a"),
+                put_op("urn:b", Expect::Version(4), "b"),
+                put_op("urn:c", Expect::Any, "c"),
+                put_op("urn:d", Expect::Version(9), "d"),
+            ],
+        };
+        let written = Written::of(&job);
+        written.note(
+            &cache,
+            &[
+                WriteOutcome::Applied { version: 5 },
+                WriteOutcome::Applied { version: 6 },
+                WriteOutcome::Applied { version: 7 },
+                WriteOutcome::Conflict,
+            ],
+        );
+        let key = |id: &str| layout::entity_key(&[], id);
+        assert!(cache.get(&key("urn:a"), 5).is_none());
+        assert_eq!(
+            cache.get(&key("urn:b"), 6).map(|b| b.suffixes),
+            Some(vec![b"b".to_vec()])
+        );
+        assert!(cache.get(&key("urn:c"), 7).is_some());
+        assert!(cache.get(&key("urn:d"), 9).is_none());
+        // A delete forgets the entity.
+        let job = Job {
+            tenant_prefix: Vec::new(),
+            tenant_name: None,
+            ops: vec![PreparedOp::Delete {
+                id: "urn:b".into(),
+                expect: Expect::Any,
+            }],
+        };
+        Written::of(&job).note(&cache, &[WriteOutcome::Applied { version: 0 }]);
+        assert!(cache.get(&key("urn:b"), 6).is_none());
+    }
+
     #[test]
     fn a_cache_of_no_entries_holds_nothing() {
         let cache = FiledCache::new(0);

@@ -184,7 +184,7 @@ pub struct EmbeddedStore {
     reads: ReadPool,
     /// Decoded entities, validated by version on every use (see the `cache` module).
     cache: Arc<DecodedCache>,
-    /// What the versions written lately file in the value index (the `filed` module).
+    /// What the entities written over lately file in the value index (the `filed` module).
     filed: filed::FiledCache,
     /// Why the writer refuses writes, while it does.
     refused: Arc<Refusal>,

@@ -143,17 +143,24 @@ impl FiledCache {
 
 /// What a job's puts and deletes will have filed once applied, to note from its outcomes.
 pub(crate) struct Written {
-    /// Per op of the job: for a put or a delete, the entity key, and for a put its types
-    /// and index suffixes.
-    ops: Vec<Option<(Vec<u8>, Option<Filing>)>>,
+    /// One per op of the job, in order.
+    ops: Vec<Noted>,
 }
 
-/// An entity version's types and index suffixes.
-type Filing = (Vec<String>, Vec<Vec<u8>>);
+/// What applying one op changes in the cache.
+enum Noted {
+    /// A put over an entity: its key, types and index suffixes.
+    Put(Vec<u8>, Vec<String>, Vec<Vec<u8>>),
+    /// A delete: its key.
+    Delete(Vec<u8>),
+    /// Nothing (a create, a history or outbox op).
+    Nothing,
+}
 
 impl Written {
     /// Copies what the job's puts file (before the job goes to the writer).
     pub(crate) fn of(job: &Job) -> Self {
+        let key = |id: &str| layout::entity_key(&job.tenant_prefix, id);
         let ops = job
             .ops
             .iter()
@@ -161,20 +168,15 @@ impl Written {
                 // A create is not noted: most entities created are not written again soon
                 // (a bulk load would only fill the cache), while one written over once
                 // usually is again.
-                PreparedOp::Put { expect, .. } if *expect == Expect::Absent => None,
+                PreparedOp::Put { expect, .. } if *expect == Expect::Absent => Noted::Nothing,
                 PreparedOp::Put {
                     id,
                     types,
                     suffixes,
                     ..
-                } => Some((
-                    layout::entity_key(&job.tenant_prefix, id),
-                    Some((types.clone(), suffixes.clone())),
-                )),
-                PreparedOp::Delete { id, .. } => {
-                    Some((layout::entity_key(&job.tenant_prefix, id), None))
-                }
-                _ => None,
+                } => Noted::Put(key(id), types.clone(), suffixes.clone()),
+                PreparedOp::Delete { id, .. } => Noted::Delete(key(id)),
+                _ => Noted::Nothing,
             })
             .collect();
         Self { ops }
@@ -184,19 +186,20 @@ impl Written {
     /// deleted entities.
     pub(crate) fn note(self, cache: &FiledCache, outcomes: &[WriteOutcome]) {
         for (op, outcome) in self.ops.into_iter().zip(outcomes) {
-            match (op, outcome) {
-                (Some((key, Some((types, suffixes)))), WriteOutcome::Applied { version }) => {
-                    cache.put(
-                        key,
-                        Before {
-                            version: *version,
-                            types,
-                            suffixes,
-                        },
-                    );
-                }
-                (Some((key, None)), WriteOutcome::Applied { .. }) => cache.forget(&key),
-                _ => {}
+            let WriteOutcome::Applied { version } = *outcome else {
+                continue;
+            };
+            match op {
+                Noted::Put(key, types, suffixes) => cache.put(
+                    key,
+                    Before {
+                        version,
+                        types,
+                        suffixes,
+                    },
+                ),
+                Noted::Delete(key) => cache.forget(&key),
+                Noted::Nothing => {}
             }
         }
     }

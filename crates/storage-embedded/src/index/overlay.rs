@@ -14,8 +14,9 @@
 //! the published runs before *and* after it begins its redb transaction
 //! ([`Overlay::around`]), and reads `wal_lsn` in that transaction: rows the runs add are
 //! candidates whatever their lsn (a candidate is always checked against the entity), and a
-//! removal hides a table row only when the reader's snapshot holds its batch. Rows are then never missing from a reader's view of an entity
-//! its snapshot holds; at worst a reader sees a row of a batch it does not hold yet.
+//! removal hides a table row only when the reader's snapshot holds its batch. Rows are then
+//! never missing from a reader's view of an entity its snapshot holds; at worst a reader
+//! sees a row of a batch it does not hold yet.
 //! Durability is the log's: a crash loses these runs, and the replay of the log since the
 //! last checkpoint writes the same rows into the table.
 
@@ -251,16 +252,19 @@ impl Overlay {
 
     /// Makes `runs` what readers see from now on, after rows were added to them.
     pub(crate) fn publish(&self, runs: &Runs) {
-        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        current.runs = Arc::new(runs.clone());
+        self.set(runs, 0);
     }
 
     /// Makes `runs` what readers see from now on, after rows the table now holds were
     /// forgotten from them.
     pub(crate) fn publish_forgotten(&self, runs: &Runs) {
+        self.set(runs, 1);
+    }
+
+    fn set(&self, runs: &Runs, forgets: u64) {
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
         current.runs = Arc::new(runs.clone());
-        current.forgets += 1;
+        current.forgets += forgets;
     }
 }
 

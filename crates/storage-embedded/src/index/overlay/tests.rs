@@ -149,21 +149,29 @@ fn the_oldest_changes_go_first_and_newer_ones_still_win_after() {
     assert!(runs.is_empty());
 }
 
-#[test]
-fn a_reader_gets_the_rows_of_a_batch_that_commits_while_it_begins() {
+/// The runs a reader gets when `during` happens between its first look at the runs and
+/// its transaction; before it, a batch of frame 1 added "a".
+fn runs_of_a_reader_while(during: impl FnOnce(&Overlay, &mut Runs)) -> Arc<Runs> {
     let overlay = Overlay::default();
     let mut runs = Runs::default();
     runs.push(vec![change("a", 1, true)]);
     overlay.publish(&runs);
-    // Between the reader's first look and its transaction, a batch is published (and
-    // commits, so the transaction would hold its entity).
     let (seen, ()) = overlay
         .around(|| {
-            runs.push(vec![change("b", 2, true)]);
-            overlay.publish(&runs);
+            during(&overlay, &mut runs);
             Ok::<_, ()>(())
         })
         .expect("begin");
+    seen
+}
+
+#[test]
+fn a_reader_gets_the_rows_of_a_batch_that_commits_while_it_begins() {
+    // A batch is published (and commits, so the transaction would hold its entity).
+    let seen = runs_of_a_reader_while(|overlay, runs| {
+        runs.push(vec![change("b", 2, true)]);
+        overlay.publish(runs);
+    });
     assert_eq!(
         keys(seen.latest().into_iter()),
         [("a".into(), true), ("b".into(), true)]
@@ -172,38 +180,24 @@ fn a_reader_gets_the_rows_of_a_batch_that_commits_while_it_begins() {
 
 #[test]
 fn a_reader_keeps_rows_forgotten_while_it_begins() {
-    let dir = tempfile::tempdir().expect("dir");
     // The reader's transaction began before the table took "a" (so its table lacks it).
+    let dir = tempfile::tempdir().expect("dir");
     let db = table_with(&dir, &[]);
-    let overlay = Overlay::default();
-    let mut runs = Runs::default();
-    runs.push(vec![change("a", 1, true)]);
-    overlay.publish(&runs);
-    let (seen, ()) = overlay
-        .around(|| {
-            // The checkpoint wrote "a" into the table and forgot it; a batch came after.
-            runs = Runs::default();
-            runs.push(vec![change("b", 2, true)]);
-            overlay.publish_forgotten(&runs);
-            Ok::<_, ()>(())
-        })
-        .expect("begin");
+    // The checkpoint wrote "a" into the table and forgot it; a batch came after.
+    let seen = runs_of_a_reader_while(|overlay, runs| {
+        *runs = Runs::default();
+        runs.push(vec![change("b", 2, true)]);
+        overlay.publish_forgotten(runs);
+    });
     assert_eq!(read(&db, &seen, 2), ["a", "b"]);
 }
 
 #[test]
 fn without_forgetting_a_reader_reads_only_the_later_runs() {
-    let overlay = Overlay::default();
-    let mut runs = Runs::default();
-    runs.push(vec![change("a", 1, true)]);
-    overlay.publish(&runs);
-    let (seen, ()) = overlay
-        .around(|| {
-            runs.push(vec![change("a", 2, false)]);
-            overlay.publish(&runs);
-            Ok::<_, ()>(())
-        })
-        .expect("begin");
+    let seen = runs_of_a_reader_while(|overlay, runs| {
+        runs.push(vec![change("a", 2, false)]);
+        overlay.publish(runs);
+    });
     // One run: the removal merged over the add.
     assert_eq!(seen.runs.len(), 1);
     assert_eq!(keys(seen.latest().into_iter()), [("a".into(), false)]);
